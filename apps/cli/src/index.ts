@@ -1,0 +1,2 @@
+/** @kvq/cli — placeholder until its issue lands. */
+export const packageName = '@kvq/cli';

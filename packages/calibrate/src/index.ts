@@ -1,0 +1,2 @@
+/** @kvq/calibrate — placeholder until its issue lands. */
+export const packageName = '@kvq/calibrate';

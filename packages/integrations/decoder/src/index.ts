@@ -1,0 +1,2 @@
+/** @kvq/decoder — placeholder until its issue lands. */
+export const packageName = '@kvq/decoder';

@@ -1,0 +1,2 @@
+/** @kvq/node-llama-cpp — placeholder until its issue lands. */
+export const packageName = '@kvq/node-llama-cpp';

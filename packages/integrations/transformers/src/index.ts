@@ -1,0 +1,2 @@
+/** @kvq/transformers — placeholder until its issue lands. */
+export const packageName = '@kvq/transformers';

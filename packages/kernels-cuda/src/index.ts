@@ -1,0 +1,2 @@
+/** @kvq/kernels-cuda — placeholder until its issue lands. */
+export const packageName = '@kvq/kernels-cuda';

@@ -1,0 +1,2 @@
+/** @kvq/kernels-webgpu — placeholder until its issue lands. */
+export const packageName = '@kvq/kernels-webgpu';
