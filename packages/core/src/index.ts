@@ -6,9 +6,13 @@
 export * from './errors.js';
 export * from './layout.js';
 export * from './tensor.js';
+export * from './random.js';
 export type * from './quantizers/spec.js';
 export type * from './quantizers/types.js';
 export type * from './predictors/types.js';
 export type * from './backend/types.js';
 export type * from './cache/types.js';
 export * from './backend/registry.js';
+export * from './quantizers/index.js';
+export * from './cache/index.js';
+export * from './formats/index.js';

@@ -1,0 +1,2 @@
+// Barrel of caches, presets and predictors.
+export {};

@@ -1,0 +1,2 @@
+// Barrel of the file formats (.kvq snapshots, safetensors adapters, bit packing).
+export {};

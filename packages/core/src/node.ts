@@ -1,0 +1,5 @@
+/**
+ * @kvq/core/node — Node-only helpers (atomic file writes). Not for browsers.
+ * @packageDocumentation
+ */
+export {};

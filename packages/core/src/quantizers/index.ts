@@ -1,0 +1,2 @@
+// Barrel of the quantizers (filled by the quantizer work).
+export {};

@@ -1,0 +1,5 @@
+/**
+ * @kvq/core/testing — the backend conformance suite.
+ * @packageDocumentation
+ */
+export {};
