@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds and tests every package. Used by the README's test command and by .ci/run.
+# Sets up what the suites need on a CPU-only Debian machine: software Vulkan for WebGPU
+# (../shared/tools/setup-vulkan-sw.sh). A piece that cannot be set up is reported loudly here, and
+# the tests that need it report as skipped with the reason (never as passed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export TURBO_TELEMETRY_DISABLED=1 XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
+shared=${KVQ_SHARED_DIR:-$(pwd)/../shared}
+if [ -z "${VK_ICD_FILENAMES:-}" ] && [ -f "$shared/tools/setup-vulkan-sw.sh" ]; then
+  if vkenv=$(sh "$shared/tools/setup-vulkan-sw.sh" /tmp/kvq-vk-sw 2>/tmp/kvq-vk-sw.log); then
+    eval "$vkenv"; echo "test-all: software Vulkan ready ($VK_ICD_FILENAMES)"
+  else
+    echo "test-all: WARNING software Vulkan could not be set up (see /tmp/kvq-vk-sw.log); WebGPU tests will be skipped with that reason" >&2
+  fi
+fi
+pnpm exec turbo run build
+pnpm exec turbo run test --concurrency=2
