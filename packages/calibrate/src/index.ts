@@ -1,2 +1,7 @@
-/** @kvq/calibrate — placeholder until its issue lands. */
-export const packageName = '@kvq/calibrate';
+/**
+ * @kvq/calibrate — records K/V from a model on calibration text and fits AQUA-KV adapters and
+ * quantizer parameters.
+ * @packageDocumentation
+ */
+export * from './ridge.js';
+// fit-aqua.js is exported once @kvq/core's createQuantizer lands

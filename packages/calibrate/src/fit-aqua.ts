@@ -1,0 +1,205 @@
+import {
+  type AquaAdapters,
+  type KVLayout,
+  type LayerAdapter,
+  type LayerQuantizers,
+  type ModelIdentity,
+  type PresetConfig,
+  InvalidArgumentError,
+  channels,
+  createQuantizer,
+} from '@kvq/core';
+import { NormalEquations, applyLinear, solveRidge } from './ridge.js';
+
+/** Recorded true (pre-RoPE) keys and values of every layer, each `[tokens, kvHeads·headDim]`. */
+export interface RecordedKV {
+  readonly tokens: number;
+  readonly keys: readonly Float32Array[];
+  readonly values: readonly Float32Array[];
+}
+
+/** How well the fitted predictors explain each layer (on the calibration tokens). */
+export interface LayerFitReport {
+  readonly layer: number;
+  /** 1 − ‖K − K̂‖² / ‖K − mean(K)‖²  (null for layer 0) */
+  readonly keyExplainedVariance: number | null;
+  readonly valueExplainedVariance: number | null;
+  /** ‖K − K̃‖² / ‖K‖² after prediction + quantization of the residual */
+  readonly keyRelError: number;
+  readonly valueRelError: number;
+}
+
+export interface FitAquaOptions {
+  readonly layout: KVLayout;
+  readonly preset: PresetConfig;
+  readonly model: ModelIdentity;
+  /** tokens per encoded block, as the cache compresses them (default: the preset's bufferTokens, or 128) */
+  readonly blockTokens?: number;
+  /** ridge strength relative to mean(diag(XᵀX)) (AQUA-KV: 1e-3) */
+  readonly lambdaScale?: number;
+  readonly calibration?: Record<string, unknown>;
+  /** called after each layer */
+  readonly onLayer?: (report: LayerFitReport) => void;
+}
+
+export interface FitAquaResult {
+  readonly adapters: AquaAdapters;
+  readonly report: readonly LayerFitReport[];
+}
+
+function quantizersOf(preset: PresetConfig, layer: number): LayerQuantizers {
+  return preset.layerQuantizers?.[layer] ?? preset.quantizers;
+}
+
+/** Quantizes `x` `[tokens, C]` block by block and returns the reconstruction. */
+function roundTrip(
+  spec: LayerQuantizers['keys'],
+  x: Float32Array,
+  tokens: number,
+  layout: KVLayout,
+  blockTokens: number,
+): Float32Array {
+  const q = createQuantizer(spec);
+  const c = channels(layout);
+  const out = new Float32Array(x.length);
+  for (let t0 = 0; t0 < tokens; t0 += blockTokens) {
+    const t = Math.min(blockTokens, tokens - t0);
+    const shape = { tokens: t, kvHeads: layout.kvHeads, headDim: layout.headDim };
+    const enc = q.encode(x.subarray(t0 * c, (t0 + t) * c), shape);
+    q.decode(enc, out.subarray(t0 * c, (t0 + t) * c));
+  }
+  return out;
+}
+
+function relError(truth: Float32Array, approx: Float32Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < truth.length; i++) {
+    const d = truth[i]! - approx[i]!;
+    num += d * d;
+    den += truth[i]! * truth[i]!;
+  }
+  return den > 0 ? num / den : 0;
+}
+
+function explainedVariance(truth: Float32Array, pred: Float32Array, tokens: number, c: number): number {
+  const mean = new Float64Array(c);
+  for (let t = 0; t < tokens; t++) for (let j = 0; j < c; j++) mean[j]! += truth[t * c + j]!;
+  for (let j = 0; j < c; j++) mean[j]! /= tokens;
+  let res = 0;
+  let tot = 0;
+  for (let t = 0; t < tokens; t++) {
+    for (let j = 0; j < c; j++) {
+      const y = truth[t * c + j]!;
+      const d = y - pred[t * c + j]!;
+      const m = y - mean[j]!;
+      res += d * d;
+      tot += m * m;
+    }
+  }
+  return tot > 0 ? 1 - res / tot : 0;
+}
+
+function concat(a: Float32Array, b: Float32Array, tokens: number, ca: number, cb: number): Float32Array {
+  const out = new Float32Array(tokens * (ca + cb));
+  for (let t = 0; t < tokens; t++) {
+    out.set(a.subarray(t * ca, (t + 1) * ca), t * (ca + cb));
+    out.set(b.subarray(t * cb, (t + 1) * cb), t * (ca + cb) + ca);
+  }
+  return out;
+}
+
+function subtract(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i]! - b[i]!;
+  return out;
+}
+
+function addInPlace(a: Float32Array, b: Float32Array): Float32Array {
+  for (let i = 0; i < a.length; i++) a[i]! += b[i]!;
+  return a;
+}
+
+/**
+ * Fits AQUA-KV adapters layer by layer as the paper's reference code does: layer l's keys are
+ * predicted from layer l−1's RECONSTRUCTED keys, its values from layer l's reconstructed keys and
+ * layer l−1's reconstructed values, by ridge regression in float64; each layer's residual is then
+ * quantized with the preset's quantizers in the cache's block size, so that what is fitted is what
+ * decoding will see. Layer 0 has no predictor.
+ */
+export function fitAquaAdapters(recorded: RecordedKV, opts: FitAquaOptions): FitAquaResult {
+  const { layout, preset } = opts;
+  const c = channels(layout);
+  const { tokens } = recorded;
+  if (recorded.keys.length !== layout.layers || recorded.values.length !== layout.layers) {
+    throw new InvalidArgumentError(
+      `fitAquaAdapters: expected K/V for ${layout.layers} layers, got ${recorded.keys.length}/${recorded.values.length}`,
+    );
+  }
+  for (let l = 0; l < layout.layers; l++) {
+    if (recorded.keys[l]!.length !== tokens * c || recorded.values[l]!.length !== tokens * c) {
+      throw new InvalidArgumentError(`fitAquaAdapters: layer ${l} K/V must be [${tokens}, ${c}]`);
+    }
+  }
+  if (tokens < 2 * c) {
+    throw new InvalidArgumentError(`fitAquaAdapters: ${tokens} tokens is too few to fit ${c}×${2 * c} adapters (need ≥ ${2 * c})`);
+  }
+  const blockTokens = opts.blockTokens ?? (preset.policy.bufferTokens > 0 ? preset.policy.bufferTokens : 128);
+  const lambdaScale = opts.lambdaScale ?? 1e-3;
+  const layers: (LayerAdapter | null)[] = [null];
+  const report: LayerFitReport[] = [];
+
+  const q0 = quantizersOf(preset, 0);
+  let prevK = roundTrip(q0.keys, recorded.keys[0]!, tokens, layout, blockTokens);
+  let prevV = roundTrip(q0.values, recorded.values[0]!, tokens, layout, blockTokens);
+  const first: LayerFitReport = {
+    layer: 0,
+    keyExplainedVariance: null,
+    valueExplainedVariance: null,
+    keyRelError: relError(recorded.keys[0]!, prevK),
+    valueRelError: relError(recorded.values[0]!, prevV),
+  };
+  report.push(first);
+  opts.onLayer?.(first);
+
+  for (let l = 1; l < layout.layers; l++) {
+    const qs = quantizersOf(preset, l);
+    const k = recorded.keys[l]!;
+    const v = recorded.values[l]!;
+
+    const keq = new NormalEquations(c, c);
+    keq.add(prevK, k, tokens);
+    const kfit = solveRidge(keq, lambdaScale);
+    const kPred = applyLinear(kfit, prevK, tokens, c);
+    const kRec = addInPlace(roundTrip(qs.keys, subtract(k, kPred), tokens, layout, blockTokens), kPred);
+
+    const vIn = concat(kRec, prevV, tokens, c, c);
+    const veq = new NormalEquations(2 * c, c);
+    veq.add(vIn, v, tokens);
+    const vfit = solveRidge(veq, lambdaScale);
+    const vPred = applyLinear(vfit, vIn, tokens, 2 * c);
+    const vRec = addInPlace(roundTrip(qs.values, subtract(v, vPred), tokens, layout, blockTokens), vPred);
+
+    layers.push({ keyWeight: kfit.weight, keyBias: kfit.bias, valueWeight: vfit.weight, valueBias: vfit.bias });
+    const r: LayerFitReport = {
+      layer: l,
+      keyExplainedVariance: explainedVariance(k, kPred, tokens, c),
+      valueExplainedVariance: explainedVariance(v, vPred, tokens, c),
+      keyRelError: relError(k, kRec),
+      valueRelError: relError(v, vRec),
+    };
+    report.push(r);
+    opts.onLayer?.(r);
+    prevK = kRec;
+    prevV = vRec;
+  }
+  return {
+    adapters: {
+      layout,
+      model: opts.model,
+      layers,
+      calibration: { preset: preset.name, tokens, blockTokens, lambdaScale, ...(opts.calibration ?? {}) },
+    },
+    report,
+  };
+}
