@@ -4,13 +4,7 @@
  *
  * Blocks are `[tokens, kvHeads, headDim]` fp32; "channel" means one (head, dim) pair.
  */
-export type QuantizerSpec =
-  | PassthroughSpec
-  | Fp8Spec
-  | UniformSpec
-  | CodebookSpec
-  | HiggsSpec
-  | OutlierSpec;
+export type QuantizerSpec = PassthroughSpec | Fp8Spec | UniformSpec | CodebookSpec | HiggsSpec | OutlierSpec;
 
 /** fp16 or bf16 storage (16 bits per value). */
 export interface PassthroughSpec {

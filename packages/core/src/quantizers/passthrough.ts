@@ -1,0 +1,68 @@
+import { InvalidArgumentError } from '../errors.js';
+/**
+ * fp16 / bf16 passthrough: 2 bytes per value, little-endian, in token-major order (t·C + c).
+ */
+import { f32BitsToBf16Bits, f32BitsToF16Bits, float16Table } from '../float16.js';
+import { blockValues, checkEncoded, checkInput } from './block.js';
+import type { PassthroughSpec } from './spec.js';
+import type { BlockShape, EncodedBlock, Quantizer } from './types.js';
+
+/** fp16 or bf16 storage of every value (16 bits per value). */
+export class PassthroughQuantizer implements Quantizer {
+  readonly spec: PassthroughSpec;
+  constructor(spec: PassthroughSpec) {
+    if (spec.kind !== 'fp16' && spec.kind !== 'bf16') {
+      throw new InvalidArgumentError(`passthrough kind must be 'fp16' or 'bf16', got ${String(spec.kind)}`);
+    }
+    this.spec = { kind: spec.kind };
+  }
+
+  encodedBytes(shape: BlockShape): number {
+    return blockValues(shape) * 2;
+  }
+
+  bitsPerValue(shape: BlockShape): number {
+    return blockValues(shape) === 0 ? 0 : 16;
+  }
+
+  encode(data: Float32Array, shape: BlockShape): EncodedBlock {
+    checkInput(this.spec.kind, data, shape);
+    const n = data.length;
+    const bytes = new Uint8Array(n * 2);
+    const src = new Uint32Array(data.buffer, data.byteOffset, n);
+    if (this.spec.kind === 'fp16') {
+      for (let i = 0; i < n; i++) {
+        const h = f32BitsToF16Bits(src[i]!);
+        if ((h & 0x7c00) === 0x7c00) {
+          throw new InvalidArgumentError(
+            `fp16 input: ${data[i]} at flat index ${i} is outside the fp16 range (±65504)`,
+          );
+        }
+        bytes[2 * i] = h & 0xff;
+        bytes[2 * i + 1] = h >>> 8;
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        const h = f32BitsToBf16Bits(src[i]!);
+        bytes[2 * i] = h & 0xff;
+        bytes[2 * i + 1] = h >>> 8;
+      }
+    }
+    return { shape: { ...shape }, bytes };
+  }
+
+  decode(block: EncodedBlock, out?: Float32Array): Float32Array {
+    const what = `${this.spec.kind} block`;
+    const dst = checkEncoded(what, block, this.encodedBytes(block.shape), out);
+    const b = block.bytes;
+    const n = dst.length;
+    if (this.spec.kind === 'fp16') {
+      const t = float16Table();
+      for (let i = 0; i < n; i++) dst[i] = t[b[2 * i]! | (b[2 * i + 1]! << 8)]!;
+    } else {
+      const o = new Uint32Array(dst.buffer, dst.byteOffset, n);
+      for (let i = 0; i < n; i++) o[i] = (b[2 * i]! << 16) | (b[2 * i + 1]! << 24);
+    }
+    return dst;
+  }
+}
