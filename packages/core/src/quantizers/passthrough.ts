@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../errors.js';
+import { CorruptFileError, InvalidArgumentError } from '../errors.js';
 /**
  * fp16 / bf16 passthrough: 2 bytes per value, little-endian, in token-major order (t·C + c).
  */
@@ -44,6 +44,9 @@ export class PassthroughQuantizer implements Quantizer {
     } else {
       for (let i = 0; i < n; i++) {
         const h = f32BitsToBf16Bits(src[i]!);
+        if ((h & 0x7f80) === 0x7f80) {
+          throw new InvalidArgumentError(`bf16 input: ${data[i]} at flat index ${i} rounds to Inf in bf16`);
+        }
         bytes[2 * i] = h & 0xff;
         bytes[2 * i + 1] = h >>> 8;
       }
@@ -58,11 +61,23 @@ export class PassthroughQuantizer implements Quantizer {
     const n = dst.length;
     if (this.spec.kind === 'fp16') {
       const t = float16Table();
-      for (let i = 0; i < n; i++) dst[i] = t[b[2 * i]! | (b[2 * i + 1]! << 8)]!;
+      for (let i = 0; i < n; i++) {
+        const h = b[2 * i]! | (b[2 * i + 1]! << 8);
+        if ((h & 0x7c00) === 0x7c00) throw nonFinite(what, i);
+        dst[i] = t[h]!;
+      }
     } else {
       const o = new Uint32Array(dst.buffer, dst.byteOffset, n);
-      for (let i = 0; i < n; i++) o[i] = (b[2 * i]! << 16) | (b[2 * i + 1]! << 24);
+      for (let i = 0; i < n; i++) {
+        const hi = b[2 * i + 1]!;
+        if ((hi & 0x7f) === 0x7f && (b[2 * i]! & 0x80) === 0x80) throw nonFinite(what, i);
+        o[i] = (b[2 * i]! << 16) | (hi << 24);
+      }
     }
     return dst;
   }
+}
+
+function nonFinite(what: string, i: number): CorruptFileError {
+  return new CorruptFileError(what, `non-finite value at index ${i} (the encoder never writes NaN or Inf)`);
 }
