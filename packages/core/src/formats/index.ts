@@ -1,2 +1,16 @@
-// Barrel of the file formats (.kvq snapshots, safetensors adapters, bit packing).
-export {};
+/**
+ * File formats of @kvq/core (browser-safe: no Node built-ins): CRC-32, the versioned kvq
+ * container, safetensors, and the AQUA-KV adapter file. Byte layouts: packages/core/FORMATS.md.
+ * Node file helpers (atomic writes, load/save) live in `@kvq/core/node`.
+ * @packageDocumentation
+ */
+export { crc32, crc32Hex } from './crc32.js';
+export {
+  CONTAINER_MAGIC,
+  type ContainerContents,
+  type ContainerExpectation,
+  type ContainerInput,
+  type ContainerKind,
+  decodeContainer,
+  encodeContainer,
+} from './container.js';
