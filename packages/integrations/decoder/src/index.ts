@@ -32,3 +32,11 @@ export { matmulTransposed } from './kernels/matmul.js';
 export { rmsNorm } from './kernels/rms-norm.js';
 export { swiglu } from './kernels/swiglu.js';
 export { RopeTable } from './kernels/rope.js';
+export { tokenizerFromGguf } from './tokenizer/from-gguf.js';
+export {
+  ByteLevelBpeTokenizer,
+  PRE_TOKENIZER_REGEX,
+  type ByteLevelBpeVocab,
+} from './tokenizer/byte-level-bpe.js';
+export { SentencePieceBpeTokenizer, type SentencePieceVocab } from './tokenizer/sentencepiece-bpe.js';
+export { TOKEN_TYPE, type Tokenizer, type EncodeOptions, type DecodeOptions } from './tokenizer/types.js';

@@ -80,11 +80,22 @@ class Reader {
     const v = this.#view.getBigInt64(this.#need(8, r), true);
     return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v;
   }
-  /** a u64 that must be a count/size that fits in memory */
+  /** a u64 that must fit in a JS number (sizes, offsets, dimensions) */
   size(r: string): number {
     const v = this.u64(r);
-    if (typeof v === 'bigint' || v > this.bytes.byteLength * 8 + 1024) {
+    if (typeof v === 'bigint')
       throw new CorruptFileError(this.what, `implausible ${r} ${v} at offset ${this.pos - 8}`);
+    return v;
+  }
+  /** a u64 element count: every element takes at least one byte, so it cannot exceed the file size */
+  count(r: string): number {
+    const v = this.size(r);
+    const left = this.bytes.byteLength - this.pos;
+    if (v > left) {
+      throw new CorruptFileError(
+        this.what,
+        `truncated or corrupt: ${r} is ${v} at offset ${this.pos - 8}, but only ${left} bytes follow`,
+      );
     }
     return v;
   }
@@ -117,7 +128,7 @@ function readValue(rd: Reader, type: number, key: string): GgufValue {
       return rd.string(key);
     case 9: {
       const itemType = rd.u32(`array item type of ${key}`);
-      const n = rd.size(`array length of ${key}`);
+      const n = rd.count(`array length of ${key}`);
       const out: GgufValue[] = new Array(n);
       for (let i = 0; i < n; i++) out[i] = readValue(rd, itemType, `${key}[${i}]`);
       return out;
@@ -157,8 +168,8 @@ export function readGgufHeader(bytes: Uint8Array, what = 'GGUF file'): GgufHeade
       throw new UnsupportedVersionError(`${what} (big-endian GGUF)`, version, SUPPORTED_VERSIONS);
     throw new UnsupportedVersionError(what, version, SUPPORTED_VERSIONS);
   }
-  const tensorCount = rd.size('tensor count');
-  const kvCount = rd.size('metadata count');
+  const tensorCount = rd.count('tensor count');
+  const kvCount = rd.count('metadata count');
   const metadata = new Map<string, GgufValue>();
   for (let i = 0; i < kvCount; i++) {
     const key = rd.string(`metadata key ${i} of ${kvCount}`);
