@@ -2,7 +2,9 @@
  * `createQuantizer(spec)`: the CPU reference quantizer a spec describes.
  */
 import { InvalidArgumentError } from '../errors.js';
+import { CodebookQuantizer } from './codebook.js';
 import { Fp8Quantizer } from './fp8.js';
+import { HiggsQuantizer } from './higgs.js';
 import { PassthroughQuantizer } from './passthrough.js';
 import type { QuantizerSpec } from './spec.js';
 import type { Quantizer } from './types.js';
@@ -23,6 +25,10 @@ export function createQuantizer(spec: QuantizerSpec): Quantizer {
       return new Fp8Quantizer(spec);
     case 'uniform':
       return new UniformQuantizer(spec);
+    case 'codebook':
+      return new CodebookQuantizer(spec);
+    case 'higgs':
+      return new HiggsQuantizer(spec);
     default:
       throw new InvalidArgumentError(
         `quantizer kind "${String((spec as { kind?: unknown }).kind)}" is not implemented`,

@@ -10,4 +10,17 @@ export { blockChannels, blockValues } from './block.js';
 export { PassthroughQuantizer } from './passthrough.js';
 export { Fp8Quantizer } from './fp8.js';
 export { UniformQuantizer } from './uniform.js';
+export { CodebookQuantizer, codebookLevels } from './codebook.js';
+export { fitCodebook, type FitCodebookOptions, type FittedCodebook } from './fit-codebook.js';
+export { lloydMaxGaussian, nearestLevel, midpoints } from './levels.js';
+export { fwht, randomSigns, isPowerOfTwo } from './hadamard.js';
+export { gaussianGrid2d, nearestPoint2d } from './grid2d.js';
+export { HiggsQuantizer } from './higgs.js';
+export {
+  LLOYD_MAX_GAUSSIAN,
+  LLOYD_MAX_GAUSSIAN_MSE,
+  GRID_2D,
+  GRID_2D_MSE,
+  GRID_2D_RATES,
+} from './grids.generated.js';
 export { createQuantizer } from './factory.js';

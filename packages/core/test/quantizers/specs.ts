@@ -11,3 +11,14 @@ export const ALL_SPECS: QuantizerSpec[] = [
   { kind: 'uniform', bits: 8, axis: 'token', groupSize: 16 },
   { kind: 'uniform', bits: 1, axis: 'token', groupSize: 32 },
 ];
+ALL_SPECS.push(
+  { kind: 'codebook', bits: 2, axis: 'channel', groupSize: 32, norm: 'rms' },
+  { kind: 'codebook', bits: 3, axis: 'token', groupSize: 64, norm: 'absmax' },
+  { kind: 'codebook', bits: 1, axis: 'token', groupSize: 16, norm: 'rms', codebook: [-0.5, 0.75] },
+  { kind: 'codebook', bits: 8, axis: 'channel', groupSize: 7, norm: 'absmax' },
+  { kind: 'higgs', bits: 2, dim: 1, block: 64, seed: 1 },
+  { kind: 'higgs', bits: 4, dim: 1, block: 32, seed: 2 },
+  { kind: 'higgs', bits: 1.5, dim: 2, block: 64, seed: 3 },
+  { kind: 'higgs', bits: 2.5, dim: 2, block: 16, seed: 4 },
+  { kind: 'higgs', bits: 3, dim: 2, block: 64, seed: 5 },
+);
