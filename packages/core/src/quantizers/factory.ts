@@ -5,6 +5,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { CodebookQuantizer } from './codebook.js';
 import { Fp8Quantizer } from './fp8.js';
 import { HiggsQuantizer } from './higgs.js';
+import { OutlierQuantizer } from './outliers.js';
 import { PassthroughQuantizer } from './passthrough.js';
 import type { QuantizerSpec } from './spec.js';
 import type { Quantizer } from './types.js';
@@ -29,6 +30,11 @@ export function createQuantizer(spec: QuantizerSpec): Quantizer {
       return new CodebookQuantizer(spec);
     case 'higgs':
       return new HiggsQuantizer(spec);
+    case 'outliers':
+      if (spec.inner === null || typeof spec.inner !== 'object') {
+        throw new InvalidArgumentError('outliers: inner quantizer spec is missing');
+      }
+      return new OutlierQuantizer(spec, createQuantizer(spec.inner));
     default:
       throw new InvalidArgumentError(
         `quantizer kind "${String((spec as { kind?: unknown }).kind)}" is not implemented`,

@@ -23,4 +23,6 @@ export {
   GRID_2D_MSE,
   GRID_2D_RATES,
 } from './grids.generated.js';
+export { OutlierQuantizer } from './outliers.js';
+export { quantizerLabel } from './label.js';
 export { createQuantizer } from './factory.js';

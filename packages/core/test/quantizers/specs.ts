@@ -22,3 +22,30 @@ ALL_SPECS.push(
   { kind: 'higgs', bits: 2.5, dim: 2, block: 16, seed: 4 },
   { kind: 'higgs', bits: 3, dim: 2, block: 64, seed: 5 },
 );
+ALL_SPECS.push(
+  {
+    kind: 'outliers',
+    axis: 'token',
+    count: 4,
+    inner: { kind: 'uniform', bits: 2, axis: 'token', groupSize: 32 },
+  },
+  {
+    kind: 'outliers',
+    axis: 'channel',
+    count: 2,
+    inner: { kind: 'uniform', bits: 2, axis: 'channel', groupSize: 32 },
+  },
+  {
+    kind: 'outliers',
+    axis: 'token',
+    count: 1,
+    inner: { kind: 'higgs', bits: 2.5, dim: 2, block: 64, seed: 9 },
+  },
+  {
+    kind: 'outliers',
+    axis: 'channel',
+    count: 8,
+    inner: { kind: 'codebook', bits: 3, axis: 'token', groupSize: 64, norm: 'rms' },
+  },
+  { kind: 'outliers', axis: 'token', count: 0, inner: { kind: 'fp8', format: 'e4m3' } },
+);
