@@ -17,7 +17,7 @@ import {
   readFp16Field,
   writeU16,
 } from './block.js';
-import { gaussianGrid2d, nearestPoint2d } from './grid2d.js';
+import { Grid2dIndex, gaussianGrid2d } from './grid2d.js';
 import { fwht, isPowerOfTwo, randomSigns } from './hadamard.js';
 import { lloydMaxGaussian, midpoints, nearestLevel } from './levels.js';
 import type { HiggsSpec } from './spec.js';
@@ -32,6 +32,7 @@ export class HiggsQuantizer implements Quantizer {
   readonly #levels: Float32Array | null;
   readonly #mids: Float64Array | null;
   readonly #grid: Float32Array | null;
+  readonly #index: Grid2dIndex | null;
 
   constructor(spec: HiggsSpec) {
     const { bits, dim, block, seed } = spec;
@@ -50,9 +51,11 @@ export class HiggsQuantizer implements Quantizer {
       this.#levels = lloydMaxGaussian(bits);
       this.#mids = midpoints(this.#levels);
       this.#grid = null;
+      this.#index = null;
       this.codeBits = bits;
     } else {
       this.#grid = gaussianGrid2d(bits);
+      this.#index = new Grid2dIndex(this.#grid);
       this.#levels = null;
       this.#mids = null;
       this.codeBits = Math.round(2 * bits);
@@ -98,10 +101,10 @@ export class HiggsQuantizer implements Quantizer {
     const signs = this.#signs;
     const t16 = float16Table();
     const mids = this.#mids;
-    const grid = this.#grid;
+    const index = this.#index;
     let zeroCode = 0;
     if (mids) zeroCode = nearestLevel(mids, 0);
-    else if (grid) zeroCode = nearestPoint2d(grid, 0, 0);
+    else if (index) zeroCode = index.nearest(0, 0);
     for (let t = 0; t < T; t++) {
       for (let j = 0; j < nb; j++) {
         const base = t * C + j * B;
@@ -115,16 +118,12 @@ export class HiggsQuantizer implements Quantizer {
         if (mids) {
           if (s === 0) codes.fill(zeroCode, base, base + B);
           else for (let i = 0; i < B; i++) codes[base + i] = nearestLevel(mids, Math.fround(y[i]! / s));
-        } else if (grid) {
+        } else if (index) {
           const p0 = base >> 1;
           if (s === 0) codes.fill(zeroCode, p0, p0 + B / 2);
           else
             for (let p = 0; p < B / 2; p++) {
-              codes[p0 + p] = nearestPoint2d(
-                grid,
-                Math.fround(y[2 * p]! / s),
-                Math.fround(y[2 * p + 1]! / s),
-              );
+              codes[p0 + p] = index.nearest(Math.fround(y[2 * p]! / s), Math.fround(y[2 * p + 1]! / s));
             }
         }
       }

@@ -14,7 +14,7 @@ export { CodebookQuantizer, codebookLevels } from './codebook.js';
 export { fitCodebook, type FitCodebookOptions, type FittedCodebook } from './fit-codebook.js';
 export { lloydMaxGaussian, nearestLevel, midpoints } from './levels.js';
 export { fwht, randomSigns, isPowerOfTwo } from './hadamard.js';
-export { gaussianGrid2d, nearestPoint2d } from './grid2d.js';
+export { Grid2dIndex, gaussianGrid2d, nearestPoint2d } from './grid2d.js';
 export { HiggsQuantizer } from './higgs.js';
 export {
   LLOYD_MAX_GAUSSIAN,

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { HiggsSpec } from '../../src/index.js';
 import {
   GRID_2D_MSE,
+  Grid2dIndex,
   HiggsQuantizer,
   InvalidArgumentError,
   LLOYD_MAX_GAUSSIAN_MSE,
@@ -14,6 +15,7 @@ import {
   fwht,
   gaussianGrid2d,
   lloydMaxGaussian,
+  nearestPoint2d,
   randomSigns,
   unpackBits,
 } from '../../src/index.js';
@@ -121,6 +123,42 @@ function fp16BitsOf(v: number): number {
   setFloat16(dv, 0, v, true);
   return dv.getUint16(0, true);
 }
+
+describe('Grid2dIndex', () => {
+  it('finds exactly the brute-force nearest point (ties included) at every rate', () => {
+    const rng = new SeededRandom(51);
+    for (const bits of [1, 1.5, 2, 2.5, 3]) {
+      const grid = gaussianGrid2d(bits);
+      const index = new Grid2dIndex(grid);
+      const K = grid.length / 2;
+      for (let i = 0; i < 40_000; i++) {
+        const x = Math.fround(rng.normal() * 1.5);
+        const y = Math.fround(rng.normal() * 1.5);
+        expect(index.nearest(x, y)).toBe(nearestPoint2d(grid, x, y));
+      }
+      // grid points, midpoints of pairs (ties), and far-away queries
+      for (let a = 0; a < K; a++) {
+        expect(index.nearest(grid[2 * a]!, grid[2 * a + 1]!)).toBe(
+          nearestPoint2d(grid, grid[2 * a]!, grid[2 * a + 1]!),
+        );
+        for (let b = 0; b < K; b++) {
+          const mx = (grid[2 * a]! + grid[2 * b]!) / 2;
+          const my = (grid[2 * a + 1]! + grid[2 * b + 1]!) / 2;
+          expect(index.nearest(mx, my)).toBe(nearestPoint2d(grid, mx, my));
+        }
+      }
+      for (const [x, y] of [
+        [100, 0],
+        [-7, 3.9],
+        [4, 4],
+        [-4, -4],
+        [3.999, -3.999],
+      ] as const) {
+        expect(index.nearest(x, y)).toBe(nearestPoint2d(grid, x, y));
+      }
+    }
+  });
+});
 
 describe('higgs quantizer', () => {
   it('matches the FORMAT.md reference: nearest grid point, RMS scale, inverse rotation (property)', () => {
