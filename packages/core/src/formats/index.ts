@@ -14,3 +14,21 @@ export {
   decodeContainer,
   encodeContainer,
 } from './container.js';
+export {
+  SAFETENSORS_DTYPE_SIZE,
+  SAFETENSORS_MAX_HEADER,
+  type SafetensorsDType,
+  type SafetensorsFile,
+  type SafetensorsTensor,
+  type SafetensorsTensorInput,
+  decodeSafetensors,
+  encodeSafetensors,
+  safetensorToFloat32,
+} from './safetensors.js';
+export {
+  ADAPTERS_FORMAT,
+  ADAPTERS_VERSIONS,
+  type AdapterExpectation,
+  decodeAdapters,
+  encodeAdapters,
+} from './adapters.js';
