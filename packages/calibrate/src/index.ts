@@ -4,4 +4,4 @@
  * @packageDocumentation
  */
 export * from './ridge.js';
-// fit-aqua.js is exported once @kvq/core's createQuantizer lands
+export * from './fit-aqua.js';
