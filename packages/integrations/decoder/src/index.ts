@@ -40,3 +40,12 @@ export {
 } from './tokenizer/byte-level-bpe.js';
 export { SentencePieceBpeTokenizer, type SentencePieceVocab } from './tokenizer/sentencepiece-bpe.js';
 export { TOKEN_TYPE, type Tokenizer, type EncodeOptions, type DecodeOptions } from './tokenizer/types.js';
+export { nonOverlappingWindows } from './eval/windows.js';
+export { logSoftmaxRows } from './eval/log-softmax.js';
+export {
+  evaluateCaches,
+  type EvalCacheSpec,
+  type EvalOptions,
+  type EvalProgress,
+  type EvalResult,
+} from './eval/evaluate.js';

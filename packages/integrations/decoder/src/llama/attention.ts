@@ -1,3 +1,5 @@
+import { matmulTransposed } from '../kernels/matmul.js';
+
 /** Inputs of causal GQA attention of a chunk of queries over keys/values already RoPE'd. */
 export interface ChunkAttentionInput {
   /** `[qTokens, queryHeads, headDim]`, RoPE applied */
@@ -19,47 +21,62 @@ export interface ChunkAttentionInput {
 
 /**
  * Causal attention: query t (absolute index `kTokens − qTokens + t`) attends to keys
- * `0 ..= kTokens − qTokens + t`, softmax scale 1/sqrt(headDim), computed in float64.
- * Returns `[qTokens, queryHeads, headDim]`.
+ * `0 ..= kTokens − qTokens + t`, softmax scale 1/sqrt(headDim) (softmax in float64).
+ * Per KV head, the GQA group's queries form one matrix, so scores and the weighted sum of values
+ * are two tiled matmuls. Returns `[qTokens, queryHeads, headDim]`.
  */
 export function chunkAttention(input: ChunkAttentionInput): Float32Array {
   const { query, qTokens, queryHeads, kvHeads, headDim: hd, keys, values, kTokens, received } = input;
   const past = kTokens - qTokens;
   const group = queryHeads / kvHeads;
+  const rows = qTokens * group;
   const scale = 1 / Math.sqrt(hd);
   const out = new Float32Array(qTokens * queryHeads * hd);
-  const scores = new Float64Array(kTokens);
-  const acc = new Float64Array(hd);
+  const qg = new Float32Array(rows * hd);
+  const kg = new Float32Array(kTokens * hd);
+  const vgT = new Float32Array(hd * kTokens);
+  const scores = new Float32Array(rows * kTokens);
+  const og = new Float32Array(rows * hd);
+  const exps = new Float64Array(kTokens);
   const kStride = kvHeads * hd;
-  for (let t = 0; t < qTokens; t++) {
-    const limit = past + t + 1;
-    for (let h = 0; h < queryHeads; h++) {
-      const g = (h / group) | 0;
-      const qo = (t * queryHeads + h) * hd;
+  for (let g = 0; g < kvHeads; g++) {
+    for (let t = 0; t < qTokens; t++) {
+      for (let i = 0; i < group; i++) {
+        const src = (t * queryHeads + g * group + i) * hd;
+        qg.set(query.subarray(src, src + hd), (t * group + i) * hd);
+      }
+    }
+    for (let j = 0; j < kTokens; j++) {
+      const src = j * kStride + g * hd;
+      kg.set(keys.subarray(src, src + hd), j * hd);
+      for (let d = 0; d < hd; d++) vgT[d * kTokens + j] = values[src + d]!;
+    }
+    matmulTransposed(qg, rows, kg, hd, kTokens, undefined, scores);
+    for (let r = 0; r < rows; r++) {
+      const limit = past + ((r / group) | 0) + 1;
+      const o = r * kTokens;
       let max = Number.NEGATIVE_INFINITY;
       for (let j = 0; j < limit; j++) {
-        const ko = j * kStride + g * hd;
-        let s = 0;
-        for (let d = 0; d < hd; d++) s += query[qo + d]! * keys[ko + d]!;
-        s *= scale;
-        scores[j] = s;
+        const s = scores[o + j]! * scale;
         if (s > max) max = s;
       }
       let sum = 0;
       for (let j = 0; j < limit; j++) {
-        const e = Math.exp(scores[j]! - max);
-        scores[j] = e;
+        const e = Math.exp(scores[o + j]! * scale - max);
+        exps[j] = e;
         sum += e;
       }
-      acc.fill(0);
       const inv = 1 / sum;
-      for (let j = 0; j < limit; j++) {
-        const p = scores[j]! * inv;
-        const vo = j * kStride + g * hd;
-        for (let d = 0; d < hd; d++) acc[d] += p * values[vo + d]!;
-        if (received && j < past) received[j] += p;
+      for (let j = 0; j < limit; j++) scores[o + j] = exps[j]! * inv;
+      scores.fill(0, o + limit, o + kTokens);
+      if (received) for (let j = 0; j < past; j++) received[j] += scores[o + j]!;
+    }
+    matmulTransposed(scores, rows, vgT, kTokens, hd, undefined, og);
+    for (let t = 0; t < qTokens; t++) {
+      for (let i = 0; i < group; i++) {
+        const src = (t * group + i) * hd;
+        out.set(og.subarray(src, src + hd), (t * queryHeads + g * group + i) * hd);
       }
-      for (let d = 0; d < hd; d++) out[qo + d] = acc[d]!;
     }
   }
   return out;
