@@ -5,3 +5,4 @@
  */
 export * from './ridge.js';
 export * from './fit-aqua.js';
+export * from './record.js';
