@@ -7,6 +7,8 @@ import { blockValues, checkEncoded, checkInput } from './block.js';
 import type { PassthroughSpec } from './spec.js';
 import type { BlockShape, EncodedBlock, Quantizer } from './types.js';
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** fp16 or bf16 storage of every value (16 bits per value). */
 export class PassthroughQuantizer implements Quantizer {
   readonly spec: PassthroughSpec;
@@ -30,25 +32,29 @@ export class PassthroughQuantizer implements Quantizer {
     const n = data.length;
     const bytes = new Uint8Array(n * 2);
     const src = new Uint32Array(data.buffer, data.byteOffset, n);
-    if (this.spec.kind === 'fp16') {
+    // typed arrays use the platform's byte order; write u16 directly when it is little-endian
+    const h16 = LITTLE_ENDIAN ? new Uint16Array(bytes.buffer) : new Uint16Array(n);
+    const convert = this.spec.kind === 'fp16' ? f32BitsToF16Bits : f32BitsToBf16Bits;
+    const infMask = this.spec.kind === 'fp16' ? 0x7c00 : 0x7f80;
+    let bad = 0;
+    for (let i = 0; i < n; i++) {
+      const h = convert(src[i]!);
+      h16[i] = h;
+      bad |= (h & infMask) === infMask ? 1 : 0;
+    }
+    if (bad) {
       for (let i = 0; i < n; i++) {
-        const h = f32BitsToF16Bits(src[i]!);
-        if ((h & 0x7c00) === 0x7c00) {
+        if ((h16[i]! & infMask) === infMask) {
           throw new InvalidArgumentError(
-            `fp16 input: ${data[i]} at flat index ${i} is outside the fp16 range (±65504)`,
+            `${this.spec.kind} input: ${data[i]} at flat index ${i} is outside the ${this.spec.kind} range (it would be stored as Inf)`,
           );
         }
-        bytes[2 * i] = h & 0xff;
-        bytes[2 * i + 1] = h >>> 8;
       }
-    } else {
+    }
+    if (!LITTLE_ENDIAN) {
       for (let i = 0; i < n; i++) {
-        const h = f32BitsToBf16Bits(src[i]!);
-        if ((h & 0x7f80) === 0x7f80) {
-          throw new InvalidArgumentError(`bf16 input: ${data[i]} at flat index ${i} rounds to Inf in bf16`);
-        }
-        bytes[2 * i] = h & 0xff;
-        bytes[2 * i + 1] = h >>> 8;
+        bytes[2 * i] = h16[i]! & 0xff;
+        bytes[2 * i + 1] = h16[i]! >>> 8;
       }
     }
     return { shape: { ...shape }, bytes };

@@ -91,16 +91,30 @@ export class UniformQuantizer implements Quantizer {
     }
     // 3. codes, token-major
     const codes = new Uint8Array(T * C);
-    for (let t = 0; t < T; t++) {
-      const row = t * C;
-      for (let c = 0; c < C; c++) {
-        const g = axis === 'channel' ? Math.floor(t / gs) * C + c : t * (C / gs) + ((c / gs) | 0);
-        const s = scales[g]!;
-        if (s === 0) continue;
-        let q = Math.round(Math.fround(Math.fround(data[row + c]! - mins[g]!) / s));
+    const run = (row: number, c0: number, c1: number, s: number, m: number): void => {
+      if (s === 0) return; // codes stay 0
+      for (let i = row + c0; i < row + c1; i++) {
+        let q = Math.round(Math.fround(Math.fround(data[i]! - m) / s));
         if (q < 0) q = 0;
         else if (q > levels) q = levels;
-        codes[row + c] = q;
+        codes[i] = q;
+      }
+    };
+    for (let t = 0; t < T; t++) {
+      const row = t * C;
+      if (axis === 'channel') {
+        const g0 = Math.floor(t / gs) * C;
+        for (let c = 0; c < C; c++) {
+          const s = scales[g0 + c]!;
+          if (s === 0) continue;
+          let q = Math.round(Math.fround(Math.fround(data[row + c]! - mins[g0 + c]!) / s));
+          if (q < 0) q = 0;
+          else if (q > levels) q = levels;
+          codes[row + c] = q;
+        }
+      } else {
+        const g0 = t * (C / gs);
+        for (let cg = 0; cg < C / gs; cg++) run(row, cg * gs, cg * gs + gs, scales[g0 + cg]!, mins[g0 + cg]!);
       }
     }
     packBits(codes, bits, bytes.subarray(nGroups * 4));
@@ -126,9 +140,17 @@ export class UniformQuantizer implements Quantizer {
     const codes = unpackBits(b.subarray(nGroups * 4), bits, T * C);
     for (let t = 0; t < T; t++) {
       const row = t * C;
-      for (let c = 0; c < C; c++) {
-        const g = axis === 'channel' ? Math.floor(t / gs) * C + c : t * (C / gs) + ((c / gs) | 0);
-        dst[row + c] = mins[g]! + Math.fround(codes[row + c]! * scales[g]!);
+      if (axis === 'channel') {
+        const g0 = Math.floor(t / gs) * C;
+        for (let c = 0; c < C; c++)
+          dst[row + c] = mins[g0 + c]! + Math.fround(codes[row + c]! * scales[g0 + c]!);
+      } else {
+        const g0 = t * (C / gs);
+        for (let cg = 0; cg < C / gs; cg++) {
+          const s = scales[g0 + cg]!;
+          const m = mins[g0 + cg]!;
+          for (let i = row + cg * gs; i < row + cg * gs + gs; i++) dst[i] = m + Math.fround(codes[i]! * s);
+        }
       }
     }
     return dst;
