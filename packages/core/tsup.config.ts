@@ -8,4 +8,7 @@ export default defineConfig({
   clean: true,
   target: 'es2022',
   platform: 'neutral',
+  // keep 'node:fs' etc. as written: external and unambiguous in dist/node.js (the main entry has none)
+  removeNodeProtocol: false,
+  external: [/^node:/],
 });
