@@ -35,7 +35,8 @@ export interface UniformSpec {
  * Non-uniform scalar quantization with a codebook of `2^bits` levels (sorted ascending), applied
  * after normalizing each group by an fp16 scale (max |x| for `norm: 'absmax'`, RMS for `'rms'`).
  * Groups as in {@link UniformSpec}. Without a fitted codebook, the Lloyd-Max codebook for N(0,1)
- * (for `'rms'`) is used.
+ * (for `'rms'`) is used; for `'absmax'`, those levels divided by their largest magnitude (±1 outer
+ * levels). `fitCodebook` fits one (Lloyd-Max on samples, e.g. from `CodebookQuantizer.normalize`).
  */
 export interface CodebookSpec {
   readonly kind: 'codebook';
@@ -64,7 +65,8 @@ export interface HiggsSpec {
 /**
  * Keeps the `count` largest-magnitude values of each token (`axis: 'token'`) or of each channel
  * over the block's tokens (`axis: 'channel'`) apart: stored sparse as fp16 value + u16 index;
- * the rest (with outliers zeroed) goes through `inner`.
+ * the rest (with outliers zeroed) goes through `inner`. A block with fewer than `count` channels
+ * (token axis) or tokens (channel axis) keeps all of them.
  */
 export interface OutlierSpec {
   readonly kind: 'outliers';
