@@ -1,3 +1,4 @@
 #!/usr/bin/env node
-import { packageName } from './index.js';
-console.log(packageName);
+import { runCli } from './program.js';
+
+process.exitCode = await runCli(process.argv);

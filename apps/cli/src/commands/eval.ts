@@ -1,0 +1,176 @@
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import type { AquaAdapters, BackendName } from '@kvq/core';
+import { loadAdapters } from '@kvq/core/node';
+import {
+  LlamaModel,
+  evaluateCaches,
+  nonOverlappingWindows,
+  readGgufFile,
+  tokenizerFromGguf,
+} from '@kvq/decoder';
+import { defaultModelPath, defaultTextPath } from '@kvq/decoder/node';
+import { type Command, InvalidArgumentError as CommanderArgError, Option } from 'commander';
+import { CliError } from '../errors.js';
+import { resolveDenseOps } from '../eval/backend.js';
+import { PROTOCOL, cacheSpecs } from '../eval/presets.js';
+import { progressBar } from '../eval/progress.js';
+import { type EvalReport, formatTable, toRows } from '../eval/report.js';
+
+/** Options of `kvq eval` after parsing. */
+export interface EvalCommandOptions {
+  model?: string;
+  text?: string;
+  presets: string;
+  ctx?: number;
+  windows?: number;
+  quick?: boolean;
+  strict?: boolean;
+  adapters?: string;
+  backend: BackendName;
+  json?: string;
+  progress: boolean;
+}
+
+/** Default presets of `kvq eval` (AQUA presets need adapters, so they are not in the default list). */
+export const DEFAULT_PRESETS = 'fp16,kivi-2,k4v2';
+/** Windows evaluated when --windows is not given (--quick: 2 windows of 256 tokens). */
+export const DEFAULT_WINDOWS = 4;
+const QUICK = { ctx: 256, windows: 2 };
+
+function positiveInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1)
+      throw new CommanderArgError(`${name} must be a positive integer, got "${v}"`);
+    return n;
+  };
+}
+
+/** Registers `kvq eval` on `program`. */
+export function registerEval(program: Command): void {
+  program
+    .command('eval')
+    .description(
+      'Perplexity, KL and top-1 agreement of compressed KV caches vs fp16 on a text (DESIGN.md protocol: non-overlapping windows, 32-token chunks, 4 fp16 sinks, fp16 buffer 128)',
+    )
+    .option(
+      '--model <gguf>',
+      'GGUF model (default: $KVQ_MODEL or ../shared/models/kvq-ref-35M/model-f16.gguf)',
+    )
+    .option(
+      '--text <file>',
+      'UTF-8 text to score, tokenized once without BOS (default: ../shared/data/wiki.test.raw)',
+    )
+    .option(
+      '--presets <list>',
+      'comma-separated presets; fp16 is always run first as the reference',
+      DEFAULT_PRESETS,
+    )
+    .option(
+      '--ctx <n>',
+      'window length in tokens (default: the model context length; --quick: 256)',
+      positiveInt('--ctx'),
+    )
+    .option(
+      '--windows <n>',
+      `number of windows (default ${DEFAULT_WINDOWS}; --quick: 2)`,
+      positiveInt('--windows'),
+    )
+    .option('--quick', 'quick mode for tests: 2 windows of 256 tokens unless --ctx/--windows say otherwise')
+    .option('--strict', 'strict protocol: no fp16 buffer, only the 4 sinks kept in full precision')
+    .option('--adapters <file>', 'AQUA-KV adapter file (from `kvq calibrate`) for aqua presets')
+    .addOption(
+      new Option('--backend <name>', 'backend of the dense ops')
+        .choices(['cpu', 'cuda', 'webgpu'])
+        .default('cpu'),
+    )
+    .option('--json <out>', 'also write the results as JSON to this file')
+    .option('--no-progress', 'no progress bar')
+    .action(async (opts: EvalCommandOptions) => {
+      await runEval(opts);
+    });
+}
+
+/** Runs `kvq eval` and returns the report (also printed, and written with --json). */
+export async function runEval(opts: EvalCommandOptions): Promise<EvalReport> {
+  const modelPath = opts.model ?? defaultModelPath();
+  const textPath = opts.text ?? defaultTextPath();
+  if (!existsSync(modelPath))
+    throw new CliError(
+      `model file not found: ${modelPath}`,
+      'pass --model <gguf> or set KVQ_MODEL / KVQ_MODELS_DIR',
+    );
+  if (!existsSync(textPath))
+    throw new CliError(`text file not found: ${textPath}`, 'pass --text <file> or set KVQ_DATA_DIR');
+  const names = opts.presets
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (names.length === 0) throw new CliError('--presets is empty', `e.g. --presets ${DEFAULT_PRESETS}`);
+
+  const file = await readGgufFile(modelPath);
+  const ops = await resolveDenseOps(opts.backend);
+  const model = LlamaModel.fromGguf(file, ops);
+  const tokenizer = tokenizerFromGguf(file.metadata, modelPath);
+  let adapters: AquaAdapters | undefined;
+  if (opts.adapters)
+    adapters = await loadAdapters(opts.adapters, {
+      layout: model.layout,
+      model: { name: model.config.name },
+    });
+  const { reference, caches, policy } = cacheSpecs(names, model.layout, {
+    strict: opts.strict ?? false,
+    adapters,
+  });
+
+  const ctx = opts.ctx ?? (opts.quick ? QUICK.ctx : model.config.contextLength);
+  const windowsWanted = opts.windows ?? (opts.quick ? QUICK.windows : DEFAULT_WINDOWS);
+  const text = await readFile(textPath, 'utf8');
+  const windows = nonOverlappingWindows(tokenizer.encode(text), ctx, windowsWanted);
+  if (windows.length === 0) throw new CliError(`the text ${textPath} has fewer than 2 tokens`);
+
+  const bar = progressBar(opts.progress && process.stderr.isTTY === true);
+  let results: Awaited<ReturnType<typeof evaluateCaches>>;
+  try {
+    results = await evaluateCaches({
+      model,
+      windows,
+      reference,
+      caches,
+      chunk: PROTOCOL.chunk,
+      onProgress: bar.update,
+    });
+  } finally {
+    bar.stop();
+  }
+  const report: EvalReport = {
+    model: modelPath,
+    text: textPath,
+    ctx,
+    tokens: results[0]!.tokens,
+    backend: ops.name,
+    protocol: {
+      name: opts.strict ? 'strict' : 'aqua-kv',
+      chunk: PROTOCOL.chunk,
+      sinkTokens: policy.sinkTokens,
+      bufferTokens: policy.bufferTokens,
+      bos: false,
+      keys: 'pre-RoPE',
+      windows: windows.length,
+    },
+    command: commandLine(),
+    results: toRows(results),
+  };
+  process.stdout.write(`${formatTable(report)}\n`);
+  if (opts.json) {
+    await writeFile(opts.json, `${JSON.stringify(report, null, 2)}\n`);
+    process.stdout.write(`wrote ${opts.json}\n`);
+  }
+  return report;
+}
+
+function commandLine(): string {
+  const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`);
+  return ['kvq', ...process.argv.slice(2).map(quote)].join(' ');
+}

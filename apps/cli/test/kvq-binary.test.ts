@@ -1,0 +1,89 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { STORIES, TINY_TEXT, kvq } from './helpers.js';
+
+describe('the kvq binary', () => {
+  it('--help lists the eval command; eval --help lists its flags', () => {
+    const top = kvq(['--help']);
+    expect(top.code).toBe(0);
+    expect(top.stdout).toMatch(/Usage: kvq/);
+    expect(top.stdout).toMatch(/eval \[options\]/);
+    const ev = kvq(['eval', '--help']);
+    expect(ev.code).toBe(0);
+    for (const flag of [
+      '--model',
+      '--text',
+      '--presets',
+      '--ctx',
+      '--windows',
+      '--quick',
+      '--strict',
+      '--adapters',
+      '--backend',
+      '--json',
+    ]) {
+      expect(ev.stdout).toContain(flag);
+    }
+  });
+
+  it('errors are one line plus a hint, with a non-zero exit code', () => {
+    const unknown = kvq(['eval', '--bogus']);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toMatch(/^kvq: error: unknown option '--bogus'\n {2}hint: /);
+    const missing = kvq(['eval', '--model', '/nonexistent/m.gguf']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe(
+      'kvq: model file not found: /nonexistent/m.gguf\n  hint: pass --model <gguf> or set KVQ_MODEL / KVQ_MODELS_DIR\n',
+    );
+    const badCtx = kvq(['eval', '--ctx', 'x']);
+    expect(badCtx.code).not.toBe(0);
+    expect(badCtx.stderr).toMatch(/--ctx must be a positive integer, got "x"/);
+    const badBackend = kvq(['eval', '--backend', 'tpu']);
+    expect(badBackend.code).not.toBe(0);
+    expect(badBackend.stderr).toMatch(/Allowed choices are cpu, cuda, webgpu/);
+  });
+
+  it('a quick eval prints the table and writes the JSON report', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'kvq-cli-')), 'r.json');
+    const r = kvq([
+      'eval',
+      '--quick',
+      '--model',
+      STORIES,
+      '--text',
+      TINY_TEXT,
+      '--presets',
+      'fp32',
+      '--ctx',
+      '128',
+      '--json',
+      out,
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/protocol aqua-kv: 32-token chunks, 4 fp16 sinks, fp16 buffer 128/);
+    expect(r.stdout).toMatch(/^fp32 +32\.000 +32\.000/m);
+    const report = JSON.parse(readFileSync(out, 'utf8'));
+    expect(report).toMatchObject({ model: STORIES, text: TINY_TEXT, ctx: 128, tokens: 254, backend: 'cpu' });
+    expect(report.results).toHaveLength(1);
+    expect(Object.keys(report.results[0]).sort()).toEqual(
+      [
+        'preset',
+        'bitsPerValue',
+        'storedBitsPerValue',
+        'bitsK',
+        'bitsV',
+        'perplexity',
+        'relPerplexity',
+        'kl',
+        'top1',
+        'kvBytes',
+        'fp16KvBytes',
+        'seconds',
+      ].sort(),
+    );
+    expect(report.results[0].perplexity).toBeGreaterThan(1);
+  });
+});
