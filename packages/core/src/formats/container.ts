@@ -143,6 +143,9 @@ export function decodeContainer(bytes: Uint8Array, expect: ContainerExpectation)
     );
   }
   const what = fileName(kind);
+  if (!Array.isArray(versions) || !versions.every((v) => Number.isInteger(v))) {
+    throw new InvalidArgumentError(`${what}: expect.versions must be an array of integers`);
+  }
   if (!(bytes instanceof Uint8Array))
     throw new InvalidArgumentError(`${what}: expected a Uint8Array of the file`);
   const r = new ByteReader(what, bytes);

@@ -2,7 +2,12 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdapterMismatchError, CorruptFileError, InvalidArgumentError, ShapeError } from '../../src/errors.js';
+import {
+  AdapterMismatchError,
+  CorruptFileError,
+  InvalidArgumentError,
+  ShapeError,
+} from '../../src/errors.js';
 import { encodeAdapters } from '../../src/formats/index.js';
 import {
   FileAccessError,
