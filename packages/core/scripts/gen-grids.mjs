@@ -291,7 +291,7 @@ for (let bits = 1; bits <= 8; bits++) {
 out += `];
 
 /** MSE of {@link LLOYD_MAX_GAUSSIAN} on N(0,1) (closed form, by the generator), indexed by bits. */
-export const LLOYD_MAX_GAUSSIAN_MSE: readonly number[] = [NaN, ${mses.map((m) => m.toPrecision(6)).join(', ')}];
+export const LLOYD_MAX_GAUSSIAN_MSE: readonly number[] = [Number.NaN, ${mses.map((m) => m.toPrecision(6)).join(', ')}];
 
 /** Rates (bits per value) with a 2-D grid: 2^(2·bits) points. */
 export const GRID_2D_RATES: readonly number[] = [1, 1.5, 2, 2.5, 3];
