@@ -1,2 +1,33 @@
-/** @kvq/kernels-webgpu — placeholder until its issue lands. */
-export const packageName = '@kvq/kernels-webgpu';
+/// <reference types="@webgpu/types" />
+/**
+ * @kvq/kernels-webgpu — WGSL compute kernels implementing @kvq/core's Backend in browsers
+ * (navigator.gpu) and in Node (the `webgpu` package, Dawn). Importing this module registers the
+ * backend as 'webgpu' in @kvq/core's default registry.
+ * @packageDocumentation
+ */
+import { registerWebGpuBackend } from './register.js';
+
+export { createGpuContext, GpuContext } from './context.js';
+export type { GpuContextOptions, GpuFeatures, GpuLimits } from './context.js';
+export { GpuBuffer, BufferScope, Usage, STORAGE_RW } from './buffer.js';
+export {
+  WebGpuUnavailableError,
+  DeviceLostError,
+  BufferTooLargeError,
+  WebGpuValidationError,
+} from './errors.js';
+export { createWebGpuBackend, WebGpuBackend } from './backend.js';
+export type { WebGpuBackendOptions } from './backend.js';
+export { GpuKvTensor, tileFormat, paddedBlockBytes } from './kv-tensor.js';
+export type { KvTensorShape } from './kv-tensor.js';
+export { DecodeAttention } from './ops/decode-attention.js';
+export type { DecodeAttentionShape, DecodeAttentionOptions } from './ops/decode-attention.js';
+export { Recorder, grid, packParams } from './ops/recorder.js';
+export type { Param } from './ops/recorder.js';
+export { recordEncode, recordDecode, gpuSupportsSpec, GPU_QUANTIZER_KINDS } from './ops/quantize.js';
+export { ropeTable } from './ops/rope-table.js';
+export { fusedHeadDimSupported } from './kernels/decode-attention.wgsl.js';
+export type { KvTileFormat, DecodeAttentionConfig } from './kernels/decode-attention.wgsl.js';
+export { registerWebGpuBackend, WEBGPU_PRIORITY } from './register.js';
+
+registerWebGpuBackend();

@@ -1,0 +1,101 @@
+/**
+ * Test helpers: whether a WebGPU adapter is available here (and why not), a shared backend,
+ * and fp64 references.
+ */
+import { type WebGpuBackend, createWebGpuBackend } from '../src/index.js';
+
+export interface Probe {
+  readonly ok: boolean;
+  /** adapter description, or why there is none */
+  readonly reason: string;
+}
+
+let backendP: Promise<WebGpuBackend> | null = null;
+
+/** The backend every test file shares (one device per test file / worker). */
+export function sharedBackend(): Promise<WebGpuBackend> {
+  backendP ??= createWebGpuBackend();
+  return backendP;
+}
+
+/** Tries to create the backend; the reason names the adapter or the error. */
+export async function probe(): Promise<Probe> {
+  try {
+    const b = await sharedBackend();
+    const info = b.ctx.adapterInfo;
+    const f = b.ctx.features;
+    return {
+      ok: true,
+      reason:
+        `${info?.vendor || '?'} ${info?.architecture || ''} ${info?.description || info?.device || ''} f16=${f.shaderF16} subgroups=${f.subgroups}`.replace(
+          /\s+/g,
+          ' ',
+        ),
+    };
+  } catch (err) {
+    backendP = null;
+    return {
+      ok: false,
+      reason: `no WebGPU adapter: ${(err as Error).message} (run scripts/setup-vulkan.sh and export its env)`,
+    };
+  }
+}
+
+/** Title of a describe block: says it is skipped and why when there is no adapter. */
+export function title(name: string, p: Probe): string {
+  return p.ok ? `${name} [${p.reason}]` : `${name} — SKIPPED: ${p.reason}`;
+}
+
+/** max |a − b| / max(1, max |b|) */
+export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0;
+  let den = 1;
+  for (let i = 0; i < b.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    if (!(d <= num)) num = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
+    den = Math.max(den, Math.abs(b[i]!));
+  }
+  return num / den;
+}
+
+/** fp64 causal GQA attention over dense K/V `[N, Hkv, D]`, queries `[qTokens, Hq, D]`. */
+export function refAttention(
+  q: Float32Array,
+  qTokens: number,
+  Hq: number,
+  Hkv: number,
+  D: number,
+  qStart: number,
+  K: Float32Array,
+  V: Float32Array,
+  N: number,
+  scale = 1 / Math.sqrt(D),
+): Float64Array {
+  const out = new Float64Array(qTokens * Hq * D);
+  const G = Hq / Hkv;
+  for (let t = 0; t < qTokens; t++) {
+    for (let h = 0; h < Hq; h++) {
+      const hk = Math.floor(h / G);
+      const last = Math.min(N, qStart + t + 1);
+      const s = new Float64Array(last);
+      let m = Number.NEGATIVE_INFINITY;
+      for (let j = 0; j < last; j++) {
+        let acc = 0;
+        for (let d = 0; d < D; d++) acc += q[(t * Hq + h) * D + d]! * K[(j * Hkv + hk) * D + d]!;
+        s[j] = acc * scale;
+        m = Math.max(m, s[j]!);
+      }
+      let sum = 0;
+      for (let j = 0; j < last; j++) {
+        s[j] = Math.exp(s[j]! - m);
+        sum += s[j]!;
+      }
+      for (let d = 0; d < D; d++) {
+        let acc = 0;
+        for (let j = 0; j < last; j++) acc += s[j]! * V[(j * Hkv + hk) * D + d]!;
+        out[(t * Hq + h) * D + d] = acc / sum;
+      }
+    }
+  }
+  return out;
+}
