@@ -34,8 +34,17 @@ export interface ContainerContents {
 }
 
 /** What {@link encodeContainer} writes. */
-export interface ContainerInput extends ContainerContents {
+export interface ContainerInput {
   readonly kind: ContainerKind;
+  /** format version of the file kind, 0..65535 */
+  readonly version: number;
+  /**
+   * a plain JSON object (typed as `object` so that interfaces are accepted); checked at run time:
+   * anything `JSON.stringify` would drop or change is refused
+   */
+  readonly header: object;
+  /** binary payloads, in order */
+  readonly sections: readonly Uint8Array[];
 }
 
 /** What {@link decodeContainer} accepts. */

@@ -73,6 +73,20 @@ describe('container', () => {
     );
   });
 
+  it('accepts a header typed by an interface (checked at run time instead)', () => {
+    interface SnapshotHeader {
+      preset: string;
+      tokens: number;
+      layers: number[];
+    }
+    const h: SnapshotHeader = { preset: 'kivi-2', tokens: 3, layers: [1, 2] };
+    const f = encodeContainer({ kind: 'kvq-cache', version: 1, header: h, sections: [] });
+    expect(decodeContainer(f, CACHE).header).toEqual(h);
+    expect(
+      thrown(() => encodeContainer({ kind: 'kvq-cache', version: 1, header: [1], sections: [] })),
+    ).toBeInstanceOf(InvalidArgumentError);
+  });
+
   it('reads a file given as a view at an odd offset of a larger buffer', () => {
     const f = encodeContainer({
       kind: 'kvq-cache',
