@@ -21,7 +21,7 @@ import { type KVLayout, channels, sameLayout, validateLayout } from '../layout.j
 import type { AquaAdapters, LayerAdapter, ModelIdentity } from '../predictors/types.js';
 import { assertFinite, numel } from '../tensor.js';
 import { crc32, crc32Hex } from './crc32.js';
-import { assertJsonValue, isPlainObject, parseJson } from './json.js';
+import { isPlainObject, parseJson, stringifyJson } from './json.js';
 import {
   type SafetensorsTensor,
   type SafetensorsTensorInput,
@@ -81,7 +81,6 @@ export function encodeAdapters(adapters: AquaAdapters): Uint8Array {
   if (calibration !== undefined) {
     if (!isPlainObject(calibration))
       throw new InvalidArgumentError('adapters.calibration must be a plain object');
-    assertJsonValue('adapters.calibration', calibration);
   }
   const c = channels(layout);
   const tensors: Record<string, SafetensorsTensorInput> = {};
@@ -115,7 +114,8 @@ export function encodeAdapters(adapters: AquaAdapters): Uint8Array {
     }),
     'kvq.model': JSON.stringify(model_),
   };
-  if (calibration !== undefined) metadata['kvq.calibration'] = JSON.stringify(calibration);
+  if (calibration !== undefined)
+    metadata['kvq.calibration'] = stringifyJson('adapters.calibration', calibration);
   // the checksum covers the data buffer, which the encoder lays out deterministically: encode
   // once without it, then again with it (tensor bytes do not depend on the metadata)
   const draft = decodeSafetensors(encodeSafetensors(tensors, metadata));

@@ -12,7 +12,7 @@
 import { CorruptFileError, InvalidArgumentError, UnsupportedVersionError } from '../errors.js';
 import { ByteReader } from './byte-reader.js';
 import { crc32 } from './crc32.js';
-import { assertJsonValue, decodeUtf8, encodeUtf8, isPlainObject, parseJson } from './json.js';
+import { decodeUtf8, encodeUtf8, isPlainObject, parseJson, stringifyJson } from './json.js';
 
 /** The kinds of kvq container files and their 4-byte magics. */
 export const CONTAINER_MAGIC = {
@@ -90,7 +90,6 @@ export function encodeContainer(input: ContainerInput): Uint8Array {
   }
   if (!isPlainObject(header))
     throw new InvalidArgumentError(`${kind} container header must be a plain object`);
-  assertJsonValue(`${kind} container header`, header);
   if (!Array.isArray(sections)) throw new InvalidArgumentError(`${kind} container sections must be an array`);
   sections.forEach((s, i) => {
     if (!(s instanceof Uint8Array)) {
@@ -98,7 +97,7 @@ export function encodeContainer(input: ContainerInput): Uint8Array {
     }
   });
   if (sections.length > MAX_U32) throw new InvalidArgumentError(`${kind} container: too many sections`);
-  const headerBytes = encodeUtf8(JSON.stringify(header));
+  const headerBytes = encodeUtf8(stringifyJson(`${kind} container header`, header));
   if (headerBytes.length > MAX_U32) throw new InvalidArgumentError(`${kind} container header too large`);
 
   const prefixLength = FIXED_PREFIX + headerBytes.length + 4 + TABLE_ENTRY * sections.length;

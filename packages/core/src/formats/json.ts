@@ -43,7 +43,17 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
  * keeps exactly: null, booleans, strings, finite numbers, arrays and plain objects (no
  * `undefined`, NaN, ±Inf, functions, class instances, typed arrays, cycles).
  */
-export function assertJsonValue(what: string, value: unknown, path = '', seen = new Set<object>()): void {
+export function assertJsonValue(what: string, value: unknown): void {
+  try {
+    check(what, value, '', new Set());
+  } catch (e) {
+    if (e instanceof RangeError)
+      throw new InvalidArgumentError(`${what}: nested too deeply to store as JSON`);
+    throw e;
+  }
+}
+
+function check(what: string, value: unknown, path: string, seen: Set<object>): void {
   const at = path === '' ? what : `${what}${path}`;
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
   if (typeof value === 'number') {
@@ -56,9 +66,9 @@ export function assertJsonValue(what: string, value: unknown, path = '', seen = 
   if (seen.has(value)) throw new InvalidArgumentError(`${at}: cyclic reference cannot be stored as JSON`);
   seen.add(value);
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) assertJsonValue(what, value[i], `${path}[${i}]`, seen);
+    for (let i = 0; i < value.length; i++) check(what, value[i], `${path}[${i}]`, seen);
   } else if (isPlainObject(value)) {
-    for (const [k, v] of Object.entries(value)) assertJsonValue(what, v, `${path}.${k}`, seen);
+    for (const [k, v] of Object.entries(value)) check(what, v, `${path}.${k}`, seen);
   } else {
     const name = (value as object).constructor?.name ?? 'object';
     throw new InvalidArgumentError(
@@ -66,4 +76,19 @@ export function assertJsonValue(what: string, value: unknown, path = '', seen = 
     );
   }
   seen.delete(value);
+}
+
+/**
+ * `JSON.stringify(value)` after {@link assertJsonValue}; a value nested too deeply for the
+ * engine → {@link InvalidArgumentError} instead of a RangeError.
+ */
+export function stringifyJson(what: string, value: unknown): string {
+  assertJsonValue(what, value);
+  try {
+    return JSON.stringify(value);
+  } catch (e) {
+    if (e instanceof RangeError)
+      throw new InvalidArgumentError(`${what}: nested too deeply to store as JSON`);
+    throw e;
+  }
 }

@@ -172,6 +172,11 @@ describe('container', () => {
     expect(enc({ x: undefined })).toBeInstanceOf(InvalidArgumentError);
     expect(enc({ x: new Float32Array(2) })).toBeInstanceOf(InvalidArgumentError);
     expect(enc({ x: new Date() })).toBeInstanceOf(InvalidArgumentError);
+    let deep: unknown = 1;
+    for (let i = 0; i < 200_000; i++) deep = [deep];
+    const deepErr = enc({ deep });
+    expect(deepErr).toBeInstanceOf(InvalidArgumentError);
+    expect((deepErr as Error).message).toMatch(/nested too deeply/);
     const cyc: Record<string, unknown> = {};
     cyc.self = cyc;
     expect(enc(cyc)).toBeInstanceOf(InvalidArgumentError);
