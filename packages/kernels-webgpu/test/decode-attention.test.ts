@@ -1,0 +1,144 @@
+import { type EncodedBlock, type QuantizerSpec, SeededRandom, createQuantizer } from '@kvq/core';
+import { describe, expect, it } from 'vitest';
+import { BufferScope, DecodeAttention, GpuKvTensor, Recorder } from '../src/index.js';
+import { probe, refAttention, relErr, sharedBackend, title } from './gpu.js';
+
+const p = await probe();
+
+const F16: QuantizerSpec = { kind: 'fp16' };
+const FP8: QuantizerSpec = { kind: 'fp8', format: 'e4m3' };
+const u = (bits: number, axis: 'channel' | 'token', groupSize: number): QuantizerSpec => ({
+  kind: 'uniform',
+  bits,
+  axis,
+  groupSize,
+});
+
+const CASES: {
+  name: string;
+  k: QuantizerSpec;
+  v: QuantizerSpec;
+  D: number;
+  Hq: number;
+  Hkv: number;
+  B: number;
+  N: number;
+  bt: number;
+  span?: number;
+}[] = [
+  { name: 'fp16', k: F16, v: F16, D: 128, Hq: 8, Hkv: 2, B: 2, N: 96, bt: 32 },
+  { name: 'fp8', k: FP8, v: FP8, D: 64, Hq: 4, Hkv: 1, B: 1, N: 80, bt: 16 },
+  {
+    name: 'kivi-2 (k2 channel g32, v2 token g32)',
+    k: u(2, 'channel', 32),
+    v: u(2, 'token', 32),
+    D: 128,
+    Hq: 4,
+    Hkv: 2,
+    B: 2,
+    N: 128,
+    bt: 64,
+    span: 4,
+  },
+  {
+    name: 'k4v2 (k4 channel g16, v2 token g64)',
+    k: u(4, 'channel', 16),
+    v: u(2, 'token', 64),
+    D: 64,
+    Hq: 6,
+    Hkv: 2,
+    B: 3,
+    N: 64,
+    bt: 32,
+  },
+  {
+    name: 'k3v1, unaligned codes, token groups of 8 < dims per lane',
+    k: u(3, 'channel', 8),
+    v: u(1, 'token', 8),
+    D: 128,
+    Hq: 2,
+    Hkv: 2,
+    B: 1,
+    N: 40,
+    bt: 8,
+  },
+  {
+    name: 'k8 fp16-values, many chunks',
+    k: u(8, 'channel', 4),
+    v: F16,
+    D: 64,
+    Hq: 4,
+    Hkv: 4,
+    B: 1,
+    N: 200,
+    bt: 4,
+    span: 4,
+  },
+];
+
+describe.skipIf(!p.ok)(
+  title('fused decode attention over encoded K/V vs fp64 attention on the CPU-decoded cache', p),
+  () => {
+    for (const c of CASES) {
+      for (const noSubgroups of [false, true]) {
+        it(`${c.name}, B=${c.B} N=${c.N} Hq=${c.Hq} Hkv=${c.Hkv} D=${c.D}${noSubgroups ? ', without subgroups' : ''}`, async () => {
+          const b = await sharedBackend();
+          const ctx = b.ctx;
+          const rng = new SeededRandom(c.N * 7 + c.D);
+          const C = c.Hkv * c.D;
+          const shape = { batch: c.B, tokens: c.N, kvHeads: c.Hkv, headDim: c.D, blockTokens: c.bt };
+          const kq = createQuantizer(c.k);
+          const vq = createQuantizer(c.v);
+          const kBlocks: EncodedBlock[][] = [];
+          const vBlocks: EncodedBlock[][] = [];
+          const Kdec: Float32Array[] = [];
+          const Vdec: Float32Array[] = [];
+          for (let s = 0; s < c.B; s++) {
+            const K = rng.normalArray(c.N * C, 0.2, 1.5);
+            const V = rng.normalArray(c.N * C);
+            const kd = new Float32Array(c.N * C);
+            const vd = new Float32Array(c.N * C);
+            kBlocks.push([]);
+            vBlocks.push([]);
+            for (let j = 0; j < c.N / c.bt; j++) {
+              const bs = { tokens: c.bt, kvHeads: c.Hkv, headDim: c.D };
+              const kb = kq.encode(K.subarray(j * c.bt * C, (j + 1) * c.bt * C), bs);
+              const vb = vq.encode(V.subarray(j * c.bt * C, (j + 1) * c.bt * C), bs);
+              kBlocks[s]!.push(kb);
+              vBlocks[s]!.push(vb);
+              kd.set(kq.decode(kb), j * c.bt * C);
+              vd.set(vq.decode(vb), j * c.bt * C);
+            }
+            Kdec.push(kd);
+            Vdec.push(vd);
+          }
+          const q = rng.normalArray(c.B * c.Hq * c.D);
+          using scope = new BufferScope(ctx);
+          using kt = GpuKvTensor.fromBlocks(ctx, c.k, shape, kBlocks);
+          using vt = GpuKvTensor.fromBlocks(ctx, c.v, shape, vBlocks);
+          using attn = new DecodeAttention(
+            ctx,
+            { batch: c.B, tokens: c.N, queryHeads: c.Hq, kvHeads: c.Hkv, headDim: c.D },
+            kt.tileFormat(),
+            vt.tileFormat(),
+            { span: c.span, noSubgroups },
+          );
+          if (noSubgroups) expect(attn.subgroups).toBe(false);
+          const qb = scope.upload(q);
+          const out = scope.create(q.byteLength);
+          const got = await ctx.scoped('fused attention', async () => {
+            const rec = new Recorder(ctx);
+            attn.record(rec, qb, kt, vt, out);
+            rec.submit();
+            return new Float32Array(await out.read(q.byteLength));
+          });
+          for (let s = 0; s < c.B; s++) {
+            const qs = q.subarray(s * c.Hq * c.D, (s + 1) * c.Hq * c.D);
+            const ref = refAttention(qs, 1, c.Hq, c.Hkv, c.D, c.N - 1, Kdec[s]!, Vdec[s]!, c.N);
+            expect(relErr(got.subarray(s * c.Hq * c.D, (s + 1) * c.Hq * c.D), ref)).toBeLessThan(1e-4);
+          }
+        });
+      }
+    }
+  },
+);
