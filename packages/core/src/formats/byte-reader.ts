@@ -3,7 +3,7 @@
  * needs are there and throws {@link CorruptFileError} naming the field otherwise, so parsers
  * built on it never index past the end or throw a RangeError.
  */
-import { CorruptFileError } from '../errors.js';
+import { CorruptFileError, OutOfMemoryError } from '../errors.js';
 
 export class ByteReader {
   readonly #view: DataView;
@@ -68,5 +68,15 @@ export class ByteReader {
     const v = this.bytes.subarray(this.#pos, this.#pos + n);
     this.#pos += n;
     return v;
+  }
+}
+
+/** `new Uint8Array(n)`, with an allocation failure reported as {@link OutOfMemoryError}. */
+export function allocBytes(what: string, n: number): Uint8Array {
+  try {
+    return new Uint8Array(n);
+  } catch (e) {
+    if (e instanceof RangeError) throw new OutOfMemoryError(what, n);
+    throw e;
   }
 }

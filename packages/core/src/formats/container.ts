@@ -10,7 +10,7 @@
  * CRC-32. Browser-safe (no Node built-ins).
  */
 import { CorruptFileError, InvalidArgumentError, UnsupportedVersionError } from '../errors.js';
-import { ByteReader } from './byte-reader.js';
+import { ByteReader, allocBytes } from './byte-reader.js';
 import { crc32 } from './crc32.js';
 import { decodeUtf8, encodeUtf8, isPlainObject, parseJson, stringifyJson } from './json.js';
 
@@ -105,7 +105,7 @@ export function encodeContainer(input: ContainerInput): Uint8Array {
   let total = dataStart;
   for (const s of sections) total += s.length + pad(s.length);
 
-  const out = new Uint8Array(total);
+  const out = allocBytes(`${kind} container (${total} bytes)`, total);
   const view = new DataView(out.buffer);
   out.set(magicBytes(kind), 0);
   view.setUint16(4, version, true);

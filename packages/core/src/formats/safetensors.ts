@@ -13,7 +13,7 @@
  */
 import { CorruptFileError, DTypeError, InvalidArgumentError, ShapeError } from '../errors.js';
 import { fromFloat16Bits } from '../float16.js';
-import { ByteReader } from './byte-reader.js';
+import { ByteReader, allocBytes } from './byte-reader.js';
 import { decodeUtf8, encodeUtf8, isPlainObject, parseJson } from './json.js';
 
 /** The safetensors dtypes kvq reads and writes. */
@@ -168,7 +168,7 @@ export function encodeSafetensors(
   }
   const json = encodeUtf8(JSON.stringify(header));
   const headerLength = json.length + ((8 - ((8 + json.length) % 8)) % 8);
-  const out = new Uint8Array(8 + headerLength + offset);
+  const out = allocBytes('safetensors file', 8 + headerLength + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(headerLength), true);
   out.set(json, 8);
   out.fill(0x20, 8 + json.length, 8 + headerLength);

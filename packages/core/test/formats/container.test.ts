@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CorruptFileError, InvalidArgumentError, UnsupportedVersionError } from '../../src/errors.js';
+import {
+  CorruptFileError,
+  InvalidArgumentError,
+  OutOfMemoryError,
+  UnsupportedVersionError,
+} from '../../src/errors.js';
+import { allocBytes } from '../../src/formats/byte-reader.js';
 import { crc32, decodeContainer, encodeContainer } from '../../src/formats/index.js';
 import { SeededRandom } from '../../src/random.js';
 import { expectTypedOrOk, mutate, randInt, randomBytes, thrown } from './helpers.js';
@@ -226,5 +232,14 @@ describe('container', () => {
         expect.fail(`garbage case ${i}: ${String(e)}`);
       }
     }
+  });
+});
+
+describe('allocBytes', () => {
+  it('reports an impossible allocation as OutOfMemoryError', () => {
+    const e = thrown(() => allocBytes('test buffer', 2 ** 53 - 1));
+    expect(e).toBeInstanceOf(OutOfMemoryError);
+    expect((e as Error).message).toMatch(/test buffer: out of memory \(requested 9007199254740991 bytes\)/);
+    expect(allocBytes('small', 3).length).toBe(3);
   });
 });
