@@ -66,7 +66,7 @@ describe('the kvq binary', () => {
     expect(r.stdout).toMatch(/protocol aqua-kv: 32-token chunks, 4 fp16 sinks, fp16 buffer 128/);
     expect(r.stdout).toMatch(/^fp32 +32\.000 +32\.000/m);
     const report = JSON.parse(readFileSync(out, 'utf8'));
-    expect(report).toMatchObject({ model: STORIES, text: TINY_TEXT, ctx: 128, tokens: 254, backend: 'cpu' });
+    expect(report).toMatchObject({ model: STORIES, text: TINY_TEXT, ctx: 128, tokens: 254, backend: 'cpu (wasm-simd)' });
     expect(report.results).toHaveLength(1);
     expect(Object.keys(report.results[0]).sort()).toEqual(
       [

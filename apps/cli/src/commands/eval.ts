@@ -110,8 +110,8 @@ export async function runEval(opts: EvalCommandOptions): Promise<EvalReport> {
   if (names.length === 0) throw new CliError('--presets is empty', `e.g. --presets ${DEFAULT_PRESETS}`);
 
   const file = await readGgufFile(modelPath);
-  const ops = await resolveDenseOps(opts.backend);
-  const model = LlamaModel.fromGguf(file, ops);
+  const ops = opts.backend === 'cpu' ? undefined : await resolveDenseOps(opts.backend);
+  const model = LlamaModel.fromGguf(file, { ops });
   const tokenizer = tokenizerFromGguf(file.metadata, modelPath);
   let adapters: AquaAdapters | undefined;
   if (opts.adapters)
@@ -149,7 +149,7 @@ export async function runEval(opts: EvalCommandOptions): Promise<EvalReport> {
     text: textPath,
     ctx,
     tokens: results[0]!.tokens,
-    backend: ops.name,
+    backend: model.ops.name === 'cpu' && model.simd ? 'cpu (wasm-simd)' : model.ops.name,
     protocol: {
       name: opts.strict ? 'strict' : 'aqua-kv',
       chunk: PROTOCOL.chunk,

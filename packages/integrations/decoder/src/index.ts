@@ -49,3 +49,5 @@ export {
   type EvalProgress,
   type EvalResult,
 } from './eval/evaluate.js';
+export { WasmMatmul } from './kernels/wasm-matmul.js';
+export type { LoadOptions } from './llama/model.js';

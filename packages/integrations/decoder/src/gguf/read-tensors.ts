@@ -62,6 +62,11 @@ export class GgufFile {
   }
 
   /** Names of the tensors, in file order. */
+  /** Number of values of a tensor. */
+  numel(name: string): number {
+    return this.info(name).dims.reduce((a, b) => a * b, 1);
+  }
+
   tensorNames(): string[] {
     return this.header.tensors.map((t) => t.name);
   }
@@ -78,10 +83,15 @@ export class GgufFile {
   }
 
   /**
-   * Dequantizes a tensor to fp32. `expectShape` (row-major) is checked when given.
-   * Throws {@link UnsupportedTensorTypeError} for types kvq does not read.
+   * Dequantizes a tensor to fp32. `expectShape` (row-major) is checked when given; `alloc`
+   * provides the output array (default `new Float32Array`). Throws
+   * {@link UnsupportedTensorTypeError} for types kvq does not read.
    */
-  tensor(name: string, expectShape?: readonly number[]): DequantizedTensor {
+  tensor(
+    name: string,
+    expectShape?: readonly number[],
+    alloc?: (n: number) => Float32Array,
+  ): DequantizedTensor {
     const t = this.info(name);
     const shape = [...t.dims].reverse();
     if (expectShape && (expectShape.length !== shape.length || expectShape.some((d, i) => d !== shape[i]))) {
@@ -94,7 +104,7 @@ export class GgufFile {
     const dq = DEQUANT[t.type];
     if (!dq) throw new UnsupportedTensorTypeError(this.what, name, t.type);
     const start = this.header.dataOffset + t.offset;
-    const out = new Float32Array(count);
+    const out = alloc ? alloc(count) : new Float32Array(count);
     dq(this.bytes.subarray(start, start + byteSize(t)), count, out);
     return { name, data: out, shape, type: t.type };
   }

@@ -2,6 +2,7 @@ import type { Backend } from '@kvq/core';
 import { matmulTransposed } from './matmul.js';
 import { rmsNorm } from './rms-norm.js';
 import { swiglu } from './swiglu.js';
+import type { WasmMatmul } from './wasm-matmul.js';
 
 /**
  * The dense operations the decoder runs through a backend: a subset of @kvq/core's
@@ -10,14 +11,15 @@ import { swiglu } from './swiglu.js';
 export type DenseOps = Pick<Backend, 'name' | 'linear' | 'rmsNorm' | 'swiglu'>;
 
 /**
- * The decoder's own fast CPU path for the dense ops: a register-tiled matmul on typed arrays,
- * synchronous underneath (the promises are already resolved).
+ * The decoder's own fast CPU path for the dense ops, synchronous underneath (the promises are
+ * already resolved): matmuls on the WebAssembly SIMD kernel when `simd` is given, else the
+ * register-tiled JavaScript matmul.
  */
-export function cpuDenseOps(): DenseOps {
+export function cpuDenseOps(simd?: WasmMatmul): DenseOps {
+  const mm = simd ? simd.matmul.bind(simd) : matmulTransposed;
   return {
     name: 'cpu',
-    linear: (x, rows, w, inDim, outDim, bias) =>
-      Promise.resolve(matmulTransposed(x, rows, w, inDim, outDim, bias)),
+    linear: (x, rows, w, inDim, outDim, bias) => Promise.resolve(mm(x, rows, w, inDim, outDim, bias)),
     rmsNorm: (x, rows, dim, weight, eps) => Promise.resolve(rmsNorm(x, rows, dim, weight, eps)),
     swiglu: (gate, up) => Promise.resolve(swiglu(gate, up)),
   };

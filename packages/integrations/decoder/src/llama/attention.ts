@@ -17,6 +17,8 @@ export interface ChunkAttentionInput {
    * (cached) key got, summed over query heads and query tokens.
    */
   readonly received?: Float32Array;
+  /** the matmul to use (default: the JavaScript tiled kernel) */
+  readonly matmul?: typeof matmulTransposed;
 }
 
 /**
@@ -27,6 +29,7 @@ export interface ChunkAttentionInput {
  */
 export function chunkAttention(input: ChunkAttentionInput): Float32Array {
   const { query, qTokens, queryHeads, kvHeads, headDim: hd, keys, values, kTokens, received } = input;
+  const mm = input.matmul ?? matmulTransposed;
   const past = kTokens - qTokens;
   const group = queryHeads / kvHeads;
   const rows = qTokens * group;
@@ -51,7 +54,7 @@ export function chunkAttention(input: ChunkAttentionInput): Float32Array {
       kg.set(keys.subarray(src, src + hd), j * hd);
       for (let d = 0; d < hd; d++) vgT[d * kTokens + j] = values[src + d]!;
     }
-    matmulTransposed(qg, rows, kg, hd, kTokens, undefined, scores);
+    mm(qg, rows, kg, hd, kTokens, undefined, scores);
     for (let r = 0; r < rows; r++) {
       const limit = past + ((r / group) | 0) + 1;
       const o = r * kTokens;
@@ -71,7 +74,7 @@ export function chunkAttention(input: ChunkAttentionInput): Float32Array {
       scores.fill(0, o + limit, o + kTokens);
       if (received) for (let j = 0; j < past; j++) received[j] += scores[o + j]!;
     }
-    matmulTransposed(scores, rows, vgT, kTokens, hd, undefined, og);
+    mm(scores, rows, vgT, kTokens, hd, undefined, og);
     for (let t = 0; t < qTokens; t++) {
       for (let i = 0; i < group; i++) {
         const src = (t * group + i) * hd;

@@ -1,10 +1,23 @@
 import { InvalidArgumentError, type KVCache, type KVLayout } from '@kvq/core';
 import type { GgufFile } from '../gguf/read-tensors.js';
 import { type DenseOps, cpuDenseOps } from '../kernels/dense-ops.js';
+import { matmulTransposed } from '../kernels/matmul.js';
 import { RopeTable } from '../kernels/rope.js';
+import { WasmMatmul } from '../kernels/wasm-matmul.js';
 import { chunkAttention } from './attention.js';
 import { type LlamaConfig, readLlamaConfig } from './config.js';
 import { type LlamaWeights, readLlamaWeights } from './weights.js';
+
+/** Options of {@link LlamaModel.fromGguf}. */
+export interface LoadOptions {
+  /** dense ops (a kvq Backend); default: the decoder's CPU path */
+  readonly ops?: DenseOps;
+  /**
+   * use the WebAssembly SIMD matmul (weights are loaded into its memory) when the runtime has it
+   * (default true); false = the JavaScript tiled matmul
+   */
+  readonly simd?: boolean;
+}
 
 /** Which rows of logits {@link LlamaModel.forward} returns. */
 export type LogitsMode = 'all' | 'last' | 'none';
@@ -34,19 +47,33 @@ export interface ForwardOptions {
  */
 export class LlamaModel {
   readonly #rope: RopeTable;
+  readonly #matmul: typeof matmulTransposed;
+  readonly ops: DenseOps;
 
+  /**
+   * @param simd the SIMD kernel (its memory should hold the weights); also used for attention
+   */
   constructor(
     readonly config: LlamaConfig,
     readonly weights: LlamaWeights,
-    readonly ops: DenseOps = cpuDenseOps(),
+    ops?: DenseOps,
+    readonly simd?: WasmMatmul,
   ) {
     this.#rope = new RopeTable(config.rope, config.headDim);
+    this.ops = ops ?? cpuDenseOps(simd);
+    this.#matmul = simd ? simd.matmul.bind(simd) : matmulTransposed;
   }
 
   /** Loads config and weights from a parsed GGUF file. */
-  static fromGguf(file: GgufFile, ops?: DenseOps): LlamaModel {
+  static fromGguf(file: GgufFile, opts: LoadOptions = {}): LlamaModel {
     const config = readLlamaConfig(file.metadata, file.what);
-    return new LlamaModel(config, readLlamaWeights(file, config), ops);
+    let simd: WasmMatmul | undefined;
+    if ((opts.simd ?? true) && WasmMatmul.available()) {
+      const floats = file.tensorNames().reduce((a, n) => a + Math.ceil(file.numel(n) / 4) * 4, 0);
+      simd = new WasmMatmul(floats);
+    }
+    const weights = readLlamaWeights(file, config, simd ? (n) => simd.allocWeights(n) : undefined);
+    return new LlamaModel(config, weights, opts.ops, simd);
   }
 
   /** The KV layout of this model, for creating caches. */
@@ -121,6 +148,7 @@ export class LlamaModel {
         values,
         kTokens: start + T,
         received,
+        matmul: this.#matmul,
       });
       if (cache) {
         if (received) cache.observeAttention(l, received);

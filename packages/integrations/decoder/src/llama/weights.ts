@@ -29,12 +29,19 @@ export interface LlamaWeights {
   readonly tiedOutput: boolean;
 }
 
-/** Reads (and dequantizes) every weight, checking each tensor's shape against `cfg`. */
-export function readLlamaWeights(file: GgufFile, cfg: LlamaConfig): LlamaWeights {
+/**
+ * Reads (and dequantizes) every weight, checking each tensor's shape against `cfg`. `alloc`
+ * provides each tensor's fp32 array (e.g. inside a WebAssembly memory).
+ */
+export function readLlamaWeights(
+  file: GgufFile,
+  cfg: LlamaConfig,
+  alloc?: (n: number) => Float32Array,
+): LlamaWeights {
   const { hidden, ffn, vocab, queryHeads, kvHeads, headDim } = cfg;
   const q = queryHeads * headDim;
   const kv = kvHeads * headDim;
-  const t = (name: string, shape: number[]) => file.tensor(name, shape).data;
+  const t = (name: string, shape: number[]) => file.tensor(name, shape, alloc).data;
   const opt = (name: string, shape: number[]) => (file.has(name) ? t(name, shape) : undefined);
   const layers: LlamaLayerWeights[] = [];
   for (let l = 0; l < cfg.layers; l++) {
