@@ -51,3 +51,5 @@ export {
 } from './eval/evaluate.js';
 export { WasmMatmul } from './kernels/wasm-matmul.js';
 export type { LoadOptions } from './llama/model.js';
+export { attendThroughCache, type AttendInput } from './integration/attend-through-cache.js';
+export { KvqAttention } from './integration/kvq-attention.js';

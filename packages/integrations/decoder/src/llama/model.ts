@@ -1,10 +1,10 @@
 import { InvalidArgumentError, type KVCache, type KVLayout } from '@kvq/core';
 import type { GgufFile } from '../gguf/read-tensors.js';
+import { attendThroughCache } from '../integration/attend-through-cache.js';
 import { type DenseOps, cpuDenseOps } from '../kernels/dense-ops.js';
 import { matmulTransposed } from '../kernels/matmul.js';
 import { RopeTable } from '../kernels/rope.js';
 import { WasmMatmul } from '../kernels/wasm-matmul.js';
-import { chunkAttention } from './attention.js';
 import { type LlamaConfig, readLlamaConfig } from './config.js';
 import { type LlamaWeights, readLlamaWeights } from './weights.js';
 
@@ -113,7 +113,6 @@ export class LlamaModel {
       }
       x.set(w.tokenEmbedding.subarray(id * hidden, (id + 1) * hidden), t * hidden);
     }
-    const observe = cache !== null && cache.preset.attentionAware !== undefined;
     for (let l = 0; l < c.layers; l++) {
       const lw = w.layers[l]!;
       const h = await ops.rmsNorm(x, T, hidden, lw.attnNorm, c.rmsEps);
@@ -121,39 +120,18 @@ export class LlamaModel {
       const k = await ops.linear(h, T, lw.wk, hidden, kvDim, lw.bk);
       const v = await ops.linear(h, T, lw.wv, hidden, kvDim, lw.bv);
       opts.onKV?.(l, k, v, T);
-      this.#rope.apply(q, T, qH, start);
-      const past = cache && start > 0 ? cache.reconstruct(l) : null;
-      const keys = new Float32Array((start + T) * kvDim);
-      const values = new Float32Array((start + T) * kvDim);
-      if (past) {
-        keys.set(past.keys.subarray(0, start * kvDim));
-        values.set(past.values.subarray(0, start * kvDim));
-        this.#rope.apply(keys, start, kvH, 0);
-      } else if (start > 0) {
-        throw new InvalidArgumentError(
-          `forward: start ${start} > 0 needs a cache holding the earlier tokens`,
-        );
-      }
-      keys.set(k, start * kvDim);
-      values.set(v, start * kvDim);
-      this.#rope.apply(keys.subarray(start * kvDim), T, kvH, start);
-      const received = observe && start > 0 ? new Float32Array(start) : undefined;
-      const attn = chunkAttention({
+      const attn = attendThroughCache({
+        cache,
+        layout: this.layout,
+        rope: this.#rope,
+        layer: l,
         query: q,
-        qTokens: T,
-        queryHeads: qH,
-        kvHeads: kvH,
-        headDim: hd,
-        keys,
-        values,
-        kTokens: start + T,
-        received,
+        keys: k,
+        values: v,
+        tokens: T,
+        start,
         matmul: this.#matmul,
       });
-      if (cache) {
-        if (received) cache.observeAttention(l, received);
-        cache.append(l, k, v, T);
-      }
       const o = await ops.linear(attn, T, lw.wo, qDim, hidden);
       for (let i = 0; i < x.length; i++) x[i] += o[i]!;
       const h2 = await ops.rmsNorm(x, T, hidden, lw.ffnNorm, c.rmsEps);
