@@ -247,9 +247,9 @@ export class GpuContext implements Disposable {
     this.#pipelines.clear();
     if (this.#ownsDevice) this.device.destroy();
     if (this.#instance) {
-      // Let Dawn process the destruction before its instance may be collected.
+      // Dawn's instance must outlive the device's pending events: release it once `lost` resolved.
       const inst = this.#instance;
-      setTimeout(() => dawnInstances.delete(inst), 1000).unref?.();
+      this.device.lost.then(() => setTimeout(() => dawnInstances.delete(inst), 0));
     }
   }
   [Symbol.dispose](): void {

@@ -1,0 +1,506 @@
+/**
+ * Device benchmark + on-device checks of @kvq/kernels-webgpu (run with node after bundling:
+ * `node bench/build.mjs && node .webgpu-bench/device.mjs [--quick] [--out file.json]`).
+ * Sections: adapter, correctness checks vs the CPU reference, copy ceiling, encode/decode
+ * throughput, fused decode attention (Llama-3.1-8B shapes: 32 q heads, 8 kv heads, d 128).
+ * Prints a table last and writes JSON.
+ */
+import { writeFileSync } from 'node:fs';
+import { type EncodedBlock, type QuantizerSpec, SeededRandom, createQuantizer } from '@kvq/core';
+import {
+  BufferScope,
+  DecodeAttention,
+  type GpuContext,
+  GpuKvTensor,
+  Recorder,
+  createGpuContext,
+  createWebGpuBackend,
+  grid,
+  recordDecode,
+  recordEncode,
+} from '../src/index.js';
+import { copyWgsl } from '../src/kernels/copy.wgsl.js';
+import { genWgsl } from './gen.wgsl.js';
+import { timeRecorded } from './timing.js';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const outPath =
+  args[args.indexOf('--out') + 1] && args.includes('--out')
+    ? args[args.indexOf('--out') + 1]!
+    : 'webgpu-bench.json';
+const log = (...a: unknown[]) => console.log(...a);
+
+const u = (bits: number, axis: 'channel' | 'token', groupSize: number): QuantizerSpec => ({
+  kind: 'uniform',
+  bits,
+  axis,
+  groupSize,
+});
+const F16: QuantizerSpec = { kind: 'fp16' };
+const FP8: QuantizerSpec = { kind: 'fp8', format: 'e4m3' };
+/** K/V configurations of the attention benchmark. */
+const METHODS: { name: string; k: QuantizerSpec; v: QuantizerSpec }[] = [
+  { name: 'fp16', k: F16, v: F16 },
+  { name: 'fp8', k: FP8, v: FP8 },
+  { name: 'kivi-2', k: u(2, 'channel', 128), v: u(2, 'token', 128) },
+  { name: 'k4v2', k: u(4, 'channel', 128), v: u(2, 'token', 128) },
+  { name: 'k3v2', k: u(3, 'channel', 128), v: u(2, 'token', 128) },
+];
+
+interface Result {
+  [k: string]: unknown;
+}
+const results: { info: Result; checks: Result[]; copy: Result[]; codec: Result[]; attention: Result[] } = {
+  info: {},
+  checks: [],
+  copy: [],
+  codec: [],
+  attention: [],
+};
+
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0;
+  let den = 1;
+  for (let i = 0; i < b.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    if (!(d <= num)) num = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
+    den = Math.max(den, Math.abs(b[i]!));
+  }
+  return num / den;
+}
+
+function refDecodeAttention(
+  q: Float32Array,
+  Hq: number,
+  Hkv: number,
+  D: number,
+  K: Float32Array,
+  V: Float32Array,
+  N: number,
+): Float64Array {
+  const out = new Float64Array(Hq * D);
+  const G = Hq / Hkv;
+  const sc = 1 / Math.sqrt(D);
+  for (let h = 0; h < Hq; h++) {
+    const hk = Math.floor(h / G);
+    const s = new Float64Array(N);
+    let m = Number.NEGATIVE_INFINITY;
+    for (let j = 0; j < N; j++) {
+      let a = 0;
+      for (let d = 0; d < D; d++) a += q[h * D + d]! * K[(j * Hkv + hk) * D + d]!;
+      s[j] = a * sc;
+      m = Math.max(m, s[j]!);
+    }
+    let sum = 0;
+    for (let j = 0; j < N; j++) {
+      s[j] = Math.exp(s[j]! - m);
+      sum += s[j]!;
+    }
+    for (let d = 0; d < D; d++) {
+      let a = 0;
+      for (let j = 0; j < N; j++) a += s[j]! * V[(j * Hkv + hk) * D + d]!;
+      out[h * D + d] = a / sum;
+    }
+  }
+  return out;
+}
+
+async function checks(ctx: GpuContext): Promise<void> {
+  const backend = await createWebGpuBackend({ context: ctx });
+  const rng = new SeededRandom(42);
+  // 1. encode/decode vs CPU reference
+  const specs: QuantizerSpec[] = [
+    F16,
+    { kind: 'bf16' },
+    FP8,
+    ...[1, 2, 3, 4, 8].flatMap((b) => [u(b, 'channel', 32), u(b, 'token', 64)]),
+  ];
+  const shape = { tokens: 64, kvHeads: 8, headDim: 128 };
+  for (const spec of specs) {
+    const data = rng.normalArray(64 * 1024, 0.1, 2);
+    const q = createQuantizer(spec);
+    const cpu = q.encode(data, shape);
+    const gpu = await backend.encode(spec, data, shape);
+    let diffBytes = 0;
+    for (let i = 0; i < cpu.bytes.length; i++) if (cpu.bytes[i] !== gpu.bytes[i]) diffBytes++;
+    const dec = await backend.decode(spec, cpu);
+    const err = relErr(dec, q.decode(cpu));
+    const ok = err <= 1e-6 && diffBytes <= Math.max(1, cpu.bytes.length * 0.001);
+    results.checks.push({
+      check: 'encode/decode vs CPU',
+      spec,
+      bytes: cpu.bytes.length,
+      diffBytes,
+      decodeRelErr: err,
+      ok,
+    });
+  }
+  // 2. fused decode attention vs fp64 reference on the CPU-decoded cache
+  const Hq = 32;
+  const Hkv = 8;
+  const D = 128;
+  const B = 2;
+  const N = 256;
+  const C = Hkv * D;
+  for (const m of METHODS) {
+    for (const noSubgroups of [false, true]) {
+      const kq = createQuantizer(m.k);
+      const vq = createQuantizer(m.v);
+      const kb: EncodedBlock[][] = [];
+      const vb: EncodedBlock[][] = [];
+      const kd: Float32Array[] = [];
+      const vd: Float32Array[] = [];
+      for (let s = 0; s < B; s++) {
+        const bs = { tokens: N, kvHeads: Hkv, headDim: D };
+        const K = rng.normalArray(N * C, 0.3, 1.5);
+        const V = rng.normalArray(N * C);
+        kb.push([kq.encode(K, bs)]);
+        vb.push([vq.encode(V, bs)]);
+        kd.push(kq.decode(kb[s]![0]!));
+        vd.push(vq.decode(vb[s]![0]!));
+      }
+      const q = rng.normalArray(B * Hq * D);
+      const ts = { batch: B, tokens: N, kvHeads: Hkv, headDim: D, blockTokens: N };
+      using scope = new BufferScope(ctx);
+      using kt = GpuKvTensor.fromBlocks(ctx, m.k, ts, kb);
+      using vt = GpuKvTensor.fromBlocks(ctx, m.v, ts, vb);
+      using attn = new DecodeAttention(
+        ctx,
+        { batch: B, tokens: N, queryHeads: Hq, kvHeads: Hkv, headDim: D },
+        kt.tileFormat(),
+        vt.tileFormat(),
+        {
+          noSubgroups,
+        },
+      );
+      const qb = scope.upload(q);
+      const ob = scope.create(q.byteLength);
+      const got = await ctx.scoped('check attention', async () => {
+        const rec = new Recorder(ctx);
+        attn.record(rec, qb, kt, vt, ob);
+        rec.submit();
+        return new Float32Array(await ob.read(q.byteLength));
+      });
+      let err = 0;
+      for (let s = 0; s < B; s++) {
+        const ref = refDecodeAttention(
+          q.subarray(s * Hq * D, (s + 1) * Hq * D),
+          Hq,
+          Hkv,
+          D,
+          kd[s]!,
+          vd[s]!,
+          N,
+        );
+        err = Math.max(err, relErr(got.subarray(s * Hq * D, (s + 1) * Hq * D), ref));
+      }
+      results.checks.push({
+        check: 'fused decode attention vs fp64',
+        method: m.name,
+        subgroups: attn.subgroups,
+        relErr: err,
+        ok: err < 1e-4,
+      });
+    }
+  }
+  // 3. Backend.attention (general path) with an encoded and a dense segment, GQA, 3 query tokens
+  {
+    const Nn = 40;
+    const kspec = u(2, 'channel', 16);
+    const vspec = u(2, 'token', 64);
+    const K1 = rng.normalArray(32 * C);
+    const V1 = rng.normalArray(32 * C);
+    const K2 = rng.normalArray(8 * C);
+    const V2 = rng.normalArray(8 * C);
+    const s1 = { tokens: 32, kvHeads: Hkv, headDim: D };
+    const kq = createQuantizer(kspec);
+    const vq = createQuantizer(vspec);
+    const kb = kq.encode(K1, s1);
+    const vb = vq.encode(V1, s1);
+    const K = new Float32Array(Nn * C);
+    K.set(kq.decode(kb));
+    K.set(K2, 32 * C);
+    const V = new Float32Array(Nn * C);
+    V.set(vq.decode(vb));
+    V.set(V2, 32 * C);
+    const qT = 3;
+    const query = rng.normalArray(qT * Hq * D);
+    const got = await backend.attention({
+      query,
+      qTokens: qT,
+      queryHeads: Hq,
+      kvHeads: Hkv,
+      headDim: D,
+      qStart: Nn - qT,
+      segments: [
+        { kind: 'encoded', tokens: 32, keySpec: kspec, valueSpec: vspec, keys: kb, values: vb },
+        { kind: 'dense', tokens: 8, keys: K2, values: V2 },
+      ],
+    });
+    let err = 0;
+    for (let t = 0; t < qT; t++) {
+      const n = Nn - qT + t + 1;
+      const ref = refDecodeAttention(
+        query.subarray(t * Hq * D, (t + 1) * Hq * D),
+        Hq,
+        Hkv,
+        D,
+        K.subarray(0, n * C),
+        V.subarray(0, n * C),
+        n,
+      );
+      err = Math.max(err, relErr(got.subarray(t * Hq * D, (t + 1) * Hq * D), ref));
+    }
+    results.checks.push({ check: 'Backend.attention (segments) vs fp64', relErr: err, ok: err < 1e-4 });
+  }
+  backend.dispose(); // does not dispose the shared context
+}
+
+function gen(
+  rec: Recorder,
+  x: import('../src/index.js').GpuBuffer,
+  n: number,
+  C: number,
+  seed: number,
+  std: number,
+): void {
+  rec.dispatch('bench-gen', genWgsl, [n, seed, C, { f32: std }], [x], grid(rec.ctx, Math.ceil(n / 256)));
+}
+
+async function copyCeiling(ctx: GpuContext): Promise<number> {
+  const cap = Math.min(ctx.limits.maxStorageBufferBindingSize, ctx.limits.maxBufferSize);
+  const bytes = Math.min(quick ? 64 << 20 : 1 << 30, Math.floor(cap / 16) * 16);
+  using scope = new BufferScope(ctx);
+  const a = scope.create(bytes, 'copy src');
+  const b = scope.create(bytes, 'copy dst');
+  {
+    const rec = new Recorder(ctx);
+    gen(rec, a, bytes / 4, 1024, 1, 1);
+    rec.submit();
+  }
+  const t1 = await timeRecorded(ctx, (rec) => rec.copy(a, b, bytes));
+  const t2 = await timeRecorded(ctx, (rec) =>
+    rec.dispatch('bench-copy', copyWgsl, [bytes / 16], [a, b], grid(ctx, Math.ceil(bytes / 16 / 256))),
+  );
+  const bw1 = (2 * bytes) / (t1.ms * 1e6);
+  const bw2 = (2 * bytes) / (t2.ms * 1e6);
+  results.copy.push({ how: 'copyBufferToBuffer', bytes, ms: t1.ms, GBps: bw1, reps: t1.reps });
+  results.copy.push({ how: 'compute vec4<u32> copy', bytes, ms: t2.ms, GBps: bw2, reps: t2.reps });
+  return Math.max(bw1, bw2);
+}
+
+async function codec(ctx: GpuContext, ceiling: number): Promise<void> {
+  const T = quick ? 1024 : 32768;
+  const C = 1024;
+  const shape = { tokens: T, kvHeads: 8, headDim: 128 };
+  const specs: [string, QuantizerSpec][] = [
+    ['fp16', F16],
+    ['fp8', FP8],
+    ['uniform2 channel g128 (kivi K)', u(2, 'channel', 128)],
+    ['uniform2 token g128 (kivi V)', u(2, 'token', 128)],
+    ['uniform4 channel g128', u(4, 'channel', 128)],
+  ];
+  for (const [name, spec] of specs) {
+    using scope = new BufferScope(ctx);
+    const n = T * C;
+    const x = scope.create(n * 4, 'codec x');
+    const encBytes = createQuantizer(spec).encodedBytes(shape);
+    const enc = scope.create(encBytes, 'codec enc');
+    const y = scope.create(n * 4, 'codec y');
+    const status = scope.upload(new Uint32Array(1));
+    {
+      const rec = new Recorder(ctx);
+      gen(rec, x, n, C, 3, 1);
+      rec.submit();
+    }
+    const te = await timeRecorded(ctx, (rec) => recordEncode(rec, scope, spec, shape, x, enc, status));
+    const td = await timeRecorded(ctx, (rec) => recordDecode(rec, spec, shape, enc, y, status));
+    const eb = n * 4 + encBytes;
+    results.codec.push({
+      spec: name,
+      tokens: T,
+      channels: C,
+      encodeMs: te.ms,
+      encodeGBps: eb / (te.ms * 1e6),
+      encodeFracOfCopy: eb / (te.ms * 1e6) / ceiling,
+      decodeMs: td.ms,
+      decodeGBps: eb / (td.ms * 1e6),
+      decodeFracOfCopy: eb / (td.ms * 1e6) / ceiling,
+      bytesMovedMin: eb,
+    });
+    log(`codec ${name}: encode ${te.ms.toFixed(3)} ms, decode ${td.ms.toFixed(3)} ms`);
+  }
+}
+
+async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
+  const Hq = 32;
+  const Hkv = 8;
+  const D = 128;
+  const C = Hkv * D;
+  const shapes = quick
+    ? [
+        { N: 1024, B: 1 },
+        { N: 2048, B: 2 },
+      ]
+    : [
+        { N: 4096, B: 1 },
+        { N: 4096, B: 16 },
+        { N: 32768, B: 1 },
+        { N: 32768, B: 16 },
+      ];
+  for (const { N, B } of shapes) {
+    let fp16Ms = 0;
+    for (const m of METHODS) {
+      using scope = new BufferScope(ctx);
+      const ts = { batch: B, tokens: N, kvHeads: Hkv, headDim: D, blockTokens: N };
+      const kt0 = new GpuKvTensor(ctx, m.k, ts, 'bench K');
+      const vt0 = new GpuKvTensor(ctx, m.v, ts, 'bench V');
+      const tensors = [kt0, vt0];
+      try {
+        // fill: generate fp32 per sequence on the GPU, encode, copy into place
+        const x = scope.create(N * C * 4, 'bench gen');
+        const status = scope.upload(new Uint32Array(1));
+        for (const [t, spec, std] of [
+          [kt0, m.k, 1.5],
+          [vt0, m.v, 1],
+        ] as const) {
+          const enc = scope.create(t.blockBytes, 'bench enc');
+          for (let b = 0; b < B; b++) {
+            const rec = new Recorder(ctx);
+            gen(rec, x, N * C, C, 100 + b + (t === kt0 ? 0 : 50), std);
+            recordEncode(rec, scope, spec, { tokens: N, kvHeads: Hkv, headDim: D }, x, enc, status);
+            rec.copy(enc, t.buffer, t.blockBytes, 0, t.blockOffset(b, 0));
+            rec.submit();
+          }
+          await ctx.device.queue.onSubmittedWorkDone();
+        }
+        const kvBytes = kt0.buffer.size + vt0.buffer.size;
+        // copies so that the timed loop does not run out of L2 (H100: 50 MB)
+        const copies = Math.min(32, Math.max(1, Math.ceil((256 << 20) / kvBytes)));
+        const ks = [kt0];
+        const vs = [vt0];
+        for (let i = 1; i < copies; i++) {
+          const k = new GpuKvTensor(ctx, m.k, ts, 'bench K copy');
+          const v = new GpuKvTensor(ctx, m.v, ts, 'bench V copy');
+          tensors.push(k, v);
+          const rec = new Recorder(ctx);
+          rec.copy(kt0.buffer, k.buffer, kt0.buffer.size);
+          rec.copy(vt0.buffer, v.buffer, vt0.buffer.size);
+          rec.submit();
+          ks.push(k);
+          vs.push(v);
+        }
+        const q = scope.upload(new SeededRandom(9).normalArray(B * Hq * D));
+        const out = scope.create(B * Hq * D * 4);
+        for (const noSubgroups of m.name === 'fp16' || m.name === 'kivi-2' ? [false, true] : [false]) {
+          using attn = new DecodeAttention(
+            ctx,
+            { batch: B, tokens: N, queryHeads: Hq, kvHeads: Hkv, headDim: D },
+            kt0.tileFormat(),
+            vt0.tileFormat(),
+            {
+              noSubgroups,
+            },
+          );
+          if (noSubgroups && !ctx.features.subgroups) continue;
+          const t = await ctx.scoped('bench attention', () =>
+            timeRecorded(ctx, (rec, i) => attn.record(rec, q, ks[i % copies]!, vs[i % copies]!, out)),
+          );
+          const gbps = kvBytes / (t.ms * 1e6);
+          if (m.name === 'fp16' && !noSubgroups) fp16Ms = t.ms;
+          results.attention.push({
+            method: m.name,
+            keySpec: m.k,
+            valueSpec: m.v,
+            batch: B,
+            tokens: N,
+            subgroups: attn.subgroups,
+            span: attn.span,
+            chunks: attn.nChunks,
+            ms: t.ms,
+            kvBytes,
+            bitsPerValue: (kvBytes * 8) / (2 * B * N * C),
+            effGBps: gbps,
+            fracOfCopy: gbps / ceiling,
+            speedupVsFp16: fp16Ms > 0 ? fp16Ms / t.ms : null,
+            copies,
+            reps: t.reps,
+          });
+          log(
+            `attention ${m.name} B=${B} N=${N}${noSubgroups ? ' (no subgroups)' : ''}: ${t.ms.toFixed(4)} ms, ${gbps.toFixed(0)} GB/s`,
+          );
+        }
+      } finally {
+        for (const t of tensors) t.dispose();
+      }
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const dawnFlags = (process.env.KVQ_DAWN_FLAGS ?? '').split(';').filter(Boolean);
+  const ctx = await createGpuContext({ powerPreference: 'high-performance', dawnFlags });
+  const info = ctx.adapterInfo;
+  results.info = {
+    date: new Date().toISOString(),
+    vendor: info?.vendor,
+    architecture: info?.architecture,
+    device: info?.device,
+    description: info?.description,
+    features: ctx.features,
+    limits: ctx.limits,
+    subgroupMinSize: (info as { subgroupMinSize?: number } | null)?.subgroupMinSize,
+    node: process.version,
+    dawnFlags,
+    quick,
+  };
+  log('adapter', JSON.stringify(results.info));
+  const uncaptured: string[] = [];
+  ctx.device.addEventListener('uncapturederror', (e) => {
+    uncaptured.push((e as GPUUncapturedErrorEvent).error.message);
+  });
+  await checks(ctx);
+  const failed = results.checks.filter((c) => !c.ok);
+  log(`checks: ${results.checks.length - failed.length}/${results.checks.length} pass`);
+  for (const f of failed) log('FAILED', JSON.stringify(f));
+  const ceiling = await copyCeiling(ctx);
+  log(`copy ceiling ${ceiling.toFixed(0)} GB/s`);
+  await codec(ctx, ceiling);
+  await attention(ctx, ceiling);
+  results.info.seconds = (performance.now() - t0) / 1000;
+  results.info.uncapturedErrors = uncaptured;
+  if (uncaptured.length)
+    log(
+      `UNCAPTURED WebGPU ERRORS (${uncaptured.length}): results above are not valid\n${uncaptured.slice(0, 3).join('\n')}`,
+    );
+  writeFileSync(outPath, JSON.stringify(results, null, 2));
+  // table last
+  log(`\n${info?.description || info?.device || info?.vendor} — ${results.info.date}`);
+  log(
+    `checks ${results.checks.length - failed.length}/${results.checks.length} pass; copy ceiling ${ceiling.toFixed(0)} GB/s`,
+  );
+  log('codec (32k×1024 block)            | enc ms | enc %copy | dec ms | dec %copy');
+  for (const c of results.codec) {
+    log(
+      `${String(c.spec).padEnd(33)} | ${(c.encodeMs as number).toFixed(3).padStart(6)} | ${((c.encodeFracOfCopy as number) * 100).toFixed(0).padStart(8)}% | ${(c.decodeMs as number).toFixed(3).padStart(6)} | ${((c.decodeFracOfCopy as number) * 100).toFixed(0).padStart(8)}%`,
+    );
+  }
+  log('attention    | B  | N     | sg | b/v  | ms      | GB/s  | %copy | x fp16');
+  for (const a of results.attention) {
+    log(
+      `${String(a.method).padEnd(12)} | ${String(a.batch).padStart(2)} | ${String(a.tokens).padStart(5)} | ${a.subgroups ? 'y' : 'n'}  | ${(a.bitsPerValue as number).toFixed(2)} | ${(a.ms as number).toFixed(4).padStart(7)} | ${(a.effGBps as number).toFixed(0).padStart(5)} | ${((a.fracOfCopy as number) * 100).toFixed(0).padStart(4)}% | ${a.speedupVsFp16 === null ? '  -' : (a.speedupVsFp16 as number).toFixed(2)}`,
+    );
+  }
+  ctx.dispose();
+}
+
+main().then(
+  () => setTimeout(() => process.exit(0), 100),
+  (err) => {
+    console.error(err);
+    writeFileSync(outPath, JSON.stringify({ ...results, error: String(err?.stack ?? err) }, null, 2));
+    process.exit(1);
+  },
+);
