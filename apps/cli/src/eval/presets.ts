@@ -1,4 +1,5 @@
 import * as core from '@kvq/core';
+import { MissingAdaptersError } from '@kvq/core';
 import type { AquaAdapters, CacheOptions, CachePolicy, KVCache, KVLayout, PresetConfig } from '@kvq/core';
 import { ArrayKVCache, type EvalCacheSpec } from '@kvq/decoder';
 import { CliError } from '../errors.js';
@@ -48,6 +49,7 @@ export function cacheSpecs(
     if (name === FP32_ARRAY) return { name, create: () => new ArrayKVCache(layout) };
     const { createCache, getPreset } = cacheApi();
     const preset = getPreset(name);
+    if (preset.predictor === 'aqua' && !opts.adapters) throw new MissingAdaptersError(name);
     const options: CacheOptions = { layout, preset, policy, adapters: opts.adapters };
     createCache(options).dispose(); // fail now (unknown preset, missing adapters), not after the reference run
     return { name, create: () => createCache(options) };

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, type KVCache, type KVLayout } from '@kvq/core';
+import { CorruptFileError, InvalidArgumentError, type KVCache, type KVLayout } from '@kvq/core';
 import type { GgufFile } from '../gguf/read-tensors.js';
 import { attendThroughCache } from '../integration/attend-through-cache.js';
 import { type DenseOps, cpuDenseOps } from '../kernels/dense-ops.js';
@@ -67,6 +67,12 @@ export class LlamaModel {
   /** Loads config and weights from a parsed GGUF file. */
   static fromGguf(file: GgufFile, opts: LoadOptions = {}): LlamaModel {
     const config = readLlamaConfig(file.metadata, file.what);
+    if (file.has('rope_freqs.weight')) {
+      throw new CorruptFileError(
+        file.what,
+        'tensor rope_freqs.weight (Llama 3.1-style RoPE frequency scaling) is not supported by the kvq reference decoder',
+      );
+    }
     let simd: WasmMatmul | undefined;
     if ((opts.simd ?? true) && WasmMatmul.available()) {
       const floats = file.tensorNames().reduce((a, n) => a + Math.ceil(file.numel(n) / 4) * 4, 0);
