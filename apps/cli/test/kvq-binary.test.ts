@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -40,6 +40,13 @@ describe('the kvq binary', () => {
     const badCtx = kvq(['eval', '--ctx', 'x']);
     expect(badCtx.code).not.toBe(0);
     expect(badCtx.stderr).toMatch(/--ctx must be a positive integer, got "x"/);
+    const dir = mkdtempSync(join(tmpdir(), 'kvq-cli-'));
+    const cut = join(dir, 'cut.gguf');
+    writeFileSync(cut, readFileSync(STORIES).subarray(0, 5000));
+    const truncated = kvq(['eval', '--model', cut, '--text', TINY_TEXT]);
+    expect(truncated.code).toBe(1);
+    expect(truncated.stderr).toMatch(/^kvq: .*cut\.gguf: truncated: .*\n {2}hint: check the --model/);
+    expect(truncated.stderr.split('\n')).toHaveLength(3);
     const badBackend = kvq(['eval', '--backend', 'tpu']);
     expect(badBackend.code).not.toBe(0);
     expect(badBackend.stderr).toMatch(/Allowed choices are cpu, cuda, webgpu/);
