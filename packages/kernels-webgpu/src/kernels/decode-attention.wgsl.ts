@@ -34,6 +34,8 @@ export interface DecodeAttentionConfig {
   readonly keys: KvTileFormat;
   readonly values: KvTileFormat;
   readonly subgroups: boolean;
+  /** tokens each slot processes per loop iteration (independent loads and lane sums in flight); span is a multiple */
+  readonly tokensPerIter: number;
 }
 
 /** Lanes per token slot and slots per workgroup. */
@@ -53,7 +55,7 @@ function formatKey(f: KvTileFormat): string {
 
 /** Cache key of a configuration. */
 export function decodeAttentionKey(c: DecodeAttentionConfig): string {
-  return `dattn:${c.headDim}:${c.group}:${formatKey(c.keys)}:${formatKey(c.values)}:${c.subgroups ? 'sg' : 'wg'}`;
+  return `dattn:${c.headDim}:${c.group}:${formatKey(c.keys)}:${formatKey(c.values)}:${c.subgroups ? 'sg' : 'wg'}:t${c.tokensPerIter}`;
 }
 
 /** WGSL of a loader `load_<x>(b, tok, c0, st) -> array<f32, DPL>` returning dims c0..c0+DPL−1 of token tok. */
@@ -151,9 +153,11 @@ export function decodeAttentionWgsl(c: DecodeAttentionConfig): string {
   const G = c.group;
   const DPL = D / LANES;
   const WG = LANES * SLOTS;
+  const TPI = c.tokensPerIter;
+  const NS = TPI * G; // lane sums per iteration
   const reduce = c.subgroups
-    ? `fn reduce_lanes(pd: ptr<function, array<f32, ${G}>>, li: u32) {
-  for (var h = 0u; h < ${G}u; h = h + 1u) {
+    ? `fn reduce_lanes(pd: ptr<function, array<f32, ${NS}>>, li: u32) {
+  for (var h = 0u; h < ${NS}u; h = h + 1u) {
     var v = (*pd)[h];
     v = v + subgroupShuffleXor(v, 4u);
     v = v + subgroupShuffleXor(v, 2u);
@@ -161,14 +165,14 @@ export function decodeAttentionWgsl(c: DecodeAttentionConfig): string {
     (*pd)[h] = v;
   }
 }`
-    : `var<workgroup> xr: array<f32, ${WG * G}>;
-fn reduce_lanes(pd: ptr<function, array<f32, ${G}>>, li: u32) {
-  for (var h = 0u; h < ${G}u; h = h + 1u) { xr[li * ${G}u + h] = (*pd)[h]; }
+    : `var<workgroup> xr: array<f32, ${WG * NS}>;
+fn reduce_lanes(pd: ptr<function, array<f32, ${NS}>>, li: u32) {
+  for (var h = 0u; h < ${NS}u; h = h + 1u) { xr[li * ${NS}u + h] = (*pd)[h]; }
   workgroupBarrier();
   let s0 = (li / ${LANES}u) * ${LANES}u;
-  for (var h = 0u; h < ${G}u; h = h + 1u) {
+  for (var h = 0u; h < ${NS}u; h = h + 1u) {
     var v = 0.0;
-    for (var l = 0u; l < ${LANES}u; l = l + 1u) { v = v + xr[(s0 + l) * ${G}u + h]; }
+    for (var l = 0u; l < ${LANES}u; l = l + 1u) { v = v + xr[(s0 + l) * ${NS}u + h]; }
     (*pd)[h] = v;
   }
   workgroupBarrier();
@@ -213,27 +217,35 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
   var stk: St_k; var stv: St_v;
   stk.key = 0u; stv.key = 0u;
   let t0 = (chunk * ${SLOTS}u + slot) * p.span;
-  for (var i = 0u; i < p.span; i = i + 1u) {
-    let tok = t0 + i;
-    let valid = tok < p.N;
-    let tk = min(tok, p.N - 1u);
-    let kv = load_k(b, tk, c0, &stk);
-    var pd: array<f32, ${G}>;
-    for (var h = 0u; h < ${G}u; h = h + 1u) {
-      var d = 0.0;
-      for (var j = 0u; j < ${DPL}u; j = j + 1u) { d = d + qr[h * ${DPL}u + j] * kv[j]; }
-      pd[h] = d;
-    }
-    reduce_lanes(&pd, li);
-    let vv = load_v(b, tk, c0, &stv);
-    if (valid) {
+  for (var i = 0u; i < p.span; i = i + ${TPI}u) {
+    var sc: array<f32, ${NS}>;
+    for (var t = 0u; t < ${TPI}u; t = t + 1u) {
+      let kv = load_k(b, min(t0 + i + t, p.N - 1u), c0, &stk);
       for (var h = 0u; h < ${G}u; h = h + 1u) {
-        let mn = max(m[h], pd[h]);
-        let a = exp(m[h] - mn);
-        let e = exp(pd[h] - mn);
-        m[h] = mn;
-        l[h] = l[h] * a + e;
-        for (var j = 0u; j < ${DPL}u; j = j + 1u) { acc[h * ${DPL}u + j] = acc[h * ${DPL}u + j] * a + e * vv[j]; }
+        var d = 0.0;
+        for (var j = 0u; j < ${DPL}u; j = j + 1u) { d = d + qr[h * ${DPL}u + j] * kv[j]; }
+        sc[t * ${G}u + h] = d;
+      }
+    }
+    reduce_lanes(&sc, li);
+    for (var t = 0u; t < ${TPI}u; t = t + 1u) {
+      if (t0 + i + t >= p.N) { for (var h = 0u; h < ${G}u; h = h + 1u) { sc[t * ${G}u + h] = NEG; } }
+    }
+    for (var h = 0u; h < ${G}u; h = h + 1u) {
+      var mt = m[h];
+      for (var t = 0u; t < ${TPI}u; t = t + 1u) { mt = max(mt, sc[t * ${G}u + h]); }
+      let a = exp(m[h] - mt);
+      m[h] = mt;
+      var ls = l[h] * a;
+      for (var t = 0u; t < ${TPI}u; t = t + 1u) { let e = exp(sc[t * ${G}u + h] - mt); sc[t * ${G}u + h] = e; ls = ls + e; }
+      l[h] = ls;
+      for (var j = 0u; j < ${DPL}u; j = j + 1u) { acc[h * ${DPL}u + j] = acc[h * ${DPL}u + j] * a; }
+    }
+    for (var t = 0u; t < ${TPI}u; t = t + 1u) {
+      let vv = load_v(b, min(t0 + i + t, p.N - 1u), c0, &stv);
+      for (var h = 0u; h < ${G}u; h = h + 1u) {
+        let e = sc[t * ${G}u + h];
+        for (var j = 0u; j < ${DPL}u; j = j + 1u) { acc[h * ${DPL}u + j] = acc[h * ${DPL}u + j] + e * vv[j]; }
       }
     }
   }

@@ -34,6 +34,8 @@ export interface DecodeAttentionOptions {
   readonly scale?: number;
   /** force the path without subgroups */
   readonly noSubgroups?: boolean;
+  /** tokens per loop iteration of a slot (1..8; default 4) */
+  readonly tokensPerIter?: number;
 }
 
 /** A fused decode-attention kernel for one shape and one pair of K/V formats. Owns its scratch buffer. */
@@ -43,6 +45,7 @@ export class DecodeAttention implements Disposable {
   readonly span: number;
   readonly nChunks: number;
   readonly subgroups: boolean;
+  readonly tokensPerIter: number;
   readonly #keys: KvTileFormat;
   readonly #values: KvTileFormat;
   readonly #partials: GpuBuffer;
@@ -66,7 +69,11 @@ export class DecodeAttention implements Disposable {
       throw new InvalidArgumentError(`queryHeads ${queryHeads} is not a multiple of kvHeads ${kvHeads}`);
     const G = queryHeads / kvHeads;
     this.subgroups = ctx.features.subgroups && !options.noSubgroups && subgroupSizeOk(ctx);
-    const shared = 4 * (SLOTS * (headDim + 2) + (this.subgroups ? 0 : LANES * SLOTS * G));
+    const tpi = options.tokensPerIter ?? 4;
+    if (!Number.isInteger(tpi) || tpi < 1 || tpi > 8)
+      throw new InvalidArgumentError(`tokensPerIter must be in 1..8, got ${tpi}`);
+    this.tokensPerIter = tpi;
+    const shared = 4 * (SLOTS * (headDim + 2) + (this.subgroups ? 0 : LANES * SLOTS * G * tpi));
     if (shared > ctx.limits.maxComputeWorkgroupStorageSize) {
       throw new UnsupportedOpError(
         'webgpu',
@@ -76,8 +83,10 @@ export class DecodeAttention implements Disposable {
     this.ctx = ctx;
     this.shape = { ...shape };
     const target = 1024;
-    this.span =
+    const span =
       options.span ?? Math.min(64, Math.max(4, Math.ceil((tokens * batch * kvHeads) / (SLOTS * target))));
+    // the kernel steps through a slot's tokens tokensPerIter at a time
+    this.span = Math.ceil(span / tpi) * tpi;
     this.nChunks = Math.ceil(tokens / (SLOTS * this.span));
     this.#keys = keys;
     this.#values = values;
@@ -99,6 +108,7 @@ export class DecodeAttention implements Disposable {
       keys: this.#keys,
       values: this.#values,
       subgroups: this.subgroups,
+      tokensPerIter: this.tokensPerIter,
     };
     rec.dispatch(
       decodeAttentionKey(cfg),
