@@ -51,7 +51,15 @@ const METHODS: { name: string; k: QuantizerSpec; v: QuantizerSpec }[] = [
 interface Result {
   [k: string]: unknown;
 }
-const results: { info: Result; checks: Result[]; copy: Result[]; codec: Result[]; attention: Result[] } = {
+const results: {
+  info: Result;
+  checks: Result[];
+  copy: Result[];
+  codec: Result[];
+  attention: Result[];
+  sweep: Result[];
+} = {
+  sweep: [],
   info: {},
   checks: [],
   copy: [],
@@ -438,6 +446,88 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
   }
 }
 
+/** Tuning sweep: tokens per iteration and span for fp16 and kivi-2 at a few shapes. */
+async function sweep(ctx: GpuContext, ceiling: number): Promise<void> {
+  const Hq = 32;
+  const Hkv = 8;
+  const D = 128;
+  const C = Hkv * D;
+  const shapes = quick
+    ? [{ N: 1024, B: 2 }]
+    : [
+        { N: 32768, B: 16 },
+        { N: 32768, B: 1 },
+        { N: 4096, B: 16 },
+      ];
+  for (const { N, B } of shapes) {
+    for (const m of METHODS.filter((x) => x.name === 'fp16' || x.name === 'kivi-2')) {
+      using scope = new BufferScope(ctx);
+      const ts = { batch: B, tokens: N, kvHeads: Hkv, headDim: D, blockTokens: N };
+      using kt = new GpuKvTensor(ctx, m.k, ts, 'sweep K');
+      using vt = new GpuKvTensor(ctx, m.v, ts, 'sweep V');
+      const x = scope.create(N * C * 4);
+      const status = scope.upload(new Uint32Array(1));
+      for (const [t, spec] of [
+        [kt, m.k],
+        [vt, m.v],
+      ] as const) {
+        const enc = scope.create(t.blockBytes);
+        for (let b = 0; b < B; b++) {
+          const rec = new Recorder(ctx);
+          gen(rec, x, N * C, C, 7 + b, 1);
+          recordEncode(rec, scope, spec, { tokens: N, kvHeads: Hkv, headDim: D }, x, enc, status);
+          rec.copy(enc, t.buffer, t.blockBytes, 0, t.blockOffset(b, 0));
+          rec.submit();
+        }
+      }
+      const kvBytes = kt.buffer.size + vt.buffer.size;
+      const q = scope.upload(new SeededRandom(9).normalArray(B * Hq * D));
+      const out = scope.create(B * Hq * D * 4);
+      const variants: { tpi: number; span?: number }[] = [
+        { tpi: 1 },
+        { tpi: 2 },
+        { tpi: 4 },
+        { tpi: 8 },
+        { tpi: 4, span: 16 },
+        { tpi: 4, span: 32 },
+        { tpi: 4, span: 128 },
+        { tpi: 8, span: 128 },
+      ];
+      for (const v of variants) {
+        using attn = new DecodeAttention(
+          ctx,
+          { batch: B, tokens: N, queryHeads: Hq, kvHeads: Hkv, headDim: D },
+          kt.tileFormat(),
+          vt.tileFormat(),
+          {
+            tokensPerIter: v.tpi,
+            span: v.span,
+          },
+        );
+        const t = await ctx.scoped('sweep', () =>
+          timeRecorded(ctx, (rec) => attn.record(rec, q, kt, vt, out), { trials: 3 }),
+        );
+        const gbps = kvBytes / (t.ms * 1e6);
+        results.sweep.push({
+          method: m.name,
+          batch: B,
+          tokens: N,
+          tpi: v.tpi,
+          span: attn.span,
+          chunks: attn.nChunks,
+          ms: t.ms,
+          GBps: gbps,
+          fracOfCopy: gbps / ceiling,
+          note: 'no copy rotation (sizes > L2 except noted)',
+        });
+        log(
+          `sweep ${m.name} B=${B} N=${N} tpi=${v.tpi} span=${attn.span}: ${t.ms.toFixed(4)} ms ${gbps.toFixed(0)} GB/s ${((gbps / ceiling) * 100).toFixed(0)}%`,
+        );
+      }
+    }
+  }
+}
+
 async function main(): Promise<void> {
   const t0 = performance.now();
   const dawnFlags = (process.env.KVQ_DAWN_FLAGS ?? '').split(';').filter(Boolean);
@@ -467,8 +557,12 @@ async function main(): Promise<void> {
   for (const f of failed) log('FAILED', JSON.stringify(f));
   const ceiling = await copyCeiling(ctx);
   log(`copy ceiling ${ceiling.toFixed(0)} GB/s`);
-  await codec(ctx, ceiling);
-  await attention(ctx, ceiling);
+  if (args.includes('--sweep')) {
+    await sweep(ctx, ceiling);
+  } else {
+    await codec(ctx, ceiling);
+    await attention(ctx, ceiling);
+  }
   results.info.seconds = (performance.now() - t0) / 1000;
   results.info.uncapturedErrors = uncaptured;
   if (uncaptured.length)

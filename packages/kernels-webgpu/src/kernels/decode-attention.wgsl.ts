@@ -58,125 +58,192 @@ export function decodeAttentionKey(c: DecodeAttentionConfig): string {
   return `dattn:${c.headDim}:${c.group}:${formatKey(c.keys)}:${formatKey(c.values)}:${c.subgroups ? 'sg' : 'wg'}:t${c.tokensPerIter}`;
 }
 
-/** WGSL of a loader `load_<x>(b, tok, c0, st) -> array<f32, DPL>` returning dims c0..c0+DPL−1 of token tok. */
-function loaderWgsl(x: string, f: KvTileFormat, dpl: number): string {
-  const R = `array<f32, ${dpl}>`;
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/** Bindings and helper functions for reading K (`x = 'k'`) or V (`'v'`) in format `f`. */
+function bindingWgsl(x: string, f: KvTileFormat): string {
+  const binding = x === 'k' ? 2 : 3;
+  if (f.kind === 'f16') return `@group(0) @binding(${binding}) var<storage, read> ${x}buf: array<vec4u>;`;
+  const decl = `@group(0) @binding(${binding}) var<storage, read> ${x}buf: array<u32>;`;
+  if (f.kind === 'fp8') return decl;
+  return `${decl}
+fn half_${x}(base: u32, h: u32) -> f32 { return f16_bits_to_f32((${x}buf[base + (h >> 1u)] >> ((h & 1u) * 16u)) & 0xffffu); }`;
+}
+
+/** Per-lane state declared once (the cached scale/min of channel-axis groups). */
+function stateWgsl(x: string, f: KvTileFormat, dpl: number): string {
+  if (f.kind !== 'uniform' || f.axis !== 'channel') return '';
+  return `  var ${x}key = 0xffffffffu;\n${range(dpl / 4)
+    .map((u) => `  var ${x}sc${u} = vec4f(0.0); var ${x}mn${u} = vec4f(0.0);`)
+    .join('\n')}`;
+}
+
+/**
+ * Straight-line WGSL that defines `<pre>0 … <pre>{dpl/4−1}: vec4f`, dims c0 … c0+dpl−1 of token
+ * `tok` (an expression) — unrolled in TypeScript so that every array index is a constant and
+ * everything stays in registers.
+ */
+function loadWgsl(x: string, f: KvTileFormat, dpl: number, tok: string, pre: string): string {
+  const nv = dpl / 4;
+  const L: string[] = [`  let ${pre}t = ${tok};`];
   if (f.kind === 'f16') {
-    return `@group(0) @binding(${x === 'k' ? 2 : 3}) var<storage, read> ${x}buf: array<vec4u>;
-struct St_${x} { key: u32 }
-fn load_${x}(b: u32, tok: u32, c0: u32, st: ptr<function, St_${x}>) -> ${R} {
-  var r: ${R};
-  let v0 = ((b * p.N + tok) * p.C + c0) / 8u;
-  for (var u = 0u; u < ${dpl / 8}u; u = u + 1u) {
-    let w = ${x}buf[v0 + u];
-    let a = unpack2x16float(w.x); let bb = unpack2x16float(w.y);
-    let c = unpack2x16float(w.z); let d = unpack2x16float(w.w);
-    r[u * 8u] = a.x; r[u * 8u + 1u] = a.y; r[u * 8u + 2u] = bb.x; r[u * 8u + 3u] = bb.y;
-    r[u * 8u + 4u] = c.x; r[u * 8u + 5u] = c.y; r[u * 8u + 6u] = d.x; r[u * 8u + 7u] = d.y;
-  }
-  return r;
-}`;
+    L.push(`  let ${pre}v = ((b * p.N + ${pre}t) * p.C + c0) / 8u;`);
+    for (const w of range(dpl / 8)) {
+      L.push(`  let ${pre}r${w} = ${x}buf[${pre}v + ${w}u];`);
+      L.push(`  let ${pre}${2 * w} = vec4f(unpack2x16float(${pre}r${w}.x), unpack2x16float(${pre}r${w}.y));`);
+      L.push(
+        `  let ${pre}${2 * w + 1} = vec4f(unpack2x16float(${pre}r${w}.z), unpack2x16float(${pre}r${w}.w));`,
+      );
+    }
+    return L.join('\n');
   }
   if (f.kind === 'fp8') {
-    return `@group(0) @binding(${x === 'k' ? 2 : 3}) var<storage, read> ${x}buf: array<u32>;
-struct St_${x} { key: u32 }
-fn load_${x}(b: u32, tok: u32, c0: u32, st: ptr<function, St_${x}>) -> ${R} {
-  var r: ${R};
-  let w0 = ((b * p.N + tok) * p.C + c0) / 4u;
-  for (var u = 0u; u < ${dpl / 4}u; u = u + 1u) {
-    let w = ${x}buf[w0 + u];
-    for (var k = 0u; k < 4u; k = k + 1u) { r[u * 4u + k] = e4m3_to_f32((w >> (8u * k)) & 0xffu); }
-  }
-  return r;
-}`;
+    L.push(`  let ${pre}w = ((b * p.N + ${pre}t) * p.C + c0) / 4u;`);
+    for (const u of range(nv)) {
+      L.push(`  let ${pre}r${u} = ${x}buf[${pre}w + ${u}u];`);
+      L.push(
+        `  let ${pre}${u} = vec4f(${range(4)
+          .map((k) => `e4m3_to_f32((${pre}r${u} >> ${8 * k}u) & 0xffu)`)
+          .join(', ')});`,
+      );
+    }
+    return L.join('\n');
   }
   const { bits, axis, groupSize: gs, blockTokens: bt, nGroups, blockWords } = f;
   const mask = (1 << bits) - 1;
   const nb = x === 'k' ? 'p.nBlocksK' : 'p.nBlocksV';
-  // Codes of one lane are word-aligned when dpl·bits and C·bits are multiples of 32 (C is a multiple of dpl).
-  const aligned = (dpl * bits) % 32 === 0;
-  const codes = aligned
-    ? `  let cw = base + ${nGroups}u + ((ti * p.C + c0) * ${bits}u) / 32u;
-  for (var u = 0u; u < ${(dpl * bits) / 32}u; u = u + 1u) {
-    let w = ${x}buf[cw + u];
-    for (var k = 0u; k < ${32 / bits}u; k = k + 1u) { codes[u * ${32 / bits}u + k] = (w >> (k * ${bits}u)) & ${mask}u; }
-  }`
-    : `  for (var j = 0u; j < ${dpl}u; j = j + 1u) {
-    let pos = (ti * p.C + c0 + j) * ${bits}u;
-    let w = base + ${nGroups}u + (pos >> 5u); let sh = pos & 31u;
-    var v = ${x}buf[w] >> sh;
-    if (sh + ${bits}u > 32u) { v = v | (${x}buf[w + 1u] << (32u - sh)); }
-    codes[j] = v & ${mask}u;
-  }`;
-  const half = `fn half_${x}(base: u32, h: u32) -> f32 { return f16_bits_to_f32((${x}buf[base + (h >> 1u)] >> ((h & 1u) * 16u)) & 0xffffu); }`;
-  let scales: string;
-  if (axis === 'channel') {
-    // scale/min of dims c0.. of token group tg: cached per (block, token group)
-    scales = `  let key = blk * 65536u + ti / ${gs}u + 1u;
-  if ((*st).key != key) {
-    (*st).key = key;
-    let g0 = (ti / ${gs}u) * p.C + c0;
-    for (var j = 0u; j < ${dpl}u; j = j + 1u) { (*st).sc[j] = half_${x}(base, g0 + j); (*st).mn[j] = half_${x}(base, ${nGroups}u + g0 + j); }
-  }
-  for (var j = 0u; j < ${dpl}u; j = j + 1u) { r[j] = (*st).mn[j] + f32(codes[j]) * (*st).sc[j]; }`;
-  } else if (gs % dpl === 0) {
-    scales = `  let g = ti * (p.C / ${gs}u) + c0 / ${gs}u;
-  let s = half_${x}(base, g); let m = half_${x}(base, ${nGroups}u + g);
-  for (var j = 0u; j < ${dpl}u; j = j + 1u) { r[j] = m + f32(codes[j]) * s; }`;
+  L.push(`  let ${pre}blk = ${pre}t / ${bt}u; let ${pre}ti = ${pre}t % ${bt}u;`);
+  L.push(`  let ${pre}base = (b * ${nb} + ${pre}blk) * ${blockWords}u;`);
+  // codes as f32, element j
+  const code: string[] = [];
+  if ((dpl * bits) % 32 === 0) {
+    L.push(`  let ${pre}cw = ${pre}base + ${nGroups}u + ((${pre}ti * p.C + c0) * ${bits}u) / 32u;`);
+    for (const w of range((dpl * bits) / 32)) L.push(`  let ${pre}w${w} = ${x}buf[${pre}cw + ${w}u];`);
+    for (const j of range(dpl)) {
+      const bit = j * bits;
+      code.push(`f32((${pre}w${Math.floor(bit / 32)} >> ${bit % 32}u) & ${mask}u)`);
+    }
   } else {
-    scales = `  for (var j = 0u; j < ${dpl}u; j = j + 1u) {
-    let g = ti * (p.C / ${gs}u) + (c0 + j) / ${gs}u;
-    r[j] = half_${x}(base, ${nGroups}u + g) + f32(codes[j]) * half_${x}(base, g);
-  }`;
+    L.push(`  let ${pre}p0 = (${pre}ti * p.C + c0) * ${bits}u;`);
+    for (const j of range(dpl)) {
+      L.push(
+        `  let ${pre}q${j} = ${pre}p0 + ${j * bits}u; let ${pre}i${j} = ${pre}base + ${nGroups}u + (${pre}q${j} >> 5u); let ${pre}s${j} = ${pre}q${j} & 31u;`,
+      );
+      L.push(
+        `  let ${pre}c${j} = ((${x}buf[${pre}i${j}] >> ${pre}s${j}) | select(0u, ${x}buf[${pre}i${j} + 1u] << (32u - ${pre}s${j}), ${pre}s${j} + ${bits}u > 32u)) & ${mask}u;`,
+      );
+      code.push(`f32(${pre}c${j})`);
+    }
   }
-  return `@group(0) @binding(${x === 'k' ? 2 : 3}) var<storage, read> ${x}buf: array<u32>;
-struct St_${x} { key: u32, sc: array<f32, ${dpl}>, mn: array<f32, ${dpl}> }
-${half}
-fn load_${x}(b: u32, tok: u32, c0: u32, st: ptr<function, St_${x}>) -> ${R} {
-  var r: ${R};
-  var codes: array<u32, ${dpl}>;
-  let blk = tok / ${bt}u; let ti = tok % ${bt}u;
-  let base = (b * ${nb} + blk) * ${blockWords}u;
-${codes}
-${scales}
-  return r;
-}`;
+  const cv = (u: number) => `vec4f(${code.slice(4 * u, 4 * u + 4).join(', ')})`;
+  if (axis === 'channel') {
+    L.push(`  let ${pre}key = ${pre}blk * 65536u + ${pre}ti / ${gs}u;`);
+    L.push(`  if (${pre}key != ${x}key) {`);
+    L.push(`    ${x}key = ${pre}key;`);
+    L.push(`    let g0 = (${pre}ti / ${gs}u) * p.C + c0;`);
+    for (const u of range(nv)) {
+      const h = (o: number) =>
+        range(4)
+          .map((k) => `half_${x}(${pre}base, ${o ? `${nGroups}u + ` : ''}g0 + ${4 * u + k}u)`)
+          .join(', ');
+      L.push(`    ${x}sc${u} = vec4f(${h(0)}); ${x}mn${u} = vec4f(${h(1)});`);
+    }
+    L.push('  }');
+    for (const u of range(nv)) L.push(`  let ${pre}${u} = ${x}mn${u} + ${cv(u)} * ${x}sc${u};`);
+  } else if (gs % dpl === 0) {
+    L.push(`  let ${pre}g = ${pre}ti * (p.C / ${gs}u) + c0 / ${gs}u;`);
+    L.push(
+      `  let ${pre}sc = half_${x}(${pre}base, ${pre}g); let ${pre}mn = half_${x}(${pre}base, ${nGroups}u + ${pre}g);`,
+    );
+    for (const u of range(nv)) L.push(`  let ${pre}${u} = ${pre}mn + ${cv(u)} * ${pre}sc;`);
+  } else {
+    for (const u of range(nv)) {
+      const el = range(4).map((k) => {
+        const j = 4 * u + k;
+        const g = `${pre}ti * (p.C / ${gs}u) + (c0 + ${j}u) / ${gs}u`;
+        return `half_${x}(${pre}base, ${nGroups}u + ${g}) + ${code[j]} * half_${x}(${pre}base, ${g})`;
+      });
+      L.push(`  let ${pre}${u} = vec4f(${el.join(', ')});`);
+    }
+  }
+  return L.join('\n');
 }
 
 /**
  * Bindings: 0 = params {N, Hkv, span, nChunks, scale, C, nBlocksK, nBlocksV}, 1 = q f32
  * [B, Hq, D], 2 = keys, 3 = values, 4 = partials f32 [B, Hq, nChunks, D + 2] (max, sum, acc).
- * Dispatch (nChunks, Hkv, B).
+ * Dispatch (nChunks, Hkv, B). Everything per lane is unrolled here, in TypeScript.
  */
 export function decodeAttentionWgsl(c: DecodeAttentionConfig): string {
   const D = c.headDim;
   const G = c.group;
   const DPL = D / LANES;
+  const NV = DPL / 4;
   const WG = LANES * SLOTS;
   const TPI = c.tokensPerIter;
-  const NS = TPI * G; // lane sums per iteration
-  const reduce = c.subgroups
-    ? `fn reduce_lanes(pd: ptr<function, array<f32, ${NS}>>, li: u32) {
-  for (var h = 0u; h < ${NS}u; h = h + 1u) {
-    var v = (*pd)[h];
-    v = v + subgroupShuffleXor(v, 4u);
-    v = v + subgroupShuffleXor(v, 2u);
-    v = v + subgroupShuffleXor(v, 1u);
-    (*pd)[h] = v;
+  const H = range(G);
+  const T = range(TPI);
+  const U = range(NV);
+  const body: string[] = [];
+  // K of TPI tokens, scores
+  for (const t of T) {
+    body.push(loadWgsl('k', c.keys, DPL, `min(t0 + i + ${t}u, p.N - 1u)`, `k${t}_`));
+    for (const h of H)
+      body.push(`    var s${t}_${h} = ${U.map((u) => `dot(q${h}_${u}, k${t}_${u})`).join(' + ')};`);
   }
-}`
-    : `var<workgroup> xr: array<f32, ${WG * NS}>;
-fn reduce_lanes(pd: ptr<function, array<f32, ${NS}>>, li: u32) {
-  for (var h = 0u; h < ${NS}u; h = h + 1u) { xr[li * ${NS}u + h] = (*pd)[h]; }
-  workgroupBarrier();
-  let s0 = (li / ${LANES}u) * ${LANES}u;
-  for (var h = 0u; h < ${NS}u; h = h + 1u) {
-    var v = 0.0;
-    for (var l = 0u; l < ${LANES}u; l = l + 1u) { v = v + xr[(s0 + l) * ${NS}u + h]; }
-    (*pd)[h] = v;
+  // lane sums
+  const S = T.flatMap((t) => H.map((h) => `s${t}_${h}`));
+  if (c.subgroups) {
+    for (const v of S)
+      for (const m of [4, 2, 1]) body.push(`    ${v} = ${v} + subgroupShuffleXor(${v}, ${m}u);`);
+  } else {
+    S.forEach((v, k) => body.push(`    xr[li * ${S.length}u + ${k}u] = ${v};`));
+    body.push('    workgroupBarrier();');
+    S.forEach((v, k) =>
+      body.push(
+        `    ${v} = ${range(LANES)
+          .map((l) => `xr[(s0 + ${l}u) * ${S.length}u + ${k}u]`)
+          .join(' + ')};`,
+      ),
+    );
+    body.push('    workgroupBarrier();');
   }
+  // mask, online softmax (one rescale per step)
+  for (const t of T)
+    for (const h of H) body.push(`    s${t}_${h} = select(s${t}_${h}, NEG, t0 + i + ${t}u >= p.N);`);
+  for (const h of H) {
+    body.push(
+      `    let mt${h} = max(m${h}, ${T.reduce((e, t) => (e ? `max(${e}, s${t}_${h})` : `s${t}_${h}`), '')});`,
+    );
+    body.push(`    let a${h} = exp(m${h} - mt${h}); m${h} = mt${h};`);
+    for (const t of T) body.push(`    let e${t}_${h} = exp(s${t}_${h} - mt${h});`);
+    body.push(`    l${h} = l${h} * a${h} + ${T.map((t) => `e${t}_${h}`).join(' + ')};`);
+    for (const u of U) body.push(`    acc${h}_${u} = acc${h}_${u} * a${h};`);
+  }
+  for (const t of T) {
+    body.push(loadWgsl('v', c.values, DPL, `min(t0 + i + ${t}u, p.N - 1u)`, `v${t}_`));
+    for (const h of H)
+      for (const u of U) body.push(`    acc${h}_${u} = acc${h}_${u} + e${t}_${h} * v${t}_${u};`);
+  }
+  const qload = H.flatMap((h) =>
+    U.map(
+      (u) =>
+        `  let q${h}_${u} = vec4f(${range(4)
+          .map((k) => `q[qb + ${h * D}u + lane * ${DPL}u + ${4 * u + k}u]`)
+          .join(', ')}) * p.scale;`,
+    ),
+  );
+  const merge = H.map(
+    (h) => `  workgroupBarrier();
+  if (lane == 0u) { red[rb] = m${h}; red[rb + 1u] = l${h}; }
+${U.map((u) =>
+  range(4)
+    .map((k) => `  red[rb + 2u + lane * ${DPL}u + ${4 * u + k}u] = acc${h}_${u}[${k}];`)
+    .join('\n'),
+).join('\n')}
   workgroupBarrier();
-}`;
+  merge_head(${h}u, li, hk, b, chunk);`,
+  );
   return `${c.subgroups ? 'enable subgroups;' : ''}
 const NEG = -1.0e30;
 struct P { N: u32, Hkv: u32, span: u32, nChunks: u32, scale: f32, C: u32, nBlocksK: u32, nBlocksV: u32 }
@@ -196,79 +263,43 @@ fn e4m3_to_f32(b: u32) -> f32 {
   let v = select(ldexp(f32(8u + m), i32(e) - 10), f32(m) * 0.001953125, e == 0u);
   return select(v, -v, (b & 0x80u) != 0u);
 }
-${loaderWgsl('k', c.keys, DPL)}
-${loaderWgsl('v', c.values, DPL)}
-${reduce}
+${bindingWgsl('k', c.keys)}
+${bindingWgsl('v', c.values)}
+${c.subgroups ? '' : `var<workgroup> xr: array<f32, ${WG * S.length}>;`}
 var<workgroup> red: array<f32, ${SLOTS * (D + 2)}>;
+fn merge_head(h: u32, li: u32, hk: u32, b: u32, chunk: u32) {
+  let Hq = p.Hkv * ${G}u;
+  var M = NEG;
+  for (var s = 0u; s < ${SLOTS}u; s = s + 1u) { M = max(M, red[s * ${D + 2}u]); }
+  let o = ((b * Hq + hk * ${G}u + h) * p.nChunks + chunk) * ${D + 2}u;
+  for (var d = li; d < ${D}u; d = d + ${WG}u) {
+    var L = 0.0; var A = 0.0;
+    for (var s = 0u; s < ${SLOTS}u; s = s + 1u) {
+      let f = exp(red[s * ${D + 2}u] - M);
+      L = L + red[s * ${D + 2}u + 1u] * f;
+      A = A + red[s * ${D + 2}u + 2u + d] * f;
+    }
+    if (d == 0u) { part[o] = M; part[o + 1u] = L; }
+    part[o + 2u + d] = A;
+  }
+}
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
   let chunk = wid.x; let hk = wid.y; let b = wid.z;
   let slot = li / ${LANES}u; let lane = li % ${LANES}u;
-  let Hq = p.Hkv * ${G}u;
+  let s0 = slot * ${LANES}u;
   let c0 = hk * ${D}u + lane * ${DPL}u;
-  var qr: array<f32, ${G * DPL}>;
-  for (var h = 0u; h < ${G}u; h = h + 1u) {
-    for (var j = 0u; j < ${DPL}u; j = j + 1u) { qr[h * ${DPL}u + j] = q[(b * Hq + hk * ${G}u + h) * ${D}u + lane * ${DPL}u + j] * p.scale; }
-  }
-  var acc: array<f32, ${G * DPL}>;
-  var m: array<f32, ${G}>;
-  var l: array<f32, ${G}>;
-  for (var h = 0u; h < ${G}u; h = h + 1u) { m[h] = NEG; }
-  var stk: St_k; var stv: St_v;
-  stk.key = 0u; stv.key = 0u;
+  let qb = (b * p.Hkv * ${G}u + hk * ${G}u) * ${D}u;
+${qload.join('\n')}
+${H.map((h) => `  var m${h} = NEG; var l${h} = 0.0;\n${U.map((u) => `  var acc${h}_${u} = vec4f(0.0);`).join('\n')}`).join('\n')}
+${stateWgsl('k', c.keys, DPL)}
+${stateWgsl('v', c.values, DPL)}
   let t0 = (chunk * ${SLOTS}u + slot) * p.span;
   for (var i = 0u; i < p.span; i = i + ${TPI}u) {
-    var sc: array<f32, ${NS}>;
-    for (var t = 0u; t < ${TPI}u; t = t + 1u) {
-      let kv = load_k(b, min(t0 + i + t, p.N - 1u), c0, &stk);
-      for (var h = 0u; h < ${G}u; h = h + 1u) {
-        var d = 0.0;
-        for (var j = 0u; j < ${DPL}u; j = j + 1u) { d = d + qr[h * ${DPL}u + j] * kv[j]; }
-        sc[t * ${G}u + h] = d;
-      }
-    }
-    reduce_lanes(&sc, li);
-    for (var t = 0u; t < ${TPI}u; t = t + 1u) {
-      if (t0 + i + t >= p.N) { for (var h = 0u; h < ${G}u; h = h + 1u) { sc[t * ${G}u + h] = NEG; } }
-    }
-    for (var h = 0u; h < ${G}u; h = h + 1u) {
-      var mt = m[h];
-      for (var t = 0u; t < ${TPI}u; t = t + 1u) { mt = max(mt, sc[t * ${G}u + h]); }
-      let a = exp(m[h] - mt);
-      m[h] = mt;
-      var ls = l[h] * a;
-      for (var t = 0u; t < ${TPI}u; t = t + 1u) { let e = exp(sc[t * ${G}u + h] - mt); sc[t * ${G}u + h] = e; ls = ls + e; }
-      l[h] = ls;
-      for (var j = 0u; j < ${DPL}u; j = j + 1u) { acc[h * ${DPL}u + j] = acc[h * ${DPL}u + j] * a; }
-    }
-    for (var t = 0u; t < ${TPI}u; t = t + 1u) {
-      let vv = load_v(b, min(t0 + i + t, p.N - 1u), c0, &stv);
-      for (var h = 0u; h < ${G}u; h = h + 1u) {
-        let e = sc[t * ${G}u + h];
-        for (var j = 0u; j < ${DPL}u; j = j + 1u) { acc[h * ${DPL}u + j] = acc[h * ${DPL}u + j] + e * vv[j]; }
-      }
-    }
+${body.join('\n')}
   }
-  for (var h = 0u; h < ${G}u; h = h + 1u) {
-    workgroupBarrier();
-    let rb = slot * ${D + 2}u;
-    if (lane == 0u) { red[rb] = m[h]; red[rb + 1u] = l[h]; }
-    for (var j = 0u; j < ${DPL}u; j = j + 1u) { red[rb + 2u + lane * ${DPL}u + j] = acc[h * ${DPL}u + j]; }
-    workgroupBarrier();
-    var M = NEG;
-    for (var s = 0u; s < ${SLOTS}u; s = s + 1u) { M = max(M, red[s * ${D + 2}u]); }
-    let o = ((b * Hq + hk * ${G}u + h) * p.nChunks + chunk) * ${D + 2}u;
-    for (var d = li; d < ${D}u; d = d + ${WG}u) {
-      var L = 0.0; var A = 0.0;
-      for (var s = 0u; s < ${SLOTS}u; s = s + 1u) {
-        let f = exp(red[s * ${D + 2}u] - M);
-        L = L + red[s * ${D + 2}u + 1u] * f;
-        A = A + red[s * ${D + 2}u + 2u + d] * f;
-      }
-      if (d == 0u) { part[o] = M; part[o + 1u] = L; }
-      part[o + 2u + d] = A;
-    }
-  }
+  let rb = slot * ${D + 2}u;
+${merge.join('\n')}
 }`;
 }
 
