@@ -1,2 +1,15 @@
 // Barrel of caches, presets and predictors.
-export {};
+export { CompressedKVCache, createCache, type LayerState } from './compressed-cache.js';
+export { deserializeCache, snapshotSize, SNAPSHOT_VERSION, type DeserializeOptions } from './snapshot.js';
+export { defaultPolicy, strictPolicy } from './policy.js';
+export { causalAttention, type CausalAttentionInput } from './attention.js';
+export { applyRope } from '../backend/cpu/rope.js';
+export {
+  getPreset,
+  listPresets,
+  layerQuantizers,
+  presetBitsPerValue,
+  type PresetBits,
+} from '../presets/registry.js';
+export { BUILTIN_PRESETS } from '../presets/definitions.js';
+export { aquaPredictor, nonePredictor, validateAdapters } from '../predictors/aqua.js';

@@ -129,6 +129,17 @@ export function encodeContainer(input: ContainerInput): Uint8Array {
   return out;
 }
 
+/**
+ * The exact size in bytes of the container {@link encodeContainer} writes for a header whose JSON
+ * is `headerJsonBytes` UTF-8 bytes long and sections of the given lengths (for exact accounting).
+ */
+export function containerSize(headerJsonBytes: number, sectionLengths: readonly number[]): number {
+  const prefixLength = FIXED_PREFIX + headerJsonBytes + 4 + TABLE_ENTRY * sectionLengths.length;
+  let total = prefixLength + 4 + pad(prefixLength + 4);
+  for (const n of sectionLengths) total += n + pad(n);
+  return total;
+}
+
 function checkZero(what: string, bytes: Uint8Array, field: string, offset: number): void {
   for (let i = 0; i < bytes.length; i++) {
     if (bytes[i] !== 0) throw new CorruptFileError(what, `${field} at offset ${offset + i} is not zero`);

@@ -12,6 +12,7 @@ export {
   type ContainerInput,
   type ContainerKind,
   decodeContainer,
+  containerSize,
   encodeContainer,
 } from './container.js';
 export {
