@@ -1,4 +1,5 @@
 import { BackendUnavailableError } from '../errors.js';
+import { createCpuBackend } from './cpu/cpu-backend.js';
 import type { Backend, BackendName } from './types.js';
 
 /** Creates a backend, or throws {@link BackendUnavailableError} saying why it cannot run here. */
@@ -46,12 +47,20 @@ export class BackendRegistry {
         failures.push(`${name}: ${err instanceof BackendUnavailableError ? err.reason : String(err)}`);
       }
     }
-    throw new BackendUnavailableError(order.join('|') || '(none)', `no backend could be created — ${failures.join('; ')}`);
+    throw new BackendUnavailableError(
+      order.join('|') || '(none)',
+      `no backend could be created — ${failures.join('; ')}`,
+    );
   }
 }
 
-/** The process-wide registry that kernel packages register into on import. */
+/**
+ * The process-wide registry that kernel packages register into on import. The CPU reference
+ * backend is registered here from the start, with the lowest priority (-100), so that
+ * `selectBackend('cpu')` and `'auto'` always find a backend.
+ */
 export const defaultRegistry = new BackendRegistry();
+defaultRegistry.register('cpu', async () => createCpuBackend(), -100);
 
 /** Registers a backend in {@link defaultRegistry}. */
 export function registerBackend(name: BackendName, factory: BackendFactory, priority = 0): void {
@@ -59,6 +68,8 @@ export function registerBackend(name: BackendName, factory: BackendFactory, prio
 }
 
 /** Selects a backend from {@link defaultRegistry}; see {@link BackendRegistry.select}. */
-export function selectBackend(hints: readonly BackendName[] | BackendName | 'auto' = 'auto'): Promise<Backend> {
+export function selectBackend(
+  hints: readonly BackendName[] | BackendName | 'auto' = 'auto',
+): Promise<Backend> {
   return defaultRegistry.select(typeof hints === 'string' && hints !== 'auto' ? [hints] : hints);
 }

@@ -1,5 +1,5 @@
-import type { BlockShape, EncodedBlock } from '../quantizers/types.js';
 import type { QuantizerSpec } from '../quantizers/spec.js';
+import type { BlockShape, EncodedBlock } from '../quantizers/types.js';
 
 /** Names of the backends kvq knows; kernel packages register themselves under these. */
 export type BackendName = 'cpu' | 'cuda' | 'webgpu';
@@ -16,7 +16,12 @@ export interface RopeConfig {
 
 /** One contiguous token range of a cache as stored: full precision, or encoded blocks. Keys are pre-RoPE. */
 export type CacheSegment =
-  | { readonly kind: 'dense'; readonly tokens: number; readonly keys: Float32Array; readonly values: Float32Array }
+  | {
+      readonly kind: 'dense';
+      readonly tokens: number;
+      readonly keys: Float32Array;
+      readonly values: Float32Array;
+    }
   | {
       readonly kind: 'encoded';
       readonly tokens: number;
@@ -55,11 +60,32 @@ export interface Backend {
   encode(spec: QuantizerSpec, data: Float32Array, shape: BlockShape): Promise<EncodedBlock>;
   decode(spec: QuantizerSpec, block: EncodedBlock): Promise<Float32Array>;
   /** y[rows, outDim] = x[rows, inDim] · wᵀ + bias, w is `[outDim, inDim]` */
-  linear(x: Float32Array, rows: number, w: Float32Array, inDim: number, outDim: number, bias?: Float32Array): Promise<Float32Array>;
+  linear(
+    x: Float32Array,
+    rows: number,
+    w: Float32Array,
+    inDim: number,
+    outDim: number,
+    bias?: Float32Array,
+  ): Promise<Float32Array>;
   /** RMSNorm over the last dim: y = x / sqrt(mean(x²) + eps) · weight */
-  rmsNorm(x: Float32Array, rows: number, dim: number, weight: Float32Array, eps: number): Promise<Float32Array>;
+  rmsNorm(
+    x: Float32Array,
+    rows: number,
+    dim: number,
+    weight: Float32Array,
+    eps: number,
+  ): Promise<Float32Array>;
   /** RoPE on `[tokens, heads, headDim]` at `positions[tokens]`; `inverse` undoes it */
-  rope(x: Float32Array, tokens: number, heads: number, headDim: number, positions: Int32Array, cfg: RopeConfig, inverse?: boolean): Promise<Float32Array>;
+  rope(
+    x: Float32Array,
+    tokens: number,
+    heads: number,
+    headDim: number,
+    positions: Int32Array,
+    cfg: RopeConfig,
+    inverse?: boolean,
+  ): Promise<Float32Array>;
   /** silu(gate) ⊙ up */
   swiglu(gate: Float32Array, up: Float32Array): Promise<Float32Array>;
   /** causal GQA attention over segments; returns `[qTokens, queryHeads, headDim]` */

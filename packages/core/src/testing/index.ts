@@ -1,5 +1,11 @@
 /**
- * @kvq/core/testing — the backend conformance suite.
+ * @kvq/core/testing — the backend conformance suite (uses vitest, an optional peer dependency).
  * @packageDocumentation
  */
-export {};
+export {
+  runConformance,
+  relL2,
+  CONFORMANCE_SPECS,
+  CONFORMANCE_TOLERANCE,
+  type ConformanceOptions,
+} from './conformance.js';
