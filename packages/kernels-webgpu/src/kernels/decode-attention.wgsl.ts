@@ -36,6 +36,8 @@ export interface DecodeAttentionConfig {
   readonly subgroups: boolean;
   /** tokens each slot processes per loop iteration (independent loads and lane sums in flight); span is a multiple */
   readonly tokensPerIter: number;
+  /** channels per token (kvHeads × headDim), compiled in */
+  readonly channels: number;
 }
 
 /** Lanes per token slot and slots per workgroup. */
@@ -55,7 +57,7 @@ function formatKey(f: KvTileFormat): string {
 
 /** Cache key of a configuration. */
 export function decodeAttentionKey(c: DecodeAttentionConfig): string {
-  return `dattn:${c.headDim}:${c.group}:${formatKey(c.keys)}:${formatKey(c.values)}:${c.subgroups ? 'sg' : 'wg'}:t${c.tokensPerIter}`;
+  return `dattn:${c.headDim}:${c.group}:${formatKey(c.keys)}:${formatKey(c.values)}:${c.subgroups ? 'sg' : 'wg'}:t${c.tokensPerIter}:c${c.channels}`;
 }
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -67,7 +69,7 @@ function bindingWgsl(x: string, f: KvTileFormat): string {
   const decl = `@group(0) @binding(${binding}) var<storage, read> ${x}buf: array<u32>;`;
   if (f.kind === 'fp8') return decl;
   return `${decl}
-fn half_${x}(base: u32, h: u32) -> f32 { return f16_bits_to_f32((${x}buf[base + (h >> 1u)] >> ((h & 1u) * 16u)) & 0xffffu); }`;
+fn half_${x}(base: u32, h: u32) -> f32 { return unpack2x16float(${x}buf[base + (h >> 1u)])[h & 1u]; }`;
 }
 
 /** Per-lane state declared once (the cached scale/min of channel-axis groups). */
@@ -87,7 +89,7 @@ function loadWgsl(x: string, f: KvTileFormat, dpl: number, tok: string, pre: str
   const nv = dpl / 4;
   const L: string[] = [`  let ${pre}t = ${tok};`];
   if (f.kind === 'f16') {
-    L.push(`  let ${pre}v = ((b * p.N + ${pre}t) * p.C + c0) / 8u;`);
+    L.push(`  let ${pre}v = ((b * p.N + ${pre}t) * C + c0) / 8u;`);
     for (const w of range(dpl / 8)) {
       L.push(`  let ${pre}r${w} = ${x}buf[${pre}v + ${w}u];`);
       L.push(`  let ${pre}${2 * w} = vec4f(unpack2x16float(${pre}r${w}.x), unpack2x16float(${pre}r${w}.y));`);
@@ -98,7 +100,7 @@ function loadWgsl(x: string, f: KvTileFormat, dpl: number, tok: string, pre: str
     return L.join('\n');
   }
   if (f.kind === 'fp8') {
-    L.push(`  let ${pre}w = ((b * p.N + ${pre}t) * p.C + c0) / 4u;`);
+    L.push(`  let ${pre}w = ((b * p.N + ${pre}t) * C + c0) / 4u;`);
     for (const u of range(nv)) {
       L.push(`  let ${pre}r${u} = ${x}buf[${pre}w + ${u}u];`);
       L.push(
@@ -117,14 +119,16 @@ function loadWgsl(x: string, f: KvTileFormat, dpl: number, tok: string, pre: str
   // codes as f32, element j
   const code: string[] = [];
   if ((dpl * bits) % 32 === 0) {
-    L.push(`  let ${pre}cw = ${pre}base + ${nGroups}u + ((${pre}ti * p.C + c0) * ${bits}u) / 32u;`);
+    L.push(`  let ${pre}cw = ${pre}base + ${nGroups}u + ((${pre}ti * C + c0) * ${bits}u) / 32u;`);
     for (const w of range((dpl * bits) / 32)) L.push(`  let ${pre}w${w} = ${x}buf[${pre}cw + ${w}u];`);
     for (const j of range(dpl)) {
       const bit = j * bits;
-      code.push(`f32((${pre}w${Math.floor(bit / 32)} >> ${bit % 32}u) & ${mask}u)`);
+      code.push(
+        `(bitcast<f32>(((${pre}w${Math.floor(bit / 32)} >> ${bit % 32}u) & ${mask}u) | 0x4b000000u) - 8388608.0)`,
+      );
     }
   } else {
-    L.push(`  let ${pre}p0 = (${pre}ti * p.C + c0) * ${bits}u;`);
+    L.push(`  let ${pre}p0 = (${pre}ti * C + c0) * ${bits}u;`);
     for (const j of range(dpl)) {
       L.push(
         `  let ${pre}q${j} = ${pre}p0 + ${j * bits}u; let ${pre}i${j} = ${pre}base + ${nGroups}u + (${pre}q${j} >> 5u); let ${pre}s${j} = ${pre}q${j} & 31u;`,
@@ -132,7 +136,7 @@ function loadWgsl(x: string, f: KvTileFormat, dpl: number, tok: string, pre: str
       L.push(
         `  let ${pre}c${j} = ((${x}buf[${pre}i${j}] >> ${pre}s${j}) | select(0u, ${x}buf[${pre}i${j} + 1u] << (32u - ${pre}s${j}), ${pre}s${j} + ${bits}u > 32u)) & ${mask}u;`,
       );
-      code.push(`f32(${pre}c${j})`);
+      code.push(`(bitcast<f32>(${pre}c${j} | 0x4b000000u) - 8388608.0)`);
     }
   }
   const cv = (u: number) => `vec4f(${code.slice(4 * u, 4 * u + 4).join(', ')})`;
@@ -140,7 +144,7 @@ function loadWgsl(x: string, f: KvTileFormat, dpl: number, tok: string, pre: str
     L.push(`  let ${pre}key = ${pre}blk * 65536u + ${pre}ti / ${gs}u;`);
     L.push(`  if (${pre}key != ${x}key) {`);
     L.push(`    ${x}key = ${pre}key;`);
-    L.push(`    let g0 = (${pre}ti / ${gs}u) * p.C + c0;`);
+    L.push(`    let g0 = (${pre}ti / ${gs}u) * C + c0;`);
     for (const u of range(nv)) {
       const h = (o: number) =>
         range(4)
@@ -151,7 +155,7 @@ function loadWgsl(x: string, f: KvTileFormat, dpl: number, tok: string, pre: str
     L.push('  }');
     for (const u of range(nv)) L.push(`  let ${pre}${u} = ${x}mn${u} + ${cv(u)} * ${x}sc${u};`);
   } else if (gs % dpl === 0) {
-    L.push(`  let ${pre}g = ${pre}ti * (p.C / ${gs}u) + c0 / ${gs}u;`);
+    L.push(`  let ${pre}g = ${pre}ti * (C / ${gs}u) + c0 / ${gs}u;`);
     L.push(
       `  let ${pre}sc = half_${x}(${pre}base, ${pre}g); let ${pre}mn = half_${x}(${pre}base, ${nGroups}u + ${pre}g);`,
     );
@@ -160,7 +164,7 @@ function loadWgsl(x: string, f: KvTileFormat, dpl: number, tok: string, pre: str
     for (const u of range(nv)) {
       const el = range(4).map((k) => {
         const j = 4 * u + k;
-        const g = `${pre}ti * (p.C / ${gs}u) + (c0 + ${j}u) / ${gs}u`;
+        const g = `${pre}ti * (C / ${gs}u) + (c0 + ${j}u) / ${gs}u`;
         return `half_${x}(${pre}base, ${nGroups}u + ${g}) + ${code[j]} * half_${x}(${pre}base, ${g})`;
       });
       L.push(`  let ${pre}${u} = vec4f(${el.join(', ')});`);
@@ -246,6 +250,7 @@ ${U.map((u) =>
   );
   return `${c.subgroups ? 'enable subgroups;' : ''}
 const NEG = -1.0e30;
+const C = ${c.channels}u;
 struct P { N: u32, Hkv: u32, span: u32, nChunks: u32, scale: f32, C: u32, nBlocksK: u32, nBlocksV: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
