@@ -457,10 +457,9 @@ async function sweep(ctx: GpuContext, ceiling: number): Promise<void> {
     : [
         { N: 32768, B: 16 },
         { N: 32768, B: 1 },
-        { N: 4096, B: 16 },
       ];
   for (const { N, B } of shapes) {
-    for (const m of METHODS.filter((x) => x.name === 'fp16' || x.name === 'kivi-2')) {
+    for (const m of METHODS.filter((x) => x.name === 'fp16' || x.name === 'kivi-2' || x.name === 'k4v2')) {
       using scope = new BufferScope(ctx);
       const ts = { batch: B, tokens: N, kvHeads: Hkv, headDim: D, blockTokens: N };
       using kt = new GpuKvTensor(ctx, m.k, ts, 'sweep K');
@@ -483,16 +482,18 @@ async function sweep(ctx: GpuContext, ceiling: number): Promise<void> {
       const kvBytes = kt.buffer.size + vt.buffer.size;
       const q = scope.upload(new SeededRandom(9).normalArray(B * Hq * D));
       const out = scope.create(B * Hq * D * 4);
-      const variants: { tpi: number; span?: number }[] = [
-        { tpi: 1 },
-        { tpi: 2 },
-        { tpi: 4 },
-        { tpi: 8 },
-        { tpi: 4, span: 16 },
-        { tpi: 4, span: 32 },
-        { tpi: 4, span: 128 },
-        { tpi: 8, span: 128 },
-      ];
+      const variants: { tpi: number; span?: number }[] =
+        m.name === 'fp16'
+          ? [
+              { tpi: 8, span: 64 },
+              { tpi: 8, span: 128 },
+            ]
+          : [
+              { tpi: 2, span: 64 },
+              { tpi: 4, span: 64 },
+              { tpi: 2, span: 128 },
+              { tpi: 4, span: 128 },
+            ];
       for (const v of variants) {
         using attn = new DecodeAttention(
           ctx,
@@ -557,9 +558,8 @@ async function main(): Promise<void> {
   for (const f of failed) log('FAILED', JSON.stringify(f));
   const ceiling = await copyCeiling(ctx);
   log(`copy ceiling ${ceiling.toFixed(0)} GB/s`);
-  if (args.includes('--sweep')) {
-    await sweep(ctx, ceiling);
-  } else {
+  if (args.includes('--sweep')) await sweep(ctx, ceiling);
+  if (!args.includes('--sweep-only')) {
     await codec(ctx, ceiling);
     await attention(ctx, ceiling);
   }
