@@ -47,6 +47,21 @@ describe('the kvq binary', () => {
     expect(truncated.code).toBe(1);
     expect(truncated.stderr).toMatch(/^kvq: .*cut\.gguf: truncated: .*\n {2}hint: check the --model/);
     expect(truncated.stderr.split('\n')).toHaveLength(3);
+    const aqua = kvq([
+      'eval',
+      '--quick',
+      '--model',
+      STORIES,
+      '--text',
+      TINY_TEXT,
+      '--presets',
+      'fp16,aqua-2.5',
+    ]);
+    expect(aqua.code).toBe(1);
+    expect(aqua.stdout).toBe('');
+    expect(aqua.stderr).toMatch(
+      /^kvq: preset "aqua-2\.5" predicts K\/V with AQUA-KV adapters, but no adapters were given: .*\n {2}hint: fit adapters with `kvq calibrate`/,
+    );
     const badBackend = kvq(['eval', '--backend', 'tpu']);
     expect(badBackend.code).not.toBe(0);
     expect(badBackend.stderr).toMatch(/Allowed choices are cpu, cuda, webgpu/);
@@ -62,19 +77,25 @@ describe('the kvq binary', () => {
       '--text',
       TINY_TEXT,
       '--presets',
-      'fp32',
-      '--ctx',
-      '128',
+      'fp16,kivi-2,fp32',
       '--json',
       out,
     ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/protocol aqua-kv: 32-token chunks, 4 fp16 sinks, fp16 buffer 128/);
+    expect(r.stdout).toMatch(/^fp16 +16\.000 +16\.000 +16\.000/m);
+    expect(r.stdout).toMatch(/^kivi-2 +3\.000 +3\.000 +3\.000/m);
     expect(r.stdout).toMatch(/^fp32 +32\.000 +32\.000/m);
     const report = JSON.parse(readFileSync(out, 'utf8'));
-    expect(report).toMatchObject({ model: STORIES, text: TINY_TEXT, ctx: 128, tokens: 254, backend: 'cpu (wasm-simd)' });
-    expect(report.results).toHaveLength(1);
+    expect(report).toMatchObject({
+      model: STORIES,
+      text: TINY_TEXT,
+      ctx: 256,
+      tokens: 510,
+      backend: 'cpu (wasm-simd)',
+    });
+    expect(report.results.map((x: { preset: string }) => x.preset)).toEqual(['fp16', 'kivi-2', 'fp32']);
     expect(Object.keys(report.results[0]).sort()).toEqual(
       [
         'preset',
