@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerCalibrate } from './commands/calibrate.js';
 import { registerEval } from './commands/eval.js';
 import { formatError } from './errors.js';
 
@@ -12,6 +13,7 @@ export function createProgram(): Command {
     .showHelpAfterError(false)
     .exitOverride();
   registerEval(program);
+  registerCalibrate(program);
   return program;
 }
 

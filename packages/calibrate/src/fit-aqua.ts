@@ -1,11 +1,11 @@
 import {
   type AquaAdapters,
+  InvalidArgumentError,
   type KVLayout,
   type LayerAdapter,
   type LayerQuantizers,
   type ModelIdentity,
   type PresetConfig,
-  InvalidArgumentError,
   channels,
   createQuantizer,
 } from '@kvq/core';
@@ -84,7 +84,7 @@ function relError(truth: Float32Array, approx: Float32Array): number {
 
 function explainedVariance(truth: Float32Array, pred: Float32Array, tokens: number, c: number): number {
   const mean = new Float64Array(c);
-  for (let t = 0; t < tokens; t++) for (let j = 0; j < c; j++) mean[j]! += truth[t * c + j]!;
+  for (let t = 0; t < tokens; t++) for (let j = 0; j < c; j++) mean[j]! += truth[t * c + j];
   for (let j = 0; j < c; j++) mean[j]! /= tokens;
   let res = 0;
   let tot = 0;
@@ -116,7 +116,7 @@ function subtract(a: Float32Array, b: Float32Array): Float32Array {
 }
 
 function addInPlace(a: Float32Array, b: Float32Array): Float32Array {
-  for (let i = 0; i < a.length; i++) a[i]! += b[i]!;
+  for (let i = 0; i < a.length; i++) a[i]! += b[i];
   return a;
 }
 
@@ -142,7 +142,9 @@ export function fitAquaAdapters(recorded: RecordedKV, opts: FitAquaOptions): Fit
     }
   }
   if (tokens < 2 * c) {
-    throw new InvalidArgumentError(`fitAquaAdapters: ${tokens} tokens is too few to fit ${c}×${2 * c} adapters (need ≥ ${2 * c})`);
+    throw new InvalidArgumentError(
+      `fitAquaAdapters: ${tokens} tokens is too few to fit ${c}×${2 * c} adapters (need ≥ ${2 * c})`,
+    );
   }
   const blockTokens = opts.blockTokens ?? (preset.policy.bufferTokens > 0 ? preset.policy.bufferTokens : 128);
   const lambdaScale = opts.lambdaScale ?? 1e-3;
@@ -180,7 +182,12 @@ export function fitAquaAdapters(recorded: RecordedKV, opts: FitAquaOptions): Fit
     const vPred = applyLinear(vfit, vIn, tokens, 2 * c);
     const vRec = addInPlace(roundTrip(qs.values, subtract(v, vPred), tokens, layout, blockTokens), vPred);
 
-    layers.push({ keyWeight: kfit.weight, keyBias: kfit.bias, valueWeight: vfit.weight, valueBias: vfit.bias });
+    layers.push({
+      keyWeight: kfit.weight,
+      keyBias: kfit.bias,
+      valueWeight: vfit.weight,
+      valueBias: vfit.bias,
+    });
     const r: LayerFitReport = {
       layer: l,
       keyExplainedVariance: explainedVariance(k, kPred, tokens, c),

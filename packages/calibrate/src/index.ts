@@ -6,3 +6,4 @@
 export * from './ridge.js';
 export * from './fit-aqua.js';
 export * from './record.js';
+export * from './bundled.js';

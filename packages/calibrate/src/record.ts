@@ -31,7 +31,11 @@ export interface RecordOptions {
  * Runs `tokens` through the model in non-overlapping windows and keeps every layer's true
  * (full-precision, pre-RoPE) keys and values, in memory bounded by `maxTokens`.
  */
-export async function recordKV(model: KVRecordingModel, tokens: ArrayLike<number>, opts: RecordOptions = {}): Promise<RecordedKV> {
+export async function recordKV(
+  model: KVRecordingModel,
+  tokens: ArrayLike<number>,
+  opts: RecordOptions = {},
+): Promise<RecordedKV> {
   const windowTokens = opts.windowTokens ?? 1024;
   if (!Number.isInteger(windowTokens) || windowTokens <= 0) {
     throw new InvalidArgumentError(`recordKV: windowTokens must be a positive integer, got ${windowTokens}`);
@@ -49,7 +53,9 @@ export async function recordKV(model: KVRecordingModel, tokens: ArrayLike<number
       logits: 'none',
       onKV: (layer, k, v, t) => {
         if (t !== n || k.length !== n * c || v.length !== n * c) {
-          throw new InvalidArgumentError(`recordKV: layer ${layer} reported ${t} tokens × ${k.length / Math.max(t, 1)} channels, expected ${n} × ${c}`);
+          throw new InvalidArgumentError(
+            `recordKV: layer ${layer} reported ${t} tokens × ${k.length / Math.max(t, 1)} channels, expected ${n} × ${c}`,
+          );
         }
         keys[layer]!.set(k, t0 * c);
         values[layer]!.set(v, t0 * c);

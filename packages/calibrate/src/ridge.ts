@@ -18,7 +18,9 @@ export class NormalEquations {
 
   constructor(inDim: number, outDim: number) {
     if (!Number.isInteger(inDim) || inDim <= 0 || !Number.isInteger(outDim) || outDim <= 0) {
-      throw new InvalidArgumentError(`NormalEquations: dims must be positive integers, got ${inDim}×${outDim}`);
+      throw new InvalidArgumentError(
+        `NormalEquations: dims must be positive integers, got ${inDim}×${outDim}`,
+      );
     }
     this.inDim = inDim;
     this.outDim = outDim;
@@ -73,7 +75,8 @@ export function cholesky(a: Float64Array, n: number): Float64Array {
   for (let j = 0; j < n; j++) {
     let d = a[j * n + j]!;
     for (let k = 0; k < j; k++) d -= l[j * n + k]! * l[j * n + k]!;
-    if (!(d > 0)) throw new InvalidArgumentError(`cholesky: matrix is not positive definite (pivot ${j} = ${d})`);
+    if (!(d > 0))
+      throw new InvalidArgumentError(`cholesky: matrix is not positive definite (pivot ${j} = ${d})`);
     const ljj = Math.sqrt(d);
     l[j * n + j] = ljj;
     for (let i = j + 1; i < n; i++) {
