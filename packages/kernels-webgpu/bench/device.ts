@@ -323,7 +323,7 @@ async function codec(ctx: GpuContext, ceiling: number): Promise<void> {
       rec.submit();
     }
     const te = await timeRecorded(ctx, (rec) => recordEncode(rec, scope, spec, shape, x, enc, status));
-    const td = await timeRecorded(ctx, (rec) => recordDecode(rec, spec, shape, enc, y, status));
+    const td = await timeRecorded(ctx, (rec) => recordDecode(rec, scope, spec, shape, enc, y, status));
     const eb = n * 4 + encBytes;
     results.codec.push({
       spec: name,

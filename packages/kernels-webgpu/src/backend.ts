@@ -138,7 +138,7 @@ export class WebGpuBackend implements Backend {
     status: GpuBuffer,
   ): void {
     const blk = scope.upload(block.bytes, 'encoded block');
-    recordDecode(rec, spec, block.shape, blk, out, status);
+    recordDecode(rec, scope, spec, block.shape, blk, out, status);
   }
 
   async linear(
