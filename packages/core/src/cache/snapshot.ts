@@ -62,7 +62,8 @@ function buildHeader(cache: CompressedKVCache): SnapshotHeader {
   return {
     format: 'kvq-cache',
     layout: { ...cache.layout },
-    preset: cache.preset,
+    // a JSON copy: optional fields left undefined by the caller are dropped, as JSON would
+    preset: JSON.parse(JSON.stringify(cache.preset)) as PresetConfig,
     policy: { ...cache.policy },
     rope: cache.rope ?? null,
     checkFinite: cache.checkFinite,

@@ -79,13 +79,13 @@ export const BUILTIN_PRESETS: readonly PresetConfig[] = [
   {
     name: 'qaq',
     description:
-      'QAQ-style: non-uniform (Lloyd-Max) codebooks, keys 3-bit per channel and values 2-bit per token, 1 outlier per token kept in fp16, attention-aware: the 10% most attended blocks at 4/3 bits',
+      'QAQ-style: non-uniform (Lloyd-Max) codebooks, keys 3-bit per channel (mean-centred) and values 2-bit per token, 1 outlier per token kept in fp16, attention-aware: the 10% most attended blocks at 4/3 bits',
     quantizers: {
       keys: {
         kind: 'outliers',
         axis: 'token',
         count: 1,
-        inner: { kind: 'codebook', bits: 3, axis: 'channel', groupSize: 32, norm: 'rms' },
+        inner: { kind: 'codebook', bits: 3, axis: 'channel', groupSize: 32, norm: 'meanrms' },
       },
       values: {
         kind: 'outliers',
@@ -101,7 +101,7 @@ export const BUILTIN_PRESETS: readonly PresetConfig[] = [
           kind: 'outliers',
           axis: 'token',
           count: 1,
-          inner: { kind: 'codebook', bits: 4, axis: 'channel', groupSize: 32, norm: 'rms' },
+          inner: { kind: 'codebook', bits: 4, axis: 'channel', groupSize: 32, norm: 'meanrms' },
         },
         values: {
           kind: 'outliers',

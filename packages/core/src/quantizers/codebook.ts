@@ -1,7 +1,9 @@
 /**
  * Non-uniform scalar quantization (QAQ-style): per group an fp16 scale (absmax or RMS), values
  * divided by it and mapped to the nearest level of a codebook of `2^bits` levels.
- * Layout: `[scales fp16 × nGroups][codes packed, token-major]` (FORMAT.md).
+ * Layout: `[scales fp16 × nGroups]([means fp16 × nGroups] for `meanrms`)[codes packed, token-major]` (FORMAT.md).
+ * `meanrms` subtracts each group's mean (stored) before scaling by the RMS of the rest: keys have
+ * large per-channel offsets that a symmetric codebook would waste levels on.
  */
 import { CorruptFileError, InvalidArgumentError } from '../errors.js';
 import { float16Table } from '../float16.js';
@@ -46,8 +48,10 @@ export class CodebookQuantizer implements Quantizer {
     if (!Number.isInteger(spec.bits) || spec.bits < 1 || spec.bits > 8) {
       throw new InvalidArgumentError(`codebook: bits must be an integer in 1..8, got ${spec.bits}`);
     }
-    if (spec.norm !== 'absmax' && spec.norm !== 'rms') {
-      throw new InvalidArgumentError(`codebook: norm must be 'absmax' or 'rms', got ${String(spec.norm)}`);
+    if (spec.norm !== 'absmax' && spec.norm !== 'rms' && spec.norm !== 'meanrms') {
+      throw new InvalidArgumentError(
+        `codebook: norm must be 'absmax', 'rms' or 'meanrms', got ${String(spec.norm)}`,
+      );
     }
     checkGrouping('codebook', spec);
     this.levels = codebookLevels(spec);
@@ -62,8 +66,16 @@ export class CodebookQuantizer implements Quantizer {
     };
   }
 
+  /** fp16 fields per group: the scale, and the mean for `norm: 'meanrms'`. */
+  get #fields(): number {
+    return this.spec.norm === 'meanrms' ? 2 : 1;
+  }
+
   encodedBytes(shape: BlockShape): number {
-    return groupCount('codebook', this.spec, shape) * 2 + packedBytes(blockValues(shape), this.spec.bits);
+    return (
+      groupCount('codebook', this.spec, shape) * 2 * this.#fields +
+      packedBytes(blockValues(shape), this.spec.bits)
+    );
   }
 
   bitsPerValue(shape: BlockShape): number {
@@ -88,8 +100,8 @@ export class CodebookQuantizer implements Quantizer {
     return gi;
   }
 
-  /** fp16 bits of every group's scale, and each value's group index. */
-  #scales(data: Float32Array, shape: BlockShape): { h: Uint16Array; gi: Int32Array } {
+  /** fp16 bits of every group's scale (and mean, for `meanrms`), and each value's group index. */
+  #scales(data: Float32Array, shape: BlockShape): { h: Uint16Array; m: Uint16Array; gi: Int32Array } {
     const T = shape.tokens;
     const C = blockChannels(shape);
     const nGroups = groupCount('codebook', this.spec, shape);
@@ -97,7 +109,27 @@ export class CodebookQuantizer implements Quantizer {
     const n = T * C;
     const acc = new Float64Array(nGroups);
     const cnt = new Int32Array(nGroups);
-    if (this.spec.norm === 'absmax') {
+    const m = new Uint16Array(nGroups);
+    const mean = new Float32Array(nGroups);
+    if (this.spec.norm === 'meanrms') {
+      const sum = new Float64Array(nGroups);
+      for (let i = 0; i < n; i++) {
+        const g = gi[i]!;
+        sum[g] = sum[g]! + data[i]!;
+        cnt[g] = cnt[g]! + 1;
+      }
+      const t16 = float16Table();
+      for (let g = 0; g < nGroups; g++) {
+        m[g] = fp16Field('codebook mean', Math.fround(cnt[g]! > 0 ? sum[g]! / cnt[g]! : 0));
+        mean[g] = t16[m[g]!]!;
+      }
+      for (let i = 0; i < n; i++) {
+        const g = gi[i]!;
+        const x = data[i]! - mean[g]!;
+        acc[g] = acc[g]! + x * x;
+      }
+      for (let g = 0; g < nGroups; g++) acc[g] = cnt[g]! > 0 ? Math.sqrt(acc[g]! / cnt[g]!) : 0;
+    } else if (this.spec.norm === 'absmax') {
       for (let i = 0; i < n; i++) {
         const a = Math.abs(data[i]!);
         const g = gi[i]!;
@@ -114,7 +146,7 @@ export class CodebookQuantizer implements Quantizer {
     }
     const h = new Uint16Array(nGroups);
     for (let g = 0; g < nGroups; g++) h[g] = fp16Field('codebook scale', Math.fround(acc[g]!));
-    return { h, gi };
+    return { h, m, gi };
   }
 
   /**
@@ -123,12 +155,14 @@ export class CodebookQuantizer implements Quantizer {
    */
   normalize(data: Float32Array, shape: BlockShape): Float32Array {
     checkInput('codebook', data, shape);
-    const { h, gi } = this.#scales(data, shape);
+    const { h, m, gi } = this.#scales(data, shape);
     const t16 = float16Table();
+    const centered = this.spec.norm === 'meanrms';
     const z = new Float32Array(data.length);
     for (let i = 0; i < z.length; i++) {
       const s = t16[h[gi[i]!]!]!;
-      z[i] = s === 0 ? 0 : data[i]! / s;
+      const x = centered ? Math.fround(data[i]! - t16[m[gi[i]!]!]!) : data[i]!;
+      z[i] = s === 0 ? 0 : x / s;
     }
     return z;
   }
@@ -136,23 +170,30 @@ export class CodebookQuantizer implements Quantizer {
   encode(data: Float32Array, shape: BlockShape): EncodedBlock {
     checkInput('codebook', data, shape);
     const n = data.length;
-    const { h, gi } = this.#scales(data, shape);
+    const { h, m, gi } = this.#scales(data, shape);
     const nGroups = h.length;
     const bytes = new Uint8Array(this.encodedBytes(shape));
     const t16 = float16Table();
+    const centered = this.spec.norm === 'meanrms';
     const scales = new Float32Array(nGroups);
+    const means = new Float32Array(nGroups);
     for (let g = 0; g < nGroups; g++) {
       scales[g] = t16[h[g]!]!;
       writeU16(bytes, 2 * g, h[g]!);
+      if (centered) {
+        means[g] = t16[m[g]!]!;
+        writeU16(bytes, 2 * (nGroups + g), m[g]!);
+      }
     }
     const mids = this.#mids;
     const zeroCode = nearestLevel(mids, 0);
     const codes = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
       const s = scales[gi[i]!]!;
-      codes[i] = s === 0 ? zeroCode : nearestLevel(mids, Math.fround(data[i]! / s));
+      const x = centered ? Math.fround(data[i]! - means[gi[i]!]!) : data[i]!;
+      codes[i] = s === 0 ? zeroCode : nearestLevel(mids, Math.fround(x / s));
     }
-    packBits(codes, this.spec.bits, bytes.subarray(nGroups * 2));
+    packBits(codes, this.spec.bits, bytes.subarray(nGroups * 2 * this.#fields));
     return { shape: { ...shape }, bytes };
   }
 
@@ -169,10 +210,15 @@ export class CodebookQuantizer implements Quantizer {
       if (s < 0) throw new CorruptFileError('codebook block', `negative scale ${s} in group ${g}`);
       scales[g] = s;
     }
-    const codes = unpackBits(b.subarray(nGroups * 2), this.spec.bits, T * C);
+    const centered = this.spec.norm === 'meanrms';
+    const means = new Float32Array(nGroups);
+    if (centered)
+      for (let g = 0; g < nGroups; g++) means[g] = readFp16Field('codebook block mean', b, 2 * (nGroups + g));
+    const codes = unpackBits(b.subarray(nGroups * 2 * this.#fields), this.spec.bits, T * C);
     const gi = this.#groupIndex(T, C);
     const L = this.levels;
-    for (let i = 0; i < T * C; i++) dst[i] = L[codes[i]!]! * scales[gi[i]!]!;
+    if (centered) for (let i = 0; i < T * C; i++) dst[i] = L[codes[i]!]! * scales[gi[i]!]! + means[gi[i]!]!;
+    else for (let i = 0; i < T * C; i++) dst[i] = L[codes[i]!]! * scales[gi[i]!]!;
     return dst;
   }
 }

@@ -33,7 +33,7 @@ export interface UniformSpec {
 
 /**
  * Non-uniform scalar quantization with a codebook of `2^bits` levels (sorted ascending), applied
- * after normalizing each group by an fp16 scale (max |x| for `norm: 'absmax'`, RMS for `'rms'`).
+ * after normalizing each group by an fp16 scale (max |x| for `norm: 'absmax'`, RMS for `'rms'`; `'meanrms'` first subtracts the group's mean, stored as a second fp16 per group).
  * Groups as in {@link UniformSpec}. Without a fitted codebook, the Lloyd-Max codebook for N(0,1)
  * (for `'rms'`) is used; for `'absmax'`, those levels divided by their largest magnitude (±1 outer
  * levels). `fitCodebook` fits one (Lloyd-Max on samples, e.g. from `CodebookQuantizer.normalize`).
@@ -43,7 +43,7 @@ export interface CodebookSpec {
   readonly bits: number;
   readonly axis: 'channel' | 'token';
   readonly groupSize: number;
-  readonly norm: 'absmax' | 'rms';
+  readonly norm: 'absmax' | 'rms' | 'meanrms';
   readonly codebook?: readonly number[];
 }
 

@@ -149,3 +149,39 @@ describe('codebook quantizer', () => {
     expect(m).toBeLessThan(LLOYD_MAX_GAUSSIAN_MSE[2]! * 1.03);
   });
 });
+
+describe('codebook norm meanrms', () => {
+  it('stores a mean per group: offsets cost nothing, bits are exact, round trip is close', async () => {
+    const { CodebookQuantizer, SeededRandom } = await import('../../src/index.js');
+    const rng = new SeededRandom(31);
+    const shape = { tokens: 64, kvHeads: 2, headDim: 64 };
+    const x = rng.normalArray(64 * 128);
+    for (let t = 0; t < 64; t++) for (let c = 0; c < 128; c++) x[t * 128 + c]! += c % 3 === 0 ? 20 : -5; // channel offsets
+    const mr = new CodebookQuantizer({
+      kind: 'codebook',
+      bits: 3,
+      axis: 'channel',
+      groupSize: 32,
+      norm: 'meanrms',
+    });
+    const rms = new CodebookQuantizer({
+      kind: 'codebook',
+      bits: 3,
+      axis: 'channel',
+      groupSize: 32,
+      norm: 'rms',
+    });
+    const err = (q: typeof mr) => {
+      const enc = q.encode(x, shape);
+      expect(enc.bytes.length).toBe(q.encodedBytes(shape));
+      const y = q.decode(enc);
+      let e = 0;
+      for (let i = 0; i < x.length; i++) e += (x[i]! - y[i]!) ** 2;
+      return e / x.length;
+    };
+    expect(mr.bitsPerValue(shape)).toBe(3 + 32 / 32);
+    const eMr = err(mr);
+    expect(eMr).toBeLessThan(0.06); // ≈ the 3-bit Lloyd-Max MSE of N(0,1), 0.0345, plus fp16 rounding of means
+    expect(eMr).toBeLessThan(err(rms) / 10);
+  });
+});
