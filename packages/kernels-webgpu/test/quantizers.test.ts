@@ -24,6 +24,7 @@ const SPECS: QuantizerSpec[] = [
   { kind: 'uniform', bits: 4, axis: 'token', groupSize: 16 },
   { kind: 'codebook', bits: 3, axis: 'channel', groupSize: 4, norm: 'rms' },
   { kind: 'codebook', bits: 2, axis: 'token', groupSize: 8, norm: 'absmax' },
+  { kind: 'codebook', bits: 3, axis: 'channel', groupSize: 3, norm: 'meanrms' },
   {
     kind: 'codebook',
     bits: 4,
@@ -142,8 +143,11 @@ describe.skipIf(!p.ok)(title('encode/decode vs the CPU reference', p), () => {
         // decode of the CPU's bytes must equal the CPU decode (fp32 rounding of min + code·scale aside)
         const gpuDec = await b.decode(spec, cpuBlock);
         const cpuDec = cpuQ.decode(cpuBlock);
+        // (an FMA on the GPU, two roundings on the CPU: one ulp of the block's largest value)
+        let peak = 0;
+        for (let i = 0; i < n; i++) peak = Math.max(peak, Math.abs(cpuDec[i]!));
         for (let i = 0; i < n; i++)
-          expect(Math.abs(gpuDec[i]! - cpuDec[i]!)).toBeLessThanOrEqual(Math.abs(cpuDec[i]!) * 2e-7);
+          expect(Math.abs(gpuDec[i]! - cpuDec[i]!)).toBeLessThanOrEqual(peak * 2.4e-7);
       });
     }
   }

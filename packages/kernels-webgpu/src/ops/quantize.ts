@@ -129,7 +129,8 @@ export function recordEncode(
     case 'codebook': {
       const nGroups = uniformGroups(spec, shape);
       const key = `${spec.bits}:${spec.axis}:${spec.groupSize}:${spec.norm}`;
-      const scales = scope.create(nGroups * 4, 'codebook scales');
+      const fields = spec.norm === 'meanrms' ? 2 : 1;
+      const scales = scope.create(fields * nGroups * 4, 'codebook scales');
       const codes = scope.create(n * 4, 'codebook codes');
       const levels = codebookLevels(spec);
       const mids = scope.upload(f32(midpoints(levels)), 'codebook midpoints');
@@ -143,11 +144,20 @@ export function recordEncode(
       rec.dispatchThreads(
         `enc:cbc:${key}`,
         () => codebookCodesWgsl(spec),
-        [T, C, levels.length],
+        [T, C, levels.length, nGroups],
         [x, scales, mids, codes],
         n,
       );
-      recordPack(rec, spec.bits, scales, nGroups, codes, n, out, createQuantizer(spec).encodedBytes(shape));
+      recordPack(
+        rec,
+        spec.bits,
+        scales,
+        fields * nGroups,
+        codes,
+        n,
+        out,
+        createQuantizer(spec).encodedBytes(shape),
+      );
       return;
     }
     case 'higgs': {
@@ -251,7 +261,7 @@ export function recordDecode(
       const nGroups = uniformGroups(spec, shape);
       const levels = scope.upload(f32(codebookLevels(spec)), 'codebook levels');
       rec.dispatchThreads(
-        `dec:cb:${spec.bits}:${spec.axis}:${spec.groupSize}`,
+        `dec:cb:${spec.bits}:${spec.axis}:${spec.groupSize}:${spec.norm}`,
         () => codebookDecodeWgsl(spec),
         [T, C, nGroups],
         [blk, levels, out, status],
