@@ -262,11 +262,12 @@ fn f16_bits_to_f32(h: u32) -> f32 {
   if (e == 0u) { let v = f32(m) * 5.9604644775390625e-8; return select(v, -v, sign != 0u); }
   return bitcast<f32>(sign | ((e + 112u) << 23u) | (m << 13u));
 }
+// e4m3 → f32 with integer ops only: normal numbers rebias the exponent (7 → 127), subnormals are m·2^-9
 fn e4m3_to_f32(b: u32) -> f32 {
-  let e = (b >> 3u) & 15u;
-  let m = b & 7u;
-  let v = select(ldexp(f32(8u + m), i32(e) - 10), f32(m) * 0.001953125, e == 0u);
-  return select(v, -v, (b & 0x80u) != 0u);
+  let mag = b & 0x7fu;
+  let normal = bitcast<f32>((mag << 20u) + 0x3c000000u);
+  let sub = (bitcast<f32>(mag | 0x4b000000u) - 8388608.0) * 0.001953125;
+  return bitcast<f32>(bitcast<u32>(select(normal, sub, mag < 8u)) | ((b & 0x80u) << 24u));
 }
 ${bindingWgsl('k', c.keys)}
 ${bindingWgsl('v', c.values)}
