@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerBench } from './commands/bench.js';
 import { registerCalibrate } from './commands/calibrate.js';
 import { registerEval } from './commands/eval.js';
 import { formatError } from './errors.js';
@@ -14,6 +15,7 @@ export function createProgram(): Command {
     .exitOverride();
   registerEval(program);
   registerCalibrate(program);
+  registerBench(program);
   return program;
 }
 

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import type { AquaAdapters, BackendName } from '@kvq/core';
+import { findBundledAdapters } from '@kvq/calibrate/node';
+import { type AquaAdapters, type BackendName, getPreset } from '@kvq/core';
 import { loadAdapters } from '@kvq/core/node';
 import {
   LlamaModel,
@@ -13,7 +14,7 @@ import { defaultModelPath, defaultTextPath } from '@kvq/decoder/node';
 import { type Command, InvalidArgumentError as CommanderArgError, Option } from 'commander';
 import { CliError } from '../errors.js';
 import { resolveDenseOps } from '../eval/backend.js';
-import { PROTOCOL, cacheSpecs } from '../eval/presets.js';
+import { FP32_ARRAY, PROTOCOL, cacheSpecs } from '../eval/presets.js';
 import { progressBar } from '../eval/progress.js';
 import { type EvalReport, formatTable, toRows } from '../eval/report.js';
 
@@ -79,7 +80,10 @@ export function registerEval(program: Command): void {
     )
     .option('--quick', 'quick mode for tests: 2 windows of 256 tokens unless --ctx/--windows say otherwise')
     .option('--strict', 'strict protocol: no fp16 buffer, only the 4 sinks kept in full precision')
-    .option('--adapters <file>', 'AQUA-KV adapter file (from `kvq calibrate`) for aqua presets')
+    .option(
+      '--adapters <file>',
+      'AQUA-KV adapter file (from `kvq calibrate`); may contain {preset}. Default: the files shipped with @kvq/calibrate for the model',
+    )
     .addOption(
       new Option('--backend <name>', 'backend of the dense ops')
         .choices(['cpu', 'cuda', 'webgpu'])
@@ -113,12 +117,22 @@ export async function runEval(opts: EvalCommandOptions): Promise<EvalReport> {
   const ops = opts.backend === 'cpu' ? undefined : await resolveDenseOps(opts.backend);
   const model = LlamaModel.fromGguf(file, { ops });
   const tokenizer = tokenizerFromGguf(file.metadata, modelPath);
-  let adapters: AquaAdapters | undefined;
-  if (opts.adapters)
-    adapters = await loadAdapters(opts.adapters, {
-      layout: model.layout,
-      model: { name: model.config.name },
-    });
+  // Adapters per AQUA preset: --adapters (a file, or a pattern with {preset}), else the files
+  // shipped with @kvq/calibrate for this model; none found → MissingAdaptersError from cacheSpecs.
+  const adapters = new Map<string, AquaAdapters>();
+  const adapterFiles: Record<string, string> = {};
+  for (const name of names) {
+    if (name === FP32_ARRAY || getPreset(name).predictor !== 'aqua') continue;
+    const path = opts.adapters
+      ? opts.adapters.replaceAll('{preset}', name)
+      : findBundledAdapters(model.config.name, name);
+    if (!path) continue;
+    adapters.set(
+      name,
+      await loadAdapters(path, { layout: model.layout, model: { name: model.config.name } }),
+    );
+    adapterFiles[name] = path;
+  }
   const { reference, caches, policy } = cacheSpecs(names, model.layout, {
     strict: opts.strict ?? false,
     adapters,
@@ -160,6 +174,7 @@ export async function runEval(opts: EvalCommandOptions): Promise<EvalReport> {
       windows: windows.length,
     },
     command: commandLine(),
+    adapters: adapterFiles,
     results: toRows(results),
   };
   process.stdout.write(`${formatTable(report)}\n`);

@@ -29,15 +29,17 @@ export const FP32_ARRAY = 'fp32';
 export function cacheSpecs(
   names: readonly string[],
   layout: KVLayout,
-  opts: { strict: boolean; adapters?: AquaAdapters },
+  opts: { strict: boolean; adapters?: AquaAdapters | ReadonlyMap<string, AquaAdapters> },
 ): { reference: EvalCacheSpec; caches: EvalCacheSpec[]; policy: CachePolicy } {
   const policy = opts.strict ? strictPolicy : defaultPolicy;
   const unique = [...new Set(names)];
   const make = (name: string): EvalCacheSpec => {
     if (name === FP32_ARRAY) return { name, create: () => new ArrayKVCache(layout) };
     const preset = getPreset(name);
-    if (preset.predictor === 'aqua' && !opts.adapters) throw new MissingAdaptersError(name);
-    const options: CacheOptions = { layout, preset, policy, adapters: opts.adapters };
+    const adapters =
+      opts.adapters instanceof Map ? opts.adapters.get(name) : (opts.adapters as AquaAdapters | undefined);
+    if (preset.predictor === 'aqua' && !adapters) throw new MissingAdaptersError(name);
+    const options: CacheOptions = { layout, preset, policy, adapters };
     createCache(options).dispose(); // fail now (bad layout, adapters), not after the reference run
     return { name, create: () => createCache(options) };
   };

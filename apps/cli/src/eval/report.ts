@@ -39,6 +39,8 @@ export interface EvalReport {
   readonly protocol: EvalProtocol;
   readonly command: string;
   readonly results: readonly EvalReportRow[];
+  /** adapter file used per AQUA preset */
+  readonly adapters?: Readonly<Record<string, string>>;
 }
 
 /** Turns evaluation results into report rows; `results[0]` is the fp16 reference. */
@@ -109,6 +111,7 @@ export function formatTable(report: EvalReport): string {
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),
     '',
+    ...Object.entries(report.adapters ?? {}).map(([preset, file]) => `adapters ${preset}: ${file}`),
     `command: ${report.command}`,
   ].join('\n');
 }

@@ -1,5 +1,6 @@
 import { defaultPolicy } from '../cache/policy.js';
 import type { LayerQuantizers, PresetConfig } from '../cache/types.js';
+import { higgsVarianceGain } from '../quantizers/grid-gain.js';
 import type { QuantizerSpec } from '../quantizers/spec.js';
 
 const uniform = (bits: number, axis: 'channel' | 'token', groupSize = 32): QuantizerSpec => ({
@@ -15,13 +16,17 @@ const kivi = (kBits: number, vBits: number): LayerQuantizers => ({
   values: uniform(vBits, 'token'),
 });
 
-/** HIGGS residual quantizer: per-token Hadamard blocks of 128 channels, 2-D Gaussian grid. */
+/**
+ * HIGGS residual quantizer: per-token Hadamard blocks of 128 channels, 2-D Gaussian grid, stored
+ * scale with the variance-preserving gain (decoded residuals keep their variance; see HiggsSpec).
+ */
 const higgs = (bits: number, seed: number, dim: 1 | 2 = 2, block = 128): QuantizerSpec => ({
   kind: 'higgs',
   bits,
   dim,
   block,
   seed,
+  scaleGain: Math.round(higgsVarianceGain(bits, dim) * 1e6) / 1e6,
 });
 
 const higgsKV = (kBits: number, vBits: number, dim: 1 | 2 = 2): LayerQuantizers => ({

@@ -36,6 +36,12 @@ export class HiggsQuantizer implements Quantizer {
 
   constructor(spec: HiggsSpec) {
     const { bits, dim, block, seed } = spec;
+    const gain = spec.scaleGain ?? 1;
+    if (!(Number.isFinite(gain) && gain > 0 && gain <= 4)) {
+      throw new InvalidArgumentError(
+        `higgs: scaleGain must be a number in (0, 4], got ${String(spec.scaleGain)}`,
+      );
+    }
     if (dim !== 1 && dim !== 2)
       throw new InvalidArgumentError(`higgs: dim must be 1 or 2, got ${String(dim)}`);
     if (!isPowerOfTwo(block) || block < 2 || block > 65536) {
@@ -61,7 +67,14 @@ export class HiggsQuantizer implements Quantizer {
       this.codeBits = Math.round(2 * bits);
     }
     this.#signs = randomSigns(seed, block);
-    this.spec = { kind: 'higgs', bits, dim, block, seed };
+    this.spec = {
+      kind: 'higgs',
+      bits,
+      dim,
+      block,
+      seed,
+      ...(spec.scaleGain !== undefined ? { scaleGain: gain } : {}),
+    };
   }
 
   #check(what: string, shape: BlockShape): number {
@@ -99,6 +112,7 @@ export class HiggsQuantizer implements Quantizer {
     const codes = new Uint8Array(dim === 1 ? T * C : (T * C) / 2);
     const y = new Float32Array(B);
     const signs = this.#signs;
+    const gain = this.spec.scaleGain ?? 1;
     const t16 = float16Table();
     const mids = this.#mids;
     const index = this.#index;
@@ -112,8 +126,10 @@ export class HiggsQuantizer implements Quantizer {
         fwht(y, 0, B);
         let ss = 0;
         for (let i = 0; i < B; i++) ss += y[i]! * y[i]!;
-        const h = fp16Field('higgs scale', Math.fround(Math.sqrt(ss / B)));
-        writeU16(bytes, 2 * (t * nb + j), h);
+        const rms = Math.fround(Math.sqrt(ss / B));
+        const h = fp16Field('higgs scale', rms);
+        // codes are chosen against the block's RMS; the stored scale may carry a gain (scaleGain)
+        writeU16(bytes, 2 * (t * nb + j), gain === 1 ? h : fp16Field('higgs scale', Math.fround(rms * gain)));
         const s = t16[h]!;
         if (mids) {
           if (s === 0) codes.fill(zeroCode, base, base + B);

@@ -60,6 +60,14 @@ export interface HiggsSpec {
   readonly dim: 1 | 2;
   readonly block: number;
   readonly seed: number;
+  /**
+   * Multiplies the STORED scale (codes are still chosen against the block's RMS): with
+   * 1/sqrt(1 − D), D the grid's MSE on N(0,1), decoded values keep the input's variance instead of
+   * shrinking by D (a Lloyd-Max/k-means grid reconstructs E[x | cell], whose variance is 1 − D).
+   * Shrunk keys flatten attention; shrunk values damp the attention output. Decoders need nothing
+   * new (they multiply by the stored scale). Default 1.
+   */
+  readonly scaleGain?: number;
 }
 
 /**
