@@ -74,9 +74,14 @@ export class WebGpuBackend implements Backend {
   async #run<T>(what: string, fn: (rec: Recorder, scope: BufferScope) => Promise<T>): Promise<T> {
     if (this.#disposed) throw new DisposedError('WebGpuBackend');
     const scope = new BufferScope(this.ctx);
+    let rec: Recorder | null = null;
     try {
-      return await this.ctx.scoped(what, () => fn(new Recorder(this.ctx), scope));
+      return await this.ctx.scoped(what, () => {
+        rec = new Recorder(this.ctx);
+        return fn(rec, scope);
+      });
     } finally {
+      (rec as Recorder | null)?.dispose();
       scope.dispose();
     }
   }

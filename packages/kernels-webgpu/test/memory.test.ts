@@ -106,3 +106,18 @@ describe.skipIf(!p.ok)(title('resources: create/dispose, limits, loss', p), () =
     owner.dispose();
   });
 });
+
+describe.skipIf(!p.ok)(title('resources on errors', p), () => {
+  it('an op that fails after recording frees its buffers', async () => {
+    const ctx = await createGpuContext();
+    const b = await createWebGpuBackend({ context: ctx });
+    // an outlier count over the WGSL limit fails after the input upload and status buffer exist
+    const spec = { kind: 'outliers', axis: 'token', count: 65, inner: { kind: 'fp16' } } as const;
+    await expect(
+      b.encode(spec, new Float32Array(128 * 8), { tokens: 8, kvHeads: 1, headDim: 128 }),
+    ).rejects.toThrow(/count 65/);
+    expect(ctx.liveBuffers).toBe(0);
+    b.dispose();
+    ctx.dispose();
+  });
+});

@@ -27,8 +27,8 @@ export function grid(ctx: GpuContext, groups: number): [number, number] {
   return [Math.ceil(groups / y), y];
 }
 
-/** Encodes dispatches, then submits them; its parameter buffers are freed on submit. */
-export class Recorder {
+/** Encodes dispatches, then submits them; its parameter buffers are freed on submit (or dispose, if never submitted). */
+export class Recorder implements Disposable {
   readonly ctx: GpuContext;
   readonly encoder: GPUCommandEncoder;
   readonly #uniforms: GpuBuffer[] = [];
@@ -85,6 +85,14 @@ export class Recorder {
   /** Submits everything encoded; parameter buffers are destroyed (after the work, as WebGPU defines). */
   submit(): void {
     this.ctx.device.queue.submit([this.encoder.finish()]);
+    this.dispose();
+  }
+
+  /** Frees the parameter buffers (a recorder that is never submitted must be disposed). Idempotent. */
+  dispose(): void {
     for (const b of this.#uniforms.splice(0)) b.dispose();
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 }
