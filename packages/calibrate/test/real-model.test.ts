@@ -44,7 +44,11 @@ describe.skipIf(!have)(`calibration on kvq-ref-35M (needs ${modelPath} and ${tex
     expect(ids.length).toBeGreaterThan(1024);
     const train = await recordKV(model, ids.slice(0, 768), { windowTokens: 768 });
     const held = await recordKV(model, ids.slice(768, 1024), { windowTokens: 256 });
-    const { adapters, report } = fitAquaAdapters(train, { layout: model.layout, preset, model: { name: 'kvq-ref-35M' } });
+    const { adapters, report } = fitAquaAdapters(train, {
+      layout: model.layout,
+      preset,
+      model: { name: 'kvq-ref-35M' },
+    });
     const c = model.layout.kvHeads * model.layout.headDim;
     for (let l = 1; l < model.layout.layers; l++) {
       const a = adapters.layers[l]!;

@@ -50,7 +50,12 @@ describe('ridge regression', () => {
   it('shrinks weights as λ grows', () => {
     const rng = new SeededRandom(3);
     const x = rng.normalArray(500 * 4);
-    const y = applyLinear({ weight: Float32Array.from([1, -2, 3, 0.5]), bias: new Float32Array(1) }, x, 500, 4);
+    const y = applyLinear(
+      { weight: Float32Array.from([1, -2, 3, 0.5]), bias: new Float32Array(1) },
+      x,
+      500,
+      4,
+    );
     const norm = (s: number) => {
       const eq = new NormalEquations(4, 1);
       eq.add(x, y, 500);
@@ -62,6 +67,8 @@ describe('ridge regression', () => {
 
   it('names the shape when inputs do not match', () => {
     const eq = new NormalEquations(4, 2);
-    expect(() => eq.add(new Float32Array(8), new Float32Array(3), 2)).toThrow(/expected x \[2, 4\] and y \[2, 2\]/);
+    expect(() => eq.add(new Float32Array(8), new Float32Array(3), 2)).toThrow(
+      /expected x \[2, 4\] and y \[2, 2\]/,
+    );
   });
 });
