@@ -1,6 +1,6 @@
 import { defaultPolicy } from '../cache/policy.js';
 import type { LayerQuantizers, PresetConfig } from '../cache/types.js';
-import { higgsVarianceGain } from '../quantizers/grid-gain.js';
+import { higgsUnbiasedGain } from '../quantizers/grid-gain.js';
 import type { QuantizerSpec } from '../quantizers/spec.js';
 
 const uniform = (bits: number, axis: 'channel' | 'token', groupSize = 32): QuantizerSpec => ({
@@ -17,25 +17,27 @@ const kivi = (kBits: number, vBits: number): LayerQuantizers => ({
 });
 
 /**
- * HIGGS residual quantizer: per-token Hadamard blocks of 128 channels, 2-D Gaussian grid, stored
- * scale with the variance-preserving gain (decoded residuals keep their variance; see HiggsSpec).
+ * HIGGS residual quantizer: per-token Hadamard blocks of 128 channels, 2-D Gaussian grid (1-D for
+ * 1, 3.5+ bits), with the slope-unbiased stored-scale gain 1/(1 − D) (see `higgsUnbiasedGain`):
+ * without it a Lloyd-Max/k-means grid attenuates every reconstructed value by (1 − D) on
+ * average, which flattens attention logits q·k̃ and damps values.
  */
-const higgs = (bits: number, seed: number, dim: 1 | 2 = 2, block = 128): QuantizerSpec => ({
+const higgs = (bits: number, seed: number, dim: 1 | 2 = bits === 1 || bits > 3 ? 1 : 2, block = 128): QuantizerSpec => ({
   kind: 'higgs',
   bits,
   dim,
   block,
   seed,
-  scaleGain: Math.round(higgsVarianceGain(bits, dim) * 1e6) / 1e6,
+  scaleGain: Math.round(higgsUnbiasedGain(bits, dim) * 1e6) / 1e6,
 });
 
-const higgsKV = (kBits: number, vBits: number, dim: 1 | 2 = 2): LayerQuantizers => ({
-  keys: higgs(kBits, 0x6b, dim),
-  values: higgs(vBits, 0x76, dim),
+const higgsKV = (kBits: number, vBits: number): LayerQuantizers => ({
+  keys: higgs(kBits, 0x6b),
+  values: higgs(vBits, 0x76),
 });
 
 /** AQUA-KV's layer 0: no predictor, quantized at 4 bits. */
-const aquaLayer0 = higgsKV(4, 4, 1);
+const aquaLayer0 = higgsKV(4, 4);
 
 /** The built-in presets. `bitsPerValue` of each, for a layout, comes from {@link presetBitsPerValue}. */
 export const BUILTIN_PRESETS: readonly PresetConfig[] = [
@@ -130,9 +132,10 @@ export const BUILTIN_PRESETS: readonly PresetConfig[] = [
   },
   {
     name: 'aqua-2.5',
-    description: 'AQUA-KV: linear predictors + HIGGS 2-bit 2-D residuals, layer 0 at 4 bits',
-    quantizers: higgsKV(2, 2),
-    layerQuantizers: [aquaLayer0],
+    description:
+      'AQUA-KV: linear predictors + HIGGS residuals (keys 2.5-bit, values 2-bit 2-D grid), layer 0 at 3 bits (4 would exceed 2.5 bits/value)',
+    quantizers: higgsKV(2.5, 2),
+    layerQuantizers: [higgsKV(3, 3)],
     predictor: 'aqua',
     policy: defaultPolicy,
   },
@@ -147,9 +150,9 @@ export const BUILTIN_PRESETS: readonly PresetConfig[] = [
   {
     name: 'kvq-2',
     description:
-      'kvq combined: AQUA residuals with more bits for keys than values (KV-AdaQuant), keys 2-bit / values 1.5-bit 2-D HIGGS, layer 0 at 3 bits',
+      'kvq combined: AQUA residuals with more bits for keys than values (KV-AdaQuant), keys 2-bit / values 1.5-bit 2-D HIGGS, layer 0 keys 4-bit / values 2-bit',
     quantizers: higgsKV(2, 1.5),
-    layerQuantizers: [higgsKV(3, 3, 1)],
+    layerQuantizers: [higgsKV(4, 2)],
     predictor: 'aqua',
     policy: defaultPolicy,
   },

@@ -46,3 +46,13 @@ export function higgsGridMse(bits: number, dim: 1 | 2): number {
 export function higgsVarianceGain(bits: number, dim: 1 | 2): number {
   return 1 / Math.sqrt(1 - higgsGridMse(bits, dim));
 }
+
+/**
+ * The stored-scale gain 1/(1 − D) that makes a HIGGS grid's reconstruction slope-unbiased on N(0,1)
+ * input: regressing x̂ = g·Q(x) on x gives slope g·(1 − D) (a Lloyd-Max/k-means grid satisfies
+ * E[x·Q(x)] = E[Q(x)²] = 1 − D), so g = 1/(1 − D) makes E[x̂ | x] ≈ x and attention logits q·k̂
+ * unattenuated. The AQUA presets use it.
+ */
+export function higgsUnbiasedGain(bits: number, dim: 1 | 2): number {
+  return 1 / (1 - higgsGridMse(bits, dim));
+}

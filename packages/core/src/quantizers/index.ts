@@ -16,7 +16,7 @@ export { lloydMaxGaussian, nearestLevel, midpoints } from './levels.js';
 export { fwht, randomSigns, isPowerOfTwo } from './hadamard.js';
 export { Grid2dIndex, gaussianGrid2d, nearestPoint2d } from './grid2d.js';
 export { HiggsQuantizer } from './higgs.js';
-export { higgsGridMse, higgsVarianceGain } from './grid-gain.js';
+export { higgsGridMse, higgsUnbiasedGain, higgsVarianceGain } from './grid-gain.js';
 export {
   LLOYD_MAX_GAUSSIAN,
   LLOYD_MAX_GAUSSIAN_MSE,

@@ -61,11 +61,12 @@ export interface HiggsSpec {
   readonly block: number;
   readonly seed: number;
   /**
-   * Multiplies the STORED scale (codes are still chosen against the block's RMS): with
-   * 1/sqrt(1 − D), D the grid's MSE on N(0,1), decoded values keep the input's variance instead of
-   * shrinking by D (a Lloyd-Max/k-means grid reconstructs E[x | cell], whose variance is 1 − D).
-   * Shrunk keys flatten attention; shrunk values damp the attention output. Decoders need nothing
-   * new (they multiply by the stored scale). Default 1.
+   * Multiplies the STORED scale (codes are still chosen against the block's RMS). A Lloyd-Max /
+   * k-means grid reconstructs E[x | cell]: its output has variance 1 − D (D the grid's MSE on
+   * N(0,1)) and regresses on x with slope 1 − D, so keys come back attenuated (flatter attention)
+   * and values damped. 1/sqrt(1 − D) restores the variance (`higgsVarianceGain`); 1/(1 − D) makes
+   * the reconstruction slope-unbiased (`higgsUnbiasedGain`, used by the AQUA presets). Decoders
+   * need nothing new (they multiply by the stored scale). Default 1.
    */
   readonly scaleGain?: number;
 }
