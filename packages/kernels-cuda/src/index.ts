@@ -1,2 +1,31 @@
-/** @kvq/kernels-cuda — placeholder until its issue lands. */
+/**
+ * @kvq/kernels-cuda — the kvq Backend on NVIDIA GPUs (Node native addon, CUDA 13, sm_80–sm_90).
+ * Importing this module never touches CUDA; the addon loads at first use, and
+ * {@link isAvailable} / {@link createCudaBackend} report why CUDA cannot be used.
+ * Importing registers the backend as 'cuda' (priority 100, above 'cpu').
+ * @packageDocumentation
+ */
+import { registerBackend } from '@kvq/core';
+import { createCudaBackend } from './backend.js';
+
+export { CudaBackend, createCudaBackend } from './backend.js';
+export {
+  type CudaDeviceInfo,
+  MIN_COMPUTE_CAPABILITY,
+  deviceMemory,
+  isAvailable,
+  unavailableReason,
+  requireCuda,
+} from './context.js';
+export { DeviceArray, DeviceBuffer } from './device-buffer.js';
+export { CudaError } from './errors.js';
+export { gpuQuantizes } from './quantizers.js';
+export { type DevicePtr, type NativeAddon, addonCandidates } from './native.js';
+
+/** The npm name of this package. */
 export const packageName = '@kvq/kernels-cuda';
+
+/** Priority of 'cuda' in the backend registry (cpu is -100, webgpu registers its own). */
+export const CUDA_PRIORITY = 100;
+
+registerBackend('cuda', createCudaBackend, CUDA_PRIORITY);

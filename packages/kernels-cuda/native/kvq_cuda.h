@@ -1,0 +1,63 @@
+// Plain C ABI of the kvq CUDA kernels (no Node headers here; no CUDA headers in addon.cc).
+// Every function returns a cudaError_t value (0 = success); pointers are device pointers.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+const char* kvq_error_string(int code);
+const char* kvq_error_name(int code);
+int kvq_driver_version(int* version);
+int kvq_device_count(int* count);
+int kvq_device_props(int dev, char* name, int nameLen, int* major, int* minor, int* sms, size_t* totalMem);
+int kvq_set_device(int dev);
+int kvq_mem_info(size_t* freeBytes, size_t* totalBytes);
+int kvq_malloc(void** p, size_t bytes);
+int kvq_free(void* p);
+int kvq_h2d(void* dst, const void* src, size_t bytes);
+int kvq_d2h(void* dst, const void* src, size_t bytes);
+int kvq_d2d(void* dst, const void* src, size_t bytes);
+int kvq_memset(void* p, int value, size_t bytes);
+int kvq_sync(void);
+// timing: runs nothing itself; event pair around a region on the default stream
+int kvq_event_begin(void);
+int kvq_event_end(float* ms);
+
+// quantizers (block [T, C], token-major)
+int kvq_fp16_encode(const float* x, uint16_t* out, size_t n, int bf16);
+int kvq_fp16_decode(const uint16_t* in, float* out, size_t n, int bf16);
+int kvq_fp8_encode(const float* x, uint8_t* out, size_t n);
+int kvq_fp8_decode(const uint8_t* in, float* out, size_t n);
+// uniform: out = [scales fp16 × G][mins fp16 × G][packed codes]; scratch = T·C bytes
+int kvq_uniform_encode(const float* x, uint8_t* out, uint8_t* scratch, int T, int C, int bits, int axisToken, int gs);
+int kvq_uniform_decode(const uint8_t* in, float* out, int T, int C, int bits, int axisToken, int gs);
+// same, fp32 in/out of n values with fp16 in between, for the bandwidth benchmark: x (fp16) -> block
+int kvq_uniform_encode_h(const uint16_t* x, uint8_t* out, int T, int C, int bits, int axisToken, int gs);
+int kvq_uniform_decode_h(const uint8_t* in, uint16_t* out, int T, int C, int bits, int axisToken, int gs);
+
+// dense fp32 ops
+int kvq_linear(const float* x, const float* w, const float* bias, float* y, int rows, int inDim, int outDim);
+int kvq_rmsnorm(const float* x, const float* w, float* y, int rows, int dim, float eps);
+int kvq_rope(const float* x, float* y, const int* pos, int tokens, int heads, int headDim, int dims,
+             float theta, float scale, int neox, int inverse);
+int kvq_swiglu(const float* g, const float* u, float* y, size_t n);
+// causal GQA attention, fp32: q [Q, Hq, D], k/v [N, Hkv, D]; query i sees keys ≤ qStart + i
+int kvq_attention_f32(const float* q, const float* k, const float* v, float* out, int Q, int Hq, int Hkv,
+                      int D, int N, int qStart, float scale);
+
+// decode attention over paged caches (one query token per sequence; Hq = 32·? any multiple of Hkv; D = 128)
+// pages: page table [B, maxPages] of page indices; lens [B]; pool of pages, each page holds P tokens of
+// all Hkv heads: fp16 page = K [P, Hkv, D] then V [P, Hkv, D].
+int kvq_decode_attn_f16(const uint16_t* q, const uint16_t* pool, const int* pageTable, const int* lens,
+                        uint16_t* out, float* partial, int B, int Hq, int Hkv, int maxPages, int P,
+                        int splitPages, float scale);
+// uniform page: keys as a uniform block [P, Hkv·D] axis 'channel' (group gsK tokens), values as a
+// uniform block axis 'token' (group gsV channels), bitsK/bitsV; page bytes = keyBytes + valueBytes
+int kvq_decode_attn_uniform(const uint16_t* q, const uint8_t* pool, const int* pageTable, const int* lens,
+                            uint16_t* out, float* partial, int B, int Hq, int Hkv, int maxPages, int P,
+                            int splitPages, float scale, int bitsK, int gsK, int bitsV, int gsV);
+size_t kvq_uniform_bytes(int T, int C, int bits, int axisToken, int gs);
+#ifdef __cplusplus
+}
+#endif

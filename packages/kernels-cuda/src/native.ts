@@ -1,0 +1,163 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** A device pointer as the addon passes it (a BigInt address). */
+export type DevicePtr = bigint;
+
+/** The native addon's functions (C ABI in native/kvq_cuda.h, glue in native/addon.cc). */
+export interface NativeAddon {
+  driverVersion(): { code: number; version: number };
+  deviceCount(): { code: number; name: string; message: string; count: number };
+  deviceProps(dev: number): {
+    name: string;
+    major: number;
+    minor: number;
+    multiProcessors: number;
+    totalMemory: number;
+  };
+  setDevice(dev: number): void;
+  memInfo(): { free: number; total: number };
+  malloc(bytes: number): DevicePtr;
+  free(p: DevicePtr): void;
+  h2d(dst: DevicePtr, src: ArrayBufferView, dstOffset?: number): void;
+  d2h(src: DevicePtr, dst: ArrayBufferView, srcOffset?: number): void;
+  d2d(dst: DevicePtr, src: DevicePtr, bytes: number): void;
+  memset(p: DevicePtr, value: number, bytes: number): void;
+  sync(): void;
+  eventBegin(): void;
+  eventEnd(): number;
+  fp16Encode(x: DevicePtr, out: DevicePtr, n: number, bf16: number): void;
+  fp16Decode(x: DevicePtr, out: DevicePtr, n: number, bf16: number): void;
+  fp8Encode(x: DevicePtr, out: DevicePtr, n: number): void;
+  fp8Decode(x: DevicePtr, out: DevicePtr, n: number): void;
+  uniformEncode(
+    x: DevicePtr,
+    out: DevicePtr,
+    T: number,
+    C: number,
+    bits: number,
+    axisToken: number,
+    gs: number,
+    half: number,
+  ): void;
+  uniformDecode(
+    x: DevicePtr,
+    out: DevicePtr,
+    T: number,
+    C: number,
+    bits: number,
+    axisToken: number,
+    gs: number,
+    half: number,
+  ): void;
+  uniformBytes(T: number, C: number, bits: number, axisToken: number, gs: number): number;
+  linear(
+    x: DevicePtr,
+    w: DevicePtr,
+    bias: DevicePtr | null,
+    y: DevicePtr,
+    rows: number,
+    inDim: number,
+    outDim: number,
+  ): void;
+  rmsNorm(x: DevicePtr, w: DevicePtr, y: DevicePtr, rows: number, dim: number, eps: number): void;
+  rope(
+    x: DevicePtr,
+    y: DevicePtr,
+    pos: DevicePtr,
+    tokens: number,
+    heads: number,
+    headDim: number,
+    dims: number,
+    theta: number,
+    scale: number,
+    neox: number,
+    inverse: number,
+  ): void;
+  swiglu(g: DevicePtr, u: DevicePtr, y: DevicePtr, n: number): void;
+  attentionF32(
+    q: DevicePtr,
+    k: DevicePtr,
+    v: DevicePtr,
+    out: DevicePtr,
+    Q: number,
+    Hq: number,
+    Hkv: number,
+    D: number,
+    N: number,
+    qStart: number,
+    scale: number,
+  ): void;
+  decodeAttnF16(
+    q: DevicePtr,
+    pool: DevicePtr,
+    pageTable: DevicePtr,
+    lens: DevicePtr,
+    out: DevicePtr,
+    partial: DevicePtr,
+    B: number,
+    Hq: number,
+    Hkv: number,
+    maxPages: number,
+    P: number,
+    splitPages: number,
+    scale: number,
+  ): void;
+  decodeAttnUniform(
+    q: DevicePtr,
+    pool: DevicePtr,
+    pageTable: DevicePtr,
+    lens: DevicePtr,
+    out: DevicePtr,
+    partial: DevicePtr,
+    B: number,
+    Hq: number,
+    Hkv: number,
+    maxPages: number,
+    P: number,
+    splitPages: number,
+    scale: number,
+    bitsK: number,
+    gsK: number,
+    bitsV: number,
+    gsV: number,
+  ): void;
+}
+
+let cached: { addon?: NativeAddon; error?: string } | undefined;
+
+/** Where the addon is looked for, first match wins: $KVQ_CUDA_ADDON, prebuilds/<platform>-<arch>, build/Release. */
+export function addonCandidates(): string[] {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const roots = [join(here, '..'), join(here, '..', '..')];
+  const list: string[] = [];
+  if (process.env.KVQ_CUDA_ADDON) list.push(process.env.KVQ_CUDA_ADDON);
+  for (const r of roots) {
+    list.push(join(r, 'prebuilds', `${process.platform}-${process.arch}`, 'kvq_cuda.node'));
+    list.push(join(r, 'build', 'Release', 'kvq_cuda.node'));
+  }
+  return list;
+}
+
+/** Loads the addon once (never at import time). Returns the addon or why it could not be loaded. */
+export function loadAddon(): { addon?: NativeAddon; error?: string } {
+  if (cached) return cached;
+  if (process.platform !== 'linux' || process.arch !== 'x64') {
+    cached = { error: `no prebuilt CUDA addon for ${process.platform}-${process.arch} (linux-x64 only)` };
+    return cached;
+  }
+  const require = createRequire(import.meta.url);
+  const found = addonCandidates().find((p) => existsSync(p));
+  if (!found) {
+    cached = { error: 'the CUDA addon is not built (run the package build with nvcc on PATH)' };
+    return cached;
+  }
+  try {
+    cached = { addon: require(found) as NativeAddon };
+  } catch (err) {
+    cached = { error: `the CUDA addon at ${found} failed to load: ${(err as Error).message}` };
+  }
+  return cached;
+}
