@@ -22,7 +22,12 @@ const kivi = (kBits: number, vBits: number): LayerQuantizers => ({
  * without it a Lloyd-Max/k-means grid attenuates every reconstructed value by (1 − D) on
  * average, which flattens attention logits q·k̃ and damps values.
  */
-const higgs = (bits: number, seed: number, dim: 1 | 2 = bits === 1 || bits > 3 ? 1 : 2, block = 128): QuantizerSpec => ({
+const higgs = (
+  bits: number,
+  seed: number,
+  dim: 1 | 2 = bits === 1 || bits > 3 ? 1 : 2,
+  block = 128,
+): QuantizerSpec => ({
   kind: 'higgs',
   bits,
   dim,
@@ -35,6 +40,22 @@ const higgsKV = (kBits: number, vBits: number): LayerQuantizers => ({
   keys: higgs(kBits, 0x6b),
   values: higgs(vBits, 0x76),
 });
+
+/** kvq-2's per-layer [key, value] widths (see the preset). */
+const KVQ2_WIDTHS: readonly (readonly [number, number])[] = [
+  [3, 3],
+  [2, 1.5],
+  [1.5, 1.5],
+  [1, 1.5],
+  [1.5, 1.5],
+  [2, 1.5],
+  [2, 1.5],
+  [2, 2],
+  [2, 2],
+  [2, 2],
+  [2, 2],
+  [2, 2],
+];
 
 /** AQUA-KV's layer 0: no predictor, quantized at 4 bits. */
 const aquaLayer0 = higgsKV(4, 4);
@@ -150,9 +171,11 @@ export const BUILTIN_PRESETS: readonly PresetConfig[] = [
   {
     name: 'kvq-2',
     description:
-      'kvq combined: AQUA residuals with more bits for keys than values (KV-AdaQuant), keys 2-bit / values 1.5-bit 2-D HIGGS, layer 0 keys 4-bit / values 2-bit',
+      'kvq combined at ≤ 2 bits/value: AQUA residuals, slope-unbiased HIGGS, more bits for keys than values, and per-layer key/value widths from the greedy allocation on measured error (allocateBits, budget 2.0)',
     quantizers: higgsKV(2, 1.5),
-    layerQuantizers: [higgsKV(4, 2)],
+    // Output of `node packages/calibrate/scripts/kvq2-study.mjs` (allocateBits on 12288 tokens of
+    // War and Peace, keyWeight 2, widths 1–4 bits): keys/values bits per layer.
+    layerQuantizers: KVQ2_WIDTHS.map(([k, v]) => higgsKV(k, v)),
     predictor: 'aqua',
     policy: defaultPolicy,
   },
