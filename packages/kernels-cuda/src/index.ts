@@ -20,6 +20,7 @@ export {
 export { DeviceArray, DeviceBuffer } from './device-buffer.js';
 export { CudaError } from './errors.js';
 export { gpuQuantizes } from './quantizers.js';
+export * from './paged.js';
 export { type DevicePtr, type NativeAddon, addonCandidates } from './native.js';
 
 /** The npm name of this package. */

@@ -1,0 +1,195 @@
+// kvq CUDA benchmark (Llama-3.1-8B attention shapes: 32 q heads, 8 KV heads, d 128). Run on the GPU
+// machine: copy ceiling, quantize/dequantize throughput, paged decode attention (fp16, kivi-2, k4v2)
+// vs PyTorch SDPA from bench/torch_sdpa.py (same run), capacity in 70 GiB allocated for real.
+// Usage: node bench/dist/run.mjs [torch.json] [out.json]
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { SeededRandom, float32ToFloat16Bits } from '@kvq/core';
+import {
+  DeviceBuffer,
+  type PageFormat,
+  PagedKVPool,
+  type PagedLayout,
+  decodeAttention,
+  defaultSplitPages,
+  deviceMemory,
+  pageBytes,
+  partialBytes,
+  requireCuda,
+} from '../src/index.js';
+
+const { addon, device } = requireCuda();
+const [torchPath, outPath] = process.argv.slice(2);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+function time(fn: (i: number) => void, reps = 20, warm = 3): number {
+  for (let i = 0; i < warm; i++) fn(i);
+  addon.sync();
+  const ts: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    addon.eventBegin();
+    fn(i);
+    ts.push(addon.eventEnd());
+  }
+  return median(ts);
+}
+const rng = new SeededRandom(7);
+const GiB = 2 ** 30;
+const results: Record<string, unknown> = { device, date: new Date().toISOString() };
+
+// 1. copy ceiling
+const copyBytes = GiB;
+let copyGBps: number;
+{
+  using a = new DeviceBuffer(copyBytes);
+  using b = new DeviceBuffer(copyBytes);
+  a.write(float32ToFloat16Bits(rng.normalArray(1 << 20)));
+  const ms = time(() => addon.d2d(b.ptr, a.ptr, copyBytes));
+  copyGBps = (2 * copyBytes) / ms / 1e6;
+  results.copy = { bytes: copyBytes, ms, GBps: copyGBps };
+  console.log(`copy: ${copyGBps.toFixed(0)} GB/s (read+write)`);
+}
+
+// 2. quantize / dequantize throughput on fp16 [65536 tokens, 1024 channels]
+const quant: Record<string, unknown>[] = [];
+{
+  const T = 65536;
+  const C = 1024;
+  const n = T * C;
+  using x = new DeviceBuffer(n * 2);
+  const chunk = float32ToFloat16Bits(rng.normalArray(1 << 22));
+  for (let o = 0; o < n * 2; o += chunk.byteLength) x.write(chunk, o);
+  using y = new DeviceBuffer(n * 2);
+  for (const [label, bits, axisToken] of [
+    ['uniform 2-bit keys (channel, g32)', 2, 0],
+    ['uniform 2-bit values (token, g32)', 2, 1],
+    ['uniform 4-bit keys (channel, g32)', 4, 0],
+    ['uniform 4-bit values (token, g32)', 4, 1],
+  ] as const) {
+    const eb = addon.uniformBytes(T, C, bits, axisToken, 32);
+    using enc = new DeviceBuffer(eb);
+    const encMs = time(() => addon.uniformEncode(x.ptr, enc.ptr, T, C, bits, axisToken, 32, 1));
+    const decMs = time(() => addon.uniformDecode(enc.ptr, y.ptr, T, C, bits, axisToken, 32, 1));
+    const moved = n * 2 + eb;
+    const r = {
+      label,
+      encodeGBps: moved / encMs / 1e6,
+      decodeGBps: moved / decMs / 1e6,
+      encodeFraction: moved / encMs / 1e6 / copyGBps,
+      decodeFraction: moved / decMs / 1e6 / copyGBps,
+    };
+    quant.push(r);
+    console.log(`${label}: encode ${(100 * r.encodeFraction).toFixed(0)}% decode ${(100 * r.decodeFraction).toFixed(0)}% of copy`);
+  }
+  results.quant = quant;
+}
+
+// 3. decode attention over paged caches
+const HQ = 32;
+const HKV = 8;
+const P = 128;
+const formats: [string, PageFormat][] = [
+  ['fp16', { kind: 'fp16' }],
+  ['kivi-2', { kind: 'uniform', bitsK: 2, gsK: 32, bitsV: 2, gsV: 32 }],
+  ['k4v2', { kind: 'uniform', bitsK: 4, gsK: 32, bitsV: 2, gsV: 32 }],
+];
+const attn: Record<string, unknown>[] = [];
+for (const [name, format] of formats) {
+  const layout: PagedLayout = { format, pageTokens: P, kvHeads: HKV, headDim: 128 };
+  const pb = pageBytes(layout);
+  for (const B of [1, 16]) {
+    for (const ctx of [4096, 32768, 131072]) {
+      const pagesPerSeq = ctx / P;
+      const bytes = B * pagesPerSeq * pb;
+      const copies = Math.max(1, Math.min(8, Math.ceil((256 * 2 ** 20) / bytes)));
+      const total = B * pagesPerSeq * copies;
+      try {
+        using pool = new PagedKVPool(layout, total);
+        const templates = Math.min(16, total);
+        const n = P * HKV * 128;
+        for (let i = 0; i < templates; i++) {
+          const k = rng.normalArray(n);
+          for (let j = 0; j < n; j += 37) k[j]! *= 5;
+          pool.writePage(i, k, rng.normalArray(n));
+        }
+        for (let i = templates; i < total; i++) pool.copyPage(i, i % templates);
+        const perm = Int32Array.from({ length: total }, (_, i) => i);
+        for (let i = total - 1; i > 0; i--) {
+          const j = Math.floor(rng.next() * (i + 1));
+          [perm[i], perm[j]] = [perm[j]!, perm[i]!];
+        }
+        const tables = Array.from({ length: copies }, (_, c) => DeviceBuffer.from(perm.subarray(c * B * pagesPerSeq, (c + 1) * B * pagesPerSeq)));
+        using lens = DeviceBuffer.from(new Int32Array(B).fill(ctx));
+        using q = DeviceBuffer.from(float32ToFloat16Bits(rng.normalArray(B * HQ * 128)));
+        using out = new DeviceBuffer(B * HQ * 128 * 2);
+        const splitPages = defaultSplitPages(B, HKV, pagesPerSeq, device.multiProcessors);
+        using partial = new DeviceBuffer(partialBytes(B, HQ, pagesPerSeq, splitPages));
+        const ms = time((i) =>
+          decodeAttention({ pool, query: q, pageTable: tables[i % copies]!, lengths: lens, out, partial, batch: B, queryHeads: HQ, maxPages: pagesPerSeq, splitPages }),
+        );
+        for (const t of tables) t.dispose();
+        const r = { format: name, B, ctx, ms, cacheBytes: bytes, GBps: bytes / ms / 1e6, bitsPerValue: (pb * 8) / (2 * P * HKV * 128), splitPages };
+        attn.push(r);
+        console.log(`attn ${name} B=${B} ctx=${ctx}: ${ms.toFixed(4)} ms, ${r.GBps.toFixed(0)} GB/s`);
+      } catch (err) {
+        attn.push({ format: name, B, ctx, error: String(err) });
+        console.log(`attn ${name} B=${B} ctx=${ctx}: ${String(err)}`);
+      }
+    }
+  }
+}
+results.attention = attn;
+
+// 5. capacity in 70 GiB, 32 layers, allocated for real (one buffer per layer)
+const budget = 70 * GiB;
+const capacity: Record<string, unknown>[] = [];
+for (const [name, format] of formats) {
+  const pb = pageBytes({ format, pageTokens: P, kvHeads: HKV, headDim: 128 });
+  const perTokenAllLayers = (32 * pb) / P;
+  const maxPagesPerLayer = Math.floor(budget / 32 / pb);
+  const tryAlloc = (pagesPerLayer: number): boolean => {
+    const bufs: DeviceBuffer[] = [];
+    try {
+      for (let l = 0; l < 32; l++) bufs.push(new DeviceBuffer(pagesPerLayer * pb));
+      return true;
+    } catch {
+      return false;
+    } finally {
+      for (const b of bufs) b.dispose();
+    }
+  };
+  const longest = maxPagesPerLayer * P;
+  const longestOk = tryAlloc(maxPagesPerLayer);
+  const batch32k = Math.floor(maxPagesPerLayer / (32768 / P));
+  const batchOk = tryAlloc(batch32k * (32768 / P));
+  capacity.push({ format: name, bytesPerToken: perTokenAllLayers, longestContextB1: longest, longestAllocated: longestOk, largestBatch32k: batch32k, batchAllocated: batchOk });
+}
+results.capacity = capacity;
+results.memoryAfter = deviceMemory();
+
+// torch baseline from the same run
+let torch: { device?: string; sdpa: { B: number; ctx: number; ms?: number }[] } | undefined;
+if (torchPath && existsSync(torchPath)) torch = JSON.parse(readFileSync(torchPath, 'utf8'));
+results.torch = torch;
+if (outPath) writeFileSync(outPath, JSON.stringify(results, null, 1));
+
+// table last
+const tms = (B: number, ctx: number) => torch?.sdpa.find((r) => r.B === B && r.ctx === ctx)?.ms;
+const get = (f: string, B: number, ctx: number) => attn.find((r) => r.format === f && r.B === B && r.ctx === ctx) as { ms?: number } | undefined;
+console.log(`\n== kvq CUDA bench on ${device.name} (cc ${device.computeCapability}), ${new Date().toISOString().slice(0, 10)} ==`);
+console.log(`copy ceiling: ${copyGBps.toFixed(0)} GB/s`);
+for (const r of quant as { label: string; encodeFraction: number; decodeFraction: number; encodeGBps: number; decodeGBps: number }[]) {
+  console.log(`| ${r.label} | encode ${r.encodeGBps.toFixed(0)} GB/s (${(100 * r.encodeFraction).toFixed(0)}%) | decode ${r.decodeGBps.toFixed(0)} GB/s (${(100 * r.decodeFraction).toFixed(0)}%) |`);
+}
+console.log('| B | ctx | torch sdpa fp16 ms | kvq fp16 ms (vs torch) | kivi-2 ms (speedup vs torch) | k4v2 ms (speedup) |');
+for (const B of [1, 16]) {
+  for (const ctx of [4096, 32768, 131072]) {
+    const t = tms(B, ctx);
+    const cell = (f: string) => {
+      const m = get(f, B, ctx)?.ms;
+      return m === undefined ? 'n/a' : `${m.toFixed(4)} (${t ? (t / m).toFixed(2) : '?'}×)`;
+    };
+    console.log(`| ${B} | ${ctx} | ${t?.toFixed(4) ?? 'n/a'} | ${cell('fp16')} | ${cell('kivi-2')} | ${cell('k4v2')} |`);
+  }
+}
+for (const c of capacity as { format: string; longestContextB1: number; longestAllocated: boolean; largestBatch32k: number; batchAllocated: boolean; bytesPerToken: number }[]) {
+  console.log(`| capacity ${c.format} | ${c.bytesPerToken} B/token (32 layers) | longest B=1: ${c.longestContextB1} (${c.longestAllocated ? 'allocated' : 'ALLOC FAILED'}) | batch @32k: ${c.largestBatch32k} (${c.batchAllocated ? 'allocated' : 'ALLOC FAILED'}) |`);
+}

@@ -1,0 +1,148 @@
+import { InvalidArgumentError } from '@kvq/core';
+import { requireCuda } from './context.js';
+import { DeviceBuffer } from './device-buffer.js';
+import { cuda } from './errors.js';
+
+/** How a page of a paged cache is stored. */
+export type PageFormat =
+  | { readonly kind: 'fp16' }
+  /** keys: uniform axis 'channel' (groups of gsK tokens), values: uniform axis 'token' (gsV channels) — KIVI */
+  | { readonly kind: 'uniform'; readonly bitsK: 2 | 4; readonly gsK: number; readonly bitsV: 2 | 4; readonly gsV: number };
+
+/** Layout of a paged K/V pool for one layer: pages of `pageTokens` tokens of all KV heads. */
+export interface PagedLayout {
+  readonly format: PageFormat;
+  /** tokens per page (multiple of 32) */
+  readonly pageTokens: number;
+  readonly kvHeads: number;
+  /** the decode kernels are compiled for 128 */
+  readonly headDim: 128;
+}
+
+/** Bytes of one page: fp16 K then V, or a uniform key block then a uniform value block (core byte layout). */
+export function pageBytes(l: PagedLayout): number {
+  const C = l.kvHeads * l.headDim;
+  if (l.format.kind === 'fp16') return 2 * l.pageTokens * C * 2;
+  const { addon } = requireCuda();
+  return (
+    addon.uniformBytes(l.pageTokens, C, l.format.bitsK, 0, l.format.gsK) +
+    addon.uniformBytes(l.pageTokens, C, l.format.bitsV, 1, l.format.gsV)
+  );
+}
+
+/**
+ * A pool of fixed-size pages in device memory (one layer). Sequences own lists of page indices
+ * (a page table), so they grow without reallocation. Disposable.
+ */
+export class PagedKVPool implements Disposable {
+  readonly layout: PagedLayout;
+  readonly pages: number;
+  readonly pageBytes: number;
+  readonly buffer: DeviceBuffer;
+
+  constructor(layout: PagedLayout, pages: number) {
+    if (layout.headDim !== 128) throw new InvalidArgumentError('PagedKVPool: headDim must be 128');
+    if (layout.pageTokens % 32 !== 0) throw new InvalidArgumentError('PagedKVPool: pageTokens must be a multiple of 32');
+    this.layout = layout;
+    this.pages = pages;
+    this.pageBytes = pageBytes(layout);
+    this.buffer = new DeviceBuffer(this.pageBytes * pages);
+  }
+
+  /** Encodes fp32 keys and values `[pageTokens, kvHeads, 128]` into page `index` (on the GPU). */
+  writePage(index: number, keys: Float32Array, values: Float32Array): void {
+    const { addon } = requireCuda();
+    const l = this.layout;
+    const C = l.kvHeads * l.headDim;
+    const n = l.pageTokens * C;
+    if (keys.length !== n || values.length !== n) throw new InvalidArgumentError(`writePage: expected ${n} values`);
+    if (index < 0 || index >= this.pages) throw new RangeError(`writePage: page ${index} out of range`);
+    const base = this.buffer.ptr + BigInt(index * this.pageBytes);
+    using k = DeviceBuffer.from(keys);
+    using v = DeviceBuffer.from(values);
+    if (l.format.kind === 'fp16') {
+      cuda('fp16 encode', () => addon.fp16Encode(k.ptr, base, n, 0));
+      cuda('fp16 encode', () => addon.fp16Encode(v.ptr, base + BigInt(n * 2), n, 0));
+    } else {
+      const f = l.format;
+      const kb = addon.uniformBytes(l.pageTokens, C, f.bitsK, 0, f.gsK);
+      cuda('uniform encode', () => addon.uniformEncode(k.ptr, base, l.pageTokens, C, f.bitsK, 0, f.gsK, 0));
+      cuda('uniform encode', () => addon.uniformEncode(v.ptr, base + BigInt(kb), l.pageTokens, C, f.bitsV, 1, f.gsV, 0));
+    }
+  }
+
+  /** Copies page `src` over page `dst` (device to device). */
+  copyPage(dst: number, src: number): void {
+    const { addon } = requireCuda();
+    const b = BigInt(this.pageBytes);
+    cuda('cudaMemcpy D2D', () => addon.d2d(this.buffer.ptr + BigInt(dst) * b, this.buffer.ptr + BigInt(src) * b, this.pageBytes));
+  }
+
+  dispose(): void {
+    this.buffer.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+/** Splits per sequence so that the grid fills the GPU (≈ 8 blocks per SM). */
+export function defaultSplitPages(batch: number, kvHeads: number, maxPages: number, multiProcessors = 132): number {
+  const target = multiProcessors * 8;
+  const perSplit = Math.ceil((batch * kvHeads * maxPages) / target);
+  return Math.max(1, Math.min(maxPages, perSplit));
+}
+
+/** Scratch for {@link decodeAttention}: partial softmax states [B, Hq, splits, 2 + 128] fp32. */
+export function partialBytes(batch: number, queryHeads: number, maxPages: number, splitPages: number): number {
+  return batch * queryHeads * Math.ceil(maxPages / splitPages) * 130 * 4;
+}
+
+/** Arguments of {@link decodeAttention} (device buffers). */
+export interface DecodeAttentionArgs {
+  readonly pool: PagedKVPool;
+  /** fp16 [batch, queryHeads, 128], RoPE applied */
+  readonly query: DeviceBuffer;
+  /** int32 [batch, maxPages] page indices */
+  readonly pageTable: DeviceBuffer;
+  /** int32 [batch] tokens per sequence (sequences may differ) */
+  readonly lengths: DeviceBuffer;
+  /** fp16 [batch, queryHeads, 128] */
+  readonly out: DeviceBuffer;
+  /** scratch of {@link partialBytes} */
+  readonly partial: DeviceBuffer;
+  readonly batch: number;
+  /** 4 × kvHeads (GQA group of 4, as Llama-3 8B) */
+  readonly queryHeads: number;
+  readonly maxPages: number;
+  readonly splitPages: number;
+  /** default 1/sqrt(128) */
+  readonly scale?: number;
+}
+
+/**
+ * Decode attention (one query token per sequence) reading the paged cache directly: fp16 pages, or
+ * uniform (KIVI) pages dequantized in registers — no decompressed copy of the cache is written.
+ * Asynchronous on the default stream.
+ */
+export function decodeAttention(a: DecodeAttentionArgs): void {
+  const { addon } = requireCuda();
+  const l = a.pool.layout;
+  const scale = a.scale ?? 1 / Math.sqrt(128);
+  if (a.queryHeads !== 4 * l.kvHeads) throw new InvalidArgumentError('decodeAttention: queryHeads must be 4 × kvHeads');
+  if (a.partial.bytes < partialBytes(a.batch, a.queryHeads, a.maxPages, a.splitPages)) {
+    throw new InvalidArgumentError('decodeAttention: partial scratch too small');
+  }
+  const args = [a.query.ptr, a.pool.buffer.ptr, a.pageTable.ptr, a.lengths.ptr, a.out.ptr, a.partial.ptr] as const;
+  if (l.format.kind === 'fp16') {
+    cuda('decode attention', () =>
+      addon.decodeAttnF16(...args, a.batch, a.queryHeads, l.kvHeads, a.maxPages, l.pageTokens, a.splitPages, scale),
+    );
+  } else {
+    const f = l.format;
+    cuda('decode attention', () =>
+      addon.decodeAttnUniform(...args, a.batch, a.queryHeads, l.kvHeads, a.maxPages, l.pageTokens, a.splitPages, scale, f.bitsK, f.gsK, f.bitsV, f.gsV),
+    );
+  }
+}
