@@ -33,8 +33,11 @@ export interface EvalCommandOptions {
   progress: boolean;
 }
 
-/** Default presets of `kvq eval` (AQUA presets need adapters, so they are not in the default list). */
-export const DEFAULT_PRESETS = 'fp16,kivi-2,k4v2';
+/**
+ * Default presets of `kvq eval`: the baselines beside the AQUA presets (whose adapters for the
+ * bundled model ship with @kvq/calibrate; another model needs --adapters from `kvq calibrate`).
+ */
+export const DEFAULT_PRESETS = 'fp16,kivi-2,k4v2,qaq,aqua-2.5,aqua-2,kvq-2';
 /** Windows evaluated when --windows is not given (--quick: 2 windows of 256 tokens). */
 export const DEFAULT_WINDOWS = 4;
 const QUICK = { ctx: 256, windows: 2 };
