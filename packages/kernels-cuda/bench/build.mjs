@@ -1,8 +1,8 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 // Bundles the GPU test runner and the bench (with @kvq/core inlined, `vitest` replaced by
 // bench/vitest-shim.ts) into bench/dist, small enough to carry to the GPU machine.
 import { build } from 'esbuild';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 await build({

@@ -77,7 +77,9 @@ const quant: Record<string, unknown>[] = [];
       decodeFraction: moved / decMs / 1e6 / copyGBps,
     };
     quant.push(r);
-    console.log(`${label}: encode ${(100 * r.encodeFraction).toFixed(0)}% decode ${(100 * r.decodeFraction).toFixed(0)}% of copy`);
+    console.log(
+      `${label}: encode ${(100 * r.encodeFraction).toFixed(0)}% decode ${(100 * r.decodeFraction).toFixed(0)}% of copy`,
+    );
   }
   results.quant = quant;
 }
@@ -92,51 +94,89 @@ const formats: [string, PageFormat][] = [
   ['k4v2', { kind: 'uniform', bitsK: 4, gsK: 32, bitsV: 2, gsV: 32 }],
 ];
 const attn: Record<string, unknown>[] = [];
-for (const [name, format] of formats) {
+const sweep: Record<string, unknown>[] = [];
+function measure(
+  name: string,
+  format: PageFormat,
+  B: number,
+  ctx: number,
+  sink: Record<string, unknown>[],
+  splitOverride?: number,
+): void {
   const layout: PagedLayout = { format, pageTokens: P, kvHeads: HKV, headDim: 128 };
   const pb = pageBytes(layout);
-  for (const B of [1, 16]) {
-    for (const ctx of [4096, 32768, 131072]) {
-      const pagesPerSeq = ctx / P;
-      const bytes = B * pagesPerSeq * pb;
-      const copies = Math.max(1, Math.min(8, Math.ceil((256 * 2 ** 20) / bytes)));
-      const total = B * pagesPerSeq * copies;
-      try {
-        using pool = new PagedKVPool(layout, total);
-        const templates = Math.min(16, total);
-        const n = P * HKV * 128;
-        for (let i = 0; i < templates; i++) {
-          const k = rng.normalArray(n);
-          for (let j = 0; j < n; j += 37) k[j]! *= 5;
-          pool.writePage(i, k, rng.normalArray(n));
-        }
-        for (let i = templates; i < total; i++) pool.copyPage(i, i % templates);
-        const perm = Int32Array.from({ length: total }, (_, i) => i);
-        for (let i = total - 1; i > 0; i--) {
-          const j = Math.floor(rng.next() * (i + 1));
-          [perm[i], perm[j]] = [perm[j]!, perm[i]!];
-        }
-        const tables = Array.from({ length: copies }, (_, c) => DeviceBuffer.from(perm.subarray(c * B * pagesPerSeq, (c + 1) * B * pagesPerSeq)));
-        using lens = DeviceBuffer.from(new Int32Array(B).fill(ctx));
-        using q = DeviceBuffer.from(float32ToFloat16Bits(rng.normalArray(B * HQ * 128)));
-        using out = new DeviceBuffer(B * HQ * 128 * 2);
-        const splitPages = defaultSplitPages(B, HKV, pagesPerSeq, device.multiProcessors);
-        using partial = new DeviceBuffer(partialBytes(B, HQ, pagesPerSeq, splitPages));
-        const ms = time((i) =>
-          decodeAttention({ pool, query: q, pageTable: tables[i % copies]!, lengths: lens, out, partial, batch: B, queryHeads: HQ, maxPages: pagesPerSeq, splitPages }),
-        );
-        for (const t of tables) t.dispose();
-        const r = { format: name, B, ctx, ms, cacheBytes: bytes, GBps: bytes / ms / 1e6, bitsPerValue: (pb * 8) / (2 * P * HKV * 128), splitPages };
-        attn.push(r);
-        console.log(`attn ${name} B=${B} ctx=${ctx}: ${ms.toFixed(4)} ms, ${r.GBps.toFixed(0)} GB/s`);
-      } catch (err) {
-        attn.push({ format: name, B, ctx, error: String(err) });
-        console.log(`attn ${name} B=${B} ctx=${ctx}: ${String(err)}`);
+  {
+    const pagesPerSeq = ctx / P;
+    const bytes = B * pagesPerSeq * pb;
+    const copies = Math.max(1, Math.min(8, Math.ceil((256 * 2 ** 20) / bytes)));
+    const total = B * pagesPerSeq * copies;
+    try {
+      using pool = new PagedKVPool(layout, total);
+      const templates = Math.min(16, total);
+      const n = P * HKV * 128;
+      for (let i = 0; i < templates; i++) {
+        const k = rng.normalArray(n);
+        for (let j = 0; j < n; j += 37) k[j]! *= 5;
+        pool.writePage(i, k, rng.normalArray(n));
       }
+      for (let i = templates; i < total; i++) pool.copyPage(i, i % templates);
+      const perm = Int32Array.from({ length: total }, (_, i) => i);
+      for (let i = total - 1; i > 0; i--) {
+        const j = Math.floor(rng.next() * (i + 1));
+        [perm[i], perm[j]] = [perm[j]!, perm[i]!];
+      }
+      const tables = Array.from({ length: copies }, (_, c) =>
+        DeviceBuffer.from(perm.subarray(c * B * pagesPerSeq, (c + 1) * B * pagesPerSeq)),
+      );
+      using lens = DeviceBuffer.from(new Int32Array(B).fill(ctx));
+      using q = DeviceBuffer.from(float32ToFloat16Bits(rng.normalArray(B * HQ * 128)));
+      using out = new DeviceBuffer(B * HQ * 128 * 2);
+      const splitPages = splitOverride ?? defaultSplitPages(B, HKV, pagesPerSeq, device.multiProcessors);
+      using partial = new DeviceBuffer(partialBytes(B, HQ, pagesPerSeq, splitPages));
+      const ms = time((i) =>
+        decodeAttention({
+          pool,
+          query: q,
+          pageTable: tables[i % copies]!,
+          lengths: lens,
+          out,
+          partial,
+          batch: B,
+          queryHeads: HQ,
+          maxPages: pagesPerSeq,
+          splitPages,
+        }),
+      );
+      for (const t of tables) t.dispose();
+      const r = {
+        format: name,
+        B,
+        ctx,
+        ms,
+        cacheBytes: bytes,
+        GBps: bytes / ms / 1e6,
+        bitsPerValue: (pb * 8) / (2 * P * HKV * 128),
+        splitPages,
+      };
+      sink.push(r);
+      console.log(
+        `attn ${name} B=${B} ctx=${ctx} split=${splitPages}: ${ms.toFixed(4)} ms, ${r.GBps.toFixed(0)} GB/s`,
+      );
+    } catch (err) {
+      sink.push({ format: name, B, ctx, error: String(err) });
+      console.log(`attn ${name} B=${B} ctx=${ctx}: ${String(err)}`);
     }
   }
 }
+for (const [name, format] of formats)
+  for (const B of [1, 16]) for (const ctx of [4096, 32768, 131072]) measure(name, format, B, ctx, attn);
 results.attention = attn;
+// split-size sweep (pages per block) at 32k, to see whether the grid shape limits the kernels
+for (const [name, format] of formats.slice(0, 2))
+  for (const B of [1, 16])
+    for (const ctx of [32768, 131072])
+      for (const sp of [4, 8, 16, 32]) measure(name, format, B, ctx, sweep, sp);
+results.splitSweep = sweep;
 
 // 5. capacity in 70 GiB, 32 layers, allocated for real (one buffer per layer)
 const budget = 70 * GiB;
@@ -160,7 +200,14 @@ for (const [name, format] of formats) {
   const longestOk = tryAlloc(maxPagesPerLayer);
   const batch32k = Math.floor(maxPagesPerLayer / (32768 / P));
   const batchOk = tryAlloc(batch32k * (32768 / P));
-  capacity.push({ format: name, bytesPerToken: perTokenAllLayers, longestContextB1: longest, longestAllocated: longestOk, largestBatch32k: batch32k, batchAllocated: batchOk });
+  capacity.push({
+    format: name,
+    bytesPerToken: perTokenAllLayers,
+    longestContextB1: longest,
+    longestAllocated: longestOk,
+    largestBatch32k: batch32k,
+    batchAllocated: batchOk,
+  });
 }
 results.capacity = capacity;
 results.memoryAfter = deviceMemory();
@@ -173,13 +220,26 @@ if (outPath) writeFileSync(outPath, JSON.stringify(results, null, 1));
 
 // table last
 const tms = (B: number, ctx: number) => torch?.sdpa.find((r) => r.B === B && r.ctx === ctx)?.ms;
-const get = (f: string, B: number, ctx: number) => attn.find((r) => r.format === f && r.B === B && r.ctx === ctx) as { ms?: number } | undefined;
-console.log(`\n== kvq CUDA bench on ${device.name} (cc ${device.computeCapability}), ${new Date().toISOString().slice(0, 10)} ==`);
+const get = (f: string, B: number, ctx: number) =>
+  attn.find((r) => r.format === f && r.B === B && r.ctx === ctx) as { ms?: number } | undefined;
+console.log(
+  `\n== kvq CUDA bench on ${device.name} (cc ${device.computeCapability}), ${new Date().toISOString().slice(0, 10)} ==`,
+);
 console.log(`copy ceiling: ${copyGBps.toFixed(0)} GB/s`);
-for (const r of quant as { label: string; encodeFraction: number; decodeFraction: number; encodeGBps: number; decodeGBps: number }[]) {
-  console.log(`| ${r.label} | encode ${r.encodeGBps.toFixed(0)} GB/s (${(100 * r.encodeFraction).toFixed(0)}%) | decode ${r.decodeGBps.toFixed(0)} GB/s (${(100 * r.decodeFraction).toFixed(0)}%) |`);
+for (const r of quant as {
+  label: string;
+  encodeFraction: number;
+  decodeFraction: number;
+  encodeGBps: number;
+  decodeGBps: number;
+}[]) {
+  console.log(
+    `| ${r.label} | encode ${r.encodeGBps.toFixed(0)} GB/s (${(100 * r.encodeFraction).toFixed(0)}%) | decode ${r.decodeGBps.toFixed(0)} GB/s (${(100 * r.decodeFraction).toFixed(0)}%) |`,
+  );
 }
-console.log('| B | ctx | torch sdpa fp16 ms | kvq fp16 ms (vs torch) | kivi-2 ms (speedup vs torch) | k4v2 ms (speedup) |');
+console.log(
+  '| B | ctx | torch sdpa fp16 ms | kvq fp16 ms (vs torch) | kivi-2 ms (speedup vs torch) | k4v2 ms (speedup) |',
+);
 for (const B of [1, 16]) {
   for (const ctx of [4096, 32768, 131072]) {
     const t = tms(B, ctx);
@@ -187,9 +247,20 @@ for (const B of [1, 16]) {
       const m = get(f, B, ctx)?.ms;
       return m === undefined ? 'n/a' : `${m.toFixed(4)} (${t ? (t / m).toFixed(2) : '?'}×)`;
     };
-    console.log(`| ${B} | ${ctx} | ${t?.toFixed(4) ?? 'n/a'} | ${cell('fp16')} | ${cell('kivi-2')} | ${cell('k4v2')} |`);
+    console.log(
+      `| ${B} | ${ctx} | ${t?.toFixed(4) ?? 'n/a'} | ${cell('fp16')} | ${cell('kivi-2')} | ${cell('k4v2')} |`,
+    );
   }
 }
-for (const c of capacity as { format: string; longestContextB1: number; longestAllocated: boolean; largestBatch32k: number; batchAllocated: boolean; bytesPerToken: number }[]) {
-  console.log(`| capacity ${c.format} | ${c.bytesPerToken} B/token (32 layers) | longest B=1: ${c.longestContextB1} (${c.longestAllocated ? 'allocated' : 'ALLOC FAILED'}) | batch @32k: ${c.largestBatch32k} (${c.batchAllocated ? 'allocated' : 'ALLOC FAILED'}) |`);
+for (const c of capacity as {
+  format: string;
+  longestContextB1: number;
+  longestAllocated: boolean;
+  largestBatch32k: number;
+  batchAllocated: boolean;
+  bytesPerToken: number;
+}[]) {
+  console.log(
+    `| capacity ${c.format} | ${c.bytesPerToken} B/token (32 layers) | longest B=1: ${c.longestContextB1} (${c.longestAllocated ? 'allocated' : 'ALLOC FAILED'}) | batch @32k: ${c.largestBatch32k} (${c.batchAllocated ? 'allocated' : 'ALLOC FAILED'}) |`,
+  );
 }

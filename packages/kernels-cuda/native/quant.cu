@@ -62,86 +62,135 @@ __device__ __forceinline__ float ld(const uint16_t* p, size_t i) { return __half
 __device__ __forceinline__ void st(float* p, size_t i, float v) { p[i] = v; }
 __device__ __forceinline__ void st(uint16_t* p, size_t i, float v) { p[i] = __half_as_ushort(__float2half_rn(v)); }
 
-// one thread per group: min/max, then fp16 scale=(max-min)/levels and min, as core computes them
-template <typename In>
-__global__ void k_uniform_stats(const In* x, uint16_t* scales, uint16_t* mins, int T, int C, int levels,
-                                int axisToken, int gs, int nGroups) {
-  int g = blockIdx.x * blockDim.x + threadIdx.x;
-  if (g >= nGroups) return;
-  float lo = __int_as_float(0x7f800000), hi = -lo;
-  if (!axisToken) {
-    int tg = g / C, c = g % C;
-    int t1 = min(T, tg * gs + gs);
-    for (int t = tg * gs; t < t1; t++) {
-      float v = ld(x, (size_t)t * C + c);
-      lo = fminf(lo, v);
-      hi = fmaxf(hi, v);
-    }
-  } else {
-    int per = C / gs, t = g / per, cg = g % per;
-    size_t base = (size_t)t * C + (size_t)cg * gs;
-    for (int c = 0; c < gs; c++) {
-      float v = ld(x, base + c);
-      lo = fminf(lo, v);
-      hi = fmaxf(hi, v);
-    }
-  }
-  float range = __fsub_rn(hi, lo);
-  scales[g] = __half_as_ushort(__float2half_rn(__fdiv_rn(range, (float)levels)));
-  mins[g] = __half_as_ushort(__float2half_rn(lo));
+// 8 consecutive values (16 B fp16 or 32 B fp32) per load
+__device__ __forceinline__ void ld8(const float* p, size_t i, float* f) {
+  float4 a = *(const float4*)(p + i), b = *(const float4*)(p + i + 4);
+  f[0] = a.x; f[1] = a.y; f[2] = a.z; f[3] = a.w; f[4] = b.x; f[5] = b.y; f[6] = b.z; f[7] = b.w;
+}
+__device__ __forceinline__ void ld8(const uint16_t* p, size_t i, float* f) {
+  uint4 v = *(const uint4*)(p + i);
+  const __half2* h = (const __half2*)&v;
+#pragma unroll
+  for (int k = 0; k < 4; k++) { float2 x = __half22float2(h[k]); f[2 * k] = x.x; f[2 * k + 1] = x.y; }
+}
+__device__ __forceinline__ void st8(float* p, size_t i, const float* f) {
+  *(float4*)(p + i) = make_float4(f[0], f[1], f[2], f[3]);
+  *(float4*)(p + i + 4) = make_float4(f[4], f[5], f[6], f[7]);
+}
+__device__ __forceinline__ void st8(uint16_t* p, size_t i, const float* f) {
+  uint4 v;
+  __half2* h = (__half2*)&v;
+#pragma unroll
+  for (int k = 0; k < 4; k++) h[k] = __floats2half2_rn(f[2 * k], f[2 * k + 1]);
+  *(uint4*)(p + i) = v;
+}
+__device__ __forceinline__ void put_bytes(uint8_t* dst, uint64_t word, int bits) {
+  if (bits == 2) *(uint16_t*)dst = (uint16_t)word;
+  else if (bits == 4) *(uint32_t*)dst = (uint32_t)word;
+  else for (int b = 0; b < bits; b++) dst[b] = (uint8_t)(word >> (8 * b));
+}
+__device__ __forceinline__ uint64_t get_bytes(const uint8_t* src, int bits) {
+  if (bits == 2) return *(const uint16_t*)src;
+  if (bits == 4) return *(const uint32_t*)src;
+  uint64_t w = 0;
+  for (int b = 0; b < bits; b++) w |= (uint64_t)src[b] << (8 * b);
+  return w;
+}
+__device__ __forceinline__ void fp16_scale_min(float lo, float hi, int levels, uint16_t* hs, uint16_t* hm, float* s, float* m) {
+  *hs = __half_as_ushort(__float2half_rn(__fdiv_rn(__fsub_rn(hi, lo), (float)levels)));
+  *hm = __half_as_ushort(__float2half_rn(lo));
+  *s = __half2float(__ushort_as_half(*hs));
+  *m = __half2float(__ushort_as_half(*hm));
+}
+__device__ __forceinline__ int code_of(float x, float s, float m, int levels) {
+  if (s == 0.f) return 0;
+  int q = (int)floorf(__fadd_rn(__fdiv_rn(__fsub_rn(x, m), s), 0.5f));
+  return q < 0 ? 0 : (q > levels ? levels : q);
 }
 
-__device__ __forceinline__ int group_of(int t, int c, int C, int axisToken, int gs) {
-  return axisToken ? t * (C / gs) + c / gs : (t / gs) * C + c;
+// axis 'token': one thread per group (gs % 8 == 0): min/max, fp16 scale/min, codes — one read of x
+template <typename In>
+__global__ void k_uniform_enc_token(const In* x, uint16_t* scales, uint16_t* mins, uint8_t* codes, int C, int bits,
+                                    int gs, size_t nGroups) {
+  size_t g = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+  if (g >= nGroups) return;
+  int per = C / gs;
+  size_t base = (g / per) * (size_t)C + (g % per) * (size_t)gs;
+  int levels = (1 << bits) - 1;
+  float lo = __int_as_float(0x7f800000), hi = -lo, f[8];
+  for (int o = 0; o < gs; o += 8) {
+    ld8(x, base + o, f);
+#pragma unroll
+    for (int j = 0; j < 8; j++) { lo = fminf(lo, f[j]); hi = fmaxf(hi, f[j]); }
+  }
+  float s, m;
+  fp16_scale_min(lo, hi, levels, &scales[g], &mins[g], &s, &m);
+  for (int o = 0; o < gs; o += 8) {
+    ld8(x, base + o, f);
+    uint64_t w = 0;
+#pragma unroll
+    for (int j = 0; j < 8; j++) w |= (uint64_t)code_of(f[j], s, m, levels) << (j * bits);
+    put_bytes(codes + (base + o) / 8 * bits, w, bits);
+  }
+}
+
+// axis 'channel': one thread per (token group, 8 channels): min/max over the group's tokens, codes
+template <typename In>
+__global__ void k_uniform_enc_channel(const In* x, uint16_t* scales, uint16_t* mins, uint8_t* codes, int T, int C,
+                                      int bits, int gs, size_t nOct) {
+  size_t id = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+  if (id >= nOct) return;
+  int octs = C / 8;
+  int tg = (int)(id / octs), c0 = (int)(id % octs) * 8;
+  int t0 = tg * gs, t1 = min(T, t0 + gs);
+  int levels = (1 << bits) - 1;
+  float lo[8], hi[8], f[8], s[8], m[8];
+#pragma unroll
+  for (int j = 0; j < 8; j++) { lo[j] = __int_as_float(0x7f800000); hi[j] = -lo[j]; }
+  for (int t = t0; t < t1; t++) {
+    ld8(x, (size_t)t * C + c0, f);
+#pragma unroll
+    for (int j = 0; j < 8; j++) { lo[j] = fminf(lo[j], f[j]); hi[j] = fmaxf(hi[j], f[j]); }
+  }
+  size_t g0 = (size_t)tg * C + c0;
+#pragma unroll
+  for (int j = 0; j < 8; j++) fp16_scale_min(lo[j], hi[j], levels, &scales[g0 + j], &mins[g0 + j], &s[j], &m[j]);
+  for (int t = t0; t < t1; t++) {
+    size_t i = (size_t)t * C + c0;
+    ld8(x, i, f);
+    uint64_t w = 0;
+#pragma unroll
+    for (int j = 0; j < 8; j++) w |= (uint64_t)code_of(f[j], s[j], m[j], levels) << (j * bits);
+    put_bytes(codes + i / 8 * bits, w, bits);
+  }
 }
 
 // one thread per 8 consecutive values (C % 8 == 0): 8 codes = `bits` whole bytes, LSB-first
-template <typename In>
-__global__ void k_uniform_codes(const In* x, const uint16_t* scales, const uint16_t* mins, uint8_t* codes,
-                                int T, int C, int bits, int axisToken, int gs) {
-  size_t oct = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
-  size_t n = (size_t)T * C;
-  if (oct * 8 >= n) return;
-  int levels = (1 << bits) - 1;
-  uint64_t word = 0;
-  for (int j = 0; j < 8; j++) {
-    size_t i = oct * 8 + j;
-    int t = (int)(i / C), c = (int)(i % C);
-    int g = group_of(t, c, C, axisToken, gs);
-    float s = __half2float(__ushort_as_half(scales[g]));
-    float m = __half2float(__ushort_as_half(mins[g]));
-    int q = 0;
-    if (s != 0.f) {
-      q = (int)roundf(__fdiv_rn(__fsub_rn(ld(x, i), m), s));  // half away from zero, as core
-      q = q < 0 ? 0 : (q > levels ? levels : q);
-    }
-    word |= (uint64_t)q << (j * bits);
-  }
-  uint8_t* dst = codes + oct * bits;
-  for (int b = 0; b < bits; b++) dst[b] = (uint8_t)(word >> (8 * b));
-}
-
 template <typename Out>
 __global__ void k_uniform_decode(const uint16_t* scales, const uint16_t* mins, const uint8_t* codes, Out* out,
                                  int T, int C, int bits, int axisToken, int gs) {
   size_t oct = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
   size_t n = (size_t)T * C;
   if (oct * 8 >= n) return;
-  int mask = (1 << bits) - 1;
-  uint64_t word = 0;
-  const uint8_t* src = codes + oct * bits;
-  if (bits == 2) word = *(const uint16_t*)src;
-  else if (bits == 4) word = *(const uint32_t*)src;
-  else for (int b = 0; b < bits; b++) word |= (uint64_t)src[b] << (8 * b);
-  for (int j = 0; j < 8; j++) {
-    size_t i = oct * 8 + j;
-    int t = (int)(i / C), c = (int)(i % C);
-    int g = group_of(t, c, C, axisToken, gs);
-    float s = __half2float(__ushort_as_half(scales[g]));
-    float m = __half2float(__ushort_as_half(mins[g]));
-    int q = (int)((word >> (j * bits)) & mask);
-    st(out, i, __fadd_rn(m, __fmul_rn((float)q, s)));
+  size_t i0 = oct * 8;
+  int t = (int)(i0 / C), c = (int)(i0 % C);
+  uint32_t mask = (1u << bits) - 1;
+  uint64_t word = get_bytes(codes + oct * bits, bits);
+  float f[8];
+  if (axisToken) {
+    size_t g = (size_t)t * (C / gs) + c / gs;
+    float s = __half2float(__ushort_as_half(scales[g])), m = __half2float(__ushort_as_half(mins[g]));
+#pragma unroll
+    for (int j = 0; j < 8; j++) f[j] = __fadd_rn(m, __fmul_rn((float)((word >> (j * bits)) & mask), s));
+  } else {
+    size_t g = (size_t)(t / gs) * C + c;
+    float s[8], m[8];
+    ld8(scales, g, s);
+    ld8(mins, g, m);
+#pragma unroll
+    for (int j = 0; j < 8; j++) f[j] = __fadd_rn(m[j], __fmul_rn((float)((word >> (j * bits)) & mask), s[j]));
   }
+  st8(out, i0, f);
 }
 
 static size_t n_groups(int T, int C, int axisToken, int gs) {
@@ -154,7 +203,7 @@ extern "C" size_t kvq_uniform_bytes(int T, int C, int bits, int axisToken, int g
 
 static int uniform_args_ok(int T, int C, int bits, int axisToken, int gs) {
   if (bits < 1 || bits > 8 || C % 8 != 0 || gs <= 0 || T < 0) return 0;
-  if (axisToken && (C % gs != 0)) return 0;
+  if (axisToken && (C % gs != 0 || gs % 8 != 0)) return 0;
   return 1;
 }
 
@@ -165,10 +214,12 @@ static int uniform_encode(const In* x, uint8_t* out, int T, int C, int bits, int
   if (T == 0) return 0;
   uint16_t* scales = (uint16_t*)out;
   uint16_t* mins = scales + G;
-  k_uniform_stats<In><<<kvq_blocks(G, 256), 256>>>(x, scales, mins, T, C, (1 << bits) - 1, axisToken, gs, (int)G);
-  KVQ_LAUNCHED();
-  size_t octs = (size_t)T * C / 8;
-  k_uniform_codes<In><<<kvq_blocks(octs, 256), 256>>>(x, scales, mins, out + G * 4, T, C, bits, axisToken, gs);
+  if (axisToken) {
+    k_uniform_enc_token<In><<<kvq_blocks(G, 128), 128>>>(x, scales, mins, out + G * 4, C, bits, gs, G);
+  } else {
+    size_t nOct = (size_t)((T + gs - 1) / gs) * (C / 8);
+    k_uniform_enc_channel<In><<<kvq_blocks(nOct, 128), 128>>>(x, scales, mins, out + G * 4, T, C, bits, gs, nOct);
+  }
   KVQ_LAUNCHED();
   return 0;
 }

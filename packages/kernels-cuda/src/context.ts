@@ -21,11 +21,16 @@ interface Probe {
 }
 let probe: Probe | undefined;
 
+function remember(p: Probe): Probe {
+  probe = p;
+  return p;
+}
+
 /** Loads the addon and probes device 0 once; never throws. */
 export function probeCuda(): Probe {
   if (probe) return probe;
   const { addon, error } = loadAddon();
-  if (!addon) return (probe = { reason: error ?? 'the CUDA addon could not be loaded' });
+  if (!addon) return remember({ reason: error ?? 'the CUDA addon could not be loaded' });
   const count = addon.deviceCount();
   if (count.code !== 0) {
     const reason =
@@ -34,20 +39,20 @@ export function probeCuda(): Probe {
         : count.name === 'cudaErrorNoDevice'
           ? 'no device'
           : `CUDA device query failed: ${count.name} (${count.message})`;
-    return (probe = { addon, reason });
+    return remember({ addon, reason });
   }
-  if (count.count === 0) return (probe = { addon, reason: 'no device' });
+  if (count.count === 0) return remember({ addon, reason: 'no device' });
   try {
     const p = addon.deviceProps(0);
     const cc = p.major + p.minor / 10;
     if (cc < MIN_COMPUTE_CAPABILITY) {
-      return (probe = {
+      return remember({
         addon,
         reason: `compute capability ${p.major}.${p.minor} unsupported (needs ≥ 8.0)`,
       });
     }
     addon.setDevice(0);
-    return (probe = {
+    return remember({
       addon,
       device: {
         index: 0,
@@ -59,7 +64,7 @@ export function probeCuda(): Probe {
       },
     });
   } catch (err) {
-    return (probe = { addon, reason: `CUDA device query failed: ${(err as Error).message}` });
+    return remember({ addon, reason: `CUDA device query failed: ${(err as Error).message}` });
   }
 }
 

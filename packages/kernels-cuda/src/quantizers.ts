@@ -23,7 +23,9 @@ export function gpuQuantizes(spec: QuantizerSpec, shape: BlockShape): boolean {
     case 'fp8':
       return true;
     case 'uniform':
-      return C % 8 === 0 && (spec.axis === 'channel' || C % spec.groupSize === 0);
+      return (
+        C % 8 === 0 && (spec.axis === 'channel' || (C % spec.groupSize === 0 && spec.groupSize % 8 === 0))
+      );
     default:
       return false;
   }
@@ -41,11 +43,13 @@ export function decodeOnDevice(spec: QuantizerSpec, shape: BlockShape, src: Devi
   switch (spec.kind) {
     case 'fp16':
     case 'bf16':
-      return cuda('fp16 decode', () => addon.fp16Decode(src, dst, n, spec.kind === 'bf16' ? 1 : 0));
+      cuda('fp16 decode', () => addon.fp16Decode(src, dst, n, spec.kind === 'bf16' ? 1 : 0));
+      return;
     case 'fp8':
-      return cuda('fp8 decode', () => addon.fp8Decode(src, dst, n));
+      cuda('fp8 decode', () => addon.fp8Decode(src, dst, n));
+      return;
     case 'uniform':
-      return cuda('uniform decode', () =>
+      cuda('uniform decode', () =>
         addon.uniformDecode(
           src,
           dst,
@@ -57,6 +61,7 @@ export function decodeOnDevice(spec: QuantizerSpec, shape: BlockShape, src: Devi
           0,
         ),
       );
+      return;
     default:
       throw new InvalidArgumentError(`cuda: no kernel decodes ${spec.kind}`);
   }

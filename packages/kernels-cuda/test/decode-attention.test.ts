@@ -7,9 +7,24 @@ import { referenceDecodeAttention } from './paged-reference.js';
 
 const layouts: PagedLayout[] = [
   { format: { kind: 'fp16' }, pageTokens: 64, kvHeads: 2, headDim: 128 },
-  { format: { kind: 'uniform', bitsK: 2, gsK: 32, bitsV: 2, gsV: 32 }, pageTokens: 64, kvHeads: 2, headDim: 128 },
-  { format: { kind: 'uniform', bitsK: 4, gsK: 32, bitsV: 2, gsV: 32 }, pageTokens: 128, kvHeads: 2, headDim: 128 },
-  { format: { kind: 'uniform', bitsK: 4, gsK: 64, bitsV: 4, gsV: 64 }, pageTokens: 64, kvHeads: 2, headDim: 128 },
+  {
+    format: { kind: 'uniform', bitsK: 2, gsK: 32, bitsV: 2, gsV: 32 },
+    pageTokens: 64,
+    kvHeads: 2,
+    headDim: 128,
+  },
+  {
+    format: { kind: 'uniform', bitsK: 4, gsK: 32, bitsV: 2, gsV: 32 },
+    pageTokens: 128,
+    kvHeads: 2,
+    headDim: 128,
+  },
+  {
+    format: { kind: 'uniform', bitsK: 4, gsK: 64, bitsV: 4, gsV: 64 },
+    pageTokens: 64,
+    kvHeads: 2,
+    headDim: 128,
+  },
 ];
 
 describe.skipIf(!hasGpu)(`paged decode attention vs the CPU reference${skipReason}`, () => {
@@ -41,7 +56,18 @@ describe.skipIf(!hasGpu)(`paged decode attention vs the CPU reference${skipReaso
         using out = new DeviceBuffer(q16.byteLength);
         using partial = new DeviceBuffer(partialBytes(3, Hq, maxPages, splitPages));
         out.write(new Uint16Array(q16.length).fill(0x7e00)); // NaN poison
-        decodeAttention({ pool, query: q, pageTable: table, lengths: lensD, out, partial, batch: 3, queryHeads: Hq, maxPages, splitPages });
+        decodeAttention({
+          pool,
+          query: q,
+          pageTable: table,
+          lengths: lensD,
+          out,
+          partial,
+          batch: 3,
+          queryHeads: Hq,
+          maxPages,
+          splitPages,
+        });
         const got16 = out.read(new Uint16Array(q16.length));
         const t16 = float16Table();
         const got = Float32Array.from(got16, (h) => t16[h]!);

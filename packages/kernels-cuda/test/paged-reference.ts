@@ -28,13 +28,19 @@ export function referenceDecodeAttention(
     if (layout.format.kind === 'fp16') {
       const q = new PassthroughQuantizer({ kind: 'fp16' });
       const half = P * C * 2;
-      p = { k: q.decode({ shape, bytes: bytes.slice(0, half) }), v: q.decode({ shape, bytes: bytes.slice(half) }) };
+      p = {
+        k: q.decode({ shape, bytes: bytes.slice(0, half) }),
+        v: q.decode({ shape, bytes: bytes.slice(half) }),
+      };
     } else {
       const f = layout.format;
       const kq = new UniformQuantizer({ kind: 'uniform', bits: f.bitsK, axis: 'channel', groupSize: f.gsK });
       const vq = new UniformQuantizer({ kind: 'uniform', bits: f.bitsV, axis: 'token', groupSize: f.gsV });
       const kb = kq.encodedBytes(shape);
-      p = { k: kq.decode({ shape, bytes: bytes.slice(0, kb) }), v: vq.decode({ shape, bytes: bytes.slice(kb, kb + vq.encodedBytes(shape)) }) };
+      p = {
+        k: kq.decode({ shape, bytes: bytes.slice(0, kb) }),
+        v: vq.decode({ shape, bytes: bytes.slice(kb, kb + vq.encodedBytes(shape)) }),
+      };
     }
     cache.set(i, p);
     return p;
