@@ -39,7 +39,7 @@ const greedy = (alpha, budget) =>
 const variants = [
   preset('aqua-2 plain (k1.5 v1.5, L0 4)', kv(1.5, 1.5, 0), [kv(4, 4, 0)]),
   preset('+ K/V split (k2 v1.5, L0 k4 v2)', kv(2, 1.5, 0), [kv(4, 2, 0)]),
-  preset('+ variance gain (k1.5 v1.5)', kv(1.5, 1.5, ALPHA), [kv(4, 4, ALPHA)]),
+  preset('+ unbiased gain (k1.5 v1.5)', kv(1.5, 1.5, ALPHA), [kv(4, 4, ALPHA)]),
   preset('+ split + gain', kv(2, 1.5, ALPHA), [kv(4, 2, ALPHA)]),
   preset('+ split + gain + greedy layers (≤2.0)', kv(2, 1.5, ALPHA), greedy(ALPHA, 2.0)),
   preset('+ greedy layers, no gain (≤2.0)', kv(2, 1.5, 0), greedy(0, 2.0)),
