@@ -7,7 +7,9 @@ const p = r.protocol;
 console.log(
   `kvq-ref-35M (${r.model.split('/').pop()}), WikiText-2 test (${r.text.split('/').pop()}), ${p.windows} windows × ${r.ctx} tokens = ${r.tokens} predicted tokens per preset, protocol ${p.name} (${p.sinkTokens} fp16 sinks, fp16 buffer ${p.bufferTokens}, ${p.chunk}-token chunks, keys pre-RoPE), backend ${r.backend}. Command: \`${r.command.replace(/ --no-progress| --json \S+/g, '')}\`\n`,
 );
-console.log('| preset | bits/value | stored bits/value | bits K | bits V | perplexity | Δ vs fp16 | KL | top-1 | KV bytes vs fp16 |');
+console.log(
+  '| preset | bits/value | stored bits/value | bits K | bits V | perplexity | Δ vs fp16 | KL | top-1 | KV bytes vs fp16 |',
+);
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const x of r.results) {
   console.log(

@@ -14,5 +14,6 @@ if [ -z "${VK_ICD_FILENAMES:-}" ] && [ -f "$shared/tools/setup-vulkan-sw.sh" ]; 
     echo "test-all: WARNING software Vulkan could not be set up (see /tmp/kvq-vk-sw.log); WebGPU tests will be skipped with that reason" >&2
   fi
 fi
+pnpm exec biome check .
 pnpm exec turbo run build
 pnpm exec turbo run test --concurrency=2

@@ -6,26 +6,56 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { allocateBits, fitAquaAdapters, recordKV } from '@kvq/calibrate';
 import { createCache, defaultPolicy, higgsGridMse } from '@kvq/core';
-import { LlamaModel, evaluateCaches, nonOverlappingWindows, readGgufFile, tokenizerFromGguf } from '@kvq/decoder';
+import {
+  LlamaModel,
+  evaluateCaches,
+  nonOverlappingWindows,
+  readGgufFile,
+  tokenizerFromGguf,
+} from '@kvq/decoder';
 import { dataDir, defaultModelPath } from '@kvq/decoder/node';
 
-const { values: args } = parseArgs({ options: { windows: { type: 'string', default: '8' }, tokens: { type: 'string', default: '12288' }, json: { type: 'string' } } });
+const { values: args } = parseArgs({
+  options: {
+    windows: { type: 'string', default: '8' },
+    tokens: { type: 'string', default: '12288' },
+    json: { type: 'string' },
+  },
+});
 const t0 = performance.now();
 const file = await readGgufFile(defaultModelPath());
 const model = LlamaModel.fromGguf(file);
 const tok = tokenizerFromGguf(file.metadata);
 const layout = model.layout;
-const windows = nonOverlappingWindows(tok.encode(await readFile(`${dataDir()}/wiki.test.raw`, 'utf8')), 1024, Number(args.windows));
-const cal = tok.encode(await readFile(`${dataDir()}/war_and_peace.gutenberg2600.txt`, 'utf8')).slice(4096, 4096 + Number(args.tokens));
+const windows = nonOverlappingWindows(
+  tok.encode(await readFile(`${dataDir()}/wiki.test.raw`, 'utf8')),
+  1024,
+  Number(args.windows),
+);
+const cal = tok
+  .encode(await readFile(`${dataDir()}/war_and_peace.gutenberg2600.txt`, 'utf8'))
+  .slice(4096, 4096 + Number(args.tokens));
 process.stderr.write(`recording ${cal.length} calibration tokens…\n`);
 const rec = await recordKV(model, cal, { windowTokens: 1024 });
 
 /** HIGGS 2-D (1-D for 3/4 bits of layer 0) with stored-scale gain (1 − D)^−alpha (alpha 0: none). */
 const h = (bits, seed, alpha, dim = bits >= 3.5 || bits === 1 ? 1 : 2) => ({
-  kind: 'higgs', bits, dim, block: 128, seed, ...(alpha ? { scaleGain: (1 - higgsGridMse(bits, dim)) ** -alpha } : {}),
+  kind: 'higgs',
+  bits,
+  dim,
+  block: 128,
+  seed,
+  ...(alpha ? { scaleGain: (1 - higgsGridMse(bits, dim)) ** -alpha } : {}),
 });
 const kv = (k, v, alpha) => ({ keys: h(k, 0x6b, alpha), values: h(v, 0x76, alpha) });
-const preset = (name, quantizers, layerQuantizers) => ({ name, description: name, quantizers, layerQuantizers, predictor: 'aqua', policy: defaultPolicy });
+const preset = (name, quantizers, layerQuantizers) => ({
+  name,
+  description: name,
+  quantizers,
+  layerQuantizers,
+  predictor: 'aqua',
+  policy: defaultPolicy,
+});
 const ALPHA = 1;
 const widths = [1, 1.5, 2, 2.5, 3];
 const greedy = (alpha, budget) =>
@@ -58,10 +88,23 @@ const res = await evaluateCaches({
   chunk: 32,
 });
 const ref = res[0];
-const rows = res.map((r) => ({ variant: r.name, bitsPerValue: r.bitsPerValue, perplexity: r.perplexity, relPerplexity: r.perplexity / ref.perplexity - 1, kl: r.kl, top1: r.top1 }));
-console.log(`kvq-2 study: kvq-ref-35M, WikiText-2, ${windows.length} windows × 1024 (${ref.tokens} predicted tokens), calibration ${cal.length} tokens of War and Peace, ${((performance.now() - t0) / 60000).toFixed(1)} min`);
+const rows = res.map((r) => ({
+  variant: r.name,
+  bitsPerValue: r.bitsPerValue,
+  perplexity: r.perplexity,
+  relPerplexity: r.perplexity / ref.perplexity - 1,
+  kl: r.kl,
+  top1: r.top1,
+}));
+console.log(
+  `kvq-2 study: kvq-ref-35M, WikiText-2, ${windows.length} windows × 1024 (${ref.tokens} predicted tokens), calibration ${cal.length} tokens of War and Peace, ${((performance.now() - t0) / 60000).toFixed(1)} min`,
+);
 console.log('| variant | bits/value | ppl | Δppl | KL | top-1 |\n| --- | ---: | ---: | ---: | ---: | ---: |');
-for (const r of rows) console.log(`| ${r.variant} | ${r.bitsPerValue.toFixed(3)} | ${r.perplexity.toFixed(3)} | ${(100 * r.relPerplexity).toFixed(2)}% | ${r.kl.toFixed(5)} | ${(100 * r.top1).toFixed(2)}% |`);
+for (const r of rows)
+  console.log(
+    `| ${r.variant} | ${r.bitsPerValue.toFixed(3)} | ${r.perplexity.toFixed(3)} | ${(100 * r.relPerplexity).toFixed(2)}% | ${r.kl.toFixed(5)} | ${(100 * r.top1).toFixed(2)}% |`,
+  );
 const greedyLayers = specs[4].preset.layerQuantizers.map((q) => `${q.keys.bits}/${q.values.bits}`).join(' ');
 console.log(`greedy allocation (keys/values bits per layer): ${greedyLayers}`);
-if (args.json) await writeFile(args.json, JSON.stringify({ rows, greedy: specs[4].preset.layerQuantizers }, null, 2));
+if (args.json)
+  await writeFile(args.json, JSON.stringify({ rows, greedy: specs[4].preset.layerQuantizers }, null, 2));

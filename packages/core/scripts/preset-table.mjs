@@ -5,9 +5,11 @@ import { listPresets, presetBitsPerValue } from '../dist/index.js';
 
 const [layers = 12, kvHeads = 2, headDim = 64] = process.argv.slice(2).map(Number);
 const layout = { layers, queryHeads: kvHeads * 4, kvHeads, headDim };
-console.log(`| preset | predictor | bits K | bits V | bits/value | description |`);
-console.log(`| --- | --- | ---: | ---: | ---: | --- |`);
+console.log('| preset | predictor | bits K | bits V | bits/value | description |');
+console.log('| --- | --- | ---: | ---: | ---: | --- |');
 for (const p of listPresets()) {
   const b = presetBitsPerValue(p, layout);
-  console.log(`| \`${p.name}\` | ${p.predictor} | ${b.bitsK.toFixed(3)} | ${b.bitsV.toFixed(3)} | ${b.bitsPerValue.toFixed(3)} | ${p.description} |`);
+  console.log(
+    `| \`${p.name}\` | ${p.predictor} | ${b.bitsK.toFixed(3)} | ${b.bitsV.toFixed(3)} | ${b.bitsPerValue.toFixed(3)} | ${p.description} |`,
+  );
 }

@@ -90,7 +90,10 @@ export class CorruptFileError extends KvqError {
 /** A file's format version is not one this build reads. */
 export class UnsupportedVersionError extends KvqError {
   constructor(what: string, version: number, supported: readonly number[]) {
-    super('UNSUPPORTED_VERSION', `${what}: format version ${version} is not supported (this build reads ${supported.join(', ')})`);
+    super(
+      'UNSUPPORTED_VERSION',
+      `${what}: format version ${version} is not supported (this build reads ${supported.join(', ')})`,
+    );
   }
 }
 
@@ -115,7 +118,10 @@ export class UnsupportedOpError extends KvqError {
 /** Device or host memory ran out. */
 export class OutOfMemoryError extends KvqError {
   constructor(what: string, bytes?: number) {
-    super('OUT_OF_MEMORY', `${what}: out of memory${bytes !== undefined ? ` (requested ${bytes} bytes)` : ''}`);
+    super(
+      'OUT_OF_MEMORY',
+      `${what}: out of memory${bytes !== undefined ? ` (requested ${bytes} bytes)` : ''}`,
+    );
   }
 }
 

@@ -15,10 +15,13 @@ export interface KVLayout {
 export function validateLayout(layout: KVLayout): KVLayout {
   const { layers, queryHeads, kvHeads, headDim } = layout;
   for (const [k, v] of Object.entries({ layers, queryHeads, kvHeads, headDim })) {
-    if (!Number.isInteger(v) || v <= 0) throw new InvalidArgumentError(`layout.${k} must be a positive integer, got ${v}`);
+    if (!Number.isInteger(v) || v <= 0)
+      throw new InvalidArgumentError(`layout.${k} must be a positive integer, got ${v}`);
   }
   if (queryHeads % kvHeads !== 0) {
-    throw new InvalidArgumentError(`layout.queryHeads (${queryHeads}) must be a multiple of kvHeads (${kvHeads})`);
+    throw new InvalidArgumentError(
+      `layout.queryHeads (${queryHeads}) must be a multiple of kvHeads (${kvHeads})`,
+    );
   }
   return layout;
 }
@@ -30,5 +33,10 @@ export function channels(layout: KVLayout): number {
 
 /** True when two layouts are the same. */
 export function sameLayout(a: KVLayout, b: KVLayout): boolean {
-  return a.layers === b.layers && a.queryHeads === b.queryHeads && a.kvHeads === b.kvHeads && a.headDim === b.headDim;
+  return (
+    a.layers === b.layers &&
+    a.queryHeads === b.queryHeads &&
+    a.kvHeads === b.kvHeads &&
+    a.headDim === b.headDim
+  );
 }

@@ -29,11 +29,17 @@ export function assertShape(
   expected: readonly (number | string)[],
 ): asserts data is Float32Array {
   if (!(data instanceof Float32Array)) {
-    throw new DTypeError(what, 'Float32Array', data === null ? 'null' : ((data as object)?.constructor?.name ?? typeof data));
+    throw new DTypeError(
+      what,
+      'Float32Array',
+      data === null ? 'null' : ((data as object)?.constructor?.name ?? typeof data),
+    );
   }
   const ok =
     actualShape.length === expected.length &&
-    actualShape.every((d, i) => Number.isInteger(d) && d >= 0 && (typeof expected[i] === 'string' || expected[i] === d));
+    actualShape.every(
+      (d, i) => Number.isInteger(d) && d >= 0 && (typeof expected[i] === 'string' || expected[i] === d),
+    );
   if (!ok || data.length !== numel(actualShape)) {
     throw new ShapeError(what, expected, data.length !== numel(actualShape) ? [data.length] : actualShape);
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, validateLayout, channels } from '../src/index.js';
+import { InvalidArgumentError, channels, validateLayout } from '../src/index.js';
 
 describe('layout', () => {
   it('accepts a GQA layout and counts channels', () => {
@@ -7,6 +7,8 @@ describe('layout', () => {
     expect(channels(l)).toBe(128);
   });
   it('rejects query heads that are not a multiple of kv heads', () => {
-    expect(() => validateLayout({ layers: 1, queryHeads: 3, kvHeads: 2, headDim: 8 })).toThrow(InvalidArgumentError);
+    expect(() => validateLayout({ layers: 1, queryHeads: 3, kvHeads: 2, headDim: 8 })).toThrow(
+      InvalidArgumentError,
+    );
   });
 });

@@ -12,7 +12,10 @@ it('the README example runs against the built package', () => {
   const start = readme.indexOf('```ts') + 5;
   const code = readme.slice(start, readme.indexOf('```', start));
   const file = join(mkdtempSync(join(tmpdir(), 'kvq-core-readme-')), 'example.mjs');
-  writeFileSync(file, code.replaceAll("from '@kvq/core'", `from ${JSON.stringify(join(pkg, 'dist/index.js'))}`));
+  writeFileSync(
+    file,
+    code.replaceAll("from '@kvq/core'", `from ${JSON.stringify(join(pkg, 'dist/index.js'))}`),
+  );
   const out = execFileSync(process.execPath, [file], { encoding: 'utf8' });
   expect(out).toMatch(/bitsPerValue: 3/);
   expect(out).toMatch(/KIVI 2-bit/);
