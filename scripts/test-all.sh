@@ -16,4 +16,18 @@ if [ -z "${VK_ICD_FILENAMES:-}" ] && [ -f "$shared/tools/setup-vulkan-sw.sh" ]; 
 fi
 pnpm exec biome check .
 pnpm exec turbo run build
-pnpm exec turbo run test --concurrency=2
+log=$(mktemp)
+set +e
+pnpm exec turbo run test --concurrency=2 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# one closing line over every package's vitest summary ("Tests  N failed | N passed | N skipped (T)")
+sed 's/\x1b\[[0-9;]*m//g' "$log" | awk '
+  /Tests +[0-9]/ {
+    for (i = 1; i <= NF; i++) {
+      if ($i == "passed") p += $(i-1); else if ($i == "failed") f += $(i-1); else if ($i == "skipped") s += $(i-1);
+    }
+  }
+  END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }'
+rm -f "$log"
+exit "$status"
