@@ -14,6 +14,11 @@ if [ -z "${VK_ICD_FILENAMES:-}" ] && [ -f "$shared/tools/setup-vulkan-sw.sh" ]; 
     echo "test-all: WARNING software Vulkan could not be set up (see /tmp/kvq-vk-sw.log); WebGPU tests will be skipped with that reason" >&2
   fi
 fi
+# headless Chromium for the WebGPU browser smoke test (Debian's package; the test skips, with the reason, without it)
+if [ -z "${CHROMIUM_PATH:-}" ] && ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  (apt-get install -y -q chromium >/tmp/kvq-chromium.log 2>&1 || { apt-get update -qq && apt-get install -y -q chromium; } >>/tmp/kvq-chromium.log 2>&1) \
+    && echo "test-all: installed chromium" || echo "test-all: WARNING chromium could not be installed (see /tmp/kvq-chromium.log); the browser test will be skipped with that reason" >&2
+fi
 pnpm exec biome check .
 pnpm exec turbo run build
 log=$(mktemp)
