@@ -58,11 +58,13 @@ const preset = (name, quantizers, layerQuantizers) => ({
 });
 const ALPHA = 1;
 const widths = [1, 1.5, 2, 2.5, 3];
-const greedy = (alpha, budget) =>
+/** 1 outlier per token kept in fp16 (+ u16 index) around a HIGGS residual quantizer */
+const ol = (spec) => ({ kind: 'outliers', axis: 'token', count: 1, inner: spec });
+const greedy = (alpha, budget, outliers = false) =>
   allocateBits(rec, {
     layout,
-    keyOptions: [...widths, 4].map((b) => ({ spec: h(b, 0x6b, alpha) })),
-    valueOptions: [...widths, 4].map((b) => ({ spec: h(b, 0x76, alpha) })),
+    keyOptions: [...widths, 4].flatMap((b) => (outliers ? [h(b, 0x6b, alpha), ol(h(b, 0x6b, alpha))] : [h(b, 0x6b, alpha)])).map((spec) => ({ spec })),
+    valueOptions: [...widths, 4].flatMap((b) => (outliers ? [h(b, 0x76, alpha), ol(h(b, 0x76, alpha))] : [h(b, 0x76, alpha)])).map((spec) => ({ spec })),
     budget,
   }).layerQuantizers;
 
@@ -73,6 +75,7 @@ const variants = [
   preset('+ split + gain', kv(2, 1.5, ALPHA), [kv(4, 2, ALPHA)]),
   preset('+ split + gain + greedy layers (≤2.0)', kv(2, 1.5, ALPHA), greedy(ALPHA, 2.0)),
   preset('+ greedy layers, no gain (≤2.0)', kv(2, 1.5, 0), greedy(0, 2.0)),
+  preset('+ split + gain + greedy with outlier options (≤2.0)', kv(2, 1.5, ALPHA), greedy(ALPHA, 2.0, true)),
 ];
 const specs = [];
 for (const p of variants) {
@@ -104,7 +107,9 @@ for (const r of rows)
   console.log(
     `| ${r.variant} | ${r.bitsPerValue.toFixed(3)} | ${r.perplexity.toFixed(3)} | ${(100 * r.relPerplexity).toFixed(2)}% | ${r.kl.toFixed(5)} | ${(100 * r.top1).toFixed(2)}% |`,
   );
-const greedyLayers = specs[4].preset.layerQuantizers.map((q) => `${q.keys.bits}/${q.values.bits}`).join(' ');
-console.log(`greedy allocation (keys/values bits per layer): ${greedyLayers}`);
+const label = (s) => (s.kind === 'outliers' ? `${s.inner.bits}+o` : `${s.bits}`);
+for (const i of [4, 6]) {
+  console.log(`${specs[i].name}: keys/values per layer: ${specs[i].preset.layerQuantizers.map((q) => `${label(q.keys)}/${label(q.values)}`).join(' ')}`);
+}
 if (args.json)
   await writeFile(args.json, JSON.stringify({ rows, greedy: specs[4].preset.layerQuantizers }, null, 2));

@@ -7,4 +7,5 @@ export * from './ridge.js';
 export * from './fit-aqua.js';
 export * from './record.js';
 export * from './allocate-bits.js';
+export * from './fit-codebooks.js';
 export * from './bundled.js';
