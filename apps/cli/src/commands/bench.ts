@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { getPreset, listPresets } from '@kvq/core';
-import { type Command, InvalidArgumentError as CommanderArgError, Option } from 'commander';
+import { type Command, Option } from 'commander';
+import { integerArg } from '../args.js';
 import { benchCpuThroughput } from '../bench/cpu-throughput.js';
 import { CliError } from '../errors.js';
 
@@ -13,15 +14,6 @@ export interface BenchCommandOptions {
   kvHeads: number;
   headDim: number;
   json?: string;
-}
-
-function positiveInt(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1)
-      throw new CommanderArgError(`${name} must be a positive integer, got "${v}"`);
-    return n;
-  };
 }
 
 /** Registers `kvq bench` on `program`. */
@@ -37,10 +29,10 @@ export function registerBench(program: Command): void {
         .default('cpu'),
     )
     .option('--presets <list>', 'comma-separated presets (default: all)')
-    .option('--tokens <n>', 'cached tokens', positiveInt('--tokens'), 2048)
-    .option('--layers <n>', 'layers', positiveInt('--layers'), 32)
-    .option('--kv-heads <n>', 'KV heads', positiveInt('--kv-heads'), 8)
-    .option('--head-dim <n>', 'head dim', positiveInt('--head-dim'), 128)
+    .option('--tokens <n>', 'cached tokens', integerArg('--tokens'), 2048)
+    .option('--layers <n>', 'layers', integerArg('--layers'), 32)
+    .option('--kv-heads <n>', 'KV heads', integerArg('--kv-heads'), 8)
+    .option('--head-dim <n>', 'head dim', integerArg('--head-dim'), 128)
     .option('--json <out>', 'also write the results as JSON')
     .action(async (opts: BenchCommandOptions) => {
       await runBench(opts);

@@ -7,7 +7,8 @@ import { saveAdapters } from '@kvq/core/node';
 import { LlamaModel, readGgufFile, tokenizerFromGguf } from '@kvq/decoder';
 import { dataDir, defaultModelPath } from '@kvq/decoder/node';
 import cliProgress from 'cli-progress';
-import { type Command, InvalidArgumentError as CommanderArgError } from 'commander';
+import type { Command } from 'commander';
+import { integerArg } from '../args.js';
 import { CliError } from '../errors.js';
 
 /** Options of `kvq calibrate` after parsing. */
@@ -28,15 +29,6 @@ export function defaultCalibrationText(): string {
   return join(dataDir(), 'war_and_peace.gutenberg2600.txt');
 }
 
-function positiveInt(name: string, min = 1) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min)
-      throw new CommanderArgError(`${name} must be an integer ≥ ${min}, got "${v}"`);
-    return n;
-  };
-}
-
 /** Registers `kvq calibrate` on `program`. */
 export function registerCalibrate(program: Command): void {
   program
@@ -52,14 +44,14 @@ export function registerCalibrate(program: Command): void {
       '--text <file>',
       'calibration text (default: ../shared/data/war_and_peace.gutenberg2600.txt; never the evaluation text)',
     )
-    .option('--tokens <n>', 'calibration tokens', positiveInt('--tokens'), 16384)
+    .option('--tokens <n>', 'calibration tokens', integerArg('--tokens'), 16384)
     .option(
       '--skip <n>',
       'tokens of the text skipped first (e.g. the licence header)',
-      positiveInt('--skip', 0),
+      integerArg('--skip', 0),
       4096,
     )
-    .option('--window <n>', 'tokens per recorded window (default 1024)', positiveInt('--window'), 1024)
+    .option('--window <n>', 'tokens per recorded window (default 1024)', integerArg('--window'), 1024)
     .option('--preset <names>', 'AQUA preset(s), comma-separated', 'aqua-2.5')
     .option(
       '--out <file>',

@@ -11,7 +11,8 @@ import {
   tokenizerFromGguf,
 } from '@kvq/decoder';
 import { defaultModelPath, defaultTextPath } from '@kvq/decoder/node';
-import { type Command, InvalidArgumentError as CommanderArgError, Option } from 'commander';
+import { type Command, Option } from 'commander';
+import { integerArg } from '../args.js';
 import { CliError } from '../errors.js';
 import { resolveDenseOps } from '../eval/backend.js';
 import { FP32_ARRAY, PROTOCOL, cacheSpecs } from '../eval/presets.js';
@@ -42,15 +43,6 @@ export const DEFAULT_PRESETS = 'fp16,kivi-2,k4v2,qaq,aqua-2.5,aqua-2,kvq-2';
 export const DEFAULT_WINDOWS = 4;
 const QUICK = { ctx: 256, windows: 2 };
 
-function positiveInt(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1)
-      throw new CommanderArgError(`${name} must be a positive integer, got "${v}"`);
-    return n;
-  };
-}
-
 /** Registers `kvq eval` on `program`. */
 export function registerEval(program: Command): void {
   program
@@ -74,12 +66,12 @@ export function registerEval(program: Command): void {
     .option(
       '--ctx <n>',
       'window length in tokens (default: the model context length; --quick: 256)',
-      positiveInt('--ctx'),
+      integerArg('--ctx'),
     )
     .option(
       '--windows <n>',
       `number of windows (default ${DEFAULT_WINDOWS}; --quick: 2)`,
-      positiveInt('--windows'),
+      integerArg('--windows'),
     )
     .option('--quick', 'quick mode for tests: 2 windows of 256 tokens unless --ctx/--windows say otherwise')
     .option('--strict', 'strict protocol: no fp16 buffer, only the 4 sinks kept in full precision')

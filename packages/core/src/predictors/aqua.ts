@@ -1,3 +1,4 @@
+import { linearCpu } from '../backend/cpu/dense.js';
 import { AdapterMismatchError, MissingAdaptersError } from '../errors.js';
 import { type KVLayout, channels, sameLayout } from '../layout.js';
 import type { AquaAdapters, LayerAdapter, Predictor } from './types.js';
@@ -8,39 +9,6 @@ export const nonePredictor: Predictor = Object.freeze({
   predictKeys: () => null,
   predictValues: () => null,
 });
-
-/** y[rows, out] = x[rows, in] · wᵀ + b (fp32, row-major). */
-function affine(
-  x: Float32Array,
-  rows: number,
-  w: Float32Array,
-  b: Float32Array,
-  inDim: number,
-): Float32Array {
-  const outDim = b.length;
-  const y = new Float32Array(rows * outDim);
-  for (let r = 0; r < rows; r++) {
-    const xo = r * inDim;
-    const yo = r * outDim;
-    for (let o = 0; o < outDim; o++) {
-      const wo = o * inDim;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      let i = 0;
-      for (; i + 3 < inDim; i += 4) {
-        s0 += x[xo + i]! * w[wo + i]!;
-        s1 += x[xo + i + 1]! * w[wo + i + 1]!;
-        s2 += x[xo + i + 2]! * w[wo + i + 2]!;
-        s3 += x[xo + i + 3]! * w[wo + i + 3]!;
-      }
-      for (; i < inDim; i++) s0 += x[xo + i]! * w[wo + i]!;
-      y[yo + o] = b[o]! + s0 + s1 + s2 + s3;
-    }
-  }
-  return y;
-}
 
 /**
  * Checks that `adapters` fit `layout` (and, when given, the model): one entry per layer, null for
@@ -102,7 +70,7 @@ export function aquaPredictor(
     predictKeys(layer, prevKeys, tokens) {
       const a = adapters.layers[layer];
       if (!a || !prevKeys) return null;
-      return affine(prevKeys, tokens, a.keyWeight, a.keyBias, c);
+      return linearCpu(prevKeys, tokens, a.keyWeight, c, c, a.keyBias);
     },
     predictValues(layer, keys, prevValues, tokens) {
       const a = adapters.layers[layer];
@@ -112,7 +80,7 @@ export function aquaPredictor(
         x.set(keys.subarray(t * c, (t + 1) * c), t * 2 * c);
         x.set(prevValues.subarray(t * c, (t + 1) * c), t * 2 * c + c);
       }
-      return affine(x, tokens, a.valueWeight, a.valueBias, 2 * c);
+      return linearCpu(x, tokens, a.valueWeight, 2 * c, c, a.valueBias);
     },
   };
 }
