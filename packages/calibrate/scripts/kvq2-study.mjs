@@ -63,8 +63,12 @@ const ol = (spec) => ({ kind: 'outliers', axis: 'token', count: 1, inner: spec }
 const greedy = (alpha, budget, outliers = false) =>
   allocateBits(rec, {
     layout,
-    keyOptions: [...widths, 4].flatMap((b) => (outliers ? [h(b, 0x6b, alpha), ol(h(b, 0x6b, alpha))] : [h(b, 0x6b, alpha)])).map((spec) => ({ spec })),
-    valueOptions: [...widths, 4].flatMap((b) => (outliers ? [h(b, 0x76, alpha), ol(h(b, 0x76, alpha))] : [h(b, 0x76, alpha)])).map((spec) => ({ spec })),
+    keyOptions: [...widths, 4]
+      .flatMap((b) => (outliers ? [h(b, 0x6b, alpha), ol(h(b, 0x6b, alpha))] : [h(b, 0x6b, alpha)]))
+      .map((spec) => ({ spec })),
+    valueOptions: [...widths, 4]
+      .flatMap((b) => (outliers ? [h(b, 0x76, alpha), ol(h(b, 0x76, alpha))] : [h(b, 0x76, alpha)]))
+      .map((spec) => ({ spec })),
     budget,
   }).layerQuantizers;
 
@@ -109,7 +113,9 @@ for (const r of rows)
   );
 const label = (s) => (s.kind === 'outliers' ? `${s.inner.bits}+o` : `${s.bits}`);
 for (const i of [4, 6]) {
-  console.log(`${specs[i].name}: keys/values per layer: ${specs[i].preset.layerQuantizers.map((q) => `${label(q.keys)}/${label(q.values)}`).join(' ')}`);
+  console.log(
+    `${specs[i].name}: keys/values per layer: ${specs[i].preset.layerQuantizers.map((q) => `${label(q.keys)}/${label(q.values)}`).join(' ')}`,
+  );
 }
 if (args.json)
   await writeFile(args.json, JSON.stringify({ rows, greedy: specs[4].preset.layerQuantizers }, null, 2));

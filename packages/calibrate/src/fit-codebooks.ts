@@ -1,6 +1,6 @@
 import {
-  type CodebookSpec,
   CodebookQuantizer,
+  type CodebookSpec,
   InvalidArgumentError,
   type KVLayout,
   type PresetConfig,
@@ -34,15 +34,19 @@ function zeroTokenOutliers(x: Float32Array, tokens: number, c: number, count: nu
 }
 
 /** The codebook spec a quantizer spec uses (itself, or the inner of an outlier wrapper), and the outlier count. */
-function codebookOf(spec: QuantizerSpec): { cb: CodebookSpec; outliers: number; axis: 'token' | 'channel' } | null {
+function codebookOf(
+  spec: QuantizerSpec,
+): { cb: CodebookSpec; outliers: number; axis: 'token' | 'channel' } | null {
   if (spec.kind === 'codebook') return { cb: spec, outliers: 0, axis: 'token' };
-  if (spec.kind === 'outliers' && spec.inner.kind === 'codebook') return { cb: spec.inner, outliers: spec.count, axis: spec.axis };
+  if (spec.kind === 'outliers' && spec.inner.kind === 'codebook')
+    return { cb: spec.inner, outliers: spec.count, axis: spec.axis };
   return null;
 }
 
 function withCodebook(spec: QuantizerSpec, levels: number[]): QuantizerSpec {
   if (spec.kind === 'codebook') return { ...spec, codebook: levels };
-  if (spec.kind === 'outliers' && spec.inner.kind === 'codebook') return { ...spec, inner: { ...spec.inner, codebook: levels } };
+  if (spec.kind === 'outliers' && spec.inner.kind === 'codebook')
+    return { ...spec, inner: { ...spec.inner, codebook: levels } };
   return spec;
 }
 
@@ -52,7 +56,11 @@ function withCodebook(spec: QuantizerSpec, levels: number[]): QuantizerSpec {
  * see — each block normalized by its group scale (and mean), outliers removed — pooled over all
  * layers, one codebook for keys and one for values. Returns the preset with `codebook` filled.
  */
-export function fitPresetCodebooks(recorded: RecordedKV, preset: PresetConfig, opts: FitCodebooksOptions): PresetConfig {
+export function fitPresetCodebooks(
+  recorded: RecordedKV,
+  preset: PresetConfig,
+  opts: FitCodebooksOptions,
+): PresetConfig {
   const { layout } = opts;
   const c = channels(layout);
   const blockTokens = opts.blockTokens ?? 128;
@@ -61,7 +69,9 @@ export function fitPresetCodebooks(recorded: RecordedKV, preset: PresetConfig, o
     const info = codebookOf(spec);
     if (!info) return spec;
     if (info.outliers > 0 && info.axis !== 'token') {
-      throw new InvalidArgumentError('fitPresetCodebooks: only per-token outliers are supported when fitting codebooks');
+      throw new InvalidArgumentError(
+        'fitPresetCodebooks: only per-token outliers are supported when fitting codebooks',
+      );
     }
     const q = new CodebookQuantizer({ ...info.cb, codebook: undefined });
     const parts: Float32Array[] = [];
@@ -70,12 +80,17 @@ export function fitPresetCodebooks(recorded: RecordedKV, preset: PresetConfig, o
       for (let t0 = 0; t0 + blockTokens <= recorded.tokens; t0 += blockTokens) {
         let block = x.subarray(t0 * c, (t0 + blockTokens) * c);
         if (info.outliers > 0) block = zeroTokenOutliers(block, blockTokens, c, info.outliers);
-        const z = q.normalize(block, { tokens: blockTokens, kvHeads: layout.kvHeads, headDim: layout.headDim });
+        const z = q.normalize(block, {
+          tokens: blockTokens,
+          kvHeads: layout.kvHeads,
+          headDim: layout.headDim,
+        });
         parts.push(z);
         n += z.length;
       }
     }
-    if (n === 0) throw new InvalidArgumentError(`fitPresetCodebooks: fewer than ${blockTokens} recorded tokens`);
+    if (n === 0)
+      throw new InvalidArgumentError(`fitPresetCodebooks: fewer than ${blockTokens} recorded tokens`);
     const rng = new SeededRandom(0xc0deb00c);
     const take = Math.min(n, maxSamples);
     const samples = new Float32Array(take);
@@ -88,12 +103,19 @@ export function fitPresetCodebooks(recorded: RecordedKV, preset: PresetConfig, o
     for (let i = 0; i < take; i++) samples[i] = take === n ? all[i]! : all[Math.floor(rng.next() * n)]!;
     return withCodebook(spec, fitCodebook(samples, info.cb.bits).levels);
   };
-  const fitPair = (q: PresetConfig['quantizers']) => ({ keys: fit(q.keys, recorded.keys), values: fit(q.values, recorded.values) });
+  const fitPair = (q: PresetConfig['quantizers']) => ({
+    keys: fit(q.keys, recorded.keys),
+    values: fit(q.values, recorded.values),
+  });
   return {
     ...preset,
     name: `${preset.name}-fit`,
     description: `${preset.description}; codebooks fitted on ${recorded.tokens} recorded tokens`,
     quantizers: fitPair(preset.quantizers),
-    ...(preset.attentionAware ? { attentionAware: { ...preset.attentionAware, quantizers: fitPair(preset.attentionAware.quantizers) } } : {}),
+    ...(preset.attentionAware
+      ? {
+          attentionAware: { ...preset.attentionAware, quantizers: fitPair(preset.attentionAware.quantizers) },
+        }
+      : {}),
   };
 }

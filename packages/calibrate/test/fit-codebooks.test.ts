@@ -9,7 +9,12 @@ const preset: PresetConfig = {
   name: 'cb',
   description: 'codebooks',
   quantizers: {
-    keys: { kind: 'outliers', axis: 'token', count: 1, inner: { kind: 'codebook', bits: 2, axis: 'channel', groupSize: 32, norm: 'meanrms' } },
+    keys: {
+      kind: 'outliers',
+      axis: 'token',
+      count: 1,
+      inner: { kind: 'codebook', bits: 2, axis: 'channel', groupSize: 32, norm: 'meanrms' },
+    },
     values: { kind: 'codebook', bits: 2, axis: 'token', groupSize: 32, norm: 'rms' },
   },
   predictor: 'none',
@@ -30,7 +35,9 @@ describe('fitPresetCodebooks', () => {
     const fitted = fitPresetCodebooks(rec, preset, { layout });
     const kSpec = fitted.quantizers.keys;
     const vSpec = fitted.quantizers.values;
-    expect(kSpec.kind === 'outliers' && kSpec.inner.kind === 'codebook' && kSpec.inner.codebook?.length).toBe(4);
+    expect(kSpec.kind === 'outliers' && kSpec.inner.kind === 'codebook' && kSpec.inner.codebook?.length).toBe(
+      4,
+    );
     expect(vSpec.kind === 'codebook' && vSpec.codebook?.length).toBe(4);
     const mse = (spec: typeof vSpec, x: Float32Array) => {
       const q = createQuantizer(spec);
