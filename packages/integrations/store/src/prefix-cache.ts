@@ -1,0 +1,193 @@
+import {
+  type AquaAdapters,
+  type CompressedKVCache,
+  InvalidArgumentError,
+  type KVCache,
+  type KVLayout,
+  deserializeCache,
+} from '@kvq/core';
+import { DEFAULT_CHUNK_TOKENS, type PrefixIdentity, chunkKeys } from './prefix/chunk-keys.js';
+import { unwrapValue, wrapValue } from './prefix/envelope.js';
+import type { ByteStore } from './store/types.js';
+
+/** Options of {@link PrefixCache}. */
+export interface PrefixCacheOptions {
+  readonly store: ByteStore;
+  /** model / adapter / preset identity; part of every key */
+  readonly identity: PrefixIdentity;
+  /** layout every returned cache must have (checked after decoding) */
+  readonly layout: KVLayout;
+  /** adapters for AQUA presets (passed to deserializeCache) */
+  readonly adapters?: AquaAdapters;
+  /** tokens per chunk (default 256) */
+  readonly chunkTokens?: number;
+  /** per backend operation: past it the operation counts as a miss / skipped write (default 2000 ms) */
+  readonly deadlineMs?: number;
+  /** called with every backend error or timeout that was turned into a miss */
+  readonly onError?: (error: unknown) => void;
+}
+
+/** What {@link PrefixCache.lookup} found. */
+export interface PrefixLookup {
+  /** tokens covered by `cache` (a multiple of the chunk size; 0 when nothing was found) */
+  readonly tokens: number;
+  /** the restored cache, or undefined on a miss */
+  readonly cache: CompressedKVCache | undefined;
+  /** values found but rejected (wrong key, corrupt, truncated, other identity) and deleted */
+  readonly rejected: number;
+}
+
+/** What {@link PrefixCache.store} wrote. */
+export interface PrefixStoreResult {
+  readonly written: number;
+  readonly skipped: number;
+  readonly bytes: number;
+}
+
+class Timeout extends Error {}
+
+async function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<T>((_, reject) => {
+        timer = setTimeout(() => reject(new Timeout(`store operation past ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A content-keyed prefix cache. Design: at every chunk boundary b (b = k·chunkTokens) the value
+ * stored is a **cumulative snapshot**: the whole cache truncated to b tokens, serialized in the
+ * `.kvq` snapshot format and wrapped with its key, token count and CRC-32. A lookup tries the
+ * longest boundary first and stops at the first valid value, so one read restores the cache.
+ * Byte cost: for a prompt of n full chunks the store holds n snapshots of 1..n chunks, i.e.
+ * about (n+1)/2 × the size of the compressed cache of the whole prefix (plus per-snapshot
+ * headers). This trades storage for single-read restores.
+ */
+export class PrefixCache {
+  readonly backend: ByteStore;
+  readonly identity: PrefixIdentity;
+  readonly layout: KVLayout;
+  readonly chunkTokens: number;
+  readonly deadlineMs: number;
+  readonly #adapters: AquaAdapters | undefined;
+  readonly #onError: (error: unknown) => void;
+
+  constructor(options: PrefixCacheOptions) {
+    if (!options?.store) throw new InvalidArgumentError('store is required');
+    this.backend = options.store;
+    this.identity = options.identity;
+    this.layout = options.layout;
+    this.chunkTokens = options.chunkTokens ?? DEFAULT_CHUNK_TOKENS;
+    this.deadlineMs = options.deadlineMs ?? 2000;
+    if (!(this.deadlineMs > 0)) throw new InvalidArgumentError('deadlineMs must be positive');
+    this.#adapters = options.adapters;
+    this.#onError = options.onError ?? (() => {});
+    chunkKeys(this.identity, [], this.chunkTokens); // validates identity and chunk size
+  }
+
+  /** Keys of the full chunks of `tokens`. */
+  keys(tokens: ArrayLike<number>): string[] {
+    return chunkKeys(this.identity, tokens, this.chunkTokens);
+  }
+
+  async #op<T>(p: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false }> {
+    try {
+      return { ok: true, value: await withDeadline(p(), this.deadlineMs) };
+    } catch (e) {
+      this.#onError(e);
+      return { ok: false };
+    }
+  }
+
+  /** The longest stored prefix of `tokens` and its restored cache. Never throws on backend errors. */
+  async lookup(tokens: ArrayLike<number>): Promise<PrefixLookup> {
+    const keys = this.keys(tokens);
+    let rejected = 0;
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const key = keys[i] as string;
+      const n = (i + 1) * this.chunkTokens;
+      const got = await this.#op(() => this.backend.get(key));
+      if (!got.ok) return { tokens: 0, cache: undefined, rejected }; // backend unavailable: miss
+      if (got.value === undefined) continue;
+      const cache = this.#decode(key, n, got.value);
+      if (cache) return { tokens: n, cache, rejected };
+      rejected++;
+      await this.#op(() => this.backend.delete(key));
+    }
+    return { tokens: 0, cache: undefined, rejected };
+  }
+
+  #decode(key: string, n: number, value: Uint8Array): CompressedKVCache | undefined {
+    const snap = unwrapValue(key, n, value);
+    if (!snap) return undefined;
+    let cache: CompressedKVCache;
+    try {
+      cache = deserializeCache(snap, { adapters: this.#adapters });
+    } catch (e) {
+      this.#onError(e);
+      return undefined;
+    }
+    const l = cache.layout;
+    const ok =
+      cache.length === n &&
+      cache.preset.name === this.identity.preset &&
+      l.layers === this.layout.layers &&
+      l.kvHeads === this.layout.kvHeads &&
+      l.queryHeads === this.layout.queryHeads &&
+      l.headDim === this.layout.headDim;
+    if (!ok) {
+      cache.dispose();
+      return undefined;
+    }
+    return cache;
+  }
+
+  /**
+   * Writes a snapshot for every full chunk of `tokens` covered by `cache` (cache.length tokens,
+   * which must be the cache of `tokens`' prefix) that is not stored yet. `cache` is not modified.
+   * Backend errors and timeouts skip the write (reported to onError).
+   */
+  async store(tokens: ArrayLike<number>, cache: KVCache): Promise<PrefixStoreResult> {
+    if (cache.length > tokens.length)
+      throw new InvalidArgumentError(
+        `cache holds ${cache.length} tokens but only ${tokens.length} were given`,
+      );
+    if (cache.preset.name !== this.identity.preset)
+      throw new InvalidArgumentError(
+        `cache preset ${cache.preset.name} is not the store's preset ${this.identity.preset}`,
+      );
+    const keys = this.keys(Array.prototype.slice.call(tokens, 0, cache.length) as number[]);
+    let written = 0;
+    let skipped = 0;
+    let bytes = 0;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      const n = (i + 1) * this.chunkTokens;
+      const has = await this.#op(() => this.backend.has(key));
+      if (!has.ok || has.value) {
+        skipped++;
+        continue;
+      }
+      const part = cache.fork();
+      let value: Uint8Array;
+      try {
+        part.truncate(n);
+        value = wrapValue(key, n, part.serialize());
+      } finally {
+        part.dispose();
+      }
+      const put = await this.#op(() => this.backend.set(key, value));
+      if (put.ok) {
+        written++;
+        bytes += value.byteLength;
+      } else skipped++;
+    }
+    return { written, skipped, bytes };
+  }
+}
