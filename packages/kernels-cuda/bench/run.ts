@@ -88,16 +88,25 @@ const quant: Record<string, unknown>[] = [];
 const HQ = 32;
 const HKV = 8;
 const P = 128;
-const formats: [string, PageFormat][] = [
-  ['fp16', { kind: 'fp16' }],
-  ['kivi-2', { kind: 'uniform', bitsK: 2, gsK: 32, bitsV: 2, gsV: 32 }],
-  ['k4v2', { kind: 'uniform', bitsK: 4, gsK: 32, bitsV: 2, gsV: 32 }],
+type Kernel = 'auto' | 'scalar' | 'tensor-core';
+const kivi2: PageFormat = { kind: 'uniform', bitsK: 2, gsK: 32, bitsV: 2, gsV: 32 };
+const k4v2: PageFormat = { kind: 'uniform', bitsK: 4, gsK: 32, bitsV: 2, gsV: 32 };
+// KIVI-2 with groups of 128 (keys: 128 tokens per channel; values: 128 channels per token): 2.25 bits/value
+const kivi2g128: PageFormat = { kind: 'uniform', bitsK: 2, gsK: 128, bitsV: 2, gsV: 128 };
+const formats: [string, PageFormat, Kernel][] = [
+  ['fp16', { kind: 'fp16' }, 'auto'],
+  ['kivi-2 scalar', kivi2, 'scalar'],
+  ['kivi-2', kivi2, 'tensor-core'],
+  ['k4v2 scalar', k4v2, 'scalar'],
+  ['k4v2', k4v2, 'tensor-core'],
+  ['kivi-2/g128', kivi2g128, 'tensor-core'],
 ];
 const attn: Record<string, unknown>[] = [];
 const sweep: Record<string, unknown>[] = [];
 function measure(
   name: string,
   format: PageFormat,
+  kernel: Kernel,
   B: number,
   ctx: number,
   sink: Record<string, unknown>[],
@@ -131,7 +140,15 @@ function measure(
       using lens = DeviceBuffer.from(new Int32Array(B).fill(ctx));
       using q = DeviceBuffer.from(float32ToFloat16Bits(rng.normalArray(B * HQ * 128)));
       using out = new DeviceBuffer(B * HQ * 128 * 2);
-      const splitPages = splitOverride ?? defaultSplitPages(B, HKV, pagesPerSeq, device.multiProcessors);
+      const splitPages =
+        splitOverride ??
+        defaultSplitPages(
+          B,
+          HKV,
+          pagesPerSeq,
+          device.multiProcessors,
+          kernel === 'scalar' ? undefined : format,
+        );
       using partial = new DeviceBuffer(partialBytes(B, HQ, pagesPerSeq, splitPages));
       const ms = time((i) =>
         decodeAttention({
@@ -145,6 +162,7 @@ function measure(
           queryHeads: HQ,
           maxPages: pagesPerSeq,
           splitPages,
+          kernel,
         }),
       );
       for (const t of tables) t.dispose();
@@ -168,20 +186,21 @@ function measure(
     }
   }
 }
-for (const [name, format] of formats)
-  for (const B of [1, 16]) for (const ctx of [4096, 32768, 131072]) measure(name, format, B, ctx, attn);
+for (const [name, format, kernel] of formats)
+  for (const B of [1, 16])
+    for (const ctx of [4096, 32768, 131072]) measure(name, format, kernel, B, ctx, attn);
 results.attention = attn;
-// split-size sweep (pages per block) at 32k, to see whether the grid shape limits the kernels
-for (const [name, format] of formats.slice(0, 2))
+// split-size sweep (pages per block), to see whether the grid shape limits the kernels
+for (const [name, format, kernel] of formats.filter(([n]) => n === 'kivi-2' || n === 'kivi-2/g128'))
   for (const B of [1, 16])
     for (const ctx of [32768, 131072])
-      for (const sp of [4, 8, 16, 32]) measure(name, format, B, ctx, sweep, sp);
+      for (const sp of [4, 8, 16, 32, 64]) measure(name, format, kernel, B, ctx, sweep, sp);
 results.splitSweep = sweep;
 
 // 5. capacity in 70 GiB, 32 layers, allocated for real (one buffer per layer)
 const budget = 70 * GiB;
 const capacity: Record<string, unknown>[] = [];
-for (const [name, format] of formats) {
+for (const [name, format] of formats.filter(([n]) => !n.endsWith('scalar'))) {
   const pb = pageBytes({ format, pageTokens: P, kvHeads: HKV, headDim: 128 });
   const perTokenAllLayers = (32 * pb) / P;
   const maxPagesPerLayer = Math.floor(budget / 32 / pb);
@@ -237,8 +256,15 @@ for (const r of quant as {
     `| ${r.label} | encode ${r.encodeGBps.toFixed(0)} GB/s (${(100 * r.encodeFraction).toFixed(0)}%) | decode ${r.decodeGBps.toFixed(0)} GB/s (${(100 * r.decodeFraction).toFixed(0)}%) |`,
   );
 }
+const shown = formats.map(([n]) => n);
+const bitsOf = (f: string) =>
+  (
+    attn.find((r) => r.format === f && (r as { bitsPerValue?: number }).bitsPerValue) as {
+      bitsPerValue?: number;
+    }
+  )?.bitsPerValue;
 console.log(
-  '| B | ctx | torch sdpa fp16 ms | kvq fp16 ms (vs torch) | kivi-2 ms (speedup vs torch) | k4v2 ms (speedup) |',
+  `| B | ctx | torch sdpa fp16 ms | ${shown.map((f) => `kvq ${f} (${bitsOf(f)?.toFixed(2) ?? '?'} b) ms (torch ÷ kvq)`).join(' | ')} |`,
 );
 for (const B of [1, 16]) {
   for (const ctx of [4096, 32768, 131072]) {
@@ -247,9 +273,7 @@ for (const B of [1, 16]) {
       const m = get(f, B, ctx)?.ms;
       return m === undefined ? 'n/a' : `${m.toFixed(4)} (${t ? (t / m).toFixed(2) : '?'}×)`;
     };
-    console.log(
-      `| ${B} | ${ctx} | ${t?.toFixed(4) ?? 'n/a'} | ${cell('fp16')} | ${cell('kivi-2')} | ${cell('k4v2')} |`,
-    );
+    console.log(`| ${B} | ${ctx} | ${t?.toFixed(4) ?? 'n/a'} | ${shown.map(cell).join(' | ')} |`);
   }
 }
 for (const c of capacity as {

@@ -209,12 +209,13 @@ Napi::Value DecodeAttnF16(const Napi::CallbackInfo& i) {
      "decode attention fp16");
   return env.Undefined();
 }
-// (... as fp16, then bitsK, gsK, bitsV, gsV)
+// (... as fp16, then bitsK, gsK, bitsV, gsV, impl)
 Napi::Value DecodeAttnUniform(const Napi::CallbackInfo& i) {
   Napi::Env env = i.Env();
   CK(kvq_decode_attn_uniform((const uint16_t*)P(i[0]), (const uint8_t*)P(i[1]), (const int*)P(i[2]),
                              (const int*)P(i[3]), (uint16_t*)P(i[4]), (float*)P(i[5]), I(i[6]), I(i[7]), I(i[8]),
-                             I(i[9]), I(i[10]), I(i[11]), (float)F(i[12]), I(i[13]), I(i[14]), I(i[15]), I(i[16])),
+                             I(i[9]), I(i[10]), I(i[11]), (float)F(i[12]), I(i[13]), I(i[14]), I(i[15]), I(i[16]),
+                             I(i[17])),
      "decode attention uniform");
   return env.Undefined();
 }

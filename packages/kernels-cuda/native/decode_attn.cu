@@ -258,7 +258,7 @@ int kvq_decode_attn_f16(const uint16_t* q, const uint16_t* pool, const int* page
 }
 int kvq_decode_attn_uniform(const uint16_t* q, const uint8_t* pool, const int* pageTable, const int* lens,
                             uint16_t* out, float* partial, int B, int Hq, int Hkv, int maxPages, int P,
-                            int splitPages, float scale, int bitsK, int gsK, int bitsV, int gsV) {
+                            int splitPages, float scale, int bitsK, int gsK, int bitsV, int gsV, int impl) {
   int G = Hkv > 0 ? Hq / Hkv : 0;
   if (Hkv <= 0 || Hq != G * Hkv || (G != 1 && G != 2 && G != 4 && G != 8) || P % CHUNK || splitPages <= 0 ||
       B <= 0 || gsK <= 0 || gsK % CHUNK || P % gsK || gsV <= 0 || gsV % 8 || (Hkv * D) % gsV)
@@ -267,6 +267,16 @@ int kvq_decode_attn_uniform(const uint16_t* q, const uint8_t* pool, const int* p
   dim3 grid(S, Hkv, B);
   size_t kb = kvq_uniform_bytes(P, Hkv * D, bitsK, 0, gsK), vb = kvq_uniform_bytes(P, Hkv * D, bitsV, 1, gsV);
   float sl = scale * 1.4426950408889634f;
+  const bool mma = kvq_decode_attn_uniform_mma_ok(G, P, gsK, bitsK, gsV, bitsV) && (kb + vb) % 16 == 0 && kb % 16 == 0;
+  if (impl < 0 || impl > 2 || (impl == 2 && !mma)) return (int)cudaErrorInvalidValue;
+  if (mma && impl != 1) {
+    int rc = kvq_launch_decode_uniform_mma(q, pool, pageTable, lens, partial, B, Hq, Hkv, maxPages, P, splitPages, S,
+                                           sl, bitsK, gsK, bitsV, gsV, kb, kb + vb);
+    if (rc) return rc;
+    k_combine<<<B * Hq, D>>>(partial, out, S);
+    KVQ_LAUNCHED();
+    return 0;
+  }
 #define KVQ_U(BK_, BV_)                                                                                    \
   if (bitsK == BK_ && bitsV == BV_) {                                                                       \
     if (G == 1) k_decode_uniform<1, BK_, BV_><<<grid, 128>>>(q, pool, pageTable, lens, partial, Hq, Hkv, maxPages, P, splitPages, S, sl, gsK, gsV, kb, kb + vb); \

@@ -56,7 +56,14 @@ int kvq_decode_attn_f16(const uint16_t* q, const uint16_t* pool, const int* page
 // uniform block axis 'token' (group gsV channels), bitsK/bitsV; page bytes = keyBytes + valueBytes
 int kvq_decode_attn_uniform(const uint16_t* q, const uint8_t* pool, const int* pageTable, const int* lens,
                             uint16_t* out, float* partial, int B, int Hq, int Hkv, int maxPages, int P,
-                            int splitPages, float scale, int bitsK, int gsK, int bitsV, int gsV);
+                            int splitPages, float scale, int bitsK, int gsK, int bitsV, int gsV, int impl);
+// impl: 0 = tensor-core kernel where it applies (kvq_decode_attn_uniform_mma_ok), else scalar;
+// 1 = scalar kernel; 2 = tensor-core kernel (cudaErrorInvalidValue where it does not apply)
+int kvq_decode_attn_uniform_mma_ok(int G, int P, int gsK, int bitsK, int gsV, int bitsV);
+int kvq_launch_decode_uniform_mma(const uint16_t* q, const uint8_t* pool, const int* pageTable, const int* lens,
+                                  float* partial, int B, int Hq, int Hkv, int maxPages, int P, int splitPages,
+                                  int maxSplits, float scaleLog2, int bitsK, int gsK, int bitsV, int gsV,
+                                  size_t keyBytes, size_t pageBytes);
 size_t kvq_uniform_bytes(int T, int C, int bits, int axisToken, int gs);
 #ifdef __cplusplus
 }

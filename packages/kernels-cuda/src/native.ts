@@ -123,6 +123,8 @@ export interface NativeAddon {
     gsK: number,
     bitsV: number,
     gsV: number,
+    /** 0 auto (tensor cores where they apply), 1 scalar kernel, 2 tensor-core kernel */
+    impl: number,
   ): void;
 }
 

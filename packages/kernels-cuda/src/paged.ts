@@ -100,15 +100,22 @@ export class PagedKVPool implements Disposable {
 }
 
 /**
- * Pages per block along the context: about 2 blocks per SM, at most 16 pages (tuned by the split
- * sweep of bench/run.ts on an H100: at B=1, 32k, 8 pages per block ran 0.081 ms vs 0.109 ms at 2).
+ * Pages per block along the context. fp16 and the scalar uniform kernel: about 2 blocks per SM, at
+ * most 16 pages (split sweep of bench/run.ts on an H100: at B=1, 32k, 8 pages per block ran 0.081 ms
+ * vs 0.109 ms at 2). The tensor-core kernel (pass `format` of a uniform layout) amortises its
+ * per-block set-up and merge over longer runs: one wave of 3 blocks per SM, 4 to 32 pages (sweep: B=16 32k best at 32, B=1 32k at 8).
  */
 export function defaultSplitPages(
   batch: number,
   kvHeads: number,
   maxPages: number,
   multiProcessors = 132,
+  format?: PageFormat,
 ): number {
+  if (format?.kind === 'uniform') {
+    const perSplit = Math.ceil((batch * kvHeads * maxPages) / (3 * multiProcessors));
+    return Math.max(1, Math.min(maxPages, 32, Math.max(4, perSplit)));
+  }
   const perSplit = Math.ceil((batch * kvHeads * maxPages) / (2 * multiProcessors));
   return Math.max(1, Math.min(maxPages, 16, perSplit));
 }
@@ -137,12 +144,38 @@ export interface DecodeAttentionArgs {
   /** scratch of {@link partialBytes} */
   readonly partial: DeviceBuffer;
   readonly batch: number;
-  /** 4 × kvHeads (GQA group of 4, as Llama-3 8B) */
+  /** G × kvHeads with G ∈ {1, 2, 4, 8} query heads per KV head (Llama-3 8B: G = 4) */
   readonly queryHeads: number;
   readonly maxPages: number;
   readonly splitPages: number;
   /** default 1/sqrt(128) */
   readonly scale?: number;
+  /**
+   * Kernel for uniform pages: `'auto'` (default) uses the tensor-core kernel wherever it applies
+   * ({@link tensorCoreApplies}), else the scalar one; `'scalar'` / `'tensor-core'` force one
+   * (`'tensor-core'` where it does not apply is an `InvalidArgumentError`).
+   */
+  readonly kernel?: 'auto' | 'scalar' | 'tensor-core';
+}
+
+/**
+ * Whether the tensor-core (mma.sync) kernel handles a uniform page format: bits K/V ∈ {2, 4},
+ * key groups a multiple of 32 tokens dividing the page, value groups a multiple of 16 channels,
+ * pages a multiple of 32 tokens, at most 8 query heads per KV head.
+ */
+export function tensorCoreApplies(layout: PagedLayout, group: number): boolean {
+  const f = layout.format;
+  if (f.kind !== 'uniform') return false;
+  return (
+    group >= 1 &&
+    group <= 8 &&
+    layout.pageTokens % 32 === 0 &&
+    f.gsK % 32 === 0 &&
+    layout.pageTokens % f.gsK === 0 &&
+    f.gsV % 16 === 0 &&
+    (f.bitsK === 2 || f.bitsK === 4) &&
+    (f.bitsV === 2 || f.bitsV === 4)
+  );
 }
 
 /**
@@ -154,8 +187,16 @@ export function decodeAttention(a: DecodeAttentionArgs): void {
   const { addon } = requireCuda();
   const l = a.pool.layout;
   const scale = a.scale ?? 1 / Math.sqrt(128);
-  if (a.queryHeads !== 4 * l.kvHeads)
-    throw new InvalidArgumentError('decodeAttention: queryHeads must be 4 × kvHeads');
+  const group = a.queryHeads / l.kvHeads;
+  if (![1, 2, 4, 8].includes(group))
+    throw new InvalidArgumentError(
+      `decodeAttention: queryHeads (${a.queryHeads}) must be 1, 2, 4 or 8 × kvHeads (${l.kvHeads})`,
+    );
+  const kernel = a.kernel ?? 'auto';
+  if (kernel === 'tensor-core' && !tensorCoreApplies(l, group))
+    throw new InvalidArgumentError(
+      `decodeAttention: the tensor-core kernel does not handle ${JSON.stringify(l.format)} with pages of ${l.pageTokens} tokens and ${group} query heads per KV head`,
+    );
   if (a.partial.bytes < partialBytes(a.batch, a.queryHeads, a.maxPages, a.splitPages)) {
     throw new InvalidArgumentError('decodeAttention: partial scratch too small');
   }
@@ -196,6 +237,7 @@ export function decodeAttention(a: DecodeAttentionArgs): void {
         f.gsK,
         f.bitsV,
         f.gsV,
+        kernel === 'scalar' ? 1 : kernel === 'tensor-core' ? 2 : 0,
       ),
     );
   }

@@ -1,37 +1,64 @@
-import { SeededRandom, float16Table, float32ToFloat16Bits } from '@kvq/core';
+import { InvalidArgumentError, SeededRandom, float16Table, float32ToFloat16Bits } from '@kvq/core';
 import { relL2 } from '@kvq/core/testing';
 import { describe, expect, it } from 'vitest';
-import { DeviceBuffer, PagedKVPool, type PagedLayout, decodeAttention, partialBytes } from '../src/index.js';
+import {
+  DeviceBuffer,
+  PagedKVPool,
+  type PagedLayout,
+  decodeAttention,
+  partialBytes,
+  tensorCoreApplies,
+} from '../src/index.js';
 import { hasGpu, skipReason } from './gpu.js';
 import { referenceDecodeAttention } from './paged-reference.js';
 
-const layouts: PagedLayout[] = [
-  { format: { kind: 'fp16' }, pageTokens: 64, kvHeads: 2, headDim: 128 },
-  {
-    format: { kind: 'uniform', bitsK: 2, gsK: 32, bitsV: 2, gsV: 32 },
-    pageTokens: 64,
-    kvHeads: 2,
-    headDim: 128,
-  },
-  {
-    format: { kind: 'uniform', bitsK: 4, gsK: 32, bitsV: 2, gsV: 32 },
-    pageTokens: 128,
-    kvHeads: 2,
-    headDim: 128,
-  },
-  {
-    format: { kind: 'uniform', bitsK: 4, gsK: 64, bitsV: 4, gsV: 64 },
-    pageTokens: 64,
-    kvHeads: 2,
-    headDim: 128,
-  },
+type Kernel = 'auto' | 'scalar' | 'tensor-core';
+interface Case {
+  layout: PagedLayout;
+  group: number;
+  kernel: Kernel;
+}
+const L = (format: PagedLayout['format'], pageTokens: number): PagedLayout => ({
+  format,
+  pageTokens,
+  kvHeads: 2,
+  headDim: 128,
+});
+const u = (bitsK: 2 | 4, gsK: number, bitsV: 2 | 4, gsV: number) =>
+  ({ kind: 'uniform', bitsK, gsK, bitsV, gsV }) as const;
+const cases: Case[] = [
+  { layout: L({ kind: 'fp16' }, 64), group: 4, kernel: 'auto' },
+  { layout: L({ kind: 'fp16' }, 64), group: 8, kernel: 'auto' },
+  { layout: L(u(2, 32, 2, 32), 64), group: 4, kernel: 'scalar' },
+  { layout: L(u(2, 32, 2, 32), 64), group: 4, kernel: 'tensor-core' },
+  { layout: L(u(2, 32, 2, 32), 64), group: 8, kernel: 'tensor-core' },
+  { layout: L(u(2, 32, 2, 32), 64), group: 1, kernel: 'tensor-core' },
+  { layout: L(u(4, 32, 2, 32), 128), group: 4, kernel: 'scalar' },
+  { layout: L(u(4, 32, 2, 32), 128), group: 4, kernel: 'tensor-core' },
+  { layout: L(u(4, 32, 2, 32), 128), group: 2, kernel: 'tensor-core' },
+  { layout: L(u(4, 64, 4, 64), 64), group: 4, kernel: 'scalar' },
+  { layout: L(u(4, 64, 4, 64), 64), group: 4, kernel: 'tensor-core' },
+  { layout: L(u(2, 32, 4, 16), 64), group: 4, kernel: 'tensor-core' },
+  { layout: L(u(2, 128, 2, 128), 128), group: 4, kernel: 'tensor-core' },
+  { layout: L(u(2, 32, 2, 8), 64), group: 4, kernel: 'auto' }, // value groups of 8: scalar kernel
 ];
 
+describe('tensorCoreApplies', () => {
+  it('accepts the KIVI formats the tensor-core kernel handles and refuses the others', () => {
+    expect(tensorCoreApplies(L(u(2, 32, 2, 32), 128), 4)).toBe(true);
+    expect(tensorCoreApplies(L(u(4, 128, 2, 128), 128), 8)).toBe(true);
+    expect(tensorCoreApplies(L(u(2, 32, 2, 8), 128), 4)).toBe(false); // value groups < 16 channels
+    expect(tensorCoreApplies(L(u(2, 64, 2, 32), 96), 4)).toBe(false); // key groups do not divide pages
+    expect(tensorCoreApplies(L(u(2, 32, 2, 32), 128), 16)).toBe(false); // more than 8 heads per KV head
+    expect(tensorCoreApplies(L({ kind: 'fp16' }, 128), 4)).toBe(false);
+  });
+});
+
 describe.skipIf(!hasGpu)(`paged decode attention vs the CPU reference${skipReason}`, () => {
-  for (const layout of layouts) {
-    it(`${JSON.stringify(layout.format)}, P=${layout.pageTokens}: batch of 3 different lengths, shuffled pages, splits`, () => {
+  for (const { layout, group, kernel } of cases) {
+    it(`${JSON.stringify(layout.format)}, P=${layout.pageTokens}, ${group} q heads per KV head, ${kernel} kernel: batch of 3 different lengths, shuffled pages, splits`, () => {
       const rng = new SeededRandom(99);
-      const Hq = 4 * layout.kvHeads;
+      const Hq = group * layout.kvHeads;
       const lens = Int32Array.from([1000, 1, 333]);
       const P = layout.pageTokens;
       const maxPages = Math.ceil(1000 / P);
@@ -67,6 +94,7 @@ describe.skipIf(!hasGpu)(`paged decode attention vs the CPU reference${skipReaso
           queryHeads: Hq,
           maxPages,
           splitPages,
+          kernel,
         });
         const got16 = out.read(new Uint16Array(q16.length));
         const t16 = float16Table();
@@ -77,4 +105,27 @@ describe.skipIf(!hasGpu)(`paged decode attention vs the CPU reference${skipReaso
       }
     });
   }
+  it('the tensor-core kernel on a format it does not handle is an InvalidArgumentError', () => {
+    const layout = L(u(2, 32, 2, 8), 64);
+    using pool = new PagedKVPool(layout, 1);
+    using q = new DeviceBuffer(8 * 128 * 2);
+    using table = DeviceBuffer.from(new Int32Array([0]));
+    using lensD = DeviceBuffer.from(new Int32Array([64]));
+    using out = new DeviceBuffer(8 * 128 * 2);
+    using partial = new DeviceBuffer(partialBytes(1, 8, 1, 1));
+    const args = {
+      pool,
+      query: q,
+      pageTable: table,
+      lengths: lensD,
+      out,
+      partial,
+      batch: 1,
+      queryHeads: 8,
+      maxPages: 1,
+      splitPages: 1,
+    };
+    expect(() => decodeAttention({ ...args, kernel: 'tensor-core' })).toThrow(InvalidArgumentError);
+    expect(() => decodeAttention({ ...args, queryHeads: 6 })).toThrow(InvalidArgumentError);
+  });
 });

@@ -1,0 +1,299 @@
+// Decode attention over uniform (KIVI) pages on tensor cores: codes are turned into fp16 in registers
+// (LOP3 magic-number conversion) and fed to mma.sync.m16n8k16, FlashAttention-2 style, so the
+// inner loop costs a few instructions per code instead of the scalar kernel's ~65 per token.
+//
+// One warp owns 32-token chunks (one key group when gsK = 32). Scores S[head, token] = Q·Kᵀ use the
+// (padded to 16) query heads of one KV head as the M dimension and 8 tokens as N; the per-channel key
+// scale is folded into Q once per chunk and Σ q·min is added after the MMA. P·V uses the score
+// fragment directly as the A operand (16 tokens per k-step) and the dequantized values as B.
+//
+// Head-dimension permutation (free, because a dot product does not care about the order): in the
+// score MMA, lane (g, r) = (lane / 4, lane % 4) holds key channels [32r, 32r + 32) of token g,
+// i.e. one contiguous 8- (2-bit) or 16-byte (4-bit) load; in the value MMA it holds channels
+// [16g, 16g + 16) of its four tokens. The output fragment of lane (g, r) is head g, channels
+// [32r, 32r + 32).
+#include <cuda_fp16.h>
+#include <math.h>
+#include <stdint.h>
+#include "check.cuh"
+#include "kvq_cuda.h"
+
+#define D 128
+#define NWARP 4
+#define TCH 32  // tokens per warp chunk
+
+// Same MMA when rows 8..15 of A are zero (at most 8 query heads per KV head): only c0, c1 are kept,
+// the upper half of the accumulator is fed zeros and discarded (saves 2 registers per tile).
+__device__ __forceinline__ void mma16816_top(float& c0, float& c1, uint32_t a0, uint32_t a2, uint32_t b0,
+                                             uint32_t b1) {
+  float d2 = 0.f, d3 = 0.f;  // rows 8..15: zero in, discarded out
+  asm(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(c0), "+f"(c1), "+f"(d2), "+f"(d3)
+      : "r"(a0), "r"(0u), "r"(a2), "r"(0u), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ uint32_t h2u(__half2 h) { return *reinterpret_cast<uint32_t*>(&h); }
+__device__ __forceinline__ __half2 u2h(uint32_t u) { return *reinterpret_cast<__half2*>(&u); }
+
+// two b-bit codes at bit positions s and s + 16 of w → half2 (code_lo, code_hi), exact
+template <int B>
+__device__ __forceinline__ __half2 codes2(uint32_t w, int s) {
+  constexpr uint32_t mask = ((1u << B) - 1) | (((1u << B) - 1) << 16);
+  uint32_t x = ((w >> s) & mask) | 0x64006400u;  // fp16 1024 + code in each half
+  return __hsub2(u2h(x), u2h(0x64006400u));
+}
+
+// Words of one key row slice (32 channels) for B bits: B 32-bit words.
+template <int B>
+__device__ __forceinline__ void load_kwords(const uint8_t* p, uint32_t (&w)[B]) {
+  if constexpr (B == 2) {
+    uint2 v = *(const uint2*)p;
+    w[0] = v.x; w[1] = v.y;
+  } else {
+    uint4 v = *(const uint4*)p;
+    w[0] = v.x; w[1] = v.y; w[2] = v.z; w[3] = v.w;
+  }
+}
+// Words of one value row slice (16 channels): B / 2 words.
+template <int B>
+__device__ __forceinline__ void load_vwords(const uint8_t* p, uint32_t (&w)[B / 2]) {
+  if constexpr (B == 2) {
+    w[0] = *(const uint32_t*)p;
+  } else {
+    uint2 v = *(const uint2*)p;
+    w[0] = v.x; w[1] = v.y;
+  }
+}
+
+// Key pair p (0..15) of lane r: channels (lo, hi) within [32r, 32r + 32) — see key_pair_dims.
+template <int B>
+__device__ __forceinline__ void key_pair_dims(int p, int& lo, int& hi) {
+  constexpr int per = 16 / B;  // pairs per word
+  int w = p / per, j = p % per;
+  lo = w * (32 / B) + j;
+  hi = lo + per;
+}
+
+template <int BK, int BV>
+__global__ void __launch_bounds__(128) k_decode_uniform_mma(const uint16_t* q, const uint8_t* pool, const int* pageTable,
+                                                            const int* lens, float* partial, int G, int Hq, int Hkv,
+                                                            int maxPages, int P, int splitPages, int maxSplits,
+                                                            float scaleLog2, int gsK, int gsV, size_t keyBytes,
+                                                            size_t pageBytes) {
+  const int split = blockIdx.x, kh = blockIdx.y, b = blockIdx.z;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, r = lane & 3;
+  const int C = Hkv * D;
+  const int len = lens[b];
+  const int start = split * splitPages * P, end = min(len, start + splitPages * P);
+  const int GK = ((P + gsK - 1) / gsK) * C, GV = P * (C / gsV);
+  const bool head = g < G;
+
+  // query pairs for head g (zero rows for g >= G), in the key-pair channel order
+  __half2 qh[16];
+#pragma unroll
+  for (int p = 0; p < 16; p++) {
+    int lo, hi;
+    key_pair_dims<BK>(p, lo, hi);
+    if (head) {
+      const __half* qp = (const __half*)q + ((size_t)b * Hq + kh * G + g) * D + 32 * r;
+      qh[p] = __halves2half2(qp[lo], qp[hi]);
+    } else {
+      qh[p] = __float2half2_rn(0.f);
+    }
+  }
+
+  float acc[16][2];
+#pragma unroll
+  for (int n = 0; n < 16; n++) acc[n][0] = acc[n][1] = 0.f;
+  float m = -INFINITY, l = 0.f;
+
+  // the page of the next chunk is looked up one chunk ahead (its latency hides behind this chunk)
+  int page = start + warp * TCH < end ? pageTable[(size_t)b * maxPages + (start + warp * TCH) / P] : 0;
+  for (int t0 = start + warp * TCH; t0 < end; t0 += NWARP * TCH) {
+    const uint8_t* pg = pool + (size_t)page * pageBytes;
+    {
+      const int tn = t0 + NWARP * TCH;
+      if (tn < end) page = pageTable[(size_t)b * maxPages + tn / P];
+    }
+    const int tp0 = t0 % P;
+    const int tg = tp0 / gsK;
+    const uint8_t* kcodes = pg + (size_t)GK * 4;
+    const uint8_t* vblk = pg + keyBytes;
+    const __half* vsc = (const __half*)vblk;
+    const uint8_t* vcodes = vblk + (size_t)GV * 4;
+    const int vgrp = (kh * D + 16 * g) / gsV;
+
+    // ---- every global load of the chunk first, so that they are in flight together ----
+    uint4 ks4[4], km4[4];  // key scales / mins of this lane's 32 channels
+    {
+      const uint4* sp = (const uint4*)((const __half*)pg + (size_t)tg * C + kh * D + 32 * r);
+      const uint4* mp = (const uint4*)((const __half*)pg + GK + (size_t)tg * C + kh * D + 32 * r);
+#pragma unroll
+      for (int x = 0; x < 4; x++) { ks4[x] = sp[x]; km4[x] = mp[x]; }
+    }
+    uint32_t kw[4][BK];
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+      load_kwords<BK>(kcodes + ((size_t)(tp0 + 8 * i + g) * C + kh * D + 32 * r) * BK / 8, kw[i]);
+    uint32_t vw[2][4][BV / 2];
+    __half sv[2][4], mv[2][4];
+#pragma unroll
+    for (int ks = 0; ks < 2; ks++)
+#pragma unroll
+      for (int u = 0; u < 4; u++) {
+        const int tp = tp0 + 16 * ks + 2 * r + (u & 1) + 8 * (u >> 1);
+        load_vwords<BV>(vcodes + ((size_t)tp * C + kh * D + 16 * g) * BV / 8, vw[ks][u]);
+        const int gv = tp * (C / gsV) + vgrp;
+        sv[ks][u] = vsc[gv];
+        mv[ks][u] = vsc[GV + gv];
+      }
+
+    // key group constants: fold the scale into q, Σ q·min per head
+    const __half* ksh = (const __half*)ks4;
+    const __half* kmh = (const __half*)km4;
+    uint32_t qs[16];
+    float qm = 0.f;
+#pragma unroll
+    for (int p = 0; p < 16; p++) {
+      int lo, hi;
+      key_pair_dims<BK>(p, lo, hi);
+      __half2 s2 = __halves2half2(ksh[lo], ksh[hi]);
+      __half2 m2 = __halves2half2(kmh[lo], kmh[hi]);
+      qs[p] = h2u(__hmul2(qh[p], s2));
+      float2 qf = __half22float2(qh[p]), mf = __half22float2(m2);
+      qm = fmaf(qf.x, mf.x, fmaf(qf.y, mf.y, qm));
+    }
+    qm += __shfl_xor_sync(0xffffffffu, qm, 1);
+    qm += __shfl_xor_sync(0xffffffffu, qm, 2);
+
+    // scores for 4 tiles of 8 tokens: lane holds tokens 2r, 2r + 1 of each tile (row g)
+    float s[4][2];
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      float c[2] = {0.f, 0.f};
+#pragma unroll
+      for (int k = 0; k < 8; k++) {
+        constexpr int per = 16 / BK;
+        const int p0 = 2 * k, p1 = 2 * k + 1;
+        uint32_t b0 = h2u(codes2<BK>(kw[i][p0 / per], (p0 % per) * BK));
+        uint32_t b1 = h2u(codes2<BK>(kw[i][p1 / per], (p1 % per) * BK));
+        mma16816_top(c[0], c[1], qs[p0], qs[p1], b0, b1);
+      }
+#pragma unroll
+      for (int e = 0; e < 2; e++) {
+        int t = t0 + 8 * i + 2 * r + e;
+        s[i][e] = t < end ? (c[e] + qm) * scaleLog2 : -INFINITY;
+      }
+    }
+    // online softmax (row g is spread over the 4 lanes of a quad)
+    float mx = m;
+#pragma unroll
+    for (int i = 0; i < 4; i++) mx = fmaxf(mx, fmaxf(s[i][0], s[i][1]));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+    const float base = mx == -INFINITY ? 0.f : mx;
+    const float corr = exp2f(m - base);
+    m = mx;
+    uint32_t pa[4];
+    float ps = 0.f;
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      float p0 = exp2f(s[i][0] - base), p1 = exp2f(s[i][1] - base);
+      ps += p0 + p1;
+      pa[i] = h2u(__floats2half2_rn(p0, p1));
+    }
+    l = l * corr + ps;
+#pragma unroll
+    for (int n = 0; n < 16; n++) { acc[n][0] *= corr; acc[n][1] *= corr; }
+
+    // P·V, two k-steps of 16 tokens; this lane dequantizes tokens 2r, 2r+1, 2r+8, 2r+9 of the step,
+    // channels [16g, 16g + 16)
+#pragma unroll
+    for (int ks = 0; ks < 2; ks++) {
+#pragma unroll
+      for (int u = 0; u < 4; u++) {
+        // masked tokens: codes, scale and min 0, so garbage (possibly NaN) never reaches the MMA
+        if (t0 + 16 * ks + 2 * r + (u & 1) + 8 * (u >> 1) >= end) {
+          sv[ks][u] = mv[ks][u] = __float2half(0.f);
+#pragma unroll
+          for (int x = 0; x < BV / 2; x++) vw[ks][u][x] = 0u;
+        }
+      }
+      const __half2 s01 = __halves2half2(sv[ks][0], sv[ks][1]), m01 = __halves2half2(mv[ks][0], mv[ks][1]);
+      const __half2 s89 = __halves2half2(sv[ks][2], sv[ks][3]), m89 = __halves2half2(mv[ks][2], mv[ks][3]);
+      // interleave the two tokens of each pair: low half-word token A, high half-word token B
+      constexpr int halves = BV;  // 16-bit halves per 16 channels = 16 * BV / 16
+      uint32_t x01[halves], x89[halves];
+#pragma unroll
+      for (int hidx = 0; hidx < halves; hidx++) {
+        const int wi = hidx >> 1, sel = (hidx & 1) ? 0x7632 : 0x5410;
+        x01[hidx] = __byte_perm(vw[ks][0][wi], vw[ks][1][wi], sel);
+        x89[hidx] = __byte_perm(vw[ks][2][wi], vw[ks][3][wi], sel);
+      }
+      const uint32_t a0 = pa[2 * ks], a2 = pa[2 * ks + 1];
+#pragma unroll
+      for (int n = 0; n < 16; n++) {
+        constexpr int per = 16 / BV;  // channels per half-word
+        const int hidx = n / per, sh = (n % per) * BV;
+        uint32_t b0 = h2u(__hfma2(codes2<BV>(x01[hidx], sh), s01, m01));
+        uint32_t b1 = h2u(__hfma2(codes2<BV>(x89[hidx], sh), s89, m89));
+        mma16816_top(acc[n][0], acc[n][1], a0, a2, b0, b1);
+      }
+    }
+  }
+
+  // merge the warps of the block: lane (g, r) holds head g, channels 32r + n and 32r + 16 + n
+  __shared__ float sacc[NWARP][8][D];
+  __shared__ float sm[NWARP][8], sl[NWARP][8];
+  l += __shfl_xor_sync(0xffffffffu, l, 1);
+  l += __shfl_xor_sync(0xffffffffu, l, 2);
+#pragma unroll
+  for (int n = 0; n < 16; n++) {
+    sacc[warp][g][32 * r + n] = acc[n][0];
+    sacc[warp][g][32 * r + 16 + n] = acc[n][1];
+  }
+  if (r == 0) { sm[warp][g] = m; sl[warp][g] = l; }
+  __syncthreads();
+  const int d = threadIdx.x;  // blockDim = 128 = D
+  for (int h = 0; h < G; h++) {
+    float M = -INFINITY;
+    for (int w = 0; w < NWARP; w++) M = fmaxf(M, sm[w][h]);
+    float L = 0.f, A = 0.f;
+    if (M != -INFINITY)
+      for (int w = 0; w < NWARP; w++) {
+        float c = exp2f(sm[w][h] - M);
+        L += sl[w][h] * c;
+        A += sacc[w][h][d] * c;
+      }
+    float* out = partial + (((size_t)b * Hq + kh * G + h) * maxSplits + split) * (2 + D);
+    if (d == 0) { out[0] = M; out[1] = L; }
+    out[2 + d] = A;
+  }
+}
+
+extern "C" int kvq_decode_attn_uniform_mma_ok(int G, int P, int gsK, int bitsK, int gsV, int bitsV) {
+  return G >= 1 && G <= 8 && P % TCH == 0 && gsK % TCH == 0 && P % gsK == 0 && gsV % 16 == 0 &&
+         ((bitsK == 2 && bitsV == 2) || (bitsK == 4 && bitsV == 2) || (bitsK == 4 && bitsV == 4) ||
+          (bitsK == 2 && bitsV == 4));
+}
+
+// Launches the tensor-core kernel; the caller (decode_attn.cu) validated the arguments, checked
+// kvq_decode_attn_uniform_mma_ok, and runs the split combine afterwards.
+extern "C" int kvq_launch_decode_uniform_mma(const uint16_t* q, const uint8_t* pool, const int* pageTable,
+                                              const int* lens, float* partial, int B, int Hq, int Hkv, int maxPages,
+                                              int P, int splitPages, int maxSplits, float scaleLog2, int bitsK,
+                                              int gsK, int bitsV, int gsV, size_t keyBytes, size_t pageBytes) {
+  const int G = Hq / Hkv;
+  dim3 grid(maxSplits, Hkv, B);
+#define KVQ_M(BK_, BV_)                                                                                         \
+  if (bitsK == BK_ && bitsV == BV_) {                                                                            \
+    k_decode_uniform_mma<BK_, BV_><<<grid, 128>>>(q, pool, pageTable, lens, partial, G, Hq, Hkv, maxPages, P,   \
+                                                  splitPages, maxSplits, scaleLog2, gsK, gsV, keyBytes, pageBytes); \
+  } else
+  KVQ_M(2, 2) KVQ_M(4, 2) KVQ_M(4, 4) KVQ_M(2, 4) { return (int)cudaErrorInvalidValue; }
+#undef KVQ_M
+  KVQ_LAUNCHED();
+  return 0;
+}
