@@ -100,6 +100,8 @@ const formats: [string, PageFormat, Kernel][] = [
   ['k4v2 scalar', k4v2, 'scalar'],
   ['k4v2', k4v2, 'tensor-core'],
   ['kivi-2/g128', kivi2g128, 'tensor-core'],
+  // the WebGPU bench's k4v2 (4-bit keys, 2-bit values, groups of 128): 3.25 bits/value
+  ['k4v2/g128', { kind: 'uniform', bitsK: 4, gsK: 128, bitsV: 2, gsV: 128 }, 'tensor-core'],
 ];
 const attn: Record<string, unknown>[] = [];
 const sweep: Record<string, unknown>[] = [];

@@ -21,6 +21,9 @@
 #define D 128
 #define NWARP 4
 #define TCH 32  // tokens per warp chunk
+#ifndef KVQ_MMA_MIN_BLOCKS
+#define KVQ_MMA_MIN_BLOCKS 2  // blocks per SM the register allocation aims for
+#endif
 
 // Same MMA when rows 8..15 of A are zero (at most 8 query heads per KV head): only c0, c1 are kept,
 // the upper half of the accumulator is fed zeros and discarded (saves 2 registers per tile).
@@ -76,8 +79,28 @@ __device__ __forceinline__ void key_pair_dims(int p, int& lo, int& hi) {
   hi = lo + per;
 }
 
+__device__ __forceinline__ void cp_async4(void* smem, const void* gmem) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"((uint32_t)__cvta_generic_to_shared(smem)),
+               "l"(gmem));
+}
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"((uint32_t)__cvta_generic_to_shared(smem)),
+               "l"(gmem));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void cp_async_wait1() { asm volatile("cp.async.wait_group 1;\n" ::: "memory"); }
+
+// One warp's staging buffer for a 32-token chunk of one KV head (bytes): key codes [32][KROW], key
+// scales and mins [128] fp16 each, value codes [32][VROW], value scales and mins [32][VSLOT].
 template <int BK, int BV>
-__global__ void __launch_bounds__(128) k_decode_uniform_mma(const uint16_t* q, const uint8_t* pool, const int* pageTable,
+struct Stage {
+  static constexpr int KROW = D * BK / 8, VROW = D * BV / 8, VSLOT = 16;
+  static constexpr int KCODE = 0, KSC = KCODE + TCH * KROW, KMN = KSC + 2 * D, VCODE = KMN + 2 * D,
+                       VSC = VCODE + TCH * VROW, VMN = VSC + TCH * VSLOT, BYTES = VMN + TCH * VSLOT;
+};
+
+template <int BK, int BV>
+__global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(const uint16_t* q, const uint8_t* pool, const int* pageTable,
                                                             const int* lens, float* partial, int G, int Hq, int Hkv,
                                                             int maxPages, int P, int splitPages, int maxSplits,
                                                             float scaleLog2, int gsK, int gsV, size_t keyBytes,
@@ -109,47 +132,83 @@ __global__ void __launch_bounds__(128) k_decode_uniform_mma(const uint16_t* q, c
   for (int n = 0; n < 16; n++) acc[n][0] = acc[n][1] = 0.f;
   float m = -INFINITY, l = 0.f;
 
-  // the page of the next chunk is looked up one chunk ahead (its latency hides behind this chunk)
-  int page = start + warp * TCH < end ? pageTable[(size_t)b * maxPages + (start + warp * TCH) / P] : 0;
-  for (int t0 = start + warp * TCH; t0 < end; t0 += NWARP * TCH) {
-    const uint8_t* pg = pool + (size_t)page * pageBytes;
-    {
-      const int tn = t0 + NWARP * TCH;
-      if (tn < end) page = pageTable[(size_t)b * maxPages + tn / P];
-    }
-    const int tp0 = t0 % P;
-    const int tg = tp0 / gsK;
-    const uint8_t* kcodes = pg + (size_t)GK * 4;
-    const uint8_t* vblk = pg + keyBytes;
-    const __half* vsc = (const __half*)vblk;
-    const uint8_t* vcodes = vblk + (size_t)GV * 4;
-    const int vgrp = (kh * D + 16 * g) / gsV;
+  // Per-warp double-buffered staging in shared memory, filled with cp.async one chunk ahead, so the
+  // loads of chunk i+1 are in flight while chunk i is computed. nS = value scales per token and head.
+  using S_ = Stage<BK, BV>;
+  constexpr int SB = 2 * S_::BYTES;  // two stages per warp
+  constexpr int MERGE = NWARP * 8 * D * 4 + 2 * NWARP * 8 * 4;
+  __shared__ __align__(16) uint8_t smem[(NWARP * SB > MERGE ? NWARP * SB : MERGE)];
+  uint8_t* const wbuf = smem + warp * SB;
+  // loop-invariant integer quotients (integer division is dozens of instructions: none in the loop
+  // but one page and one key-group index per chunk)
+  const int nS = gsV >= D ? 1 : D / gsV;  // value groups per token within this head
+  const int wsh = nS <= 2 ? 0 : nS == 4 ? 1 : 2;  // log2 of 4-byte copies per token slot (nS 1, 2 → 1)
+  const int cg = C / gsV, kvg = (kh * D) / gsV;
+  const int vh0 = nS == 1 ? 0 : (16 * g) / gsV;
+  const int stride = NWARP * TCH;
 
-    // ---- every global load of the chunk first, so that they are in flight together ----
-    uint4 ks4[4], km4[4];  // key scales / mins of this lane's 32 channels
-    {
-      const uint4* sp = (const uint4*)((const __half*)pg + (size_t)tg * C + kh * D + 32 * r);
-      const uint4* mp = (const uint4*)((const __half*)pg + GK + (size_t)tg * C + kh * D + 32 * r);
+  // issue the copies of the chunk at t into stage st (page index pg_)
+  auto issue = [&](int t, int page_, int st) {
+    const uint8_t* pg = pool + (size_t)page_ * pageBytes;
+    const int tp0 = t - (t / P) * P, tg = tp0 / gsK;
+    uint8_t* sb = wbuf + st * S_::BYTES;
+    const uint8_t* kcodes = pg + (size_t)GK * 4 + ((size_t)tp0 * C + kh * D) * BK / 8;
 #pragma unroll
-      for (int x = 0; x < 4; x++) { ks4[x] = sp[x]; km4[x] = mp[x]; }
+    for (int x = lane; x < TCH * S_::KROW / 16; x += 32) {
+      const int row = x / (S_::KROW / 16), col = x % (S_::KROW / 16);
+      cp_async16(sb + S_::KCODE + row * S_::KROW + col * 16, kcodes + (size_t)row * C * BK / 8 + col * 16);
+    }
+    {
+      const __half* src = (const __half*)pg + (lane < 16 ? 0 : GK) + (size_t)tg * C + kh * D + 8 * (lane & 15);
+      cp_async16(sb + (lane < 16 ? S_::KSC : S_::KMN) + 16 * (lane & 15), src);
+    }
+    const uint8_t* vblk = pg + keyBytes;
+    const uint8_t* vcodes = vblk + (size_t)GV * 4 + ((size_t)tp0 * C + kh * D) * BV / 8;
+#pragma unroll
+    for (int x = lane; x < TCH * S_::VROW / 16; x += 32) {
+      const int row = x / (S_::VROW / 16), col = x % (S_::VROW / 16);
+      cp_async16(sb + S_::VCODE + row * S_::VROW + col * 16, vcodes + (size_t)row * C * BV / 8 + col * 16);
+    }
+    const __half* vsc = (const __half*)vblk;
+    for (int x = lane; x < (2 * TCH) << wsh; x += 32) {
+      const int which = x >> (5 + wsh), rest = x & ((TCH << wsh) - 1), tok = rest >> wsh,
+                w = rest & ((1 << wsh) - 1);
+      int idx = (tp0 + tok) * cg + kvg;
+      if (nS == 1) idx &= ~1;  // 4-byte aligned pair holding the one scale
+      cp_async4(sb + (which ? S_::VMN : S_::VSC) + tok * S_::VSLOT + 4 * w, vsc + (which ? GV : 0) + idx + 2 * w);
+    }
+  };
+
+  const int first = start + warp * TCH;
+  int st = 0;
+  int pageNext = 0;
+  if (first < end) {
+    issue(first, pageTable[(size_t)b * maxPages + first / P], 0);
+    if (first + stride < end) pageNext = pageTable[(size_t)b * maxPages + (first + stride) / P];
+  }
+  cp_async_commit();
+  for (int t0 = first; t0 < end; t0 += stride) {
+    const int tn = t0 + stride;
+    if (tn < end) {
+      const int pn = pageNext;
+      if (tn + stride < end) pageNext = pageTable[(size_t)b * maxPages + (tn + stride) / P];
+      issue(tn, pn, st ^ 1);
+    }
+    cp_async_commit();
+    cp_async_wait1();
+    __syncwarp();
+    const uint8_t* sb = wbuf + st * S_::BYTES;
+    const int tp0 = t0 - (t0 / P) * P;
+
+    uint4 ks4[4], km4[4];  // key scales / mins of this lane's 32 channels
+#pragma unroll
+    for (int x = 0; x < 4; x++) {
+      ks4[x] = ((const uint4*)(sb + S_::KSC + 64 * r))[x];
+      km4[x] = ((const uint4*)(sb + S_::KMN + 64 * r))[x];
     }
     uint32_t kw[4][BK];
 #pragma unroll
-    for (int i = 0; i < 4; i++)
-      load_kwords<BK>(kcodes + ((size_t)(tp0 + 8 * i + g) * C + kh * D + 32 * r) * BK / 8, kw[i]);
-    uint32_t vw[2][4][BV / 2];
-    __half sv[2][4], mv[2][4];
-#pragma unroll
-    for (int ks = 0; ks < 2; ks++)
-#pragma unroll
-      for (int u = 0; u < 4; u++) {
-        const int tp = tp0 + 16 * ks + 2 * r + (u & 1) + 8 * (u >> 1);
-        load_vwords<BV>(vcodes + ((size_t)tp * C + kh * D + 16 * g) * BV / 8, vw[ks][u]);
-        const int gv = tp * (C / gsV) + vgrp;
-        sv[ks][u] = vsc[gv];
-        mv[ks][u] = vsc[GV + gv];
-      }
-
+    for (int i = 0; i < 4; i++) load_kwords<BK>(sb + S_::KCODE + (8 * i + g) * S_::KROW + 32 * r * BK / 8, kw[i]);
     // key group constants: fold the scale into q, Σ q·min per head
     const __half* ksh = (const __half*)ks4;
     const __half* kmh = (const __half*)km4;
@@ -168,25 +227,30 @@ __global__ void __launch_bounds__(128) k_decode_uniform_mma(const uint16_t* q, c
     qm += __shfl_xor_sync(0xffffffffu, qm, 1);
     qm += __shfl_xor_sync(0xffffffffu, qm, 2);
 
-    // scores for 4 tiles of 8 tokens: lane holds tokens 2r, 2r + 1 of each tile (row g)
-    float s[4][2];
+    // scores for 4 tiles of 8 tokens: lane holds tokens 2r, 2r + 1 of each tile (row g). The k-steps
+    // are the outer loop so that the 4 tiles' accumulator chains interleave (MMA latency hidden).
+    float c[4][2];
 #pragma unroll
-    for (int i = 0; i < 4; i++) {
-      float c[2] = {0.f, 0.f};
+    for (int i = 0; i < 4; i++) c[i][0] = c[i][1] = 0.f;
 #pragma unroll
-      for (int k = 0; k < 8; k++) {
-        constexpr int per = 16 / BK;
-        const int p0 = 2 * k, p1 = 2 * k + 1;
+    for (int k = 0; k < 8; k++) {
+      constexpr int per = 16 / BK;
+      const int p0 = 2 * k, p1 = 2 * k + 1;
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
         uint32_t b0 = h2u(codes2<BK>(kw[i][p0 / per], (p0 % per) * BK));
         uint32_t b1 = h2u(codes2<BK>(kw[i][p1 / per], (p1 % per) * BK));
-        mma16816_top(c[0], c[1], qs[p0], qs[p1], b0, b1);
+        mma16816_top(c[i][0], c[i][1], qs[p0], qs[p1], b0, b1);
       }
+    }
+    float s[4][2];
+#pragma unroll
+    for (int i = 0; i < 4; i++)
 #pragma unroll
       for (int e = 0; e < 2; e++) {
         int t = t0 + 8 * i + 2 * r + e;
-        s[i][e] = t < end ? (c[e] + qm) * scaleLog2 : -INFINITY;
+        s[i][e] = t < end ? (c[i][e] + qm) * scaleLog2 : -INFINITY;
       }
-    }
     // online softmax (row g is spread over the 4 lanes of a quad)
     float mx = m;
 #pragma unroll
@@ -210,27 +274,40 @@ __global__ void __launch_bounds__(128) k_decode_uniform_mma(const uint16_t* q, c
 
     // P·V, two k-steps of 16 tokens; this lane dequantizes tokens 2r, 2r+1, 2r+8, 2r+9 of the step,
     // channels [16g, 16g + 16)
+    const int vh = nS == 1 ? ((tp0 * cg + kvg) & 1) : vh0;
 #pragma unroll
     for (int ks = 0; ks < 2; ks++) {
+      // this step's value codes and scales, from the stage (shared memory: loaded late, few registers)
+      uint32_t vw[4][BV / 2];
+      __half sv[4], mv[4];
+#pragma unroll
+      for (int u = 0; u < 4; u++) {
+        const int tl = 16 * ks + 2 * r + (u & 1) + 8 * (u >> 1);
+        load_vwords<BV>(sb + S_::VCODE + tl * S_::VROW + 16 * g * BV / 8, vw[u]);
+        // with one scale per token, its half within the copied pair depends on the token's parity
+        const int hh = nS == 1 ? ((vh + tl * cg) & 1) : vh;
+        sv[u] = ((const __half*)(sb + S_::VSC + tl * S_::VSLOT))[hh];
+        mv[u] = ((const __half*)(sb + S_::VMN + tl * S_::VSLOT))[hh];
+      }
 #pragma unroll
       for (int u = 0; u < 4; u++) {
         // masked tokens: codes, scale and min 0, so garbage (possibly NaN) never reaches the MMA
         if (t0 + 16 * ks + 2 * r + (u & 1) + 8 * (u >> 1) >= end) {
-          sv[ks][u] = mv[ks][u] = __float2half(0.f);
+          sv[u] = mv[u] = __float2half(0.f);
 #pragma unroll
-          for (int x = 0; x < BV / 2; x++) vw[ks][u][x] = 0u;
+          for (int x = 0; x < BV / 2; x++) vw[u][x] = 0u;
         }
       }
-      const __half2 s01 = __halves2half2(sv[ks][0], sv[ks][1]), m01 = __halves2half2(mv[ks][0], mv[ks][1]);
-      const __half2 s89 = __halves2half2(sv[ks][2], sv[ks][3]), m89 = __halves2half2(mv[ks][2], mv[ks][3]);
+      const __half2 s01 = __halves2half2(sv[0], sv[1]), m01 = __halves2half2(mv[0], mv[1]);
+      const __half2 s89 = __halves2half2(sv[2], sv[3]), m89 = __halves2half2(mv[2], mv[3]);
       // interleave the two tokens of each pair: low half-word token A, high half-word token B
       constexpr int halves = BV;  // 16-bit halves per 16 channels = 16 * BV / 16
       uint32_t x01[halves], x89[halves];
 #pragma unroll
       for (int hidx = 0; hidx < halves; hidx++) {
         const int wi = hidx >> 1, sel = (hidx & 1) ? 0x7632 : 0x5410;
-        x01[hidx] = __byte_perm(vw[ks][0][wi], vw[ks][1][wi], sel);
-        x89[hidx] = __byte_perm(vw[ks][2][wi], vw[ks][3][wi], sel);
+        x01[hidx] = __byte_perm(vw[0][wi], vw[1][wi], sel);
+        x89[hidx] = __byte_perm(vw[2][wi], vw[3][wi], sel);
       }
       const uint32_t a0 = pa[2 * ks], a2 = pa[2 * ks + 1];
 #pragma unroll
@@ -242,11 +319,16 @@ __global__ void __launch_bounds__(128) k_decode_uniform_mma(const uint16_t* q, c
         mma16816_top(acc[n][0], acc[n][1], a0, a2, b0, b1);
       }
     }
+    __syncwarp();  // every lane is done with stage st before it is refilled
+    st ^= 1;
   }
+  asm volatile("cp.async.wait_all;\n" ::: "memory");
+  __syncthreads();  // the staging buffers become the merge buffers
 
   // merge the warps of the block: lane (g, r) holds head g, channels 32r + n and 32r + 16 + n
-  __shared__ float sacc[NWARP][8][D];
-  __shared__ float sm[NWARP][8], sl[NWARP][8];
+  float(*sacc)[8][D] = (float(*)[8][D])smem;
+  float(*sm)[8] = (float(*)[8])(smem + NWARP * 8 * D * 4);
+  float(*sl)[8] = (float(*)[8])(smem + NWARP * 8 * D * 4 + NWARP * 8 * 4);
   l += __shfl_xor_sync(0xffffffffu, l, 1);
   l += __shfl_xor_sync(0xffffffffu, l, 2);
 #pragma unroll
@@ -274,7 +356,7 @@ __global__ void __launch_bounds__(128) k_decode_uniform_mma(const uint16_t* q, c
 }
 
 extern "C" int kvq_decode_attn_uniform_mma_ok(int G, int P, int gsK, int bitsK, int gsV, int bitsV) {
-  return G >= 1 && G <= 8 && P % TCH == 0 && gsK % TCH == 0 && P % gsK == 0 && gsV % 16 == 0 &&
+  return G >= 1 && G <= 8 && P % TCH == 0 && gsK % TCH == 0 && P % gsK == 0 && gsV % 16 == 0 && (D % gsV == 0 || gsV % D == 0) &&
          ((bitsK == 2 && bitsV == 2) || (bitsK == 4 && bitsV == 2) || (bitsK == 4 && bitsV == 4) ||
           (bitsK == 2 && bitsV == 4));
 }

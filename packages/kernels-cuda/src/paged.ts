@@ -103,7 +103,8 @@ export class PagedKVPool implements Disposable {
  * Pages per block along the context. fp16 and the scalar uniform kernel: about 2 blocks per SM, at
  * most 16 pages (split sweep of bench/run.ts on an H100: at B=1, 32k, 8 pages per block ran 0.081 ms
  * vs 0.109 ms at 2). The tensor-core kernel (pass `format` of a uniform layout) amortises its
- * per-block set-up and merge over longer runs: one wave of 3 blocks per SM, 4 to 32 pages (sweep: B=16 32k best at 32, B=1 32k at 8).
+ * per-block set-up and merge over longer runs: one wave of 2 blocks per SM (its register use allows
+ * 2), 4 to 32 pages (sweep: B=1 32k best at 8, B=1 128k at 32, B=16 32k at 32).
  */
 export function defaultSplitPages(
   batch: number,
@@ -113,7 +114,7 @@ export function defaultSplitPages(
   format?: PageFormat,
 ): number {
   if (format?.kind === 'uniform') {
-    const perSplit = Math.ceil((batch * kvHeads * maxPages) / (3 * multiProcessors));
+    const perSplit = Math.ceil((batch * kvHeads * maxPages) / (2 * multiProcessors));
     return Math.max(1, Math.min(maxPages, 32, Math.max(4, perSplit)));
   }
   const perSplit = Math.ceil((batch * kvHeads * maxPages) / (2 * multiProcessors));
