@@ -3,6 +3,7 @@ import '../test/no-gpu.test.js';
 import '../test/conformance.test.js';
 import '../test/memory.test.js';
 import '../test/decode-attention.test.js';
+import '../test/grid-quantizers.test.js';
 import { writeFileSync } from 'node:fs';
 import { runAll } from './vitest-shim.js';
 

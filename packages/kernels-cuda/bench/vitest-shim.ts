@@ -84,6 +84,15 @@ export function expect(v: unknown, m?: string) {
         }
         fail('did not reject', m);
       },
+      toThrow: async (c?: new (...a: never[]) => unknown) => {
+        try {
+          await (v as Promise<unknown>);
+        } catch (err) {
+          if (!c || err instanceof c) return;
+          fail(`rejected with ${String(err)}, not ${c.name}`, m);
+        }
+        fail('did not reject', m);
+      },
     },
   };
 }

@@ -220,6 +220,58 @@ Napi::Value DecodeAttnUniform(const Napi::CallbackInfo& i) {
   return env.Undefined();
 }
 
+// (x, out, codes, T, C, B, dim, codeBits, table, tableLen, mids, signs, norm, gain, zeroCode, err)
+Napi::Value HiggsEncode(const Napi::CallbackInfo& i) {
+  Napi::Env env = i.Env();
+  CK(kvq_higgs_encode((const float*)P(i[0]), (uint8_t*)P(i[1]), (uint16_t*)P(i[2]), I(i[3]), I(i[4]), I(i[5]),
+                      I(i[6]), I(i[7]), (const float*)P(i[8]), I(i[9]), (const double*)P(i[10]),
+                      (const float*)P(i[11]), (float)F(i[12]), F(i[13]), I(i[14]), (int*)P(i[15])),
+     "higgs encode");
+  return env.Undefined();
+}
+// (in, out, T, C, B, dim, codeBits, table, signs, norm)
+Napi::Value HiggsDecode(const Napi::CallbackInfo& i) {
+  Napi::Env env = i.Env();
+  CK(kvq_higgs_decode((const uint8_t*)P(i[0]), (float*)P(i[1]), I(i[2]), I(i[3]), I(i[4]), I(i[5]), I(i[6]),
+                      (const float*)P(i[7]), (const float*)P(i[8]), (float)F(i[9])),
+     "higgs decode");
+  return env.Undefined();
+}
+Napi::Value HiggsMaxBlock(const Napi::CallbackInfo& i) { return Napi::Number::New(i.Env(), kvq_higgs_max_block()); }
+// (x, out, codes, T, C, bits, axisToken, gs, norm, mids, zeroCode, err)
+Napi::Value CodebookEncode(const Napi::CallbackInfo& i) {
+  Napi::Env env = i.Env();
+  CK(kvq_codebook_encode((const float*)P(i[0]), (uint8_t*)P(i[1]), (uint16_t*)P(i[2]), I(i[3]), I(i[4]), I(i[5]),
+                         I(i[6]), I(i[7]), I(i[8]), (const double*)P(i[9]), I(i[10]), (int*)P(i[11])),
+     "codebook encode");
+  return env.Undefined();
+}
+// (in, out, T, C, bits, axisToken, gs, norm, levels)
+Napi::Value CodebookDecode(const Napi::CallbackInfo& i) {
+  Napi::Env env = i.Env();
+  CK(kvq_codebook_decode((const uint8_t*)P(i[0]), (float*)P(i[1]), I(i[2]), I(i[3]), I(i[4]), I(i[5]), I(i[6]),
+                         I(i[7]), (const float*)P(i[8])),
+     "codebook decode");
+  return env.Undefined();
+}
+
+// (x, out, work, T, C, axisToken, k, err)
+Napi::Value OutliersSelect(const Napi::CallbackInfo& i) {
+  Napi::Env env = i.Env();
+  CK(kvq_outliers_select((const float*)P(i[0]), (uint8_t*)P(i[1]), (float*)P(i[2]), I(i[3]), I(i[4]), I(i[5]),
+                         I(i[6]), (int*)P(i[7])),
+     "outliers select");
+  return env.Undefined();
+}
+// (in, out, T, C, axisToken, k)
+Napi::Value OutliersScatter(const Napi::CallbackInfo& i) {
+  Napi::Env env = i.Env();
+  CK(kvq_outliers_scatter((const uint8_t*)P(i[0]), (float*)P(i[1]), I(i[2]), I(i[3]), I(i[4]), I(i[5])),
+     "outliers scatter");
+  return env.Undefined();
+}
+Napi::Value OutliersKmax(const Napi::CallbackInfo& i) { return Napi::Number::New(i.Env(), kvq_outliers_kmax()); }
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #define E(name, fn) exports.Set(name, Napi::Function::New(env, fn, name))
   E("driverVersion", DriverVersion);
@@ -243,6 +295,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   E("uniformEncode", UniformEncode);
   E("uniformDecode", UniformDecode);
   E("uniformBytes", UniformBytes);
+  E("higgsEncode", HiggsEncode);
+  E("higgsDecode", HiggsDecode);
+  E("higgsMaxBlock", HiggsMaxBlock);
+  E("codebookEncode", CodebookEncode);
+  E("codebookDecode", CodebookDecode);
+  E("outliersSelect", OutliersSelect);
+  E("outliersScatter", OutliersScatter);
+  E("outliersKmax", OutliersKmax);
   E("linear", Linear);
   E("rmsNorm", RmsNorm);
   E("rope", Rope);

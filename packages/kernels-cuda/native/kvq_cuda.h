@@ -35,6 +35,28 @@ int kvq_uniform_decode(const uint8_t* in, float* out, int T, int C, int bits, in
 // same, fp32 in/out of n values with fp16 in between, for the bandwidth benchmark: x (fp16) -> block
 int kvq_uniform_encode_h(const uint16_t* x, uint8_t* out, int T, int C, int bits, int axisToken, int gs);
 int kvq_uniform_decode_h(const uint8_t* in, uint16_t* out, int T, int C, int bits, int axisToken, int gs);
+// higgs (FORMAT.md): out = [scales fp16 × T·C/B][packed codes]; codes = scratch of T·C (dim 1) or
+// T·C/2 (dim 2) u16; table = levels (dim 1, tableLen levels) or interleaved 2-D points (tableLen
+// points); mids = level midpoints (fp64, dim 1; may be null for dim 2); signs = B signs; norm =
+// fp32(1/sqrt(B)); err is set to 1 when a scale is outside the fp16 range
+int kvq_higgs_max_block(void);
+int kvq_higgs_encode(const float* x, uint8_t* out, uint16_t* codes, int T, int C, int B, int dim, int codeBits,
+                     const float* table, int tableLen, const double* mids, const float* signs, float norm,
+                     double gain, int zeroCode, int* err);
+int kvq_higgs_decode(const uint8_t* in, float* out, int T, int C, int B, int dim, int codeBits, const float* table,
+                     const float* signs, float norm);
+// codebook (FORMAT.md): out = [scales fp16 × G]([means fp16 × G])[packed codes]; norm 0 absmax, 1 rms,
+// 2 meanrms; mids = the 2^bits − 1 level midpoints (fp64); codes = scratch of T·C u16
+int kvq_codebook_encode(const float* x, uint8_t* out, uint16_t* codes, int T, int C, int bits, int axisToken, int gs,
+                        int norm, const double* mids, int zeroCode, int* err);
+int kvq_codebook_decode(const uint8_t* in, float* out, int T, int C, int bits, int axisToken, int gs, int norm,
+                        const float* levels);
+// outliers (FORMAT.md): writes [values fp16 × N][indices u16 × N] at out and, in work, a copy of x with
+// the outlier positions set to 0 for the inner quantizer; scatter writes the values back after the
+// inner decode; k ≤ kvq_outliers_kmax()
+int kvq_outliers_kmax(void);
+int kvq_outliers_select(const float* x, uint8_t* out, float* work, int T, int C, int axisToken, int k, int* err);
+int kvq_outliers_scatter(const uint8_t* in, float* out, int T, int C, int axisToken, int k);
 
 // dense fp32 ops
 int kvq_linear(const float* x, const float* w, const float* bias, float* y, int rows, int inDim, int outDim);

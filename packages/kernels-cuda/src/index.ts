@@ -19,7 +19,7 @@ export {
 } from './context.js';
 export { DeviceArray, DeviceBuffer } from './device-buffer.js';
 export { CudaError } from './errors.js';
-export { gpuQuantizes } from './quantizers.js';
+export { HIGGS_MAX_BLOCK, OUTLIERS_MAX_COUNT, gpuQuantizes } from './quantizers.js';
 export * from './paged.js';
 export { type DevicePtr, type NativeAddon, addonCandidates } from './native.js';
 

@@ -53,6 +53,76 @@ export interface NativeAddon {
     half: number,
   ): void;
   uniformBytes(T: number, C: number, bits: number, axisToken: number, gs: number): number;
+  higgsEncode(
+    x: DevicePtr,
+    out: DevicePtr,
+    codes: DevicePtr,
+    T: number,
+    C: number,
+    block: number,
+    dim: number,
+    codeBits: number,
+    table: DevicePtr,
+    tableLen: number,
+    mids: DevicePtr | null,
+    signs: DevicePtr,
+    norm: number,
+    gain: number,
+    zeroCode: number,
+    err: DevicePtr,
+  ): void;
+  higgsDecode(
+    x: DevicePtr,
+    out: DevicePtr,
+    T: number,
+    C: number,
+    block: number,
+    dim: number,
+    codeBits: number,
+    table: DevicePtr,
+    signs: DevicePtr,
+    norm: number,
+  ): void;
+  /** largest Hadamard block the HIGGS kernels take */
+  higgsMaxBlock(): number;
+  codebookEncode(
+    x: DevicePtr,
+    out: DevicePtr,
+    codes: DevicePtr,
+    T: number,
+    C: number,
+    bits: number,
+    axisToken: number,
+    gs: number,
+    norm: number,
+    mids: DevicePtr,
+    zeroCode: number,
+    err: DevicePtr,
+  ): void;
+  outliersSelect(
+    x: DevicePtr,
+    out: DevicePtr,
+    work: DevicePtr,
+    T: number,
+    C: number,
+    axisToken: number,
+    k: number,
+    err: DevicePtr,
+  ): void;
+  outliersScatter(x: DevicePtr, out: DevicePtr, T: number, C: number, axisToken: number, k: number): void;
+  /** largest outlier count per list the CUDA kernels take */
+  outliersKmax(): number;
+  codebookDecode(
+    x: DevicePtr,
+    out: DevicePtr,
+    T: number,
+    C: number,
+    bits: number,
+    axisToken: number,
+    gs: number,
+    norm: number,
+    levels: DevicePtr,
+  ): void;
   linear(
     x: DevicePtr,
     w: DevicePtr,
