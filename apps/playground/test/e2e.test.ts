@@ -5,7 +5,7 @@
  * comparison, and inspects a screenshot for the chart. Skipped, with the reason, when Chromium or
  * the demo model is missing.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getPreset } from '@kvq/core';
 import { readGgufFile, tokenizerFromGguf } from '@kvq/decoder';
@@ -246,6 +246,25 @@ function suite(title: string, flags: readonly string[], expectBackend?: 'webgpu'
           expect(has(rgb), rgb.toString(16)).toBe(true);
         expect(errors).toEqual([]);
       });
+
+      if (!expectBackend)
+        it('loads a GGUF the person picks, and names what is wrong with a file that is not one', async () => {
+          mkdirSync(OUT_DIR, { recursive: true });
+          const junk = join(OUT_DIR, 'not-a-model.gguf');
+          writeFileSync(junk, 'this is not a GGUF file at all');
+          await page.setInputFiles('#model-file', junk);
+          await page.waitForSelector('#status.error', { timeout: 30_000 });
+          expect(await page.textContent('#status')).toMatch(
+            /^load failed — CorruptFileError: .*not-a-model\.gguf/,
+          );
+          await page.setInputFiles('#model-file', model!);
+          await page.waitForSelector('#model-info[data-model]', { timeout: 60_000 });
+          expect(await page.textContent('#model-info')).toContain('5 layers');
+          await page.selectOption('#policy', 'strict');
+          const r = await generate(page, 'fp16');
+          expect(r.generated).toBe(16);
+          expect(r.bits).toBe(16);
+        });
     },
   );
 }
