@@ -13,6 +13,12 @@ export interface LlamaLikeConfig {
     readonly rope_type?: string;
     readonly factor?: number;
   } | null;
+  /** transformers 5.x configs: `{ rope_theta, rope_type, factor? }` instead of the two fields above */
+  readonly rope_parameters?: {
+    readonly rope_theta?: number;
+    readonly rope_type?: string;
+    readonly factor?: number;
+  } | null;
   readonly partial_rotary_factor?: number;
 }
 
@@ -46,7 +52,8 @@ export function kvModelFromConfig(config: LlamaLikeConfig): TransformersKvModel 
     throw new InvalidArgumentError(
       `model config: num_attention_heads (${queryHeads}) must be a multiple of num_key_value_heads (${kvHeads})`,
     );
-  const theta = config.rope_theta ?? 10000;
+  const rp = config.rope_parameters ?? undefined;
+  const theta = rp?.rope_theta ?? config.rope_theta ?? 10000;
   if (!(typeof theta === 'number' && theta > 0))
     throw new InvalidArgumentError(
       `model config: rope_theta must be a positive number, got ${String(theta)}`,
@@ -57,7 +64,8 @@ export function kvModelFromConfig(config: LlamaLikeConfig): TransformersKvModel 
     );
   const dims = headDim;
   let scale = 1;
-  const rs = config.rope_scaling;
+  const rs: { type?: string; rope_type?: string; factor?: number } | undefined =
+    config.rope_scaling ?? (rp && rp.rope_type !== undefined && rp.rope_type !== 'default' ? rp : undefined);
   if (rs) {
     const kind = rs.rope_type ?? rs.type;
     if (kind !== 'linear' || !(typeof rs.factor === 'number' && rs.factor > 0))

@@ -35,6 +35,12 @@ describe('model layout from a transformers.js config', () => {
     expect(() => kvModelFromConfig({ ...base, num_key_value_heads: 3 })).toThrow(InvalidArgumentError);
     expect(() => kvModelFromConfig({ ...base, num_hidden_layers: 0 })).toThrow(/num_hidden_layers/);
     expect(kvModelFromConfig({ ...base, rope_scaling: { type: 'linear', factor: 2 } }).rope.scale).toBe(2);
+    // transformers 5.x: rope_parameters
+    const v5 = { ...base, rope_parameters: { rope_theta: 500000, rope_type: 'default' } };
+    expect(kvModelFromConfig(v5).rope).toEqual({ theta: 500000, dims: 16, style: 'neox' });
+    expect(() =>
+      kvModelFromConfig({ ...base, rope_parameters: { rope_theta: 1e4, rope_type: 'yarn' } }),
+    ).toThrow(/not supported/);
   });
 });
 
