@@ -1,15 +1,35 @@
 import { KvqError } from '@kvq/core';
 import { CommanderError } from 'commander';
 
+/**
+ * Exit codes of `kvq` that scripts can rely on: 0 success, 1 runtime error, 2 usage error (unknown
+ * flag, bad flag value), 3 bad input file (missing, corrupt, wrong version, for another model).
+ */
+export const EXIT = { ok: 0, error: 1, usage: 2, input: 3 } as const;
+
 /** An error of the command line itself (bad flag values, unreadable files), with a hint. */
 export class CliError extends Error {
   constructor(
     message: string,
     readonly hint?: string,
+    /** the process exit code (default 1) */
+    readonly exitCode: number = EXIT.error,
   ) {
     super(message);
     this.name = 'CliError';
   }
+}
+
+const INPUT_CODES = new Set(['CORRUPT_FILE', 'UNSUPPORTED_VERSION', 'ADAPTER_MISMATCH']);
+const USAGE_CODES = new Set(['UNKNOWN_PRESET']);
+
+/** The exit code for a thrown value (see {@link EXIT}). */
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof CliError) return err.exitCode;
+  if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  if (err instanceof KvqError)
+    return INPUT_CODES.has(err.code) ? EXIT.input : USAGE_CODES.has(err.code) ? EXIT.usage : EXIT.error;
+  return EXIT.error;
 }
 
 const HINTS: Partial<Record<KvqError['code'], string>> = {
@@ -25,9 +45,9 @@ const HINTS: Partial<Record<KvqError['code'], string>> = {
 
 /**
  * Formats any thrown value as one readable line (`kvq: <message>`) plus an optional hint line.
- * Unexpected errors (bugs) keep their stack when `KVQ_DEBUG` is set.
+ * Unexpected errors (bugs) keep their stack with `verbose` (`--verbose`) or `KVQ_DEBUG` set.
  */
-export function formatError(err: unknown): string {
+export function formatError(err: unknown, verbose = false): string {
   if (err instanceof CliError) return `kvq: ${err.message}${err.hint ? `\n  hint: ${err.hint}` : ''}`;
   if (err instanceof KvqError) {
     const hint = HINTS[err.code];
@@ -36,6 +56,6 @@ export function formatError(err: unknown): string {
   if (err instanceof CommanderError)
     return err.message.startsWith('error:') ? `kvq: ${err.message}` : err.message;
   const e = err as Error;
-  const detail = process.env.KVQ_DEBUG && e?.stack ? `\n${e.stack}` : '';
-  return `kvq: unexpected error: ${e?.message ?? String(err)}${detail}\n  hint: set KVQ_DEBUG=1 for the stack trace and report it`;
+  const detail = (verbose || process.env.KVQ_DEBUG) && e?.stack ? `\n${e.stack}` : '';
+  return `kvq: unexpected error: ${e?.message ?? String(err)}${detail}\n  hint: run with --verbose for the stack trace and report it`;
 }

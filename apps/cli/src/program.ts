@@ -1,8 +1,11 @@
 import { Command, CommanderError } from 'commander';
 import { registerBench } from './commands/bench.js';
 import { registerCalibrate } from './commands/calibrate.js';
+import { registerCompress } from './commands/compress.js';
 import { registerEval } from './commands/eval.js';
-import { formatError } from './errors.js';
+import { registerInspect } from './commands/inspect.js';
+import { registerPresets } from './commands/presets.js';
+import { EXIT, exitCodeOf, formatError } from './errors.js';
 
 /** Builds the `kvq` command line with every subcommand registered. */
 export function createProgram(): Command {
@@ -11,32 +14,45 @@ export function createProgram(): Command {
       'KV-cache compression for LLM inference: evaluate, calibrate and benchmark compressed caches',
     )
     .version('0.1.0')
+    .option('--verbose', 'print stack traces with errors')
     .showHelpAfterError(false)
     .exitOverride();
   registerEval(program);
   registerCalibrate(program);
   registerBench(program);
+  registerInspect(program);
+  registerCompress(program);
+  registerPresets(program);
+  program.addHelpText(
+    'after',
+    '\nExit codes: 0 success, 1 runtime error, 2 usage error, 3 bad input file (missing, corrupt, wrong version or model).',
+  );
   return program;
 }
 
 /**
- * Runs the command line on `argv` (as `process.argv`) and returns the exit code: 0 on success,
- * 1 on an error (printed to stderr as one line plus a hint).
+ * Runs the command line on `argv` (as `process.argv`) and returns the exit code ({@link EXIT}):
+ * errors are printed to stderr as one line plus a hint (with the stack only under `--verbose`).
  */
 export async function runCli(argv: readonly string[]): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  const args = argv.filter((a, i) => i < 2 || a !== '--verbose');
   const program = createProgram();
   program.configureOutput({ writeErr: () => {} });
   for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeErr: () => {} });
   try {
-    await program.parseAsync([...argv]);
-    return 0;
+    await program.parseAsync(args);
+    return EXIT.ok;
   } catch (err) {
+    const code = exitCodeOf(err);
     if (err instanceof CommanderError) {
-      if (err.exitCode === 0) return 0; // --help, --version
+      if (code === EXIT.ok) return EXIT.ok; // --help, --version
       process.stderr.write(`${formatError(err)}\n  hint: see \`kvq --help\`\n`);
-      return err.exitCode || 1;
+      return code;
     }
-    process.stderr.write(`${formatError(err)}\n`);
-    return 1;
+    process.stderr.write(`${formatError(err, verbose)}\n`);
+    if (verbose && err instanceof Error && err.stack && !/unexpected error/.test(formatError(err)))
+      process.stderr.write(`${err.stack}\n`);
+    return code;
   }
 }

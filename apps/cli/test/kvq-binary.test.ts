@@ -30,10 +30,10 @@ describe('the kvq binary', () => {
 
   it('errors are one line plus a hint, with a non-zero exit code', () => {
     const unknown = kvq(['eval', '--bogus']);
-    expect(unknown.code).not.toBe(0);
+    expect(unknown.code).toBe(2); // usage error
     expect(unknown.stderr).toMatch(/^kvq: error: unknown option '--bogus'\n {2}hint: /);
     const missing = kvq(['eval', '--model', '/nonexistent/m.gguf']);
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(3); // bad input file
     expect(missing.stderr).toBe(
       'kvq: model file not found: /nonexistent/m.gguf\n  hint: pass --model <gguf> or set KVQ_MODEL / KVQ_MODELS_DIR\n',
     );
@@ -44,7 +44,7 @@ describe('the kvq binary', () => {
     const cut = join(dir, 'cut.gguf');
     writeFileSync(cut, readFileSync(STORIES).subarray(0, 5000));
     const truncated = kvq(['eval', '--model', cut, '--text', TINY_TEXT]);
-    expect(truncated.code).toBe(1);
+    expect(truncated.code).toBe(3);
     expect(truncated.stderr).toMatch(/^kvq: .*cut\.gguf: truncated: .*\n {2}hint: check the --model/);
     expect(truncated.stderr.split('\n')).toHaveLength(3);
     const aqua = kvq([

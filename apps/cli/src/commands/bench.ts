@@ -1,9 +1,15 @@
-import { writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { getPreset, listPresets } from '@kvq/core';
 import { type Command, Option } from 'commander';
 import { integerArg } from '../args.js';
 import { benchCpuThroughput } from '../bench/cpu-throughput.js';
 import { CliError } from '../errors.js';
+import { benchPlotSpec } from '../plot/bench-plot.js';
+import { writePlot } from '../plot/render.js';
 
 /** Options of `kvq bench` after parsing. */
 export interface BenchCommandOptions {
@@ -14,6 +20,9 @@ export interface BenchCommandOptions {
   kvHeads: number;
   headDim: number;
   json?: string;
+  plot?: string;
+  results?: string;
+  torch?: string;
 }
 
 /** Registers `kvq bench` on `program`. */
@@ -34,21 +43,79 @@ export function registerBench(program: Command): void {
     .option('--kv-heads <n>', 'KV heads', integerArg('--kv-heads'), 8)
     .option('--head-dim <n>', 'head dim', integerArg('--head-dim'), 128)
     .option('--json <out>', 'also write the results as JSON')
+    .option(
+      '--plot <out.svg>',
+      'draw decode-attention speed-up over PyTorch vs context length per preset (from --results, or the cuda run)',
+    )
+    .option('--results <bench.json>', 'a CUDA bench result to plot instead of running a benchmark')
+    .option('--torch <torch.json>', 'cuda: the PyTorch baseline from bench/torch_sdpa.py of the same run')
     .action(async (opts: BenchCommandOptions) => {
       await runBench(opts);
     });
 }
 
+async function plotResults(path: string, out: string): Promise<void> {
+  if (!existsSync(path)) throw new CliError(`results file not found: ${path}`, undefined, 3);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new CliError(`${path}: not JSON (${(err as Error).message})`, undefined, 3);
+  }
+  await writePlot(benchPlotSpec(parsed, path), out);
+  process.stdout.write(`wrote ${out}\n`);
+}
+
+/**
+ * `kvq bench --backend cuda`: runs @kvq/kernels-cuda's benchmark (copy ceiling, quantize/dequantize
+ * throughput, decode attention vs PyTorch, capacity) when CUDA is usable here; the bundle is built
+ * with `node bench/build.mjs` in that package.
+ */
+async function runCudaBench(opts: BenchCommandOptions): Promise<void> {
+  let cuda: { isAvailable(): boolean; unavailableReason(): string | undefined };
+  try {
+    cuda = await import('@kvq/kernels-cuda');
+  } catch {
+    throw new CliError('@kvq/kernels-cuda is not installed', 'pnpm add @kvq/kernels-cuda');
+  }
+  if (!cuda.isAvailable())
+    throw new CliError(
+      `CUDA is not usable here: ${cuda.unavailableReason()}`,
+      'run kvq bench --backend cuda on a machine with an NVIDIA GPU',
+    );
+  const dir = dirname(createRequire(import.meta.url).resolve('@kvq/kernels-cuda/package.json'));
+  const script = join(dir, 'bench', 'dist', 'run.mjs');
+  if (!existsSync(script))
+    throw new CliError(
+      `the CUDA bench bundle is missing (${script})`,
+      `run \`node ${join(dir, 'bench', 'build.mjs')}\` first`,
+    );
+  const out = opts.json ?? join(process.cwd(), 'kvq-cuda-bench.json');
+  const r = spawnSync(process.execPath, [script, opts.torch ?? '', out], { stdio: 'inherit' });
+  if (r.status !== 0) throw new CliError(`the CUDA bench failed (exit ${r.status})`);
+  if (opts.plot) await plotResults(out, opts.plot);
+}
+
 /** Runs `kvq bench`. */
 export async function runBench(opts: BenchCommandOptions): Promise<unknown> {
+  if (opts.results) {
+    if (!opts.plot) throw new CliError('--results needs --plot <out.svg>', undefined, 2);
+    await plotResults(opts.results, opts.plot);
+    return undefined;
+  }
+  if (opts.backend === 'cuda') return runCudaBench(opts);
   if (opts.backend !== 'cpu') {
     throw new CliError(
-      `kvq bench --backend ${opts.backend} runs on a GPU machine through the kernel package's own benchmark`,
-      opts.backend === 'cuda'
-        ? 'see packages/kernels-cuda/README.md (bench script)'
-        : 'see packages/kernels-webgpu/README.md (node packages/kernels-webgpu/bench/run.mjs)',
+      `kvq bench --backend ${opts.backend} runs through the kernel package's own benchmark on a GPU machine`,
+      'see packages/kernels-webgpu/README.md (node packages/kernels-webgpu/bench/run.mjs)',
     );
   }
+  if (opts.plot)
+    throw new CliError(
+      '--plot draws decode-attention speed-ups, which the cpu bench does not measure',
+      'use --plot with --backend cuda, or with --results <cuda bench.json>',
+      2,
+    );
   const presets = opts.presets ? opts.presets.split(',').map((s) => getPreset(s.trim())) : listPresets();
   const layout = {
     layers: opts.layers,

@@ -18,6 +18,8 @@ import { resolveDenseOps } from '../eval/backend.js';
 import { FP32_ARRAY, PROTOCOL, cacheSpecs } from '../eval/presets.js';
 import { progressBar } from '../eval/progress.js';
 import { type EvalReport, formatTable, toRows } from '../eval/report.js';
+import { evalPlotSpec } from '../plot/eval-plot.js';
+import { writePlot } from '../plot/render.js';
 
 /** Options of `kvq eval` after parsing. */
 export interface EvalCommandOptions {
@@ -31,6 +33,7 @@ export interface EvalCommandOptions {
   adapters?: string;
   backend: BackendName;
   json?: string;
+  plot?: string;
   progress: boolean;
 }
 
@@ -85,6 +88,10 @@ export function registerEval(program: Command): void {
         .default('cpu'),
     )
     .option('--json <out>', 'also write the results as JSON to this file')
+    .option(
+      '--plot <out.svg>',
+      'also draw perplexity vs bits/value (one point per preset, fp16 as a line) as SVG',
+    )
     .option('--no-progress', 'no progress bar')
     .action(async (opts: EvalCommandOptions) => {
       await runEval(opts);
@@ -99,9 +106,16 @@ export async function runEval(opts: EvalCommandOptions): Promise<EvalReport> {
     throw new CliError(
       `model file not found: ${modelPath}`,
       'pass --model <gguf> or set KVQ_MODEL / KVQ_MODELS_DIR',
+      3,
     );
   if (!existsSync(textPath))
-    throw new CliError(`text file not found: ${textPath}`, 'pass --text <file> or set KVQ_DATA_DIR');
+    throw new CliError(`text file not found: ${textPath}`, 'pass --text <file> or set KVQ_DATA_DIR', 3);
+  if (opts.plot && !opts.plot.toLowerCase().endsWith('.svg'))
+    throw new CliError(
+      `--plot ${opts.plot}: only .svg output is supported`,
+      'pass a file name ending in .svg',
+      2,
+    );
   const names = opts.presets
     .split(',')
     .map((s) => s.trim())
@@ -176,6 +190,10 @@ export async function runEval(opts: EvalCommandOptions): Promise<EvalReport> {
   if (opts.json) {
     await writeFile(opts.json, `${JSON.stringify(report, null, 2)}\n`);
     process.stdout.write(`wrote ${opts.json}\n`);
+  }
+  if (opts.plot) {
+    await writePlot(evalPlotSpec(report), opts.plot);
+    process.stdout.write(`wrote ${opts.plot}\n`);
   }
   return report;
 }
