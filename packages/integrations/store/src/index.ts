@@ -1,5 +1,6 @@
 /**
- * @kvq/store — content-keyed prefix caches of kvq compressed KV caches.
+ * @kvq/store — content-keyed prefix caches of kvq compressed KV caches (in-process LRU, disk
+ * directory, Redis). The reference-decoder wiring is `@kvq/store/decoder`.
  * @packageDocumentation
  */
 export {
@@ -18,3 +19,4 @@ export { wrapValue, unwrapValue } from './prefix/envelope.js';
 export type { ByteStore } from './store/types.js';
 export { MemoryLruStore, type MemoryLruOptions } from './store/memory-lru.js';
 export { DiskDirStore, type DiskDirOptions } from './store/disk-dir.js';
+export { RedisStore, type RedisStoreOptions, failFastRedisOptions } from './store/redis.js';
