@@ -19,6 +19,12 @@ if [ -z "${CHROMIUM_PATH:-}" ] && ! command -v chromium >/dev/null 2>&1 && [ "$(
   (apt-get install -y -q chromium >/tmp/kvq-chromium.log 2>&1 || { apt-get update -qq && apt-get install -y -q chromium; } >>/tmp/kvq-chromium.log 2>&1) \
     && echo "test-all: installed chromium" || echo "test-all: WARNING chromium could not be installed (see /tmp/kvq-chromium.log); the browser test will be skipped with that reason" >&2
 fi
+# Debian's redis-server for @kvq/store's Redis tests (they start their own on loopback; skipped, with the reason, without it)
+if ! command -v redis-server >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  (apt-get install -y -q redis-server >/tmp/kvq-redis.log 2>&1 || { apt-get update -qq && apt-get install -y -q redis-server; } >>/tmp/kvq-redis.log 2>&1) \
+    && echo "test-all: installed redis-server" || echo "test-all: WARNING redis-server could not be installed (see /tmp/kvq-redis.log); the Redis tests will be skipped with that reason" >&2
+fi
+# the apt package starts a system redis on 6379; the tests use their own servers on free ports
 pnpm exec biome check .
 pnpm exec turbo run build
 log=$(mktemp)
