@@ -18,6 +18,7 @@ export {
 /** The package's name. */
 export const packageName = '@kvq/transformers';
 export { KvqCache, compress, restore, type CompressOptions } from './kvq-cache.js';
+export { lookupPrefix, storePrefix, type PrefixCacheLike } from './prefix.js';
 export {
   KvqSessionManager,
   type SessionManagerOptions,
