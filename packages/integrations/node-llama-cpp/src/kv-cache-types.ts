@@ -1,0 +1,119 @@
+import { InvalidArgumentError, type KVLayout } from '@kvq/core';
+
+/** llama.cpp K/V cache types node-llama-cpp accepts (`experimentalKvCacheKeyType` / `…ValueType`). */
+export type LlamaKvCacheType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q5_1' | 'q5_0' | 'q4_1' | 'q4_0' | 'iq4_nl';
+
+/** Bytes per block and values per block of each type (ggml's type traits). */
+export const KV_CACHE_TYPES: Readonly<
+  Record<
+    LlamaKvCacheType,
+    { readonly ggml: number; readonly blockBytes: number; readonly blockValues: number }
+  >
+> = {
+  f32: { ggml: 0, blockBytes: 4, blockValues: 1 },
+  f16: { ggml: 1, blockBytes: 2, blockValues: 1 },
+  bf16: { ggml: 30, blockBytes: 2, blockValues: 1 },
+  q8_0: { ggml: 8, blockBytes: 34, blockValues: 32 },
+  q5_1: { ggml: 7, blockBytes: 24, blockValues: 32 },
+  q5_0: { ggml: 6, blockBytes: 22, blockValues: 32 },
+  q4_1: { ggml: 3, blockBytes: 20, blockValues: 32 },
+  q4_0: { ggml: 2, blockBytes: 18, blockValues: 32 },
+  iq4_nl: { ggml: 20, blockBytes: 18, blockValues: 32 },
+};
+
+/** Bits per stored value of a cache type. */
+export function kvTypeBits(type: LlamaKvCacheType): number {
+  const t = KV_CACHE_TYPES[type];
+  if (!t) throw new InvalidArgumentError(`unknown llama.cpp KV cache type ${String(type)}`);
+  return (8 * t.blockBytes) / t.blockValues;
+}
+
+/**
+ * Bytes of K/V cache per token (all layers) with `keyType` / `valueType`. Quantized types need the
+ * per-layer KV width (kvHeads × headDim) to be a multiple of their block (32), as llama.cpp requires.
+ */
+export function kvCacheBytesPerToken(
+  keyType: LlamaKvCacheType,
+  valueType: LlamaKvCacheType,
+  layout: KVLayout,
+): number {
+  const c = layout.kvHeads * layout.headDim;
+  let total = 0;
+  for (const type of [keyType, valueType]) {
+    const t = KV_CACHE_TYPES[type];
+    if (!t) throw new InvalidArgumentError(`unknown llama.cpp KV cache type ${String(type)}`);
+    if (c % t.blockValues !== 0 || layout.headDim % t.blockValues !== 0)
+      throw new InvalidArgumentError(
+        `${type} needs a head dim divisible by ${t.blockValues}; this model's is ${layout.headDim}`,
+      );
+    total += (c / t.blockValues) * t.blockBytes;
+  }
+  return total * layout.layers;
+}
+
+/**
+ * Key/value type pairs from most to least precise, keys never below values (KV-AdaQuant: keys'
+ * errors are amplified more). The order is the one the measured table supports (README).
+ */
+export const KV_TYPE_LADDER: readonly (readonly [LlamaKvCacheType, LlamaKvCacheType])[] = [
+  ['f16', 'f16'],
+  ['q8_0', 'q8_0'],
+  ['q8_0', 'q5_1'],
+  ['q8_0', 'q4_0'],
+  ['q5_1', 'q4_0'],
+  ['q4_0', 'q4_0'],
+];
+
+/** What {@link chooseKvCacheTypes} picked. */
+export interface KvCacheTypeChoice {
+  readonly keyType: LlamaKvCacheType;
+  readonly valueType: LlamaKvCacheType;
+  readonly bytesPerToken: number;
+  /** bytes for `contextTokens × sequences` tokens */
+  readonly bytes: number;
+  /** node-llama-cpp context options */
+  readonly contextOptions: {
+    readonly experimentalKvCacheKeyType: LlamaKvCacheType;
+    readonly experimentalKvCacheValueType: LlamaKvCacheType;
+  };
+}
+
+/**
+ * The most precise key/value cache types (from {@link KV_TYPE_LADDER}) whose cache for
+ * `contextTokens × sequences` tokens fits in `budgetBytes`. An `InvalidArgumentError` when not even
+ * q4_0/q4_0 fits (it names the smallest size needed).
+ */
+export function chooseKvCacheTypes(options: {
+  readonly budgetBytes: number;
+  readonly contextTokens: number;
+  readonly layout: KVLayout;
+  readonly sequences?: number;
+}): KvCacheTypeChoice {
+  const { budgetBytes, contextTokens, layout } = options;
+  const sequences = options.sequences ?? 1;
+  if (!(budgetBytes > 0)) throw new InvalidArgumentError(`budgetBytes must be positive, got ${budgetBytes}`);
+  if (!(Number.isInteger(contextTokens) && contextTokens > 0))
+    throw new InvalidArgumentError(`contextTokens must be a positive integer, got ${contextTokens}`);
+  let smallest = Number.POSITIVE_INFINITY;
+  for (const [k, v] of KV_TYPE_LADDER) {
+    let perToken: number;
+    try {
+      perToken = kvCacheBytesPerToken(k, v, layout);
+    } catch {
+      continue; // type not usable with this head dim
+    }
+    const bytes = perToken * contextTokens * sequences;
+    smallest = Math.min(smallest, bytes);
+    if (bytes <= budgetBytes)
+      return {
+        keyType: k,
+        valueType: v,
+        bytesPerToken: perToken,
+        bytes,
+        contextOptions: { experimentalKvCacheKeyType: k, experimentalKvCacheValueType: v },
+      };
+  }
+  throw new InvalidArgumentError(
+    `no K/V cache types fit ${contextTokens} tokens × ${sequences} sequences in ${budgetBytes} bytes (the smallest needs ${smallest})`,
+  );
+}
