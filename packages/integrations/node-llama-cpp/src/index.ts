@@ -8,6 +8,7 @@ export {
   KV_CACHE_TYPES,
   KV_TYPE_LADDER,
   chooseKvCacheTypes,
+  kvCacheContextOptions,
   kvCacheBytesPerToken,
   kvTypeBits,
   type KvCacheTypeChoice,

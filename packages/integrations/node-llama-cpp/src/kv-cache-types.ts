@@ -52,17 +52,36 @@ export function kvCacheBytesPerToken(
 }
 
 /**
- * Key/value type pairs from most to least precise, keys never below values (KV-AdaQuant: keys'
- * errors are amplified more). The order is the one the measured table supports (README).
+ * Key/value type pairs from largest to smallest cache, keys never below values (KV-AdaQuant: keys'
+ * errors are amplified more), keeping at each size the pair the measured table (README,
+ * `scripts/kv-types-table.mjs` on kvq-ref-35M) found best: e.g. q5_1/q5_1 beats q8_0/q4_0 by bytes
+ * and perplexity, iq4_nl beats q4_0 at the same 4.5 bits.
  */
 export const KV_TYPE_LADDER: readonly (readonly [LlamaKvCacheType, LlamaKvCacheType])[] = [
   ['f16', 'f16'],
   ['q8_0', 'q8_0'],
   ['q8_0', 'q5_1'],
   ['q8_0', 'q4_0'],
+  ['q5_1', 'q5_1'],
   ['q5_1', 'q4_0'],
-  ['q4_0', 'q4_0'],
+  ['iq4_nl', 'iq4_nl'],
 ];
+
+/**
+ * node-llama-cpp context options selecting these cache types: its `GgmlType` names (`'Q8_0'`),
+ * which is what it accepts — a lower-case name is silently ignored (the cache stays F16).
+ */
+export function kvCacheContextOptions(
+  keyType: LlamaKvCacheType,
+  valueType: LlamaKvCacheType,
+): { readonly experimentalKvCacheKeyType: string; readonly experimentalKvCacheValueType: string } {
+  for (const t of [keyType, valueType])
+    if (!KV_CACHE_TYPES[t]) throw new InvalidArgumentError(`unknown llama.cpp KV cache type ${String(t)}`);
+  return {
+    experimentalKvCacheKeyType: keyType.toUpperCase(),
+    experimentalKvCacheValueType: valueType.toUpperCase(),
+  };
+}
 
 /** What {@link chooseKvCacheTypes} picked. */
 export interface KvCacheTypeChoice {
@@ -71,10 +90,10 @@ export interface KvCacheTypeChoice {
   readonly bytesPerToken: number;
   /** bytes for `contextTokens × sequences` tokens */
   readonly bytes: number;
-  /** node-llama-cpp context options */
+  /** node-llama-cpp context options (its `GgmlType` names, upper case) */
   readonly contextOptions: {
-    readonly experimentalKvCacheKeyType: LlamaKvCacheType;
-    readonly experimentalKvCacheValueType: LlamaKvCacheType;
+    readonly experimentalKvCacheKeyType: string;
+    readonly experimentalKvCacheValueType: string;
   };
 }
 
@@ -110,7 +129,7 @@ export function chooseKvCacheTypes(options: {
         valueType: v,
         bytesPerToken: perToken,
         bytes,
-        contextOptions: { experimentalKvCacheKeyType: k, experimentalKvCacheValueType: v },
+        contextOptions: kvCacheContextOptions(k, v),
       };
   }
   throw new InvalidArgumentError(

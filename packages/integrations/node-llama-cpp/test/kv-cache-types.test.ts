@@ -25,8 +25,8 @@ describe('llama.cpp K/V cache types', () => {
     expect([c.keyType, c.valueType]).toEqual(['q8_0', 'q4_0']);
     expect(c.bytes).toBeLessThanOrEqual(0.45 * 4096 * perF16);
     expect(c.contextOptions).toEqual({
-      experimentalKvCacheKeyType: 'q8_0',
-      experimentalKvCacheValueType: 'q4_0',
+      experimentalKvCacheKeyType: 'Q8_0',
+      experimentalKvCacheValueType: 'Q4_0',
     });
     expect(kvTypeBits(c.keyType)).toBeGreaterThanOrEqual(kvTypeBits(c.valueType));
     expect(() => chooseKvCacheTypes({ budgetBytes: 1000, contextTokens: 4096, layout: REF })).toThrow(
