@@ -1,6 +1,7 @@
 import {
   type AquaAdapters,
   type CachePolicy,
+  type CompressedKVCache,
   CorruptFileError,
   InvalidArgumentError,
   type KVLayout,
@@ -99,13 +100,24 @@ function checkModel(state: SequenceState, model: LlamaKvModel): void {
   }
 }
 
+/** How a llama.cpp state lays out its cache (must match the context it is loaded into). */
+export interface StateFormat {
+  /** V stored transposed (llama.cpp without flash attention) */
+  readonly vTrans: boolean;
+  /** ggml type ids of the cached keys and values (1 = f16, 0 = f32) */
+  readonly keyType: number;
+  readonly valueType: number;
+  readonly seqId: number;
+}
+
 /**
- * Compresses a llama.cpp sequence state (the bytes `sequence.saveStateToFile` writes) with a kvq
- * preset. Returns a `.kvq` state: a small header (model identity, tokens, positions, cache types)
- * and the kvq cache snapshot, with CRC-32 checks. Errors: a state of another model (`ShapeError`),
- * a corrupt state (`CorruptFileError`), unsupported cache types (`InvalidArgumentError`).
+ * Reads a llama.cpp sequence state into a kvq compressed cache (cells in state order; keys
+ * un-rotated at each cell's position unless `keys: 'post-rope'`). The caller owns (disposes) the cache.
  */
-export function compressState(stateBytes: Uint8Array, options: CompressStateOptions): Uint8Array {
+export function cacheFromState(
+  stateBytes: Uint8Array,
+  options: CompressStateOptions,
+): { cache: CompressedKVCache; tokens: number[]; positions: number[]; format: StateFormat } {
   const { model } = options;
   const state = parseSequenceState(stateBytes, model.layout.layers);
   const keysMode = options.keys ?? 'pre-rope';
@@ -137,20 +149,109 @@ export function compressState(stateBytes: Uint8Array, options: CompressStateOpti
       }
       cache.append(l, k, v, cells);
     }
-    const header: EnvelopeHeader = {
-      format: 'kvq-llama-state',
-      model: { name: model.name, architecture: model.architecture, layout, rope: model.rope },
-      preset: preset.name,
-      keys: keysMode,
-      tokens: Array.from(state.tokens),
-      positions: Array.from(state.positions),
-      seqId: state.seqId,
+  } catch (err) {
+    cache.dispose();
+    throw err;
+  }
+  return {
+    cache,
+    tokens: Array.from(state.tokens),
+    positions: Array.from(state.positions),
+    format: {
       vTrans: state.vTrans,
       keyType: state.layers[0]?.keyType ?? F16,
       valueType: state.layers[0]?.valueType ?? F16,
+      seqId: state.seqId,
+    },
+  };
+}
+
+/**
+ * Writes a llama.cpp sequence state from a kvq cache of the model (positions 0… unless given; keys
+ * re-rotated unless they were stored post-RoPE) in `format`.
+ */
+export function stateFromCache(
+  cache: CompressedKVCache,
+  tokens: readonly number[],
+  options: {
+    readonly model: LlamaKvModel;
+    readonly format: StateFormat;
+    readonly positions?: readonly number[];
+    readonly keys?: 'pre-rope' | 'post-rope';
+  },
+): Uint8Array {
+  const { model, format } = options;
+  const b = model.layout;
+  const a = cache.layout;
+  if (a.layers !== b.layers || a.kvHeads !== b.kvHeads || a.headDim !== b.headDim)
+    throw new ShapeError(
+      `${WHAT}: cache layout is not the model's`,
+      [b.layers, b.kvHeads, b.headDim],
+      [a.layers, a.kvHeads, a.headDim],
+    );
+  const cells = cache.length;
+  if (tokens.length !== cells)
+    throw new InvalidArgumentError(`${cells} cached tokens but ${tokens.length} token ids`);
+  const positions = Int32Array.from(options.positions ?? Array.from({ length: cells }, (_, i) => i));
+  const C = b.kvHeads * b.headDim;
+  const ks = typeSize(format.keyType, 'keys');
+  const vs = typeSize(format.valueType, 'values');
+  const layers = [];
+  for (let l = 0; l < (cells > 0 ? b.layers : 0); l++) {
+    const r = cache.reconstruct(l);
+    const k =
+      (options.keys ?? 'pre-rope') === 'pre-rope'
+        ? applyRope(r.keys, cells, b.kvHeads, b.headDim, positions, model.rope)
+        : r.keys;
+    let v = r.values;
+    if (format.vTrans) {
+      const t = new Float32Array(cells * C);
+      for (let i = 0; i < cells; i++) for (let j = 0; j < C; j++) t[j * cells + i] = v[i * C + j]!;
+      v = t;
+    }
+    layers.push({
+      keyType: format.keyType,
+      keyRowBytes: C * ks,
+      keys: fromFloat(k, format.keyType),
+      valueType: format.valueType,
+      valueUnitBytes: format.vTrans ? vs : C * vs,
+      valueWidth: format.vTrans ? C : 0,
+      values: fromFloat(v, format.valueType),
+    });
+  }
+  return writeSequenceState({
+    tokens: Int32Array.from(tokens),
+    positions,
+    seqId: format.seqId,
+    vTrans: format.vTrans,
+    layers,
+  });
+}
+
+/**
+ * Compresses a llama.cpp sequence state (the bytes `sequence.saveStateToFile` writes) with a kvq
+ * preset. Returns a `.kvq` state: a small header (model identity, tokens, positions, cache types)
+ * and the kvq cache snapshot, with CRC-32 checks. Errors: a state of another model (`ShapeError`),
+ * a corrupt state (`CorruptFileError`), unsupported cache types (`InvalidArgumentError`).
+ */
+export function compressState(stateBytes: Uint8Array, options: CompressStateOptions): Uint8Array {
+  const { model } = options;
+  const { cache, tokens, positions, format } = cacheFromState(stateBytes, options);
+  try {
+    const header: EnvelopeHeader = {
+      format: 'kvq-llama-state',
+      model: { name: model.name, architecture: model.architecture, layout: model.layout, rope: model.rope },
+      preset: cache.preset.name,
+      keys: options.keys ?? 'pre-rope',
+      tokens,
+      positions,
+      seqId: format.seqId,
+      vTrans: format.vTrans,
+      keyType: format.keyType,
+      valueType: format.valueType,
     };
     const json = new TextEncoder().encode(JSON.stringify(header));
-    const snapshot = cells > 0 ? cache.serialize() : new Uint8Array(0);
+    const snapshot = cache.length > 0 ? cache.serialize() : new Uint8Array(0);
     const out = new Uint8Array(16 + json.length + snapshot.length);
     const dv = new DataView(out.buffer);
     out.set(MAGIC, 0);
@@ -216,51 +317,29 @@ export function decompressState(
     );
   if (h.model.name !== model.name)
     throw new InvalidArgumentError(`${WHAT}: saved for model "${h.model.name}", not "${model.name}"`);
-  const cells = h.positions.length;
-  const positions = Int32Array.from(h.positions);
-  const C = b.kvHeads * b.headDim;
-  const layers = [];
-  if (cells > 0) {
-    const cache = deserializeCache(
-      bytes.subarray(bytes.length - h.snapshotBytes),
-      options.adapters ? { adapters: options.adapters } : {},
-    );
-    try {
-      if (cache.length !== cells)
-        throw new CorruptFileError(WHAT, `snapshot holds ${cache.length} tokens, header ${cells}`);
-      for (let l = 0; l < b.layers; l++) {
-        const r = cache.reconstruct(l);
-        const k =
-          h.keys === 'pre-rope'
-            ? applyRope(r.keys, cells, b.kvHeads, b.headDim, positions, model.rope)
-            : r.keys;
-        let v = r.values;
-        if (h.vTrans) {
-          const t = new Float32Array(cells * C);
-          for (let i = 0; i < cells; i++) for (let j = 0; j < C; j++) t[j * cells + i] = v[i * C + j]!;
-          v = t;
-        }
-        const ks = typeSize(h.keyType, 'keys');
-        const vs = typeSize(h.valueType, 'values');
-        layers.push({
-          keyType: h.keyType,
-          keyRowBytes: C * ks,
-          keys: fromFloat(k, h.keyType),
-          valueType: h.valueType,
-          valueUnitBytes: h.vTrans ? vs : C * vs,
-          valueWidth: h.vTrans ? C : 0,
-          values: fromFloat(v, h.valueType),
-        });
-      }
-    } finally {
-      cache.dispose();
-    }
-  }
-  return writeSequenceState({
-    tokens: Int32Array.from(h.tokens),
-    positions,
-    seqId: h.seqId,
+  const format: StateFormat = {
     vTrans: h.vTrans,
-    layers,
-  });
+    keyType: h.keyType,
+    valueType: h.valueType,
+    seqId: h.seqId,
+  };
+  if (h.positions.length === 0)
+    return writeSequenceState({
+      tokens: Int32Array.from(h.tokens),
+      positions: new Int32Array(0),
+      seqId: h.seqId,
+      vTrans: h.vTrans,
+      layers: [],
+    });
+  const cache = deserializeCache(
+    bytes.subarray(bytes.length - h.snapshotBytes),
+    options.adapters ? { adapters: options.adapters } : {},
+  );
+  try {
+    if (cache.length !== h.positions.length)
+      throw new CorruptFileError(WHAT, `snapshot holds ${cache.length} tokens, header ${h.positions.length}`);
+    return stateFromCache(cache, h.tokens, { model, format, positions: h.positions, keys: h.keys });
+  } finally {
+    cache.dispose();
+  }
 }

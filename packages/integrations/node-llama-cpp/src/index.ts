@@ -23,6 +23,9 @@ export {
   type StateLayer,
 } from './state-file.js';
 export {
+  cacheFromState,
+  stateFromCache,
+  type StateFormat,
   compressState,
   decompressState,
   readCompressedStateHeader,
@@ -31,6 +34,7 @@ export {
 } from './compressed-state.js';
 export { kvModelFromGguf } from './model.js';
 export { loadCompressedState, saveCompressedState, type StatefulSequence } from './sequence-state.js';
+export { lookupStatePrefix, storeStatePrefix, type PrefixCacheLike } from './prefix.js';
 
 /** The package's name. */
 export const packageName = '@kvq/node-llama-cpp';

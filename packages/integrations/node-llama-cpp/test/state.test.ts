@@ -11,9 +11,11 @@ import {
   decompressState,
   kvModelFromGguf,
   loadCompressedState,
+  lookupStatePrefix,
   parseSequenceState,
   readCompressedStateHeader,
   saveCompressedState,
+  storeStatePrefix,
   writeSequenceState,
 } from '../src/index.js';
 
@@ -143,5 +145,35 @@ describe('compressed context states (.kvq)', () => {
     const asQ8 = writeSequenceState({ ...q8, layers: q8.layers.map((l) => ({ ...l, keyType: 8 })) });
     expect(() => compressState(asQ8, { model: m })).toThrow(/not supported/);
     writeFileSync(join(dir, 'junk.kvq'), 'junk');
+  });
+});
+
+describe('@kvq/store prefix caches with llama.cpp states', () => {
+  it('a second context restores the stored prefix and continues exactly as without it (fp16)', async () => {
+    const { DiskDirStore, PrefixCache } = await import('@kvq/store');
+    const m = await kvModelFromGguf(GGUF);
+    const store = new DiskDirStore({ dir: join(dir, 'prefix'), maxBytes: 1e8 });
+    const prefix = new PrefixCache({
+      store,
+      identity: { model: m.name, preset: 'fp16' },
+      layout: m.layout,
+      chunkTokens: 8,
+    });
+    const opts = { contextSize: 256, sequences: 1, threads: 1 } as const;
+    // context 1: evaluate the prompt but its last token, store it, continue
+    const c1 = await model.createContext(opts);
+    const s1 = c1.getSequence();
+    await s1.evaluateWithoutGeneratingNewTokens(prompt.slice(0, -1) as never);
+    const format = await storeStatePrefix(prefix, s1, { model: m, preset: 'fp16' });
+    const want = await greedy(s1 as never, 12);
+    await c1.dispose();
+    // context 2: restore the longest stored prefix, evaluate the rest, continue
+    const c2 = await model.createContext(opts);
+    const s2 = c2.getSequence();
+    const restored = await lookupStatePrefix(prefix, prompt, s2, { model: m, format });
+    expect(restored).toBe(Math.floor((prompt.length - 1) / 8) * 8);
+    await s2.evaluateWithoutGeneratingNewTokens(prompt.slice(restored, -1) as never);
+    expect(await greedy(s2 as never, 12)).toEqual(want);
+    await c2.dispose();
   });
 });
