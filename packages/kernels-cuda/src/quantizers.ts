@@ -251,6 +251,11 @@ function checkInput(data: Float32Array, shape: BlockShape): void {
   }
 }
 
+/** The kernels set a device flag where a value cannot be stored in fp16; the CPU quantizer throws there. */
+function throwIfFlagged(err: DeviceBuffer, message: string): void {
+  if (err.read(new Int32Array(1))[0]) throw new InvalidArgumentError(message);
+}
+
 /** Outliers per list and in all, as the CPU quantizer lays them out. */
 function outlierGeometry(spec: Extract<QuantizerSpec, { kind: 'outliers' }>, shape: BlockShape) {
   const C = shape.kvHeads * shape.headDim;
@@ -318,10 +323,7 @@ export function encodeOnDevice(spec: QuantizerSpec, shape: BlockShape, x: Device
           err.ptr,
         ),
       );
-      if (err.read(new Int32Array(1))[0])
-        throw new InvalidArgumentError(
-          'higgs scale: a block RMS is outside the fp16 range and cannot be stored',
-        );
+      throwIfFlagged(err, 'higgs scale: a block RMS is outside the fp16 range and cannot be stored');
       break;
     }
     case 'codebook': {
@@ -345,10 +347,10 @@ export function encodeOnDevice(spec: QuantizerSpec, shape: BlockShape, x: Device
           err.ptr,
         ),
       );
-      if (err.read(new Int32Array(1))[0])
-        throw new InvalidArgumentError(
-          'codebook scale: a group scale or mean is outside the fp16 range and cannot be stored',
-        );
+      throwIfFlagged(
+        err,
+        'codebook scale: a group scale or mean is outside the fp16 range and cannot be stored',
+      );
       break;
     }
     case 'outliers': {
@@ -358,10 +360,7 @@ export function encodeOnDevice(spec: QuantizerSpec, shape: BlockShape, x: Device
       cuda('outliers select', () =>
         addon.outliersSelect(x, out, work.ptr, shape.tokens, C, spec.axis === 'token' ? 1 : 0, k, err.ptr),
       );
-      if (err.read(new Int32Array(1))[0])
-        throw new InvalidArgumentError(
-          'outlier value: an outlier is outside the fp16 range and cannot be stored',
-        );
+      throwIfFlagged(err, 'outlier value: an outlier is outside the fp16 range and cannot be stored');
       // encoded into an aligned buffer (the kernels want 16-byte aligned blocks), then placed at 4·N
       const innerBytes = encodedBytes(spec.inner, shape);
       using inner = new DeviceBuffer(Math.max(1, innerBytes));

@@ -12,11 +12,11 @@ import {
 } from '@kvq/core';
 import { loadAdapters, writeFileAtomic } from '@kvq/core/node';
 import { LlamaModel, readGgufFile, tokenizerFromGguf } from '@kvq/decoder';
-import { defaultModelPath, defaultTextPath } from '@kvq/decoder/node';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { integerArg } from '../args.js';
 import { CliError } from '../errors.js';
+import { resolveModelAndText } from '../inputs.js';
 
 /** Options of `kvq compress`. */
 export interface CompressCommandOptions {
@@ -81,15 +81,7 @@ async function adaptersFor(
 
 /** Runs `kvq compress`. */
 export async function runCompress(opts: CompressCommandOptions): Promise<Record<string, unknown>> {
-  const modelPath = opts.model ?? defaultModelPath();
-  const textPath = opts.text ?? defaultTextPath();
-  if (!existsSync(modelPath))
-    throw new CliError(
-      `model file not found: ${modelPath}`,
-      'pass --model <gguf> or set KVQ_MODEL / KVQ_MODELS_DIR',
-      3,
-    );
-  if (!existsSync(textPath)) throw new CliError(`text file not found: ${textPath}`, 'pass --text <file>', 3);
+  const { modelPath, textPath } = resolveModelAndText(opts);
   getPreset(opts.preset); // unknown preset → typed error before the model loads
   const file = await readGgufFile(modelPath);
   const model = LlamaModel.fromGguf(file);

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { findBundledAdapters } from '@kvq/calibrate/node';
 import { type AquaAdapters, type BackendName, getPreset } from '@kvq/core';
@@ -10,7 +9,6 @@ import {
   readGgufFile,
   tokenizerFromGguf,
 } from '@kvq/decoder';
-import { defaultModelPath, defaultTextPath } from '@kvq/decoder/node';
 import { type Command, Option } from 'commander';
 import { integerArg } from '../args.js';
 import { CliError } from '../errors.js';
@@ -18,6 +16,7 @@ import { resolveDenseOps } from '../eval/backend.js';
 import { FP32_ARRAY, PROTOCOL, cacheSpecs } from '../eval/presets.js';
 import { progressBar } from '../eval/progress.js';
 import { type EvalReport, formatTable, toRows } from '../eval/report.js';
+import { resolveModelAndText } from '../inputs.js';
 import { evalPlotSpec } from '../plot/eval-plot.js';
 import { writePlot } from '../plot/render.js';
 
@@ -100,16 +99,7 @@ export function registerEval(program: Command): void {
 
 /** Runs `kvq eval` and returns the report (also printed, and written with --json). */
 export async function runEval(opts: EvalCommandOptions): Promise<EvalReport> {
-  const modelPath = opts.model ?? defaultModelPath();
-  const textPath = opts.text ?? defaultTextPath();
-  if (!existsSync(modelPath))
-    throw new CliError(
-      `model file not found: ${modelPath}`,
-      'pass --model <gguf> or set KVQ_MODEL / KVQ_MODELS_DIR',
-      3,
-    );
-  if (!existsSync(textPath))
-    throw new CliError(`text file not found: ${textPath}`, 'pass --text <file> or set KVQ_DATA_DIR', 3);
+  const { modelPath, textPath } = resolveModelAndText(opts);
   if (opts.plot && !opts.plot.toLowerCase().endsWith('.svg'))
     throw new CliError(
       `--plot ${opts.plot}: only .svg output is supported`,

@@ -8,28 +8,31 @@ import { type RopeConfig, applyRope } from '@kvq/core'; // applyRope rotates in 
  * fp32 rounding of the rotation).
  */
 
-/** Hugging Face head-dim order → GGUF order: gguf[2i] = hf[i], gguf[2i + 1] = hf[i + d/2]. */
-function hfToGguf(x: Float32Array, heads: number, d: number, tokens: number): Float32Array {
+/**
+ * Head-dim permutation between the two layouts: gguf[2i] = hf[i], gguf[2i + 1] = hf[i + d/2]
+ * (`toGguf`), or its inverse.
+ */
+function permuteHeadDims(
+  x: Float32Array,
+  heads: number,
+  d: number,
+  tokens: number,
+  toGguf: boolean,
+): Float32Array {
   const out = new Float32Array(x.length);
   const half = d / 2;
   for (let r = 0; r < tokens * heads; r++) {
     const o = r * d;
     for (let i = 0; i < half; i++) {
-      out[o + 2 * i] = x[o + i]!;
-      out[o + 2 * i + 1] = x[o + i + half]!;
-    }
-  }
-  return out;
-}
-
-function ggufToHf(x: Float32Array, heads: number, d: number, tokens: number): Float32Array {
-  const out = new Float32Array(x.length);
-  const half = d / 2;
-  for (let r = 0; r < tokens * heads; r++) {
-    const o = r * d;
-    for (let i = 0; i < half; i++) {
-      out[o + i] = x[o + 2 * i]!;
-      out[o + i + half] = x[o + 2 * i + 1]!;
+      const g0 = o + 2 * i;
+      const h0 = o + i;
+      if (toGguf) {
+        out[g0] = x[h0]!;
+        out[g0 + 1] = x[h0 + half]!;
+      } else {
+        out[h0] = x[g0]!;
+        out[h0 + half] = x[g0 + 1]!;
+      }
     }
   }
   return out;
@@ -48,7 +51,7 @@ export function hfKeysToPreRope(
   rope: RopeConfig,
 ): Float32Array {
   const unrotated = applyRope(keys.slice(), tokens, heads, d, start, { ...rope, style: 'neox' }, true);
-  return hfToGguf(unrotated, heads, d, tokens);
+  return permuteHeadDims(unrotated, heads, d, tokens, true);
 }
 
 /** Inverse of {@link hfKeysToPreRope}. */
@@ -60,5 +63,8 @@ export function preRopeToHfKeys(
   start: number,
   rope: RopeConfig,
 ): Float32Array {
-  return applyRope(ggufToHf(keys, heads, d, tokens), tokens, heads, d, start, { ...rope, style: 'neox' });
+  return applyRope(permuteHeadDims(keys, heads, d, tokens, false), tokens, heads, d, start, {
+    ...rope,
+    style: 'neox',
+  });
 }
