@@ -105,7 +105,9 @@ export async function runCalibrate(opts: CalibrateCommandOptions): Promise<Recor
       `the text has ${ids.length} tokens, fewer than --skip ${opts.skip} + --tokens ${opts.tokens}`,
     );
   }
+  // a bar on a terminal; plain progress lines when stderr is a pipe; nothing with --no-progress
   const show = opts.progress && process.stderr.isTTY === true;
+  const lines = opts.progress && !show;
   const bar = show
     ? new cliProgress.SingleBar(
         {
@@ -122,11 +124,11 @@ export async function runCalibrate(opts: CalibrateCommandOptions): Promise<Recor
     windowTokens: opts.window,
     onProgress: (done, total) => {
       bar?.update(done);
-      if (!show) process.stderr.write(`\rrecord K/V: ${done}/${total} tokens`);
+      if (lines && (done === total || done % (16 * opts.window) === 0))
+        process.stderr.write(`record K/V: ${done}/${total} tokens\n`);
     },
   });
   bar?.stop();
-  if (!show) process.stderr.write('\n');
   const recordSeconds = (performance.now() - t0) / 1000;
   const reports: Record<string, LayerFitReport[]> = {};
   for (const preset of presets) {
@@ -141,10 +143,11 @@ export async function runCalibrate(opts: CalibrateCommandOptions): Promise<Recor
         window: opts.window,
         command: `kvq calibrate --tokens ${opts.tokens} --skip ${opts.skip} --preset ${preset.name}`,
       },
-      onLayer: (r) =>
-        process.stderr.write(`\rfit ${preset.name}: layer ${r.layer + 1}/${model.layout.layers}`),
+      onLayer: (r) => {
+        if (opts.progress)
+          process.stderr.write(`fit ${preset.name}: layer ${r.layer + 1}/${model.layout.layers}\n`);
+      },
     });
-    process.stderr.write('\n');
     const out = opts.out.replaceAll('{preset}', preset.name);
     await saveAdapters(out, adapters);
     const fitSeconds = (performance.now() - t1) / 1000;
