@@ -107,6 +107,48 @@ __device__ __forceinline__ int code_of(float x, float s, float m, int levels) {
   int q = (int)floorf(__fadd_rn(__fdiv_rn(__fsub_rn(x, m), s), 0.5f));
   return q < 0 ? 0 : (q > levels ? levels : q);
 }
+// The same code with a multiply by the correctly rounded reciprocal `rs` = 1/s instead of an IEEE
+// division (which costs more than the whole memory budget of the kernel): d·rs is within 2 ulp of
+// d/s, so floor(· + 0.5) can only differ when the sum lies within a few ulp of an integer — there
+// the exact division decides. The result equals code_of bit for bit.
+__device__ __forceinline__ int code_of_fast(float x, float s, float rs, float m, int levels) {
+  if (s == 0.f) return 0;
+  const float d = __fsub_rn(x, m);
+  const float u = __fadd_rn(__fmul_rn(d, rs), 0.5f);
+  const float fl = floorf(u);
+  const float frac = __fsub_rn(u, fl);
+  const float eps = 2.5e-4f * fmaxf(1.f, fabsf(u)) * 0.0625f;
+  int q = (frac < eps || frac > 1.f - eps) ? (int)floorf(__fadd_rn(__fdiv_rn(d, s), 0.5f)) : (int)fl;
+  return q < 0 ? 0 : (q > levels ? levels : q);
+}
+
+// axis 'token', groups of 32 channels: one thread per group, the 32 values kept in registers (one
+// read of x), codes by code_of_fast
+template <typename In>
+__global__ void k_uniform_enc_token32(const In* x, uint16_t* scales, uint16_t* mins, uint8_t* codes, int C, int bits,
+                                      size_t nGroups) {
+  size_t g = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+  if (g >= nGroups) return;
+  const int per = C / 32;
+  const size_t base = (g / per) * (size_t)C + (g % per) * (size_t)32;
+  const int levels = (1 << bits) - 1;
+  float f[32];
+#pragma unroll
+  for (int o = 0; o < 32; o += 8) ld8(x, base + o, f + o);
+  float lo = f[0], hi = f[0];
+#pragma unroll
+  for (int j = 1; j < 32; j++) { lo = fminf(lo, f[j]); hi = fmaxf(hi, f[j]); }
+  float s, m;
+  fp16_scale_min(lo, hi, levels, &scales[g], &mins[g], &s, &m);
+  const float rs = s == 0.f ? 0.f : __frcp_rn(s);
+#pragma unroll
+  for (int o = 0; o < 32; o += 8) {
+    uint64_t w = 0;
+#pragma unroll
+    for (int j = 0; j < 8; j++) w |= (uint64_t)code_of_fast(f[o + j], s, rs, m, levels) << (j * bits);
+    put_bytes(codes + (base + o) / 8 * bits, w, bits);
+  }
+}
 
 // axis 'token': one thread per group (gs % 8 == 0): min/max, fp16 scale/min, codes — one read of x
 template <typename In>
@@ -125,11 +167,12 @@ __global__ void k_uniform_enc_token(const In* x, uint16_t* scales, uint16_t* min
   }
   float s, m;
   fp16_scale_min(lo, hi, levels, &scales[g], &mins[g], &s, &m);
+  const float rs = s == 0.f ? 0.f : __frcp_rn(s);
   for (int o = 0; o < gs; o += 8) {
     ld8(x, base + o, f);
     uint64_t w = 0;
 #pragma unroll
-    for (int j = 0; j < 8; j++) w |= (uint64_t)code_of(f[j], s, m, levels) << (j * bits);
+    for (int j = 0; j < 8; j++) w |= (uint64_t)code_of_fast(f[j], s, rs, m, levels) << (j * bits);
     put_bytes(codes + (base + o) / 8 * bits, w, bits);
   }
 }
@@ -147,20 +190,26 @@ __global__ void k_uniform_enc_channel(const In* x, uint16_t* scales, uint16_t* m
   float lo[8], hi[8], f[8], s[8], m[8];
 #pragma unroll
   for (int j = 0; j < 8; j++) { lo[j] = __int_as_float(0x7f800000); hi[j] = -lo[j]; }
+#pragma unroll 8
   for (int t = t0; t < t1; t++) {
     ld8(x, (size_t)t * C + c0, f);
 #pragma unroll
     for (int j = 0; j < 8; j++) { lo[j] = fminf(lo[j], f[j]); hi[j] = fmaxf(hi[j], f[j]); }
   }
   size_t g0 = (size_t)tg * C + c0;
+  float rs[8];
 #pragma unroll
-  for (int j = 0; j < 8; j++) fp16_scale_min(lo[j], hi[j], levels, &scales[g0 + j], &mins[g0 + j], &s[j], &m[j]);
+  for (int j = 0; j < 8; j++) {
+    fp16_scale_min(lo[j], hi[j], levels, &scales[g0 + j], &mins[g0 + j], &s[j], &m[j]);
+    rs[j] = s[j] == 0.f ? 0.f : __frcp_rn(s[j]);
+  }
+#pragma unroll 4
   for (int t = t0; t < t1; t++) {
     size_t i = (size_t)t * C + c0;
     ld8(x, i, f);
     uint64_t w = 0;
 #pragma unroll
-    for (int j = 0; j < 8; j++) w |= (uint64_t)code_of(f[j], s[j], m[j], levels) << (j * bits);
+    for (int j = 0; j < 8; j++) w |= (uint64_t)code_of_fast(f[j], s[j], rs[j], m[j], levels) << (j * bits);
     put_bytes(codes + i / 8 * bits, w, bits);
   }
 }
@@ -215,7 +264,10 @@ static int uniform_encode(const In* x, uint8_t* out, int T, int C, int bits, int
   uint16_t* scales = (uint16_t*)out;
   uint16_t* mins = scales + G;
   if (axisToken) {
-    k_uniform_enc_token<In><<<kvq_blocks(G, 128), 128>>>(x, scales, mins, out + G * 4, C, bits, gs, G);
+    if (gs == 32)
+      k_uniform_enc_token32<In><<<kvq_blocks(G, 128), 128>>>(x, scales, mins, out + G * 4, C, bits, G);
+    else
+      k_uniform_enc_token<In><<<kvq_blocks(G, 128), 128>>>(x, scales, mins, out + G * 4, C, bits, gs, G);
   } else {
     size_t nOct = (size_t)((T + gs - 1) / gs) * (C / 8);
     k_uniform_enc_channel<In><<<kvq_blocks(nOct, 128), 128>>>(x, scales, mins, out + G * 4, T, C, bits, gs, nOct);
