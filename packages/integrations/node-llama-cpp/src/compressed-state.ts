@@ -292,13 +292,15 @@ export function readCompressedStateHeader(bytes: Uint8Array): EnvelopeHeader & {
 }
 
 /**
- * Rebuilds the llama.cpp sequence-state file from a `.kvq` state, for `sequence.loadStateFromFile`
- * in a context with the same options as the one that saved it (flash attention changes the V
- * layout). A state for another model (layout or name) is a `ShapeError` / `InvalidArgumentError`.
+ * Rebuilds the llama.cpp sequence-state file from a `.kvq` state, for `sequence.loadStateFromFile`.
+ * The V layout is the saving context's unless `vTrans` says otherwise: llama.cpp stores V transposed
+ * without flash attention and refuses a state of the other layout ("incompatible V transposition"),
+ * so pass `vTrans: true` to load into a context without flash attention, `false` with it.
+ * A state for another model (layout or name) is a `ShapeError` / `InvalidArgumentError`.
  */
 export function decompressState(
   bytes: Uint8Array,
-  options: { model: LlamaKvModel; adapters?: AquaAdapters },
+  options: { model: LlamaKvModel; adapters?: AquaAdapters; vTrans?: boolean },
 ): Uint8Array {
   const h = readCompressedStateHeader(bytes);
   const { model } = options;
@@ -317,8 +319,9 @@ export function decompressState(
     );
   if (h.model.name !== model.name)
     throw new InvalidArgumentError(`${WHAT}: saved for model "${h.model.name}", not "${model.name}"`);
+  const vTrans = options.vTrans ?? h.vTrans;
   const format: StateFormat = {
-    vTrans: h.vTrans,
+    vTrans,
     keyType: h.keyType,
     valueType: h.valueType,
     seqId: h.seqId,
@@ -328,7 +331,7 @@ export function decompressState(
       tokens: Int32Array.from(h.tokens),
       positions: new Int32Array(0),
       seqId: h.seqId,
-      vTrans: h.vTrans,
+      vTrans,
       layers: [],
     });
   const cache = deserializeCache(

@@ -11,6 +11,8 @@ export {
   kvCacheContextOptions,
   kvCacheBytesPerToken,
   kvTypeBits,
+  isQuantizedKvType,
+  type KvCacheContextOptions,
   type KvCacheTypeChoice,
   type LlamaKvCacheType,
 } from './kv-cache-types.js';

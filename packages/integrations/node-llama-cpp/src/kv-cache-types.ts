@@ -67,19 +67,40 @@ export const KV_TYPE_LADDER: readonly (readonly [LlamaKvCacheType, LlamaKvCacheT
   ['iq4_nl', 'iq4_nl'],
 ];
 
+/** Whether llama.cpp stores this type quantized (in blocks of 32), rather than as plain floats. */
+export function isQuantizedKvType(type: LlamaKvCacheType): boolean {
+  const t = KV_CACHE_TYPES[type];
+  if (!t) throw new InvalidArgumentError(`unknown llama.cpp KV cache type ${String(type)}`);
+  return t.blockValues > 1;
+}
+
+/** node-llama-cpp context options that select a pair of K/V cache types. */
+export interface KvCacheContextOptions {
+  readonly experimentalKvCacheKeyType: string;
+  readonly experimentalKvCacheValueType: string;
+  /**
+   * `true` when the values are quantized: llama.cpp refuses a quantized V cache without flash
+   * attention ("quantized V cache requires flash_attn to be enabled", measured by
+   * `scripts/kv-types-accepted.mjs`), and node-llama-cpp's default `'auto'` may turn it off.
+   */
+  readonly flashAttention?: true;
+}
+
 /**
  * node-llama-cpp context options selecting these cache types: its `GgmlType` names (`'Q8_0'`),
- * which is what it accepts — a lower-case name is silently ignored (the cache stays F16).
+ * which is what it accepts — a lower-case name is silently ignored (the cache stays F16) — and
+ * `flashAttention: true` when the values are quantized.
  */
 export function kvCacheContextOptions(
   keyType: LlamaKvCacheType,
   valueType: LlamaKvCacheType,
-): { readonly experimentalKvCacheKeyType: string; readonly experimentalKvCacheValueType: string } {
+): KvCacheContextOptions {
   for (const t of [keyType, valueType])
     if (!KV_CACHE_TYPES[t]) throw new InvalidArgumentError(`unknown llama.cpp KV cache type ${String(t)}`);
   return {
     experimentalKvCacheKeyType: keyType.toUpperCase(),
     experimentalKvCacheValueType: valueType.toUpperCase(),
+    ...(isQuantizedKvType(valueType) ? { flashAttention: true as const } : {}),
   };
 }
 
@@ -90,23 +111,25 @@ export interface KvCacheTypeChoice {
   readonly bytesPerToken: number;
   /** bytes for `contextTokens × sequences` tokens */
   readonly bytes: number;
-  /** node-llama-cpp context options (its `GgmlType` names, upper case) */
-  readonly contextOptions: {
-    readonly experimentalKvCacheKeyType: string;
-    readonly experimentalKvCacheValueType: string;
-  };
+  /** node-llama-cpp context options (its `GgmlType` names, upper case; flash attention for a quantized V) */
+  readonly contextOptions: KvCacheContextOptions;
 }
 
 /**
  * The most precise key/value cache types (from {@link KV_TYPE_LADDER}) whose cache for
  * `contextTokens × sequences` tokens fits in `budgetBytes`. An `InvalidArgumentError` when not even
- * q4_0/q4_0 fits (it names the smallest size needed).
+ * the smallest pair fits (it names the smallest size needed). With `flashAttention: false` (a context
+ * that must run without it) only pairs with unquantized values qualify: llama.cpp refuses a
+ * quantized V cache without flash attention, and keys never get fewer bits than values, so that
+ * leaves f16/f16.
  */
 export function chooseKvCacheTypes(options: {
   readonly budgetBytes: number;
   readonly contextTokens: number;
   readonly layout: KVLayout;
   readonly sequences?: number;
+  /** `false` when the context will run without flash attention (default: it may use it) */
+  readonly flashAttention?: boolean;
 }): KvCacheTypeChoice {
   const { budgetBytes, contextTokens, layout } = options;
   const sequences = options.sequences ?? 1;
@@ -115,6 +138,7 @@ export function chooseKvCacheTypes(options: {
     throw new InvalidArgumentError(`contextTokens must be a positive integer, got ${contextTokens}`);
   let smallest = Number.POSITIVE_INFINITY;
   for (const [k, v] of KV_TYPE_LADDER) {
+    if (options.flashAttention === false && isQuantizedKvType(v)) continue;
     let perToken: number;
     try {
       perToken = kvCacheBytesPerToken(k, v, layout);
@@ -133,6 +157,6 @@ export function chooseKvCacheTypes(options: {
       };
   }
   throw new InvalidArgumentError(
-    `no K/V cache types fit ${contextTokens} tokens × ${sequences} sequences in ${budgetBytes} bytes (the smallest needs ${smallest})`,
+    `no K/V cache types fit ${contextTokens} tokens × ${sequences} sequences in ${budgetBytes} bytes (the smallest${options.flashAttention === false ? ' without flash attention' : ''} needs ${smallest})`,
   );
 }

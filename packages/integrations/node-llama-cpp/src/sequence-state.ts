@@ -2,18 +2,22 @@ import { randomUUID } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { InvalidArgumentError } from '@kvq/core';
 import { writeFileAtomic } from '@kvq/core/node';
 import {
   type CompressStateOptions,
   type LlamaKvModel,
   compressState,
   decompressState,
+  readCompressedStateHeader,
 } from './compressed-state.js';
 
 /** The node-llama-cpp sequence methods used here (a `LlamaContextSequence`). */
 export interface StatefulSequence {
   saveStateToFile(path: string): Promise<unknown>;
   loadStateFromFile(path: string, acceptRisk: { acceptRisk: true }): Promise<void>;
+  /** node-llama-cpp's context: its `flashAttention` (when a boolean) gives the V layout to write */
+  readonly context?: { readonly flashAttention?: boolean | string };
 }
 
 const tmp = () => join(tmpdir(), `kvq-llama-state-${randomUUID()}.bin`);
@@ -40,19 +44,41 @@ export async function saveCompressedState(
 }
 
 /**
- * Restores a `.kvq` state into `sequence` (a context created with the same options as the one that
- * saved it). The tokens of the state come back with it.
+ * Restores a `.kvq` state into `sequence`, in a context of the same model and cache types. The V
+ * layout is written for the target context — llama.cpp stores V transposed without flash attention
+ * and refuses a state of the other layout — so a state saved with flash attention loads into a
+ * context without it and back: from the context's `flashAttention` when it is a boolean; when it is
+ * `'auto'`, the saved layout is tried first and, if llama.cpp refuses it, the other one.
+ * The tokens of the state come back with it. Errors: see {@link decompressState}; a state llama.cpp
+ * refuses in both layouts is an `InvalidArgumentError` carrying node-llama-cpp's error as `cause`.
  */
 export async function loadCompressedState(
   sequence: StatefulSequence,
   path: string,
   options: { model: LlamaKvModel; adapters?: CompressStateOptions['adapters'] },
 ): Promise<void> {
-  const state = decompressState(new Uint8Array(await readFile(path)), options);
+  const bytes = new Uint8Array(await readFile(path));
+  const header = readCompressedStateHeader(bytes);
+  const saved = header.vTrans;
+  const fa = sequence.context?.flashAttention;
+  const first = typeof fa === 'boolean' ? !fa : saved;
   const t = tmp();
   try {
-    await writeFileAtomic(t, state);
-    await sequence.loadStateFromFile(t, { acceptRisk: true });
+    let firstError: unknown;
+    for (const vTrans of typeof fa === 'boolean' ? [first] : [first, !first]) {
+      await writeFileAtomic(t, decompressState(bytes, { ...options, vTrans }));
+      try {
+        await sequence.loadStateFromFile(t, { acceptRisk: true });
+        return;
+      } catch (err) {
+        firstError ??= err;
+      }
+    }
+    const e = new InvalidArgumentError(
+      `llama.cpp refused the state restored from ${path} (saved with ${saved ? 'V transposed: flash attention off' : 'flash attention on'}; is the context of the same model and cache types, and large enough for ${header.tokens.length} tokens?): ${String((firstError as Error)?.message ?? firstError)}`,
+    );
+    (e as { cause?: unknown }).cause = firstError;
+    throw e;
   } finally {
     await rm(t, { force: true });
   }

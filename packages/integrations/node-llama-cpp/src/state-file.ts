@@ -1,4 +1,4 @@
-import { CorruptFileError, InvalidArgumentError } from '@kvq/core';
+import { CorruptFileError, InvalidArgumentError, ShapeError } from '@kvq/core';
 
 /** `ggsq`: llama.cpp's sequence-state file magic (LLAMA_STATE_SEQ_MAGIC). */
 export const LLAMA_STATE_SEQ_MAGIC = 0x67677371;
@@ -77,7 +77,8 @@ class Reader {
 
 /**
  * Parses a sequence-state file (bounds-checked: truncation, garbage and unsupported shapes are a
- * `CorruptFileError` naming the offset). Supports one stream, cells of one sequence, no M-RoPE cell
+ * `CorruptFileError` naming the offset; a layer count other than `expectedLayers` is a `ShapeError`:
+ * the state of another model). Supports one stream, cells of one sequence, no M-RoPE cell
  * extensions — what node-llama-cpp writes for a decoder-only model's sequence.
  */
 export function parseSequenceState(bytes: Uint8Array, expectedLayers?: number): SequenceState {
@@ -120,9 +121,10 @@ export function parseSequenceState(bytes: Uint8Array, expectedLayers?: number): 
   if (vTrans > 1) throw new CorruptFileError(WHAT, `v_trans flag ${vTrans} at offset ${r.o - 4}`);
   const nLayer = r.u32('layer count');
   if (expectedLayers !== undefined && nLayer !== expectedLayers)
-    throw new CorruptFileError(
-      WHAT,
-      `${nLayer} layers, the model has ${expectedLayers}: the state belongs to another model`,
+    throw new ShapeError(
+      `${WHAT}: layer count (the state belongs to another model)`,
+      [expectedLayers],
+      [nLayer],
     );
   const keys: { type: number; row: number; data: Uint8Array }[] = [];
   for (let l = 0; l < nLayer; l++) {

@@ -27,11 +27,29 @@ describe('llama.cpp K/V cache types', () => {
     expect(c.contextOptions).toEqual({
       experimentalKvCacheKeyType: 'Q8_0',
       experimentalKvCacheValueType: 'Q4_0',
+      flashAttention: true,
     });
     expect(kvTypeBits(c.keyType)).toBeGreaterThanOrEqual(kvTypeBits(c.valueType));
     expect(() => chooseKvCacheTypes({ budgetBytes: 1000, contextTokens: 4096, layout: REF })).toThrow(
       InvalidArgumentError,
     );
+    // without flash attention llama.cpp refuses a quantized V: only f16/f16 remains
+    expect(
+      chooseKvCacheTypes({
+        budgetBytes: 4096 * perF16,
+        contextTokens: 4096,
+        layout: REF,
+        flashAttention: false,
+      }).contextOptions,
+    ).toEqual({ experimentalKvCacheKeyType: 'F16', experimentalKvCacheValueType: 'F16' });
+    expect(() =>
+      chooseKvCacheTypes({
+        budgetBytes: 0.45 * 4096 * perF16,
+        contextTokens: 4096,
+        layout: REF,
+        flashAttention: false,
+      }),
+    ).toThrow(/without flash attention/);
     // a head dim of 8: only f16 is possible
     expect(chooseKvCacheTypes({ budgetBytes: 1e9, contextTokens: 512, layout: TINY }).keyType).toBe('f16');
     expect(() => chooseKvCacheTypes({ budgetBytes: 1000, contextTokens: 512, layout: TINY })).toThrow(

@@ -7,6 +7,7 @@ import { modelsDir } from '@kvq/decoder/node';
 import { type Llama, type LlamaModel, getLlama } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  chooseKvCacheTypes,
   compressState,
   decompressState,
   kvModelFromGguf,
@@ -39,8 +40,13 @@ afterAll(async () => {
 });
 
 /** A fresh context with the prompt minus its last token evaluated; its state saved to a file. */
-async function savedState(name: string) {
-  const context = await model.createContext({ contextSize: 256, sequences: 1, threads: 1 });
+async function savedState(name: string, flashAttention?: boolean) {
+  const context = await model.createContext({
+    contextSize: 256,
+    sequences: 1,
+    threads: 1,
+    ...(flashAttention === undefined ? {} : { flashAttention }),
+  });
   const sequence = context.getSequence();
   await sequence.evaluateWithoutGeneratingNewTokens(prompt.slice(0, -1) as never);
   const path = join(dir, name);
@@ -144,7 +150,133 @@ describe('compressed context states (.kvq)', () => {
     const q8 = parseSequenceState(raw);
     const asQ8 = writeSequenceState({ ...q8, layers: q8.layers.map((l) => ({ ...l, keyType: 8 })) });
     expect(() => compressState(asQ8, { model: m })).toThrow(/not supported/);
+    expect(() => decompressState(packed.subarray(0, packed.length - 100), { model: m })).toThrow(
+      CorruptFileError,
+    );
     writeFileSync(join(dir, 'junk.kvq'), 'junk');
+    await expect(loadCompressedState({} as never, join(dir, 'junk.kvq'), { model: m })).rejects.toThrow(
+      CorruptFileError,
+    );
+  });
+  it('a stories260K state is refused for kvq-ref-35M (raw state and .kvq), with a ShapeError', async () => {
+    const m = await kvModelFromGguf(GGUF);
+    const tiny = await kvModelFromGguf(TINY);
+    const tinyModel = await llama.loadModel({ modelPath: TINY });
+    const c = await tinyModel.createContext({ contextSize: 64, sequences: 1, threads: 1 });
+    const seq = c.getSequence();
+    await seq.evaluateWithoutGeneratingNewTokens(tinyModel.tokenize('Once upon a time there was') as never);
+    const path = join(dir, 'tiny.bin');
+    await seq.saveStateToFile(path);
+    await c.dispose();
+    await tinyModel.dispose();
+    const raw = new Uint8Array(readFileSync(path));
+    expect(() => parseSequenceState(raw, m.layout.layers)).toThrow(ShapeError);
+    expect(() => compressState(raw, { model: m, preset: 'fp16' })).toThrow(/another model/);
+    expect(() => compressState(raw, { model: m, preset: 'fp16' })).toThrow(ShapeError);
+    const packed = compressState(raw, { model: tiny, preset: 'fp16' });
+    expect(() => decompressState(packed, { model: m })).toThrow(ShapeError);
+    // and the right model gets its exact state back
+    const exact = compressState(raw, { model: tiny, preset: 'fp16', keys: 'post-rope' });
+    expect(decompressState(exact, { model: tiny })).toEqual(raw);
+  });
+});
+
+describe('flash attention off: V stored transposed', () => {
+  it('the state is parsed as transposed, rewritten byte for byte, and fp16 post-RoPE restores it exactly', async () => {
+    const m = await kvModelFromGguf(GGUF);
+    const { context, path } = await savedState('t.bin', false);
+    const raw = new Uint8Array(readFileSync(path));
+    await context.dispose();
+    const s = parseSequenceState(raw, 12);
+    expect(s.vTrans).toBe(true);
+    expect(s.layers[0]).toMatchObject({ valueUnitBytes: 2, valueWidth: 128 });
+    expect(writeSequenceState(s)).toEqual(raw);
+    const packed = compressState(raw, { model: m, preset: 'fp16', keys: 'post-rope' });
+    expect(decompressState(packed, { model: m })).toEqual(raw);
+    // the other layout carries the same values, transposed
+    const flat = parseSequenceState(decompressState(packed, { model: m, vTrans: false }), 12);
+    expect(flat.vTrans).toBe(false);
+    const cells = s.positions.length;
+    const tv = new Uint16Array(s.layers[3]!.values.slice().buffer);
+    const fv = new Uint16Array(flat.layers[3]!.values.slice().buffer);
+    for (const [i, j] of [
+      [0, 0],
+      [cells - 1, 127],
+      [5, 64],
+    ] as const)
+      expect(fv[i * 128 + j]).toBe(tv[j * cells + i]);
+  });
+  it('fp16 (pre-RoPE): greedy tokens after restore equal those from the saved state', async () => {
+    const m = await kvModelFromGguf(GGUF);
+    const a = await savedState('u.bin', false);
+    const want = await greedy(a.sequence as never, 16);
+    await a.context.dispose();
+    const b = await savedState('u2.bin', false);
+    const kvqPath = join(dir, 'u.kvq');
+    await saveCompressedState(b.sequence, kvqPath, { model: m, preset: 'fp16' });
+    await b.context.dispose();
+    const c = await model.createContext({
+      contextSize: 256,
+      sequences: 1,
+      threads: 1,
+      flashAttention: false,
+    });
+    const seq = c.getSequence();
+    await loadCompressedState(seq, kvqPath, { model: m });
+    expect(await greedy(seq as never, 16)).toEqual(want);
+    await c.dispose();
+  });
+  it('a .kvq state moves between contexts with and without flash attention (llama.cpp files do not)', async () => {
+    const m = await kvModelFromGguf(GGUF);
+    const want = async (flashAttention: boolean) => {
+      const a = await savedState('w.bin', flashAttention);
+      const g = await greedy(a.sequence as never, 12);
+      await a.context.dispose();
+      return g;
+    };
+    const [wantOff, wantOn] = [await want(false), await want(true)];
+    for (const [from, to] of [
+      [true, false],
+      [false, 'auto'],
+    ] as const) {
+      const b = await savedState('x.bin', from);
+      const kvqPath = join(dir, 'x.kvq');
+      await saveCompressedState(b.sequence, kvqPath, { model: m, preset: 'fp16' });
+      await b.context.dispose();
+      const c = await model.createContext({ contextSize: 256, sequences: 1, threads: 1, flashAttention: to });
+      const seq = c.getSequence();
+      // llama.cpp's own file is refused across layouts ("incompatible V transposition")
+      await expect(seq.loadStateFromFile(b.path, { acceptRisk: true })).rejects.toThrow();
+      await loadCompressedState(seq, kvqPath, { model: m });
+      expect(seq.contextTokens).toEqual(prompt.slice(0, -1));
+      expect(await greedy(seq as never, 12)).toEqual(to === false ? wantOff : wantOn);
+      await c.dispose();
+    }
+  });
+});
+
+describe('cache types chosen from a budget', () => {
+  it('node-llama-cpp applies the chosen types; llama.cpp refuses a quantized V without flash attention', async () => {
+    const m = await kvModelFromGguf(GGUF);
+    const choice = chooseKvCacheTypes({ budgetBytes: 256 * 2500, contextTokens: 256, layout: m.layout });
+    expect([choice.keyType, choice.valueType]).toEqual(['q8_0', 'q4_0']);
+    const c = await model.createContext({
+      contextSize: 256,
+      sequences: 1,
+      threads: 1,
+      ...choice.contextOptions,
+    });
+    expect([c.kvCacheKeyType, c.kvCacheValueType]).toEqual([8, 2]);
+    await c.dispose();
+    await expect(
+      model.createContext({
+        contextSize: 256,
+        sequences: 1,
+        threads: 1,
+        ...choice.contextOptions,
+        flashAttention: false,
+      }),
+    ).rejects.toThrow();
   });
 });
 
