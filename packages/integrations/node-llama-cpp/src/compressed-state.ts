@@ -286,7 +286,16 @@ export function readCompressedStateHeader(bytes: Uint8Array): EnvelopeHeader & {
   } catch {
     throw new CorruptFileError(WHAT, 'header is not JSON');
   }
-  if (h.format !== 'kvq-llama-state' || !Array.isArray(h.tokens) || !Array.isArray(h.positions))
+  if (
+    h?.format !== 'kvq-llama-state' ||
+    !Array.isArray(h.tokens) ||
+    !Array.isArray(h.positions) ||
+    typeof h.model?.name !== 'string' ||
+    typeof h.model.layout !== 'object' ||
+    typeof h.vTrans !== 'boolean' ||
+    !Number.isInteger(h.keyType) ||
+    !Number.isInteger(h.valueType)
+  )
     throw new CorruptFileError(WHAT, 'header is not a kvq llama.cpp state header');
   return { ...h, snapshotBytes: bytes.length - 16 - n };
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CorruptFileError, InvalidArgumentError, ShapeError } from '@kvq/core';
+import { CorruptFileError, InvalidArgumentError, ShapeError, crc32 } from '@kvq/core';
 import { modelsDir } from '@kvq/decoder/node';
 import { type Llama, type LlamaModel, getLlama } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -153,6 +153,20 @@ describe('compressed context states (.kvq)', () => {
     expect(() => decompressState(packed.subarray(0, packed.length - 100), { model: m })).toThrow(
       CorruptFileError,
     );
+    // a checksummed header that is not a state header
+    const json = new TextEncoder().encode(
+      JSON.stringify({ format: 'kvq-llama-state', tokens: [], positions: [] }),
+    );
+    const forged = new Uint8Array(16 + json.length);
+    forged.set(packed.subarray(0, 8));
+    new DataView(forged.buffer).setUint32(8, json.length, true);
+    forged.set(json, 12);
+    new DataView(forged.buffer).setUint32(
+      12 + json.length,
+      crc32(forged.subarray(0, 12 + json.length)),
+      true,
+    );
+    expect(() => decompressState(forged, { model: m })).toThrow(/not a kvq llama.cpp state header/);
     writeFileSync(join(dir, 'junk.kvq'), 'junk');
     await expect(loadCompressedState({} as never, join(dir, 'junk.kvq'), { model: m })).rejects.toThrow(
       CorruptFileError,
