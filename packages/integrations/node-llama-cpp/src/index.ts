@@ -12,6 +12,7 @@ export {
   kvCacheBytesPerToken,
   kvTypeBits,
   isQuantizedKvType,
+  type GgmlTypeName,
   type KvCacheContextOptions,
   type KvCacheTypeChoice,
   type LlamaKvCacheType,

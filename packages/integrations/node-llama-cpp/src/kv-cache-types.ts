@@ -53,15 +53,15 @@ export function kvCacheBytesPerToken(
 
 /**
  * Key/value type pairs from largest to smallest cache, keys never below values (KV-AdaQuant: keys'
- * errors are amplified more), keeping at each size the pair the measured table (README,
- * `scripts/kv-types-table.mjs` on kvq-ref-35M) found best: e.g. q5_1/q5_1 beats q8_0/q4_0 by bytes
- * and perplexity, iq4_nl beats q4_0 at the same 4.5 bits.
+ * errors are amplified more), without the pairs the measured table (README,
+ * `scripts/kv-types-table.mjs` on kvq-ref-35M, 4 and 12 windows) found dominated — larger and worse:
+ * q8_0/q4_0 (2496 B/token, +0.37%) loses to q5_1/q5_1 (2304 B, +0.26%), q4_0/q4_0 and q4_1/q4_1 to
+ * iq4_nl/iq4_nl (1728 B, +0.96%), and q4_0 keys / q8_0 values to both.
  */
 export const KV_TYPE_LADDER: readonly (readonly [LlamaKvCacheType, LlamaKvCacheType])[] = [
   ['f16', 'f16'],
   ['q8_0', 'q8_0'],
   ['q8_0', 'q5_1'],
-  ['q8_0', 'q4_0'],
   ['q5_1', 'q5_1'],
   ['q5_1', 'q4_0'],
   ['iq4_nl', 'iq4_nl'],
@@ -74,10 +74,13 @@ export function isQuantizedKvType(type: LlamaKvCacheType): boolean {
   return t.blockValues > 1;
 }
 
+/** node-llama-cpp's `GgmlType` name of a cache type (what its context options accept). */
+export type GgmlTypeName = Uppercase<LlamaKvCacheType>;
+
 /** node-llama-cpp context options that select a pair of K/V cache types. */
 export interface KvCacheContextOptions {
-  readonly experimentalKvCacheKeyType: string;
-  readonly experimentalKvCacheValueType: string;
+  readonly experimentalKvCacheKeyType: GgmlTypeName;
+  readonly experimentalKvCacheValueType: GgmlTypeName;
   /**
    * `true` when the values are quantized: llama.cpp refuses a quantized V cache without flash
    * attention ("quantized V cache requires flash_attn to be enabled", measured by
@@ -98,8 +101,8 @@ export function kvCacheContextOptions(
   for (const t of [keyType, valueType])
     if (!KV_CACHE_TYPES[t]) throw new InvalidArgumentError(`unknown llama.cpp KV cache type ${String(t)}`);
   return {
-    experimentalKvCacheKeyType: keyType.toUpperCase(),
-    experimentalKvCacheValueType: valueType.toUpperCase(),
+    experimentalKvCacheKeyType: keyType.toUpperCase() as GgmlTypeName,
+    experimentalKvCacheValueType: valueType.toUpperCase() as GgmlTypeName,
     ...(isQuantizedKvType(valueType) ? { flashAttention: true as const } : {}),
   };
 }

@@ -22,11 +22,11 @@ describe('llama.cpp K/V cache types', () => {
       valueType: 'f16',
     });
     const c = chooseKvCacheTypes({ budgetBytes: 0.45 * 4096 * perF16, contextTokens: 4096, layout: REF });
-    expect([c.keyType, c.valueType]).toEqual(['q8_0', 'q4_0']);
+    expect([c.keyType, c.valueType]).toEqual(['q5_1', 'q5_1']);
     expect(c.bytes).toBeLessThanOrEqual(0.45 * 4096 * perF16);
     expect(c.contextOptions).toEqual({
-      experimentalKvCacheKeyType: 'Q8_0',
-      experimentalKvCacheValueType: 'Q4_0',
+      experimentalKvCacheKeyType: 'Q5_1',
+      experimentalKvCacheValueType: 'Q5_1',
       flashAttention: true,
     });
     expect(kvTypeBits(c.keyType)).toBeGreaterThanOrEqual(kvTypeBits(c.valueType));

@@ -272,15 +272,15 @@ describe('flash attention off: V stored transposed', () => {
 describe('cache types chosen from a budget', () => {
   it('node-llama-cpp applies the chosen types; llama.cpp refuses a quantized V without flash attention', async () => {
     const m = await kvModelFromGguf(GGUF);
-    const choice = chooseKvCacheTypes({ budgetBytes: 256 * 2500, contextTokens: 256, layout: m.layout });
-    expect([choice.keyType, choice.valueType]).toEqual(['q8_0', 'q4_0']);
+    const choice = chooseKvCacheTypes({ budgetBytes: 256 * 2800, contextTokens: 256, layout: m.layout });
+    expect([choice.keyType, choice.valueType]).toEqual(['q8_0', 'q5_1']);
     const c = await model.createContext({
       contextSize: 256,
       sequences: 1,
       threads: 1,
       ...choice.contextOptions,
     });
-    expect([c.kvCacheKeyType, c.kvCacheValueType]).toEqual([8, 2]);
+    expect([c.kvCacheKeyType, c.kvCacheValueType]).toEqual([8, 7]);
     await c.dispose();
     await expect(
       model.createContext({
