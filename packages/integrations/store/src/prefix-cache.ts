@@ -1,5 +1,6 @@
 import {
   type AquaAdapters,
+  BackendUnavailableError,
   type CompressedKVCache,
   InvalidArgumentError,
   type KVCache,
@@ -21,7 +22,11 @@ export interface PrefixCacheOptions {
   readonly adapters?: AquaAdapters;
   /** tokens per chunk (default 256) */
   readonly chunkTokens?: number;
-  /** per backend operation: past it the operation counts as a miss / skipped write (default 2000 ms) */
+  /**
+   * time budget in ms (default 2000): all backend operations of one `lookup` together (past it the
+   * lookup is a miss), and each write of `store` (past it that write is skipped). Decoding a found
+   * value is CPU work and not counted.
+   */
   readonly deadlineMs?: number;
   /** called with every backend error or timeout that was turned into a miss */
   readonly onError?: (error: unknown) => void;
@@ -44,15 +49,16 @@ export interface PrefixStoreResult {
   readonly bytes: number;
 }
 
-class Timeout extends Error {}
-
 async function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     return await Promise.race([
       p,
       new Promise<T>((_, reject) => {
-        timer = setTimeout(() => reject(new Timeout(`store operation past ${ms} ms`)), ms);
+        timer = setTimeout(
+          () => reject(new BackendUnavailableError('prefix store', `no answer within ${Math.round(ms)} ms`)),
+          ms,
+        );
       }),
     ]);
   } finally {
@@ -96,31 +102,55 @@ export class PrefixCache {
     return chunkKeys(this.identity, tokens, this.chunkTokens);
   }
 
-  async #op<T>(p: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false }> {
+  async #op<T>(p: () => Promise<T>, ms = this.deadlineMs): Promise<{ ok: true; value: T } | { ok: false }> {
     try {
-      return { ok: true, value: await withDeadline(p(), this.deadlineMs) };
+      if (!(ms > 0))
+        throw new BackendUnavailableError('prefix store', `lookup past its ${this.deadlineMs} ms deadline`);
+      return { ok: true, value: await withDeadline(p(), ms) };
     } catch (e) {
       this.#onError(e);
       return { ok: false };
     }
   }
 
-  /** The longest stored prefix of `tokens` and its restored cache. Never throws on backend errors. */
+  /**
+   * The longest stored prefix of `tokens` and its restored cache. Reads the longest chunk's key
+   * first (one round trip on a full hit); when it is absent, asks for every shorter key at once and
+   * reads the present ones longest first. Invalid values are deleted and the next shorter tried.
+   * Never throws on backend errors: an error, or the backend operations together running past
+   * `deadlineMs`, is a miss.
+   */
   async lookup(tokens: ArrayLike<number>): Promise<PrefixLookup> {
     const keys = this.keys(tokens);
+    const end = performance.now() + this.deadlineMs;
+    const left = () => end - performance.now();
     let rejected = 0;
-    for (let i = keys.length - 1; i >= 0; i--) {
+    const miss = (): PrefixLookup => ({ tokens: 0, cache: undefined, rejected });
+    // candidates, longest first: the longest key, then (if it is absent) the shorter ones present
+    let candidates: number[] = keys.length > 0 ? [keys.length - 1] : [];
+    let probed = false;
+    while (candidates.length > 0) {
+      const i = candidates.shift() as number;
       const key = keys[i] as string;
       const n = (i + 1) * this.chunkTokens;
-      const got = await this.#op(() => this.backend.get(key));
-      if (!got.ok) return { tokens: 0, cache: undefined, rejected }; // backend unavailable: miss
-      if (got.value === undefined) continue;
-      const cache = this.#decode(key, n, got.value);
-      if (cache) return { tokens: n, cache, rejected };
-      rejected++;
-      await this.#op(() => this.backend.delete(key));
+      const got = await this.#op(() => this.backend.get(key), left());
+      if (!got.ok) return miss(); // backend unavailable or past the deadline
+      if (got.value !== undefined) {
+        const cache = this.#decode(key, n, got.value);
+        if (cache) return { tokens: n, cache, rejected };
+        rejected++;
+        await this.#op(() => this.backend.delete(key), left());
+      }
+      if (!probed && i > 0) {
+        probed = true;
+        const shorter = keys.slice(0, i);
+        const present = await this.#op(() => Promise.all(shorter.map((k) => this.backend.has(k))), left());
+        if (!present.ok) return miss();
+        candidates = [];
+        for (let j = i - 1; j >= 0; j--) if (present.value[j]) candidates.push(j);
+      }
     }
-    return { tokens: 0, cache: undefined, rejected };
+    return miss();
   }
 
   #decode(key: string, n: number, value: Uint8Array): CompressedKVCache | undefined {

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BackendUnavailableError } from '@kvq/core';
 import { describe, expect, it } from 'vitest';
 import { type ByteStore, DiskDirStore, MemoryLruStore, PrefixCache } from '../src/index.js';
 import { LAYOUT, randomCache, randomTokens } from './helpers.js';
@@ -87,6 +88,54 @@ describe('PrefixCache', () => {
     const w = await pc(slow, { deadlineMs: 50 }).store(tokens, randomCache(7, 64));
     expect(w).toEqual({ written: 0, skipped: 4, bytes: 0 });
     expect(errors.length).toBe(2);
+  });
+
+  it('the deadline bounds a whole lookup, not each backend operation', async () => {
+    const inner = new MemoryLruStore({ maxBytes: 1e8 });
+    const tokens = randomTokens(9, 20 * C);
+    await pc(inner).store(tokens.slice(0, C), randomCache(9, C)); // only the first chunk is stored
+    let calls = 0;
+    const delay = <T>(v: Promise<T>) => new Promise<T>((r) => setTimeout(() => r(v), 80));
+    const slowish: ByteStore = {
+      get: (k) => {
+        calls++;
+        return delay(inner.get(k));
+      },
+      set: (k, v) => delay(inner.set(k, v)),
+      has: (k) => {
+        calls++;
+        return delay(inner.has(k));
+      },
+      delete: (k) => inner.delete(k),
+      close: async () => {},
+    };
+    // each operation answers in 80 ms (under the deadline), but 20 sequential reads would take 1.6 s
+    const errors: unknown[] = [];
+    const t0 = performance.now();
+    const res = await pc(slowish, { deadlineMs: 200, onError: (e) => errors.push(e) }).lookup(tokens);
+    expect(performance.now() - t0).toBeLessThan(450);
+    expect(res.tokens).toBe(0);
+    expect(errors[0]).toBeInstanceOf(BackendUnavailableError);
+    // with time enough: read the longest key (absent), ask for the 19 shorter ones at once, read chunk 1
+    calls = 0;
+    const ok = await pc(slowish, { deadlineMs: 2000 }).lookup(tokens);
+    expect(ok.tokens).toBe(C);
+    expect(calls).toBe(1 + 19 + 1);
+  });
+
+  it('when the longest value is missing or bad, the longest valid shorter one is restored', async () => {
+    const store = new MemoryLruStore({ maxBytes: 1e8 });
+    const p = pc(store);
+    const tokens = randomTokens(10, 6 * C);
+    await p.store(tokens, randomCache(10, 6 * C));
+    const keys = p.keys(tokens);
+    await store.delete(keys[5] as string);
+    await store.delete(keys[3] as string);
+    await store.set(keys[4] as string, new Uint8Array(10)); // garbage
+    const res = await p.lookup(tokens);
+    expect(res).toMatchObject({ tokens: 3 * C, rejected: 1 });
+    expect(res.cache?.length).toBe(3 * C);
+    expect(await store.has(keys[4] as string)).toBe(false);
   });
 
   it('on disk: concurrent writers of one prefix leave valid values', async () => {

@@ -28,7 +28,11 @@ export function freePort(): Promise<number> {
 /** A redis-server on loopback, started and stopped by the tests (no persistence). */
 export class RedisServer {
   #proc: ChildProcess | undefined;
-  constructor(readonly port: number) {}
+  /** `extraArgs` are passed on to redis-server (e.g. cluster mode) */
+  constructor(
+    readonly port: number,
+    readonly extraArgs: readonly string[] = [],
+  ) {}
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
@@ -46,6 +50,7 @@ export class RedisServer {
         'no',
         '--protected-mode',
         'no',
+        ...this.extraArgs,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );

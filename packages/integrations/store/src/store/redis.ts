@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@kvq/core';
+import { BackendUnavailableError, InvalidArgumentError } from '@kvq/core';
 import { type Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { ByteStore } from './types.js';
 
@@ -65,11 +65,14 @@ export class RedisStore implements ByteStore {
   async #ready(): Promise<void> {
     const c = this.client;
     if (c.status === 'ready') return;
-    if (c.status === 'end' || c.status === 'close') throw new Error(`redis: connection ${c.status}`);
+    if (c.status === 'end' || c.status === 'close')
+      throw new BackendUnavailableError('redis', `connection ${c.status}`);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         c.off('ready', onReady);
-        reject(new Error(`redis: not connected after ${this.#waitMs} ms (status ${c.status})`));
+        reject(
+          new BackendUnavailableError('redis', `not connected after ${this.#waitMs} ms (status ${c.status})`),
+        );
       }, this.#waitMs);
       const onReady = () => {
         clearTimeout(timer);
