@@ -5,10 +5,11 @@
 // Each worker, per prompt: lookup (timed) → restore the hit → build the rest of the cache → store.
 // The caches' K/V in the workers are synthetic (seeded): a real 16k-token CPU prefill takes about a
 // minute, so time to first token is measured separately, with the real reference decoder on
-// kvq-ref-35M, for prompts of 2048 + 64 tokens: full prefill vs prefillWithPrefix after another
-// process stored the prefix.
+// kvq-ref-35M, for prompts of P + 64 tokens (P from --ttft, default 2048,2048,8192): a full prefill
+// (its lookup on an empty store included) vs prefillWithPrefix restoring the P-token prefix that the
+// first call wrote to Redis (same process, a real Redis read and restore).
 // Usage: node scripts/load-test.mjs [--workers 4] [--prompts 100] [--preset kivi-2] [--chunk 2048]
-//        [--ttft 3] [--json out.json]
+//        [--ttft 2048,2048,8192] [--json out.json]
 import { spawn } from 'node:child_process';
 import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -17,7 +18,7 @@ import { SeededRandom, createCache } from '@kvq/core';
 import { LlamaModel, readGgufFile } from '@kvq/decoder';
 import { defaultModelPath } from '@kvq/decoder/node';
 import { prefillWithPrefix } from '../dist/decoder.js';
-import { PrefixCache, RedisStore } from '../dist/index.js';
+import { PrefixCache, RedisStore, chunkKeys } from '../dist/index.js';
 
 const arg = (n, d) => {
   const i = process.argv.indexOf(`--${n}`);
@@ -63,6 +64,7 @@ if (process.argv.includes('--worker')) {
   const rows = [];
   for (const i of ids) {
     const { doc, tokens } = prompts[i];
+    const lookupAt = Date.now();
     const t = performance.now();
     const hit = await prefix.lookup(tokens);
     const lookupMs = performance.now() - t;
@@ -70,6 +72,8 @@ if (process.argv.includes('--worker')) {
     appendSynthetic(cache, hit.tokens, tokens.length, doc);
     const w = await prefix.store(tokens, cache);
     rows.push({
+      lookupAt,
+      storedAt: Date.now(),
       i,
       doc,
       tokens: tokens.length,
@@ -143,6 +147,12 @@ try {
   // what is in Redis now: every value's bytes, vs the fp16 caches of the unique prefixes stored
   const { Redis } = await import('ioredis');
   const admin = new Redis(url);
+  // one snapshot per document (its longest chunk boundary): the preset's own compression
+  let longest = 0;
+  for (let d = 0; d < DOCS.length; d++) {
+    const keys = chunkKeys(identity, docTokens(d), chunk);
+    longest += await admin.strlen(`kvq:${keys[keys.length - 1]}`);
+  }
   let stored = 0;
   let keys = 0;
   for (const k of await admin.keys('kvq:*')) {
@@ -159,14 +169,23 @@ try {
   const hits = results.filter((r) => r.hitTokens > 0).length;
   const reused = results.reduce((s, r) => s + r.hitTokens, 0);
   const reusable = results.reduce((s, r) => s + r.reusable, 0);
+  // a miss is "cold" when no prompt of the same document had stored its prefix before this lookup,
+  // "concurrent" when another worker was prefilling the same document at that moment
+  let coldMisses = 0;
+  let concurrentMisses = 0;
+  for (const r of results.filter((x) => x.hitTokens === 0)) {
+    const same = results.filter((x) => x !== r && x.doc === r.doc);
+    if (same.some((x) => x.lookupAt < r.lookupAt && x.storedAt > r.lookupAt)) concurrentMisses++;
+    else if (!same.some((x) => x.storedAt <= r.lookupAt)) coldMisses++;
+  }
 
   // time to first token with the real decoder (kvq-ref-35M), with and without the store
-  const nTtft = Number(arg('ttft', '3'));
+  const ttftPrefixes = arg('ttft', '2048,2048,8192').split(',').filter(Boolean).map(Number);
   const model = LlamaModel.fromGguf(await readGgufFile(defaultModelPath()));
   const ttft = [];
-  for (let k = 0; k < nTtft; k++) {
+  for (let k = 0; k < ttftPrefixes.length; k++) {
     const r = new SeededRandom(900 + k);
-    const prompt = Array.from({ length: 2048 + 64 }, () => 3 + (r.nextUint32() % 16000));
+    const prompt = Array.from({ length: ttftPrefixes[k] + 64 }, () => 3 + (r.nextUint32() % 16000));
     const realId = { model: 'kvq-ref-35M@ttft', preset };
     const mk = () => createCache({ layout: model.layout, preset });
     const storeA = new RedisStore({ url, keyPrefix: `ttft${k}:`, commandTimeoutMs: 5000 });
@@ -211,10 +230,15 @@ try {
     prompts: results.length,
     documents: DOCS,
     hitRate: hits / results.length,
+    misses: {
+      cold: coldMisses,
+      concurrent: concurrentMisses,
+      other: results.length - hits - coldMisses - concurrentMisses,
+    },
     reusedTokens: reused,
     reusableTokens: reusable,
     lookupMs: { p50: q(lookups, 0.5), p99: q(lookups, 0.99), max: Math.max(...lookups) },
-    redis: { keys, valueBytes: stored, usedMemory },
+    redis: { keys, valueBytes: stored, usedMemory, longestSnapshotBytes: longest },
     fp16BytesOfUniquePrefixes: uniquePrefixTokens * fp16PerToken,
     loadSeconds,
     ttft,
@@ -229,6 +253,9 @@ try {
   console.log('| --- | ---: |');
   console.log(`| prompts with a hit | ${hits} / ${results.length} (${(100 * out.hitRate).toFixed(0)}%) |`);
   console.log(
+    `| misses: document not stored yet / another worker prefilling it / other | ${coldMisses} / ${concurrentMisses} / ${out.misses.other} |`,
+  );
+  console.log(
     `| prefix tokens restored / reusable | ${reused} / ${reusable} (${((100 * reused) / reusable).toFixed(0)}%) |`,
   );
   console.log(
@@ -241,7 +268,10 @@ try {
     `| fp16 caches of the same unique prefixes | ${mb(out.fp16BytesOfUniquePrefixes)} MiB (stored ÷ fp16 = ${(stored / out.fp16BytesOfUniquePrefixes).toFixed(3)}) |`,
   );
   console.log(
-    '\n| time to first token, real decoder (kvq-ref-35M, CPU) | tokens | without store | with store (prefix stored by another run) | speed-up |',
+    `| one snapshot per document (longest boundary) | ${mb(longest)} MiB (÷ fp16 = ${(longest / out.fp16BytesOfUniquePrefixes).toFixed(3)}) |`,
+  );
+  console.log(
+    '\n| time to first token, real decoder (kvq-ref-35M, CPU) | tokens | without store | with store (prefix written by the first run, read back from Redis) | speed-up |',
   );
   console.log('| --- | ---: | ---: | ---: | ---: |');
   for (const r of ttft)

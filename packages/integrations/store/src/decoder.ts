@@ -3,7 +3,7 @@
  * with the same prompt restores the stored prefix instead of prefilling it.
  * @packageDocumentation
  */
-import type { CompressedKVCache } from '@kvq/core';
+import { type CompressedKVCache, InvalidArgumentError, ShapeError } from '@kvq/core';
 import type { LlamaModel } from '@kvq/decoder';
 import type { PrefixCache } from './prefix-cache.js';
 
@@ -42,11 +42,28 @@ export interface PrefillWithPrefixResult {
  * the last (so that at least one token runs and gives the next-token logits), restores the hit,
  * runs the rest in chunks, and stores the prompt's new chunks. A miss or a store failure only costs
  * the prefill.
+ * @throws InvalidArgumentError for no tokens or a bad chunk size; ShapeError when the prefix
+ * cache's layout is not the model's (its snapshots would belong to another model).
  */
 export async function prefillWithPrefix(input: PrefillWithPrefixInput): Promise<PrefillWithPrefixResult> {
   const { model, tokens, prefix } = input;
   const chunk = input.chunk ?? 32;
+  if (!Number.isInteger(chunk) || chunk <= 0)
+    throw new InvalidArgumentError(`chunk must be a positive integer, got ${chunk}`);
   const ids = Array.from(tokens);
+  if (ids.length === 0) throw new InvalidArgumentError('prefillWithPrefix needs at least one token');
+  const [m, p] = [model.layout, prefix.layout];
+  if (
+    m.layers !== p.layers ||
+    m.kvHeads !== p.kvHeads ||
+    m.headDim !== p.headDim ||
+    m.queryHeads !== p.queryHeads
+  )
+    throw new ShapeError(
+      "the prefix cache's layout [layers, queryHeads, kvHeads, headDim] is not the model's",
+      [m.layers, m.queryHeads, m.kvHeads, m.headDim],
+      [p.layers, p.queryHeads, p.kvHeads, p.headDim],
+    );
   const t0 = performance.now();
   const hit = await prefix.lookup(ids.slice(0, Math.max(0, ids.length - 1)));
   const t1 = performance.now();

@@ -2,9 +2,16 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SeededRandom } from '@kvq/core';
+import {
+  InvalidArgumentError,
+  type KVLayout,
+  SeededRandom,
+  ShapeError,
+  createCache as makeCache,
+} from '@kvq/core';
 import { modelsDir } from '@kvq/decoder/node';
 import { describe, expect, it } from 'vitest';
+import { MemoryLruStore, PrefixCache } from '../src/index.js';
 
 const here = import.meta.dirname;
 const GGUF = join(modelsDir(here), 'stories260K.gguf');
@@ -35,6 +42,33 @@ describe.skipIf(!built)(
       // fp16 preset: the restored prefix holds exactly the bytes the first process attended to
       expect(second.logits).toEqual(first.logits);
       expect(first.logits.length).toBe(512);
+    });
+
+    it('rejects an empty prompt and a prefix cache of another layout, with typed errors', async () => {
+      const { LlamaModel, readGgufFile } = await import('@kvq/decoder');
+      const { prefillWithPrefix } = await import('../src/decoder.js');
+      const model = LlamaModel.fromGguf(await readGgufFile(GGUF));
+      const mk = (layout: KVLayout) =>
+        new PrefixCache({
+          store: new MemoryLruStore({ maxBytes: 1e8 }),
+          identity: { model: 'stories260K@test', preset: 'fp16' },
+          layout,
+          chunkTokens: 64,
+        });
+      const createCache = () => makeCache({ layout: model.layout, preset: 'fp16' });
+      await expect(
+        prefillWithPrefix({ model, tokens: [], prefix: mk(model.layout), createCache }),
+      ).rejects.toThrow(InvalidArgumentError);
+      await expect(
+        prefillWithPrefix({
+          model,
+          tokens: [1, 2, 3],
+          prefix: mk({ ...model.layout, headDim: 64 }),
+          createCache,
+        }),
+      ).rejects.toThrow(ShapeError);
+      const ok = await prefillWithPrefix({ model, tokens: [1, 2, 3], prefix: mk(model.layout), createCache });
+      expect(ok).toMatchObject({ reused: 0, prefilled: 3, written: 0 });
     });
   },
 );
