@@ -108,13 +108,25 @@ describe('kvq presets / inspect / compress / decompress (the real binary)', () =
       expect(r.code, f).toBe(3);
       expect(r.stderr, f).toMatch(/^kvq: .+\n {2}hint: .+\n$/);
     }
-    expect(kvq(['inspect', join(dir, 'flipped.kvq')]).stdout).toMatch(/checksum +.*checksum mismatch/);
+    const flippedReport = JSON.parse(kvq(['inspect', join(dir, 'flipped.kvq'), '--json']).stdout);
+    expect(flippedReport).toMatchObject({ kind: 'kvq-cache', checksum: 'mismatch' });
+    expect(flippedReport.error).toMatch(/section \d+ checksum mismatch/);
+    expect(kvq(['inspect', join(dir, 'flipped.kvq')]).stdout).toMatch(/^checksum +mismatch$/m);
+    expect(JSON.parse(kvq(['inspect', join(dir, 'cut.kvq'), '--json']).stdout)).toMatchObject({
+      checksum: 'unverified',
+      error: expect.stringMatching(/truncated|past the end|cut short|needs/),
+    });
+    expect(
+      JSON.parse(kvq(['inspect', join(dir, 'bad-adapters.safetensors'), '--json']).stdout).checksum,
+    ).toBe('mismatch');
   });
 
   it('usage errors exit 2; --verbose adds the stack', () => {
     expect(kvq(['compress', '--out', join(dir, 'x.kvq'), '--preset', 'nope']).code).toBe(2);
     expect(kvq(['inspect']).code).toBe(2);
-    expect(kvq(['eval', '--plot', join(dir, 'p.png'), '--model', STORIES]).code).toBe(2);
+    const pdf = kvq(['eval', '--plot', join(dir, 'p.pdf'), '--model', STORIES]);
+    expect(pdf.code).toBe(2);
+    expect(pdf.stderr).toMatch(/^kvq: --plot .*p\.pdf: unsupported image format "\.pdf"\n {2}hint: .*\.svg or \.png/);
     const v = kvq(['inspect', join(dir, 'none.kvq'), '--verbose']);
     expect(v.code).toBe(3);
     expect(v.stderr).toMatch(/\n {4}at /);

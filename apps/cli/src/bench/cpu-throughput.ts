@@ -51,7 +51,8 @@ export function benchCpuThroughput(opts: {
   tokens: number;
   presets: readonly PresetConfig[];
   blockTokens?: number;
-  onPreset?: (name: string) => void;
+  /** called before each preset is measured, with its index in `presets` */
+  onPreset?: (name: string, index: number) => void;
 }): CpuThroughputResult {
   const { layout, tokens, presets } = opts;
   const blockTokens = opts.blockTokens ?? 128;
@@ -82,8 +83,8 @@ export function benchCpuThroughput(opts: {
   const predictorMBps = mb / predSeconds;
 
   const rows: CpuThroughputRow[] = [];
-  for (const preset of presets) {
-    opts.onPreset?.(preset.name);
+  for (const [index, preset] of presets.entries()) {
+    opts.onPreset?.(preset.name, index);
     const encoded: { k: EncodedBlock; v: EncodedBlock; kq: Quantizer; vq: Quantizer }[] = [];
     let t = performance.now();
     for (let l = 0; l < layout.layers; l++) {

@@ -1,15 +1,17 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { getPreset, listPresets } from '@kvq/core';
 import { type Command, Option } from 'commander';
 import { integerArg } from '../args.js';
 import { benchCpuThroughput } from '../bench/cpu-throughput.js';
-import { CliError } from '../errors.js';
+import { CliError, EXIT } from '../errors.js';
+import { type JsonOption, jsonOnStdout, printResult } from '../output.js';
 import { benchPlotSpec } from '../plot/bench-plot.js';
-import { writePlot } from '../plot/render.js';
+import { checkPlotPath, writePlot } from '../plot/render.js';
+import { createProgress, progressMode } from '../progress.js';
 
 /** Options of `kvq bench` after parsing. */
 export interface BenchCommandOptions {
@@ -19,10 +21,11 @@ export interface BenchCommandOptions {
   layers: number;
   kvHeads: number;
   headDim: number;
-  json?: string;
+  json?: JsonOption;
   plot?: string;
   results?: string;
   torch?: string;
+  progress: boolean;
 }
 
 /** Registers `kvq bench` on `program`. */
@@ -42,28 +45,41 @@ export function registerBench(program: Command): void {
     .option('--layers <n>', 'layers', integerArg('--layers'), 32)
     .option('--kv-heads <n>', 'KV heads', integerArg('--kv-heads'), 8)
     .option('--head-dim <n>', 'head dim', integerArg('--head-dim'), 128)
-    .option('--json <out>', 'also write the results as JSON')
     .option(
-      '--plot <out.svg>',
+      '--json [out]',
+      'print the results as JSON instead of the table; with a file name, print the table and also write the JSON there',
+    )
+    .option(
+      '--plot <out.svg|out.png>',
       'draw decode-attention speed-up over PyTorch vs context length per preset (from --results, or the cuda run)',
     )
     .option('--results <bench.json>', 'a CUDA bench result to plot instead of running a benchmark')
     .option('--torch <torch.json>', 'cuda: the PyTorch baseline from bench/torch_sdpa.py of the same run')
+    .option('--no-progress', 'no progress on stderr')
     .action(async (opts: BenchCommandOptions) => {
       await runBench(opts);
     });
 }
 
-async function plotResults(path: string, out: string): Promise<void> {
-  if (!existsSync(path)) throw new CliError(`results file not found: ${path}`, undefined, 3);
+async function plotResults(path: string, out: string, json: JsonOption): Promise<void> {
+  if (!existsSync(path))
+    throw new CliError(`results file not found: ${path}`, 'pass the JSON a CUDA bench wrote', EXIT.input);
   let parsed: unknown;
   try {
     parsed = JSON.parse(await readFile(path, 'utf8'));
   } catch (err) {
-    throw new CliError(`${path}: not JSON (${(err as Error).message})`, undefined, 3);
+    throw new CliError(
+      `${path}: not JSON (${(err as Error).message})`,
+      'pass the JSON a CUDA bench wrote',
+      EXIT.input,
+    );
   }
-  await writePlot(benchPlotSpec(parsed, path), out);
-  process.stdout.write(`wrote ${out}\n`);
+  const spec = benchPlotSpec(parsed, path);
+  await writePlot(spec, out);
+  if (jsonOnStdout(json)) {
+    const values = (spec as { data?: { values?: unknown[] } }).data?.values ?? [];
+    process.stdout.write(`${JSON.stringify({ plot: out, source: path, points: values }, null, 2)}\n`);
+  } else process.stdout.write(`wrote ${out}\n`);
 }
 
 /**
@@ -90,19 +106,26 @@ async function runCudaBench(opts: BenchCommandOptions): Promise<void> {
       `the CUDA bench bundle is missing (${script})`,
       `run \`node ${join(dir, 'bench', 'build.mjs')}\` first`,
     );
-  const out = opts.json ?? join(process.cwd(), 'kvq-cuda-bench.json');
-  const r = spawnSync(process.execPath, [script, opts.torch ?? '', out], { stdio: 'inherit' });
+  const toStdout = jsonOnStdout(opts.json);
+  const out = typeof opts.json === 'string' ? opts.json : join(process.cwd(), 'kvq-cuda-bench.json');
+  // with a bare --json, the bench's own text goes to stderr and only the JSON to stdout
+  const r = spawnSync(process.execPath, [script, opts.torch ?? '', out], {
+    stdio: toStdout ? ['inherit', 2, 2] : 'inherit',
+  });
   if (r.status !== 0) throw new CliError(`the CUDA bench failed (exit ${r.status})`);
-  if (opts.plot) await plotResults(out, opts.plot);
+  if (opts.plot) await plotResults(out, opts.plot, toStdout ? undefined : opts.json);
+  if (toStdout) process.stdout.write(await readFile(out, 'utf8'));
 }
 
 /** Runs `kvq bench`. */
 export async function runBench(opts: BenchCommandOptions): Promise<unknown> {
   if (opts.results) {
-    if (!opts.plot) throw new CliError('--results needs --plot <out.svg>', undefined, 2);
-    await plotResults(opts.results, opts.plot);
+    if (!opts.plot) throw new CliError('--results needs --plot <out.svg>', undefined, EXIT.usage);
+    checkPlotPath(opts.plot);
+    await plotResults(opts.results, opts.plot, opts.json);
     return undefined;
   }
+  if (opts.plot) checkPlotPath(opts.plot);
   if (opts.backend === 'cuda') return runCudaBench(opts);
   if (opts.backend !== 'cpu') {
     throw new CliError(
@@ -114,7 +137,7 @@ export async function runBench(opts: BenchCommandOptions): Promise<unknown> {
     throw new CliError(
       '--plot draws decode-attention speed-ups, which the cpu bench does not measure',
       'use --plot with --backend cuda, or with --results <cuda bench.json>',
-      2,
+      EXIT.usage,
     );
   const presets = opts.presets ? opts.presets.split(',').map((s) => getPreset(s.trim())) : listPresets();
   const layout = {
@@ -123,12 +146,25 @@ export async function runBench(opts: BenchCommandOptions): Promise<unknown> {
     kvHeads: opts.kvHeads,
     headDim: opts.headDim,
   };
-  const r = benchCpuThroughput({
-    layout,
-    tokens: opts.tokens,
-    presets,
-    onPreset: (name) => process.stderr.write(`bench ${name}…\n`),
-  });
+  const progress = createProgress(
+    progressMode({ progress: opts.progress, jsonStdout: jsonOnStdout(opts.json), linesWhenPiped: true }),
+    'bench',
+    '{value}/{total} presets | {preset}',
+    { everyMs: 0 },
+  );
+  progress.start(presets.length, { preset: presets[0]?.name ?? '' });
+  let r: ReturnType<typeof benchCpuThroughput>;
+  try {
+    r = benchCpuThroughput({
+      layout,
+      tokens: opts.tokens,
+      presets,
+      onPreset: (name, i) => progress.update(i, { preset: name }),
+    });
+    progress.update(presets.length, { preset: 'done' });
+  } finally {
+    progress.stop();
+  }
   const head = ['preset', 'bits/val', 'encode MB/s', 'decode MB/s', 'enc/copy', 'dec/copy'];
   const rows = r.rows.map((x) => [
     x.preset,
@@ -151,7 +187,6 @@ export async function runBench(opts: BenchCommandOptions): Promise<unknown> {
     '',
     'MB/s = MB of fp16 input (values × 2 bytes) per second; ratios are against the fp16 copy of the same run',
   ];
-  process.stdout.write(`${out.join('\n')}\n`);
-  if (opts.json) await writeFile(opts.json, `${JSON.stringify(r, null, 2)}\n`);
+  await printResult(opts.json, r, out.join('\n'));
   return r;
 }

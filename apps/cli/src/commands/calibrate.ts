@@ -1,15 +1,16 @@
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type LayerFitReport, fitAquaAdapters, recordKV } from '@kvq/calibrate';
 import { getPreset } from '@kvq/core';
 import { saveAdapters } from '@kvq/core/node';
 import { LlamaModel, readGgufFile, tokenizerFromGguf } from '@kvq/decoder';
 import { dataDir, defaultModelPath } from '@kvq/decoder/node';
-import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { integerArg } from '../args.js';
-import { CliError } from '../errors.js';
+import { CliError, EXIT } from '../errors.js';
+import { type JsonOption, jsonOnStdout, printResult } from '../output.js';
+import { createProgress, progressMode } from '../progress.js';
 
 /** Options of `kvq calibrate` after parsing. */
 export interface CalibrateCommandOptions {
@@ -20,7 +21,7 @@ export interface CalibrateCommandOptions {
   window: number;
   preset: string;
   out: string;
-  json?: string;
+  json?: JsonOption;
   progress: boolean;
 }
 
@@ -58,8 +59,11 @@ export function registerCalibrate(program: Command): void {
       'output adapter file; with several presets it must contain {preset}',
       'adapters.{preset}.safetensors',
     )
-    .option('--json <out>', 'also write the fit report as JSON')
-    .option('--no-progress', 'no progress bar')
+    .option(
+      '--json [out]',
+      'print the fit report as JSON instead of text; with a file name, print the text and also write the JSON there',
+    )
+    .option('--no-progress', 'no progress on stderr (a bar on a terminal, plain lines in a pipe)')
     .action(async (opts: CalibrateCommandOptions) => {
       await runCalibrate(opts);
     });
@@ -70,13 +74,22 @@ export async function runCalibrate(opts: CalibrateCommandOptions): Promise<Recor
   const modelPath = opts.model ?? defaultModelPath();
   const textPath = opts.text ?? defaultCalibrationText();
   if (!existsSync(modelPath))
-    throw new CliError(`model file not found: ${modelPath}`, 'pass --model <gguf> or set KVQ_MODEL');
+    throw new CliError(
+      `model file not found: ${modelPath}`,
+      'pass --model <gguf> or set KVQ_MODEL',
+      EXIT.input,
+    );
   if (!existsSync(textPath))
-    throw new CliError(`text file not found: ${textPath}`, 'pass --text <file> or set KVQ_DATA_DIR');
+    throw new CliError(
+      `text file not found: ${textPath}`,
+      'pass --text <file> or set KVQ_DATA_DIR',
+      EXIT.input,
+    );
   if (/wiki\.test/.test(textPath)) {
     throw new CliError(
       `refusing to calibrate on the evaluation text ${textPath}`,
       'use another text, e.g. war_and_peace.gutenberg2600.txt',
+      EXIT.usage,
     );
   }
   const names = opts.preset
@@ -89,10 +102,15 @@ export async function runCalibrate(opts: CalibrateCommandOptions): Promise<Recor
       throw new CliError(
         `preset "${p.name}" has no AQUA predictor: nothing to calibrate`,
         'use an aqua-* or kvq-* preset',
+        EXIT.usage,
       );
   }
   if (names.length > 1 && !opts.out.includes('{preset}')) {
-    throw new CliError('--out must contain {preset} when several presets are calibrated');
+    throw new CliError(
+      '--out must contain {preset} when several presets are calibrated',
+      'e.g. --out adapters.{preset}.safetensors',
+      EXIT.usage,
+    );
   }
 
   const t0 = performance.now();
@@ -103,34 +121,31 @@ export async function runCalibrate(opts: CalibrateCommandOptions): Promise<Recor
   if (ids.length < opts.skip + opts.tokens) {
     throw new CliError(
       `the text has ${ids.length} tokens, fewer than --skip ${opts.skip} + --tokens ${opts.tokens}`,
+      'pass a smaller --tokens / --skip or a longer --text',
+      EXIT.usage,
     );
   }
   // a bar on a terminal; plain progress lines when stderr is a pipe; nothing with --no-progress
-  const show = opts.progress && process.stderr.isTTY === true;
-  const lines = opts.progress && !show;
-  const bar = show
-    ? new cliProgress.SingleBar(
-        {
-          stream: process.stderr,
-          format: 'record K/V [{bar}] {value}/{total} tokens | ETA {eta_formatted}',
-          hideCursor: true,
-          clearOnComplete: true,
-        },
-        cliProgress.Presets.shades_classic,
-      )
-    : null;
-  bar?.start(opts.tokens, 0);
-  const recorded = await recordKV(model, ids.slice(opts.skip, opts.skip + opts.tokens), {
-    windowTokens: opts.window,
-    onProgress: (done, total) => {
-      bar?.update(done);
-      if (lines && (done === total || done % (16 * opts.window) === 0))
-        process.stderr.write(`record K/V: ${done}/${total} tokens\n`);
-    },
+  // or a bare --json
+  const mode = progressMode({
+    progress: opts.progress,
+    jsonStdout: jsonOnStdout(opts.json),
+    linesWhenPiped: true,
   });
-  bar?.stop();
+  const bar = createProgress(mode, 'record K/V', '{value}/{total} tokens', { everyMs: 5000 });
+  bar.start(opts.tokens);
+  let recorded: Awaited<ReturnType<typeof recordKV>>;
+  try {
+    recorded = await recordKV(model, ids.slice(opts.skip, opts.skip + opts.tokens), {
+      windowTokens: opts.window,
+      onProgress: (done) => bar.update(done),
+    });
+  } finally {
+    bar.stop();
+  }
   const recordSeconds = (performance.now() - t0) / 1000;
   const reports: Record<string, LayerFitReport[]> = {};
+  const files: Record<string, string> = {};
   for (const preset of presets) {
     const t1 = performance.now();
     const { adapters, report } = fitAquaAdapters(recorded, {
@@ -144,7 +159,7 @@ export async function runCalibrate(opts: CalibrateCommandOptions): Promise<Recor
         command: `kvq calibrate --tokens ${opts.tokens} --skip ${opts.skip} --preset ${preset.name}`,
       },
       onLayer: (r) => {
-        if (opts.progress)
+        if (mode !== 'off')
           process.stderr.write(`fit ${preset.name}: layer ${r.layer + 1}/${model.layout.layers}\n`);
       },
     });
@@ -161,12 +176,12 @@ export async function runCalibrate(opts: CalibrateCommandOptions): Promise<Recor
       ),
       '(EV: explained variance of the predictor on the calibration tokens; rel.err: ‖x − x̃‖²/‖x‖² after prediction + quantized residual)',
     ];
-    process.stdout.write(`${lines.join('\n')}\n`);
+    if (!jsonOnStdout(opts.json)) process.stdout.write(`${lines.join('\n')}\n`);
+    files[preset.name] = out;
   }
-  if (opts.json)
-    await writeFile(
-      opts.json,
-      `${JSON.stringify({ model: modelPath, text: textPath, tokens: recorded.tokens, reports }, null, 2)}\n`,
-    );
+  if (opts.json) {
+    const summary = { model: modelPath, text: textPath, tokens: recorded.tokens, files, reports };
+    await printResult(opts.json, summary, '');
+  }
   return reports;
 }

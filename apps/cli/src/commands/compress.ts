@@ -1,28 +1,33 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { findBundledAdapters } from '@kvq/calibrate/node';
 import {
-  type AquaAdapters,
+  type CompressedKVCache,
+  type KVLayout,
   SNAPSHOT_VERSION,
   createCache,
   deserializeCache,
-  encodeSafetensors,
   getPreset,
   strictPolicy,
 } from '@kvq/core';
-import { loadAdapters, writeFileAtomic } from '@kvq/core/node';
+import { writeFileAtomic } from '@kvq/core/node';
 import { LlamaModel, readGgufFile, tokenizerFromGguf } from '@kvq/decoder';
-import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
+import { resolveAdapters } from '../adapters.js';
 import { integerArg } from '../args.js';
-import { CliError } from '../errors.js';
+import { CliError, EXIT } from '../errors.js';
 import { resolveModelAndText } from '../inputs.js';
+import { encodeKvSafetensors, readKvSafetensors } from '../kv-file.js';
+import { toJson } from '../output.js';
+import { createProgress, progressMode } from '../progress.js';
+import { trySnapshotHeader } from '../snapshot-header.js';
 
 /** Options of `kvq compress`. */
 export interface CompressCommandOptions {
   model?: string;
   text?: string;
-  tokens: number;
+  kv?: string;
+  queryHeads?: number;
+  tokens?: number;
   preset: string;
   adapters?: string;
   strict?: boolean;
@@ -31,19 +36,57 @@ export interface CompressCommandOptions {
   progress: boolean;
 }
 
+/** What `kvq compress --json` prints. */
+export interface CompressSummary {
+  readonly out: string;
+  /** the GGUF the K/V came from, or the raw K/V file (`--kv`) */
+  readonly source: string;
+  readonly preset: string;
+  readonly layout: KVLayout;
+  readonly tokens: number;
+  readonly bytes: number;
+  readonly fp16Bytes: number;
+  readonly bitsPerValue: number;
+  readonly storedBitsPerValue: number;
+  readonly snapshotVersion: number;
+  readonly adapters?: string;
+  readonly seconds: number;
+}
+
+/** Tokens appended to the cache at a time (the eval protocol's chunk). */
+const CHUNK = 32;
+
 /** Registers `kvq compress` and `kvq decompress`. */
 export function registerCompress(program: Command): void {
   program
     .command('compress')
-    .description('Run the reference decoder over a text and write its compressed KV cache as a .kvq snapshot')
+    .description(
+      'Compress a KV cache into a .kvq snapshot: the reference decoder run over a text (default), or raw K/V from a safetensors file (--kv)',
+    )
     .requiredOption('--out <file.kvq>', 'snapshot to write (atomically)')
     .option('--model <gguf>', 'GGUF model (default: the bundled kvq-ref-35M)')
     .option('--text <file>', 'UTF-8 text (default: ../shared/data/wiki.test.raw)')
-    .option('--tokens <n>', 'tokens of the text to prefill', integerArg('--tokens'), 512)
-    .option('--preset <name>', 'kvq preset', 'k4v2')
-    .option('--adapters <file>', 'AQUA-KV adapters (default: the bundled ones for the model)')
+    .option(
+      '--kv <file.safetensors>',
+      'raw pre-RoPE K/V instead of a model run: layers.{l}.keys / .values [tokens, kvHeads, headDim] F32/F16/BF16 (as `kvq decompress` writes)',
+    )
+    .option(
+      '--query-heads <n>',
+      "--kv: the model's query heads, when the file has no kvq.layout metadata",
+      integerArg('--query-heads'),
+    )
+    .option(
+      '--tokens <n>',
+      'tokens to compress (model run: default 512; --kv: default all)',
+      integerArg('--tokens'),
+    )
+    .option('--preset <name>', 'kvq preset (see `kvq presets`)', 'k4v2')
+    .option(
+      '--adapters <file>',
+      'AQUA-KV adapters for aqua-*/kvq-* presets (default: the bundled ones for the model)',
+    )
     .option('--strict', 'no fp16 buffer: every token but the 4 sinks compressed')
-    .option('--json', 'print a JSON summary')
+    .option('--json', 'print a JSON summary instead of text')
     .option('--no-progress', 'no progress bar')
     .action(async (opts: CompressCommandOptions) => {
       await runCompress(opts);
@@ -51,126 +94,212 @@ export function registerCompress(program: Command): void {
   program
     .command('decompress')
     .argument('<file.kvq>', 'a snapshot from `kvq compress`')
-    .description('Reconstruct a .kvq snapshot into fp32 K/V tensors in a safetensors file')
+    .description('Reconstruct a .kvq snapshot into fp32 pre-RoPE K/V tensors in a safetensors file')
     .requiredOption(
       '--out <file.safetensors>',
       'file to write (atomically): layers.{l}.keys / .values [tokens, kvHeads, headDim] F32',
     )
-    .option('--adapters <file>', 'AQUA-KV adapters the snapshot was made with (AQUA presets)')
-    .option('--json', 'print a JSON summary')
-    .action(async (file: string, opts: { out: string; adapters?: string; json?: boolean }) => {
+    .option(
+      '--adapters <file>',
+      'AQUA-KV adapters the snapshot was made with (default: the bundled ones for its model)',
+    )
+    .option('--json', 'print a JSON summary instead of text')
+    .action(async (file: string, opts: DecompressCommandOptions) => {
       await runDecompress(file, opts);
     });
 }
 
-async function adaptersFor(
-  preset: string,
-  model: LlamaModel,
-  explicit?: string,
-): Promise<AquaAdapters | undefined> {
-  if (getPreset(preset).predictor !== 'aqua') return undefined;
-  const path = explicit ?? findBundledAdapters(model.config.name, preset);
-  if (!path)
-    throw new CliError(
-      `preset ${preset} needs AQUA-KV adapters and none ship for model "${model.config.name}"`,
-      'fit some with `kvq calibrate` and pass --adapters <file>',
-    );
-  if (!existsSync(path)) throw new CliError(`adapter file not found: ${path}`, undefined, 3);
-  return loadAdapters(path, { layout: model.layout, model: { name: model.config.name } });
+/** The K/V source of a compress run: a model over a text, or a raw K/V file. */
+interface KvSource {
+  readonly name: string;
+  readonly layout: KVLayout;
+  readonly model?: string;
+  readonly tokens: number;
+  /** appends tokens [start, start + n) of every layer to the cache */
+  fill(cache: CompressedKVCache, start: number, n: number): Promise<void>;
 }
 
-/** Runs `kvq compress`. */
-export async function runCompress(opts: CompressCommandOptions): Promise<Record<string, unknown>> {
+async function modelSource(opts: CompressCommandOptions): Promise<KvSource> {
   const { modelPath, textPath } = resolveModelAndText(opts);
-  getPreset(opts.preset); // unknown preset → typed error before the model loads
   const file = await readGgufFile(modelPath);
   const model = LlamaModel.fromGguf(file);
   const tokenizer = tokenizerFromGguf(file.metadata, modelPath);
-  const ids = tokenizer.encode(await readFile(textPath, 'utf8')).slice(0, opts.tokens);
-  if (ids.length === 0) throw new CliError(`the text ${textPath} has no tokens`, undefined, 3);
-  const adapters = await adaptersFor(opts.preset, model, opts.adapters);
-  const cache = createCache({
+  const ids = tokenizer.encode(await readFile(textPath, 'utf8')).slice(0, opts.tokens ?? 512);
+  if (ids.length === 0)
+    throw new CliError(`the text ${textPath} has no tokens`, 'pass another --text', EXIT.input);
+  return {
+    name: modelPath,
     layout: model.layout,
-    preset: opts.preset,
-    ...(adapters ? { adapters } : {}),
-    ...(opts.strict ? { policy: strictPolicy } : {}),
-  });
-  const chunk = 32;
-  const bar =
-    opts.progress && process.stderr.isTTY && !opts.json
-      ? new cliProgress.SingleBar(
-          {
-            stream: process.stderr,
-            format: 'compress [{bar}] {value}/{total} tokens | ETA {eta_formatted}',
-            clearOnComplete: true,
-          },
-          cliProgress.Presets.shades_classic,
-        )
-      : undefined;
-  bar?.start(ids.length, 0);
-  const t0 = performance.now();
-  try {
-    for (let s = 0; s < ids.length; s += chunk) {
-      await model.forward(ids.slice(s, s + chunk), cache, { logits: 'none' });
-      bar?.update(Math.min(ids.length, s + chunk));
-    }
-  } finally {
-    bar?.stop();
-  }
-  const bytes = cache.serialize();
-  await writeFileAtomic(opts.out, bytes);
-  const s = cache.stats();
-  const summary = {
-    out: opts.out,
-    model: modelPath,
-    preset: opts.preset,
-    tokens: s.tokens,
-    bytes: bytes.length,
-    fp16Bytes: s.fp16Bytes,
-    bitsPerValue: s.bitsPerValue,
-    storedBitsPerValue: s.storedBitsPerValue,
-    snapshotVersion: SNAPSHOT_VERSION,
-    seconds: (performance.now() - t0) / 1000,
+    model: model.config.name,
+    tokens: ids.length,
+    fill: async (cache, start, n) => {
+      await model.forward(ids.slice(start, start + n), cache, { logits: 'none' });
+    },
   };
-  cache.dispose();
-  process.stdout.write(
-    opts.json
-      ? `${JSON.stringify(summary, null, 2)}\n`
-      : `wrote ${opts.out}: ${s.tokens} tokens, ${bytes.length} bytes (fp16 cache ${s.fp16Bytes}), ${s.bitsPerValue.toFixed(3)} bits/value (${s.storedBitsPerValue.toFixed(3)} stored)\n`,
-  );
-  return summary;
 }
 
-/** Runs `kvq decompress`. */
+async function kvSource(opts: CompressCommandOptions, path: string): Promise<KvSource> {
+  if (opts.model || opts.text)
+    throw new CliError(
+      '--kv reads K/V from a file: --model / --text do not apply',
+      'leave out --model and --text, or --kv',
+      EXIT.usage,
+    );
+  if (!existsSync(path))
+    throw new CliError(`K/V file not found: ${path}`, 'pass a safetensors file of K/V', EXIT.input);
+  const kv = readKvSafetensors(new Uint8Array(await readFile(path)), path, opts.queryHeads);
+  if (kv.tokens === 0) throw new CliError(`${path} holds 0 tokens`, 'nothing to compress', EXIT.input);
+  const C = kv.layout.kvHeads * kv.layout.headDim;
+  return {
+    name: path,
+    layout: kv.layout,
+    model: kv.metadata['kvq.model'],
+    tokens: Math.min(kv.tokens, opts.tokens ?? kv.tokens),
+    fill: async (cache, start, n) => {
+      for (let l = 0; l < kv.layout.layers; l++)
+        cache.append(
+          l,
+          kv.keys[l]!.subarray(start * C, (start + n) * C),
+          kv.values[l]!.subarray(start * C, (start + n) * C),
+          n,
+        );
+    },
+  };
+}
+
+/** Runs `kvq compress`: fills a cache of the preset from the source and writes its snapshot. */
+export async function runCompress(opts: CompressCommandOptions): Promise<CompressSummary> {
+  getPreset(opts.preset); // unknown preset → typed error (exit 2) before anything loads
+  const source = opts.kv ? await kvSource(opts, opts.kv) : await modelSource(opts);
+  const resolved = await resolveAdapters({
+    preset: opts.preset,
+    model: source.model,
+    layout: source.layout,
+    explicit: opts.adapters,
+  });
+  const cache = createCache({
+    layout: source.layout,
+    preset: opts.preset,
+    ...(resolved ? { adapters: resolved.adapters } : {}),
+    ...(opts.strict ? { policy: strictPolicy } : {}),
+  });
+  try {
+    const bar = createProgress(
+      progressMode({ progress: opts.progress, jsonStdout: opts.json }),
+      'compress',
+      '{value}/{total} tokens',
+    );
+    bar.start(source.tokens);
+    const t0 = performance.now();
+    try {
+      for (let s = 0; s < source.tokens; s += CHUNK) {
+        const n = Math.min(CHUNK, source.tokens - s);
+        await source.fill(cache, s, n);
+        bar.update(s + n);
+      }
+    } finally {
+      bar.stop();
+    }
+    const bytes = cache.serialize();
+    await writeFileAtomic(opts.out, bytes);
+    const s = cache.stats();
+    const summary: CompressSummary = {
+      out: opts.out,
+      source: source.name,
+      preset: opts.preset,
+      layout: source.layout,
+      tokens: s.tokens,
+      bytes: bytes.length,
+      fp16Bytes: s.fp16Bytes,
+      bitsPerValue: s.bitsPerValue,
+      storedBitsPerValue: s.storedBitsPerValue,
+      snapshotVersion: SNAPSHOT_VERSION,
+      ...(resolved ? { adapters: resolved.path } : {}),
+      seconds: (performance.now() - t0) / 1000,
+    };
+    process.stdout.write(
+      opts.json
+        ? toJson(summary)
+        : `wrote ${opts.out}: ${s.tokens} tokens, ${bytes.length} bytes (fp16 cache ${s.fp16Bytes}), ${s.bitsPerValue.toFixed(3)} bits/value (${s.storedBitsPerValue.toFixed(3)} stored)\n`,
+    );
+    return summary;
+  } finally {
+    cache.dispose();
+  }
+}
+
+/** Options of `kvq decompress`. */
+export interface DecompressCommandOptions {
+  out: string;
+  adapters?: string;
+  json?: boolean;
+}
+
+/**
+ * Runs `kvq decompress`: reconstructs every layer of the snapshot (AQUA snapshots with `--adapters`
+ * or the bundled adapters of the model they record) and writes the K/V as safetensors.
+ */
 export async function runDecompress(
   file: string,
-  opts: { out: string; adapters?: string; json?: boolean },
+  opts: DecompressCommandOptions,
 ): Promise<Record<string, unknown>> {
-  if (!existsSync(file)) throw new CliError(`file not found: ${file}`, undefined, 3);
-  const adapters = opts.adapters ? await loadAdapters(opts.adapters) : undefined;
-  const cache = deserializeCache(new Uint8Array(await readFile(file)), adapters ? { adapters } : {});
-  const { layers, kvHeads, headDim } = cache.layout;
-  const T = cache.length;
-  const tensors: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {};
-  for (let l = 0; l < layers; l++) {
-    const { keys, values } =
-      T > 0 ? cache.reconstruct(l) : { keys: new Float32Array(0), values: new Float32Array(0) };
-    tensors[`layers.${l}.keys`] = { dtype: 'F32', shape: [T, kvHeads, headDim], data: keys };
-    tensors[`layers.${l}.values`] = { dtype: 'F32', shape: [T, kvHeads, headDim], data: values };
+  if (!existsSync(file))
+    throw new CliError(`file not found: ${file}`, 'pass a .kvq snapshot from `kvq compress`', EXIT.input);
+  const bytes = new Uint8Array(await readFile(file));
+  // an AQUA snapshot needs adapters: --adapters, else the bundled ones of the model it records
+  const header = trySnapshotHeader(bytes);
+  const presetName = header?.preset?.name;
+  const resolved =
+    presetName && getPresetOrUndefined(presetName)?.predictor === 'aqua'
+      ? await resolveAdapters({
+          preset: presetName,
+          model: header?.adapters?.model?.name,
+          layout: header?.layout,
+          explicit: opts.adapters,
+        })
+      : undefined;
+  const cache = deserializeCache(bytes, resolved ? { adapters: resolved.adapters } : {});
+  try {
+    const { layout } = cache;
+    const T = cache.length;
+    const keys: Float32Array[] = [];
+    const values: Float32Array[] = [];
+    for (let l = 0; l < layout.layers; l++) {
+      const r = T > 0 ? cache.reconstruct(l) : { keys: new Float32Array(0), values: new Float32Array(0) };
+      keys.push(r.keys);
+      values.push(r.values);
+    }
+    const model = cache.adapters?.model.name;
+    const out = encodeKvSafetensors(layout, T, keys, values, {
+      'kvq.source': file.split('/').pop() ?? file,
+      'kvq.preset': cache.preset.name,
+      ...(model ? { 'kvq.model': model } : {}),
+    });
+    await writeFileAtomic(opts.out, out);
+    const summary = {
+      out: opts.out,
+      tokens: T,
+      layers: layout.layers,
+      layout,
+      bytes: out.length,
+      preset: cache.preset.name,
+      ...(resolved ? { adapters: resolved.path } : {}),
+    };
+    process.stdout.write(
+      opts.json
+        ? toJson(summary)
+        : `wrote ${opts.out}: ${T} tokens × ${layout.layers} layers of pre-RoPE keys and values (fp32), ${out.length} bytes\n`,
+    );
+    return summary;
+  } finally {
+    cache.dispose();
   }
-  const out = encodeSafetensors(tensors, {
-    'kvq.source': file.split('/').pop() ?? file,
-    'kvq.keys': 'pre-RoPE',
-    'kvq.layout': JSON.stringify(cache.layout),
-    'kvq.preset': cache.preset.name,
-  });
-  await writeFileAtomic(opts.out, out);
-  const summary = { out: opts.out, tokens: T, layers, bytes: out.length, preset: cache.preset.name };
-  cache.dispose();
-  process.stdout.write(
-    opts.json
-      ? `${JSON.stringify(summary, null, 2)}\n`
-      : `wrote ${opts.out}: ${T} tokens × ${layers} layers of pre-RoPE keys and values (fp32), ${out.length} bytes\n`,
-  );
-  return summary;
+}
+
+function getPresetOrUndefined(name: string) {
+  try {
+    return getPreset(name);
+  } catch {
+    return undefined;
+  }
 }

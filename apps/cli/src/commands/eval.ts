@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { findBundledAdapters } from '@kvq/calibrate/node';
 import { type AquaAdapters, type BackendName, getPreset } from '@kvq/core';
 import { loadAdapters } from '@kvq/core/node';
@@ -11,14 +11,16 @@ import {
 } from '@kvq/decoder';
 import { type Command, Option } from 'commander';
 import { integerArg } from '../args.js';
-import { CliError } from '../errors.js';
+import { CliError, EXIT } from '../errors.js';
 import { resolveDenseOps } from '../eval/backend.js';
 import { FP32_ARRAY, PROTOCOL, cacheSpecs } from '../eval/presets.js';
-import { progressBar } from '../eval/progress.js';
+import { evalProgress } from '../eval/progress.js';
 import { type EvalReport, formatTable, toRows } from '../eval/report.js';
 import { resolveModelAndText } from '../inputs.js';
+import { type JsonOption, jsonOnStdout, printResult } from '../output.js';
 import { evalPlotSpec } from '../plot/eval-plot.js';
-import { writePlot } from '../plot/render.js';
+import { checkPlotPath, writePlot } from '../plot/render.js';
+import { progressMode } from '../progress.js';
 
 /** Options of `kvq eval` after parsing. */
 export interface EvalCommandOptions {
@@ -31,7 +33,7 @@ export interface EvalCommandOptions {
   strict?: boolean;
   adapters?: string;
   backend: BackendName;
-  json?: string;
+  json?: JsonOption;
   plot?: string;
   progress: boolean;
 }
@@ -86,10 +88,13 @@ export function registerEval(program: Command): void {
         .choices(['cpu', 'cuda', 'webgpu'])
         .default('cpu'),
     )
-    .option('--json <out>', 'also write the results as JSON to this file')
     .option(
-      '--plot <out.svg>',
-      'also draw perplexity vs bits/value (one point per preset, fp16 as a line) as SVG',
+      '--json [out]',
+      'print the results as JSON instead of the table; with a file name, print the table and also write the JSON there',
+    )
+    .option(
+      '--plot <out.svg|out.png>',
+      'also draw perplexity vs bits/value (one point per preset, fp16 as a dashed line) as SVG or PNG',
     )
     .option('--no-progress', 'no progress bar')
     .action(async (opts: EvalCommandOptions) => {
@@ -100,17 +105,13 @@ export function registerEval(program: Command): void {
 /** Runs `kvq eval` and returns the report (also printed, and written with --json). */
 export async function runEval(opts: EvalCommandOptions): Promise<EvalReport> {
   const { modelPath, textPath } = resolveModelAndText(opts);
-  if (opts.plot && !opts.plot.toLowerCase().endsWith('.svg'))
-    throw new CliError(
-      `--plot ${opts.plot}: only .svg output is supported`,
-      'pass a file name ending in .svg',
-      2,
-    );
+  if (opts.plot) checkPlotPath(opts.plot);
   const names = opts.presets
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  if (names.length === 0) throw new CliError('--presets is empty', `e.g. --presets ${DEFAULT_PRESETS}`);
+  if (names.length === 0)
+    throw new CliError('--presets is empty', `e.g. --presets ${DEFAULT_PRESETS}`, EXIT.usage);
 
   const file = await readGgufFile(modelPath);
   const ops = opts.backend === 'cpu' ? undefined : await resolveDenseOps(opts.backend);
@@ -141,9 +142,10 @@ export async function runEval(opts: EvalCommandOptions): Promise<EvalReport> {
   const windowsWanted = opts.windows ?? (opts.quick ? QUICK.windows : DEFAULT_WINDOWS);
   const text = await readFile(textPath, 'utf8');
   const windows = nonOverlappingWindows(tokenizer.encode(text), ctx, windowsWanted);
-  if (windows.length === 0) throw new CliError(`the text ${textPath} has fewer than 2 tokens`);
+  if (windows.length === 0)
+    throw new CliError(`the text ${textPath} has fewer than 2 tokens`, 'pass a longer --text', EXIT.input);
 
-  const bar = progressBar(opts.progress && process.stderr.isTTY === true);
+  const bar = evalProgress(progressMode({ progress: opts.progress, jsonStdout: jsonOnStdout(opts.json) }));
   let results: Awaited<ReturnType<typeof evaluateCaches>>;
   try {
     results = await evaluateCaches({
@@ -176,15 +178,9 @@ export async function runEval(opts: EvalCommandOptions): Promise<EvalReport> {
     adapters: adapterFiles,
     results: toRows(results),
   };
-  process.stdout.write(`${formatTable(report)}\n`);
-  if (opts.json) {
-    await writeFile(opts.json, `${JSON.stringify(report, null, 2)}\n`);
-    process.stdout.write(`wrote ${opts.json}\n`);
-  }
-  if (opts.plot) {
-    await writePlot(evalPlotSpec(report), opts.plot);
-    process.stdout.write(`wrote ${opts.plot}\n`);
-  }
+  if (opts.plot) await writePlot(evalPlotSpec(report), opts.plot);
+  await printResult(opts.json, report, formatTable(report));
+  if (opts.plot && !jsonOnStdout(opts.json)) process.stdout.write(`wrote ${opts.plot}\n`);
   return report;
 }
 

@@ -1,30 +1,22 @@
 import type { EvalProgress } from '@kvq/decoder';
-import cliProgress from 'cli-progress';
+import { type ProgressMode, createProgress } from '../progress.js';
 
-/** A progress bar on stderr (drawn only on a terminal); returns the callback and a stop function. */
-export function progressBar(enabled: boolean): { update: (p: EvalProgress) => void; stop: () => void } {
-  if (!enabled) return { update: () => {}, stop: () => {} };
-  const bar = new cliProgress.SingleBar(
-    {
-      stream: process.stderr,
-      format:
-        'eval [{bar}] {percentage}% | {value}/{total} chunks | window {window} | {cache} | ETA {eta_formatted}',
-      hideCursor: true,
-      clearOnComplete: true,
-    },
-    cliProgress.Presets.shades_classic,
-  );
+/**
+ * The progress of `kvq eval` on stderr ({@link ProgressMode}); returns the callback for
+ * `evaluateCaches` and a stop function.
+ */
+export function evalProgress(mode: ProgressMode): { update: (p: EvalProgress) => void; stop: () => void } {
+  const bar = createProgress(mode, 'eval', '{value}/{total} chunks | window {window} | {cache}');
   let started = false;
   return {
     update: (p) => {
+      const payload = { cache: p.cache, window: p.window + 1 };
       if (!started) {
-        bar.start(p.total, 0, { cache: p.cache, window: p.window + 1 });
+        bar.start(p.total, payload);
         started = true;
       }
-      bar.update(p.done, { cache: p.cache, window: p.window + 1 });
+      bar.update(p.done, payload);
     },
-    stop: () => {
-      if (started) bar.stop();
-    },
+    stop: () => bar.stop(),
   };
 }

@@ -1,21 +1,57 @@
+import { extname } from 'node:path';
 import { writeFileAtomic } from '@kvq/core/node';
+import { Resvg } from '@resvg/resvg-js';
 import { View, parse } from 'vega';
 import { type TopLevelSpec, compile } from 'vega-lite';
-import { CliError } from '../errors.js';
+import { CliError, EXIT } from '../errors.js';
 
-/**
- * Renders a Vega-Lite spec headless (no browser, no canvas) to an SVG file, written atomically.
- * Only `.svg` is supported: PNG would need a native canvas, which this package does not take on.
- */
-export async function writePlot(spec: TopLevelSpec, path: string): Promise<string> {
-  if (!path.toLowerCase().endsWith('.svg'))
-    throw new CliError(`--plot ${path}: only .svg output is supported`, 'pass a file name ending in .svg');
-  const view = new View(parse(compile(spec).spec), { renderer: 'none' });
+/** The image formats `--plot` writes, by file extension. */
+export const PLOT_FORMATS = ['.svg', '.png'] as const;
+
+/** Fails (usage error, exit 2) when `path` does not end in a supported plot extension. */
+export function checkPlotPath(path: string): void {
+  const ext = extname(path).toLowerCase();
+  if (!(PLOT_FORMATS as readonly string[]).includes(ext))
+    throw new CliError(
+      `--plot ${path}: unsupported image format "${ext || '(none)'}"`,
+      'pass a file name ending in .svg or .png',
+      EXIT.usage,
+    );
+}
+
+/** Renders a Vega-Lite spec headless (no browser, no canvas) to SVG text, on a white background. */
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const view = new View(parse(compile({ background: 'white', ...spec } as TopLevelSpec).spec), {
+    renderer: 'none',
+  });
   try {
-    const svg = await view.toSVG();
-    await writeFileAtomic(path, new TextEncoder().encode(svg));
-    return svg;
+    return await view.toSVG();
   } finally {
     view.finalize();
   }
+}
+
+/**
+ * Rasterizes SVG text to PNG with resvg (a maintained Rust renderer shipped prebuilt through npm),
+ * at `scale` × the SVG's size, with the system's fonts (text is drawn in the first sans-serif font
+ * found; a machine without fonts gets the chart without its text).
+ */
+export function svgToPng(svg: string, scale = 2): Uint8Array {
+  const resvg = new Resvg(svg, {
+    fitTo: { mode: 'zoom', value: scale },
+    font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans' },
+  });
+  return resvg.render().asPng();
+}
+
+/**
+ * Renders a Vega-Lite spec to `path` (written atomically): SVG for `.svg`, PNG (2× scale) for `.png`.
+ * Returns the SVG text.
+ */
+export async function writePlot(spec: TopLevelSpec, path: string): Promise<string> {
+  checkPlotPath(path);
+  const svg = await renderSvg(spec);
+  const bytes = path.toLowerCase().endsWith('.png') ? svgToPng(svg) : new TextEncoder().encode(svg);
+  await writeFileAtomic(path, bytes);
+  return svg;
 }

@@ -1,0 +1,36 @@
+import { existsSync } from 'node:fs';
+import { findBundledAdapters } from '@kvq/calibrate/node';
+import { type AquaAdapters, type KVLayout, getPreset } from '@kvq/core';
+import { loadAdapters } from '@kvq/core/node';
+import { CliError, EXIT } from './errors.js';
+
+/**
+ * The AQUA-KV adapters a command needs for `preset`: none for presets without the AQUA predictor;
+ * else `explicit` (`--adapters`), else the file @kvq/calibrate ships for `model`. Loaded adapters
+ * are checked against the layout and model (AdapterMismatchError, exit 3). Returns the file too.
+ */
+export async function resolveAdapters(opts: {
+  preset: string;
+  model?: string;
+  layout?: KVLayout;
+  explicit?: string;
+}): Promise<{ adapters: AquaAdapters; path: string } | undefined> {
+  if (getPreset(opts.preset).predictor !== 'aqua') return undefined;
+  const path = opts.explicit ?? (opts.model ? findBundledAdapters(opts.model, opts.preset) : undefined);
+  if (!path)
+    throw new CliError(
+      `preset ${opts.preset} needs AQUA-KV adapters and none ship for ${opts.model ? `model "${opts.model}"` : 'this input'}`,
+      'fit some with `kvq calibrate` and pass --adapters <file>',
+    );
+  if (!existsSync(path))
+    throw new CliError(
+      `adapter file not found: ${path}`,
+      'pass --adapters <file> from `kvq calibrate`',
+      EXIT.input,
+    );
+  const adapters = await loadAdapters(path, {
+    ...(opts.layout ? { layout: opts.layout } : {}),
+    ...(opts.model ? { model: { name: opts.model } } : {}),
+  });
+  return { adapters, path };
+}
