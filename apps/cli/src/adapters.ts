@@ -1,13 +1,14 @@
 import { existsSync } from 'node:fs';
 import { findBundledAdapters } from '@kvq/calibrate/node';
-import { type AquaAdapters, type KVLayout, getPreset } from '@kvq/core';
+import { AdapterMismatchError, type AquaAdapters, type KVLayout, getPreset } from '@kvq/core';
 import { loadAdapters } from '@kvq/core/node';
 import { CliError, EXIT } from './errors.js';
 
 /**
  * The AQUA-KV adapters a command needs for `preset`: none for presets without the AQUA predictor;
  * else `explicit` (`--adapters`), else the file @kvq/calibrate ships for `model`. Loaded adapters
- * are checked against the layout and model (AdapterMismatchError, exit 3). Returns the file too.
+ * are checked against the layout, the model and the preset they were fitted for (AdapterMismatchError,
+ * exit 3). Returns the file too.
  */
 export async function resolveAdapters(opts: {
   preset: string;
@@ -32,5 +33,11 @@ export async function resolveAdapters(opts: {
     ...(opts.layout ? { layout: opts.layout } : {}),
     ...(opts.model ? { model: { name: opts.model } } : {}),
   });
+  // adapters are fitted on one preset's quantization residuals: another preset's would decode wrongly
+  const fitted = adapters.calibration?.preset;
+  if (typeof fitted === 'string' && fitted !== opts.preset)
+    throw new AdapterMismatchError(
+      `${path}: adapters fitted for preset "${fitted}", used with preset "${opts.preset}"`,
+    );
   return { adapters, path };
 }

@@ -126,7 +126,9 @@ describe('kvq presets / inspect / compress / decompress (the real binary)', () =
     expect(kvq(['inspect']).code).toBe(2);
     const pdf = kvq(['eval', '--plot', join(dir, 'p.pdf'), '--model', STORIES]);
     expect(pdf.code).toBe(2);
-    expect(pdf.stderr).toMatch(/^kvq: --plot .*p\.pdf: unsupported image format "\.pdf"\n {2}hint: .*\.svg or \.png/);
+    expect(pdf.stderr).toMatch(
+      /^kvq: --plot .*p\.pdf: unsupported image format "\.pdf"\n {2}hint: .*\.svg or \.png/,
+    );
     const v = kvq(['inspect', join(dir, 'none.kvq'), '--verbose']);
     expect(v.code).toBe(3);
     expect(v.stderr).toMatch(/\n {4}at /);

@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { findBundledAdapters } from '@kvq/calibrate/node';
 import { type AquaAdapters, type BackendName, getPreset } from '@kvq/core';
-import { loadAdapters } from '@kvq/core/node';
 import {
   LlamaModel,
   evaluateCaches,
@@ -10,6 +9,7 @@ import {
   tokenizerFromGguf,
 } from '@kvq/decoder';
 import { type Command, Option } from 'commander';
+import { resolveAdapters } from '../adapters.js';
 import { integerArg } from '../args.js';
 import { CliError, EXIT } from '../errors.js';
 import { resolveDenseOps } from '../eval/backend.js';
@@ -123,15 +123,17 @@ export async function runEval(opts: EvalCommandOptions): Promise<EvalReport> {
   const adapterFiles: Record<string, string> = {};
   for (const name of names) {
     if (name === FP32_ARRAY || getPreset(name).predictor !== 'aqua') continue;
-    const path = opts.adapters
-      ? opts.adapters.replaceAll('{preset}', name)
-      : findBundledAdapters(model.config.name, name);
-    if (!path) continue;
-    adapters.set(
-      name,
-      await loadAdapters(path, { layout: model.layout, model: { name: model.config.name } }),
-    );
-    adapterFiles[name] = path;
+    const explicit = opts.adapters?.replaceAll('{preset}', name);
+    if (!explicit && !findBundledAdapters(model.config.name, name)) continue;
+    const found = await resolveAdapters({
+      preset: name,
+      model: model.config.name,
+      layout: model.layout,
+      explicit,
+    });
+    if (!found) continue;
+    adapters.set(name, found.adapters);
+    adapterFiles[name] = found.path;
   }
   const { reference, caches, policy } = cacheSpecs(names, model.layout, {
     strict: opts.strict ?? false,

@@ -22,8 +22,20 @@ export function evalPlotSpec(report: EvalReport): TopLevelSpec {
         data: { values: points },
         mark: { type: 'point', filled: true, size: 80 },
         encoding: {
-          x: { field: 'bits', type: 'quantitative', title: 'bits per value', scale: { zero: false } },
-          y: { field: 'perplexity', type: 'quantitative', title: 'perplexity', scale: { zero: false } },
+          x: {
+            field: 'bits',
+            type: 'quantitative',
+            title: 'bits per value',
+            scale: { zero: false, padding: 24 },
+            axis: { format: '.3~f' },
+          },
+          y: {
+            field: 'perplexity',
+            type: 'quantitative',
+            title: 'perplexity',
+            scale: { zero: false, padding: 16 },
+            axis: { format: '.3~f' },
+          },
           color: { field: 'preset', type: 'nominal', legend: null },
           tooltip: [{ field: 'preset' }, { field: 'bits' }, { field: 'perplexity' }],
         },
@@ -50,7 +62,7 @@ export function evalPlotSpec(report: EvalReport): TopLevelSpec {
               data: {
                 values: [{ perplexity: fp16.perplexity, label: `fp16 ${fp16.perplexity.toFixed(3)}` }],
               },
-              mark: { type: 'text' as const, align: 'right' as const, dy: -6, x: 'width' as const },
+              mark: { type: 'text' as const, align: 'left' as const, dy: -6, dx: 4, x: 0 },
               encoding: {
                 y: { field: 'perplexity', type: 'quantitative' as const },
                 text: { field: 'label', type: 'nominal' as const },
