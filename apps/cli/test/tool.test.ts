@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -310,3 +311,39 @@ describe.skipIf(!existsSync(REF))(
     });
   },
 );
+
+const hasScript = existsSync('/usr/bin/script');
+describe.skipIf(!hasScript)('progress on a terminal (skipped: no `script` to give a pseudo-terminal)', () => {
+  const bin = join(import.meta.dirname, '..', 'dist', 'kvq.js');
+  const onTty = (args: string[]) =>
+    spawnSync(
+      'script',
+      ['-qec', [process.execPath, bin, ...args].map((a) => `'${a}'`).join(' '), '/dev/null'],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
+
+  it('compress draws a bar on a terminal, none with --json or --no-progress', () => {
+    const base = [
+      'compress',
+      '--model',
+      STORIES,
+      '--text',
+      TINY_TEXT,
+      '--tokens',
+      '96',
+      '--out',
+      join(dir, 't.kvq'),
+    ];
+    const tty = onTty(base);
+    expect(tty.status).toBe(0);
+    expect(tty.stdout).toMatch(/compress \[[░█]+\] \d+% \| \d+\/96 tokens/);
+    const json = onTty([...base, '--json']);
+    expect(json.status).toBe(0);
+    expect(json.stdout).not.toMatch(/compress \[/);
+    expect(JSON.parse(json.stdout.replaceAll('\r\n', '\n'))).toMatchObject({ tokens: 96 });
+    expect(onTty([...base, '--no-progress']).stdout).not.toMatch(/compress \[/);
+  });
+});
