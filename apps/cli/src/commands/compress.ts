@@ -104,6 +104,7 @@ export function registerCompress(program: Command): void {
       'AQUA-KV adapters the snapshot was made with (default: the bundled ones for its model)',
     )
     .option('--json', 'print a JSON summary instead of text')
+    .option('--no-progress', 'no progress bar')
     .action(async (file: string, opts: DecompressCommandOptions) => {
       await runDecompress(file, opts);
     });
@@ -233,6 +234,8 @@ export interface DecompressCommandOptions {
   out: string;
   adapters?: string;
   json?: boolean;
+  /** false with --no-progress */
+  progress?: boolean;
 }
 
 /**
@@ -264,10 +267,21 @@ export async function runDecompress(
     const T = cache.length;
     const keys: Float32Array[] = [];
     const values: Float32Array[] = [];
-    for (let l = 0; l < layout.layers; l++) {
-      const r = T > 0 ? cache.reconstruct(l) : { keys: new Float32Array(0), values: new Float32Array(0) };
-      keys.push(r.keys);
-      values.push(r.values);
+    const bar = createProgress(
+      progressMode({ progress: opts.progress, jsonStdout: opts.json }),
+      'decompress',
+      '{value}/{total} layers',
+    );
+    bar.start(layout.layers);
+    try {
+      for (let l = 0; l < layout.layers; l++) {
+        const r = T > 0 ? cache.reconstruct(l) : { keys: new Float32Array(0), values: new Float32Array(0) };
+        keys.push(r.keys);
+        values.push(r.values);
+        bar.update(l + 1);
+      }
+    } finally {
+      bar.stop();
     }
     const model = cache.adapters?.model.name;
     const out = encodeKvSafetensors(layout, T, keys, values, {
