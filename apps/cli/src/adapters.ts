@@ -1,8 +1,8 @@
-import { existsSync } from 'node:fs';
 import { findBundledAdapters } from '@kvq/calibrate/node';
 import { AdapterMismatchError, type AquaAdapters, type KVLayout, getPreset } from '@kvq/core';
 import { loadAdapters } from '@kvq/core/node';
 import { CliError, EXIT } from './errors.js';
+import { isFile } from './inputs.js';
 
 /**
  * The AQUA-KV adapters a command needs for `preset`: none for presets without the AQUA predictor;
@@ -23,7 +23,7 @@ export async function resolveAdapters(opts: {
       `preset ${opts.preset} needs AQUA-KV adapters and none ship for ${opts.model ? `model "${opts.model}"` : 'this input'}`,
       'fit some with `kvq calibrate` and pass --adapters <file>',
     );
-  if (!existsSync(path))
+  if (!isFile(path))
     throw new CliError(
       `adapter file not found: ${path}`,
       'pass --adapters <file> from `kvq calibrate`',

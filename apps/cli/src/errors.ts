@@ -23,12 +23,38 @@ export class CliError extends Error {
 const INPUT_CODES = new Set(['CORRUPT_FILE', 'UNSUPPORTED_VERSION', 'ADAPTER_MISMATCH']);
 const USAGE_CODES = new Set(['UNKNOWN_PRESET']);
 
+/** A Node.js system error (ENOENT, EACCES, EISDIR, …) from the file system. */
+function systemError(err: unknown): (Error & { code: string; path?: string; syscall?: string }) | undefined {
+  const e = err as { code?: unknown; syscall?: unknown };
+  return err instanceof Error &&
+    typeof e.code === 'string' &&
+    /^E[A-Z]+$/.test(e.code) &&
+    typeof e.syscall === 'string'
+    ? (err as Error & { code: string; path?: string; syscall?: string })
+    : undefined;
+}
+
+const SYSTEM_HINTS: Record<string, string> = {
+  ENOENT: 'check the path',
+  EISDIR: 'pass a file, not a folder',
+  ENOTDIR: 'a part of the path is not a folder',
+  EACCES: 'check the permissions of the file and its folder',
+  EPERM: 'check the permissions of the file and its folder',
+  ENOSPC: 'free some disk space',
+  EROFS: 'write somewhere writable',
+};
+
 /** The exit code for a thrown value (see {@link EXIT}). */
 export function exitCodeOf(err: unknown): number {
   if (err instanceof CliError) return err.exitCode;
   if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
   if (err instanceof KvqError)
     return INPUT_CODES.has(err.code) ? EXIT.input : USAGE_CODES.has(err.code) ? EXIT.usage : EXIT.error;
+  // a file that cannot be read (a folder, no permission) is a bad input; other system errors are
+  // runtime errors
+  const sys = systemError(err);
+  if (sys && sys.syscall !== undefined && /^(read|open|scandir)$/.test(sys.syscall) && sys.code === 'EISDIR')
+    return EXIT.input;
   return EXIT.error;
 }
 
@@ -55,6 +81,12 @@ export function formatError(err: unknown, verbose = false): string {
   }
   if (err instanceof CommanderError)
     return err.message.startsWith('error:') ? `kvq: ${err.message}` : err.message;
+  const sys = systemError(err);
+  if (sys) {
+    const hint = SYSTEM_HINTS[sys.code] ?? 'check the path and the disk';
+    const detail = verbose && sys.stack ? `\n${sys.stack}` : '';
+    return `kvq: ${sys.syscall} ${sys.path ?? ''}${sys.path ? ': ' : ''}${sys.code} (${sys.message.replace(/^E[A-Z]+: /, '').replace(/, \w+ .*$/, '')})${detail}\n  hint: ${hint}`;
+  }
   const e = err as Error;
   const detail = (verbose || process.env.KVQ_DEBUG) && e?.stack ? `\n${e.stack}` : '';
   return `kvq: unexpected error: ${e?.message ?? String(err)}${detail}\n  hint: run with --verbose for the stack trace and report it`;

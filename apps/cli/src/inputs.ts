@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { defaultModelPath, defaultTextPath } from '@kvq/decoder/node';
 import { CliError, EXIT } from './errors.js';
 
@@ -12,17 +12,22 @@ export function resolveModelAndText(opts: { model?: string; text?: string }): {
 } {
   const modelPath = opts.model ?? defaultModelPath();
   const textPath = opts.text ?? defaultTextPath();
-  if (!existsSync(modelPath))
+  if (!isFile(modelPath))
     throw new CliError(
       `model file not found: ${modelPath}`,
       'pass --model <gguf> or set KVQ_MODEL / KVQ_MODELS_DIR',
       EXIT.input,
     );
-  if (!existsSync(textPath))
+  if (!isFile(textPath))
     throw new CliError(
       `text file not found: ${textPath}`,
       'pass --text <file> or set KVQ_DATA_DIR',
       EXIT.input,
     );
   return { modelPath, textPath };
+}
+
+/** Whether `path` names an existing regular file (a folder or a missing path is not one). */
+export function isFile(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isFile() === true;
 }

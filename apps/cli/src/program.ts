@@ -47,7 +47,13 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     const code = exitCodeOf(err);
     if (err instanceof CommanderError) {
       if (code === EXIT.ok) return EXIT.ok; // --help, --version
-      process.stderr.write(`${formatError(err)}\n  hint: see \`kvq --help\`\n`);
+      if (err.code === 'commander.help') {
+        // `kvq` alone: the help, on stderr, as a usage error
+        process.stderr.write(program.helpInformation());
+        return EXIT.usage;
+      }
+      const sub = program.commands.find((c) => args.slice(2).includes(c.name()));
+      process.stderr.write(`${formatError(err)}\n  hint: see \`kvq ${sub ? `${sub.name()} ` : ''}--help\`\n`);
       return code;
     }
     process.stderr.write(`${formatError(err, verbose)}\n`);

@@ -129,6 +129,16 @@ describe('kvq presets / inspect / compress / decompress (the real binary)', () =
     expect(pdf.stderr).toMatch(
       /^kvq: --plot .*p\.pdf: unsupported image format "\.pdf"\n {2}hint: .*\.svg or \.png/,
     );
+    const bare = kvq([]);
+    expect(bare.code).toBe(2); // no command: the help on stderr
+    expect(bare.stdout).toBe('');
+    expect(bare.stderr).toMatch(/^Usage: kvq \[options\] \[command\]/);
+    const sub = kvq(['compress', '--tokens', 'many', '--out', join(dir, 'x.kvq')]);
+    expect(sub.code).toBe(2);
+    expect(sub.stderr).toMatch(
+      /--tokens must be a positive integer, got "many"\n {2}hint: see `kvq compress --help`\n$/,
+    );
+    expect(kvq(['inspect', dir]).code).toBe(3); // a folder is not an input file
     const v = kvq(['inspect', join(dir, 'none.kvq'), '--verbose']);
     expect(v.code).toBe(3);
     expect(v.stderr).toMatch(/\n {4}at /);

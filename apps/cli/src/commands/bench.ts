@@ -1,5 +1,4 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -8,6 +7,7 @@ import { type Command, Option } from 'commander';
 import { integerArg } from '../args.js';
 import { benchCpuThroughput } from '../bench/cpu-throughput.js';
 import { CliError, EXIT } from '../errors.js';
+import { isFile } from '../inputs.js';
 import { type JsonOption, jsonOnStdout, printResult } from '../output.js';
 import { benchPlotSpec } from '../plot/bench-plot.js';
 import { checkPlotPath, writePlot } from '../plot/render.js';
@@ -62,7 +62,7 @@ export function registerBench(program: Command): void {
 }
 
 async function plotResults(path: string, out: string, json: JsonOption): Promise<void> {
-  if (!existsSync(path))
+  if (!isFile(path))
     throw new CliError(`results file not found: ${path}`, 'pass the JSON a CUDA bench wrote', EXIT.input);
   let parsed: unknown;
   try {
@@ -101,7 +101,7 @@ async function runCudaBench(opts: BenchCommandOptions): Promise<void> {
     );
   const dir = dirname(createRequire(import.meta.url).resolve('@kvq/kernels-cuda/package.json'));
   const script = join(dir, 'bench', 'dist', 'run.mjs');
-  if (!existsSync(script))
+  if (!isFile(script))
     throw new CliError(
       `the CUDA bench bundle is missing (${script})`,
       `run \`node ${join(dir, 'bench', 'build.mjs')}\` first`,

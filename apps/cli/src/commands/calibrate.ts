@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type LayerFitReport, fitAquaAdapters, recordKV } from '@kvq/calibrate';
@@ -9,6 +8,7 @@ import { dataDir, defaultModelPath } from '@kvq/decoder/node';
 import type { Command } from 'commander';
 import { integerArg } from '../args.js';
 import { CliError, EXIT } from '../errors.js';
+import { isFile } from '../inputs.js';
 import { type JsonOption, jsonOnStdout, printResult } from '../output.js';
 import { createProgress, progressMode } from '../progress.js';
 
@@ -73,13 +73,13 @@ export function registerCalibrate(program: Command): void {
 export async function runCalibrate(opts: CalibrateCommandOptions): Promise<Record<string, LayerFitReport[]>> {
   const modelPath = opts.model ?? defaultModelPath();
   const textPath = opts.text ?? defaultCalibrationText();
-  if (!existsSync(modelPath))
+  if (!isFile(modelPath))
     throw new CliError(
       `model file not found: ${modelPath}`,
       'pass --model <gguf> or set KVQ_MODEL',
       EXIT.input,
     );
-  if (!existsSync(textPath))
+  if (!isFile(textPath))
     throw new CliError(
       `text file not found: ${textPath}`,
       'pass --text <file> or set KVQ_DATA_DIR',

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import {
   type CompressedKVCache,
@@ -15,7 +14,7 @@ import type { Command } from 'commander';
 import { resolveAdapters } from '../adapters.js';
 import { integerArg } from '../args.js';
 import { CliError, EXIT } from '../errors.js';
-import { resolveModelAndText } from '../inputs.js';
+import { isFile, resolveModelAndText } from '../inputs.js';
 import { encodeKvSafetensors, readKvSafetensors } from '../kv-file.js';
 import { toJson } from '../output.js';
 import { createProgress, progressMode } from '../progress.js';
@@ -146,7 +145,7 @@ async function kvSource(opts: CompressCommandOptions, path: string): Promise<KvS
       'leave out --model and --text, or --kv',
       EXIT.usage,
     );
-  if (!existsSync(path))
+  if (!isFile(path))
     throw new CliError(`K/V file not found: ${path}`, 'pass a safetensors file of K/V', EXIT.input);
   const kv = readKvSafetensors(new Uint8Array(await readFile(path)), path, opts.queryHeads);
   if (kv.tokens === 0) throw new CliError(`${path} holds 0 tokens`, 'nothing to compress', EXIT.input);
@@ -246,7 +245,7 @@ export async function runDecompress(
   file: string,
   opts: DecompressCommandOptions,
 ): Promise<Record<string, unknown>> {
-  if (!existsSync(file))
+  if (!isFile(file))
     throw new CliError(`file not found: ${file}`, 'pass a .kvq snapshot from `kvq compress`', EXIT.input);
   const bytes = new Uint8Array(await readFile(file));
   // an AQUA snapshot needs adapters: --adapters, else the bundled ones of the model it records

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import {
   CONTAINER_MAGIC,
@@ -18,6 +17,7 @@ import {
 import type { Command } from 'commander';
 import { resolveAdapters } from '../adapters.js';
 import { CliError, EXIT } from '../errors.js';
+import { isFile } from '../inputs.js';
 import { toJson } from '../output.js';
 import { type SnapshotHeader, readSnapshotHeader } from '../snapshot-header.js';
 
@@ -210,7 +210,7 @@ export async function runInspect(
   file: string,
   opts: { json?: boolean; adapters?: string } = {},
 ): Promise<InspectReport> {
-  if (!existsSync(file))
+  if (!isFile(file))
     throw new CliError(`file not found: ${file}`, 'pass a .kvq snapshot or an adapter file', EXIT.input);
   const bytes = new Uint8Array(await readFile(file));
   const base = { file, bytes: bytes.length };

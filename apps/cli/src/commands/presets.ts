@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import {
   type KVLayout,
   KvqError,
@@ -12,6 +11,7 @@ import { LlamaModel } from '@kvq/decoder';
 import { defaultModelPath } from '@kvq/decoder/node';
 import type { Command } from 'commander';
 import { CliError } from '../errors.js';
+import { isFile } from '../inputs.js';
 
 /** One row of `kvq presets`. */
 export interface PresetRow {
@@ -42,7 +42,7 @@ export function registerPresets(program: Command): void {
 /** Runs `kvq presets`. */
 export async function runPresets(opts: { model?: string; json?: boolean }): Promise<PresetRow[]> {
   const path = opts.model ?? defaultModelPath();
-  if (!existsSync(path))
+  if (!isFile(path))
     throw new CliError(
       `model file not found: ${path}`,
       'pass --model <gguf> or set KVQ_MODEL / KVQ_MODELS_DIR',
