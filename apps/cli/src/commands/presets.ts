@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import {
   type KVLayout,
   KvqError,
@@ -6,8 +7,7 @@ import {
   presetBitsPerValue,
   quantizerLabel,
 } from '@kvq/core';
-import { readGgufFile } from '@kvq/decoder';
-import { LlamaModel } from '@kvq/decoder';
+import { readGgufHeader, readLlamaConfig } from '@kvq/decoder';
 import { defaultModelPath } from '@kvq/decoder/node';
 import type { Command } from 'commander';
 import { CliError } from '../errors.js';
@@ -48,7 +48,14 @@ export async function runPresets(opts: { model?: string; json?: boolean }): Prom
       'pass --model <gguf> or set KVQ_MODEL / KVQ_MODELS_DIR',
       3,
     );
-  const layout: KVLayout = LlamaModel.fromGguf(await readGgufFile(path)).layout;
+  // the layout from the GGUF's metadata alone (no weights are converted)
+  const c = readLlamaConfig(readGgufHeader(new Uint8Array(await readFile(path)), path).metadata, path);
+  const layout: KVLayout = {
+    layers: c.layers,
+    queryHeads: c.queryHeads,
+    kvHeads: c.kvHeads,
+    headDim: c.headDim,
+  };
   const rows: PresetRow[] = listPresets().map((p) => {
     const lq = layerQuantizers(p, Math.min(1, layout.layers - 1));
     const base = {
