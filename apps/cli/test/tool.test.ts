@@ -68,6 +68,18 @@ describe('--json on stdout, plots as files', () => {
     // rendered at 2× the SVG's size
     expect(bytes.readUInt32BE(16)).toBeGreaterThan(800);
     expect(bytes.readUInt32BE(20)).toBeGreaterThan(600);
+    // the saved report is plotted again without running (--results)
+    const saved = join(dir, 'report.json');
+    writeFileSync(saved, r.stdout);
+    const again = join(dir, 'again.svg');
+    const p = kvq(['eval', '--results', saved, '--plot', again]);
+    expect(p.code).toBe(0);
+    expect(readFileSync(again, 'utf8').match(/aria-roledescription="point"/g)).toHaveLength(2);
+    writeFileSync(join(dir, 'other.json'), '{"results": [{"preset": "x"}]}');
+    const bad = kvq(['eval', '--results', join(dir, 'other.json'), '--plot', again]);
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toMatch(/^kvq: .*other\.json: not a kvq eval report/);
+    expect(kvq(['eval', '--results', saved]).code).toBe(2); // nothing to draw
   });
 
   it('the eval SVG has exactly one point per compressed preset', () => {

@@ -16,7 +16,7 @@ import { resolveDenseOps } from '../eval/backend.js';
 import { FP32_ARRAY, PROTOCOL, cacheSpecs } from '../eval/presets.js';
 import { evalProgress } from '../eval/progress.js';
 import { type EvalReport, formatTable, toRows } from '../eval/report.js';
-import { resolveModelAndText } from '../inputs.js';
+import { isFile, resolveModelAndText } from '../inputs.js';
 import { type JsonOption, jsonOnStdout, printResult } from '../output.js';
 import { evalPlotSpec } from '../plot/eval-plot.js';
 import { checkPlotPath, writePlot } from '../plot/render.js';
@@ -35,6 +35,8 @@ export interface EvalCommandOptions {
   backend: BackendName;
   json?: JsonOption;
   plot?: string;
+  /** a saved `--json` report to plot instead of running */
+  results?: string;
   progress: boolean;
 }
 
@@ -96,10 +98,50 @@ export function registerEval(program: Command): void {
       '--plot <out.svg|out.png>',
       'also draw perplexity vs bits/value (one point per preset, fp16 as a dashed line) as SVG or PNG',
     )
+    .option(
+      '--results <eval.json>',
+      'with --plot: draw a report saved by `kvq eval --json <file>` instead of running',
+    )
     .option('--no-progress', 'no progress bar')
     .action(async (opts: EvalCommandOptions) => {
-      await runEval(opts);
+      if (opts.results) await plotSavedReport(opts.results, opts.plot);
+      else await runEval(opts);
     });
+}
+
+/** `kvq eval --results <eval.json> --plot <out>`: draws a saved report. */
+export async function plotSavedReport(path: string, plot: string | undefined): Promise<void> {
+  if (!plot) throw new CliError('--results needs --plot <out.svg>', undefined, EXIT.usage);
+  checkPlotPath(plot);
+  if (!isFile(path))
+    throw new CliError(
+      `results file not found: ${path}`,
+      'pass a file from `kvq eval --json <file>`',
+      EXIT.input,
+    );
+  let report: EvalReport;
+  try {
+    report = JSON.parse(await readFile(path, 'utf8')) as EvalReport;
+  } catch (err) {
+    throw new CliError(`${path}: not JSON (${(err as Error).message})`, undefined, EXIT.input);
+  }
+  const ok =
+    Array.isArray(report?.results) &&
+    report.results.length > 0 &&
+    report.results.every(
+      (r) =>
+        typeof r?.preset === 'string' && Number.isFinite(r.bitsPerValue) && Number.isFinite(r.perplexity),
+    ) &&
+    typeof report.model === 'string' &&
+    typeof report.protocol?.name === 'string';
+  if (!ok)
+    throw new CliError(
+      `${path}: not a kvq eval report (needs model, protocol and results with preset, bitsPerValue, perplexity)`,
+      'pass a file from `kvq eval --json <file>`',
+      EXIT.input,
+    );
+  await writePlot(evalPlotSpec(report), plot);
+  process.stdout.write(`wrote ${plot}\n`);
 }
 
 /** Runs `kvq eval` and returns the report (also printed, and written with --json). */

@@ -13,7 +13,7 @@ export function evalPlotSpec(report: EvalReport): TopLevelSpec {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text: 'Perplexity vs bits per value',
-      subtitle: `${report.model.split('/').pop()} · ${report.tokens} tokens · ${report.protocol.name} protocol`,
+      subtitle: `${report.model.split('/').pop()} · ${report.protocol.windows} × ${report.ctx}-token windows (${report.tokens} predicted tokens) · ${report.protocol.name} protocol`,
     },
     width: 520,
     height: 320,
