@@ -182,15 +182,24 @@ describe.skipIf(!redisAvailable)(`RedisStore on a real redis-server${redisSkipRe
     try {
       const admin = new Redis(node.url);
       await admin.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
-      for (
-        let i = 0;
-        i < 100 && !(await admin.call('CLUSTER', 'INFO'))!.toString().includes('cluster_state:ok');
-        i++
-      )
-        await new Promise((r) => setTimeout(r, 100));
+      const clusterOk = async () => String(await admin.call('CLUSTER', 'INFO')).includes('cluster_state:ok');
+      for (let i = 0; i < 100 && !(await clusterOk()); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await clusterOk()).toBe(true);
       const cluster = new Redis.Cluster([{ host: '127.0.0.1', port: node.port }], {
         enableOfflineQueue: false,
         redisOptions: failFastRedisOptions(2000),
+      });
+      // the store treats a client that is still connecting as unavailable (tested above); wait here
+      await new Promise<void>((resolve, reject) => {
+        if (cluster.status === 'ready') return resolve();
+        const timer = setTimeout(
+          () => reject(new Error(`cluster client ${cluster.status} after 10 s`)),
+          10_000,
+        );
+        cluster.once('ready', () => {
+          clearTimeout(timer);
+          resolve();
+        });
       });
       const store = new RedisStore({ client: cluster, keyPrefix: 'c:' });
       const errors: unknown[] = [];
@@ -205,7 +214,7 @@ describe.skipIf(!redisAvailable)(`RedisStore on a real redis-server${redisSkipRe
       const cache = randomCache(6, 200);
       expect((await prefix.store(tokens, cache)).written, String(errors[0])).toBe(3);
       const hit = await prefix.lookup([...tokens.slice(0, 150), 7, 7, 7]);
-      expect(hit).toMatchObject({ tokens: 128, rejected: 0 });
+      expect(hit, String(errors[0])).toMatchObject({ tokens: 128, rejected: 0 });
       const ref = cache.fork();
       ref.truncate(128);
       for (let l = 0; l < LAYOUT.layers; l++)
