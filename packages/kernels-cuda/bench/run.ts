@@ -3,7 +3,7 @@
 // vs PyTorch SDPA from bench/torch_sdpa.py (same run), capacity in 70 GiB allocated for real.
 // Usage: node bench/dist/run.mjs [torch.json] [out.json]
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { SeededRandom, float32ToFloat16Bits } from '@kvq/core';
+import { type HiggsSpec, SeededRandom, float32ToFloat16Bits, getPreset, layerQuantizers } from '@kvq/core';
 import {
   DeviceBuffer,
   type PageFormat,
@@ -95,14 +95,25 @@ const k4v2: PageFormat = { kind: 'uniform', bitsK: 4, gsK: 32, bitsV: 2, gsV: 32
 const kivi2g128: PageFormat = { kind: 'uniform', bitsK: 2, gsK: 128, bitsV: 2, gsV: 128 };
 const formats: [string, PageFormat, Kernel][] = [
   ['fp16', { kind: 'fp16' }, 'auto'],
-  ['kivi-2 scalar', kivi2, 'scalar'],
   ['kivi-2', kivi2, 'tensor-core'],
-  ['k4v2 scalar', k4v2, 'scalar'],
   ['k4v2', k4v2, 'tensor-core'],
   ['kivi-2/g128', kivi2g128, 'tensor-core'],
   // the WebGPU bench's k4v2 (4-bit keys, 2-bit values, groups of 128): 3.25 bits/value
   ['k4v2/g128', { kind: 'uniform', bitsK: 4, gsK: 128, bitsV: 2, gsV: 128 }, 'tensor-core'],
+  // HIGGS pages (residual codes of AQUA-KV's predicted layers, read without the predictor): the
+  // preset's own K/V specs of a predicted layer (aqua-2.5: K 2.5 / V 2 bits; aqua-2: 1.5 / 1.5;
+  // kvq-2's most common width, K 2 / V 2), + 0.125 bits for the per-head scales
+  ['aqua-2.5 pages', higgsPages('aqua-2.5', 1), 'tensor-core'],
+  ['aqua-2 pages', higgsPages('aqua-2', 1), 'tensor-core'],
+  ['kvq-2 K2/V2 pages', higgsPages('kvq-2', 8), 'tensor-core'],
 ];
+function higgsPages(preset: string, layer: number): PageFormat {
+  const q = layerQuantizers(getPreset(preset), layer);
+  return { kind: 'higgs', keys: q.keys as HiggsSpec, values: q.values as HiggsSpec };
+}
+// KVQ_BENCH_SCALAR=1 adds the scalar uniform kernels; KVQ_BENCH_SWEEP=1 the split-size sweep
+if (process.env.KVQ_BENCH_SCALAR === '1')
+  formats.push(['kivi-2 scalar', kivi2, 'scalar'], ['k4v2 scalar', k4v2, 'scalar']);
 const attn: Record<string, unknown>[] = [];
 const sweep: Record<string, unknown>[] = [];
 function measure(
@@ -193,7 +204,8 @@ for (const [name, format, kernel] of formats)
     for (const ctx of [4096, 32768, 131072]) measure(name, format, kernel, B, ctx, attn);
 results.attention = attn;
 // split-size sweep (pages per block), to see whether the grid shape limits the kernels
-for (const [name, format, kernel] of formats.filter(([n]) => n === 'kivi-2' || n === 'kivi-2/g128'))
+const sweepFormats = process.env.KVQ_BENCH_SWEEP === '1' ? ['kivi-2', 'kivi-2/g128', 'aqua-2.5 pages'] : [];
+for (const [name, format, kernel] of formats.filter(([n]) => sweepFormats.includes(n)))
   for (const B of [1, 16])
     for (const ctx of [32768, 131072])
       for (const sp of [4, 8, 16, 32, 64]) measure(name, format, kernel, B, ctx, sweep, sp);

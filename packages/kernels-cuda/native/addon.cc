@@ -220,6 +220,20 @@ Napi::Value DecodeAttnUniform(const Napi::CallbackInfo& i) {
   return env.Undefined();
 }
 
+// (... as fp16, then cbK, cbV, lutK, lutV, signsK, signsV)
+Napi::Value DecodeAttnHiggs(const Napi::CallbackInfo& i) {
+  Napi::Env env = i.Env();
+  CK(kvq_decode_attn_higgs((const uint16_t*)P(i[0]), (const uint8_t*)P(i[1]), (const int*)P(i[2]),
+                           (const int*)P(i[3]), (uint16_t*)P(i[4]), (float*)P(i[5]), I(i[6]), I(i[7]), I(i[8]),
+                           I(i[9]), I(i[10]), I(i[11]), (float)F(i[12]), I(i[13]), I(i[14]), (const float*)P(i[15]),
+                           (const float*)P(i[16]), (const float*)P(i[17]), (const float*)P(i[18])),
+     "decode attention higgs");
+  return env.Undefined();
+}
+Napi::Value DecodeAttnHiggsOk(const Napi::CallbackInfo& i) {
+  return Napi::Boolean::New(i.Env(), kvq_decode_attn_higgs_ok(I(i[0]), I(i[1]), I(i[2]), I(i[3])) != 0);
+}
+
 // (x, out, codes, T, C, B, dim, codeBits, table, tableLen, mids, signs, norm, gain, zeroCode, err)
 Napi::Value HiggsEncode(const Napi::CallbackInfo& i) {
   Napi::Env env = i.Env();
@@ -310,6 +324,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   E("attentionF32", AttentionF32);
   E("decodeAttnF16", DecodeAttnF16);
   E("decodeAttnUniform", DecodeAttnUniform);
+  E("decodeAttnHiggs", DecodeAttnHiggs);
+  E("decodeAttnHiggsOk", DecodeAttnHiggsOk);
 #undef E
   return exports;
 }

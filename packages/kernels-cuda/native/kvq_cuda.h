@@ -87,6 +87,15 @@ int kvq_launch_decode_uniform_mma(const uint16_t* q, const uint8_t* pool, const 
                                   int maxSplits, float scaleLog2, int bitsK, int gsK, int bitsV, int gsV,
                                   size_t keyBytes, size_t pageBytes);
 size_t kvq_uniform_bytes(int T, int C, int bits, int axisToken, int gs);
+// HIGGS page (FORMAT.md "higgs", Hadamard block = D = 128): keys then values, each a HIGGS block
+// [P, Hkv·D]: fp16 scales [P·Hkv] then codes; cbK/cbV = bits per pair code (2-D grid: 2·bits; 1-D: two
+// bits-wide levels, LSB first); lutK/lutV = 2^cb float2 points (x, y) of each pair code; signsK/V = the
+// blocks' 128 seeded signs. Supported (cbK, cbV): kvq_decode_attn_higgs_ok.
+int kvq_decode_attn_higgs_ok(int G, int P, int cbK, int cbV);
+int kvq_decode_attn_higgs(const uint16_t* q, const uint8_t* pool, const int* pageTable, const int* lens,
+                          uint16_t* out, float* partial, int B, int Hq, int Hkv, int maxPages, int P,
+                          int splitPages, float scale, int cbK, int cbV, const float* lutK, const float* lutV,
+                          const float* signsK, const float* signsV);
 #ifdef __cplusplus
 }
 #endif

@@ -21,6 +21,12 @@ export { DeviceArray, DeviceBuffer } from './device-buffer.js';
 export { CudaError } from './errors.js';
 export { HIGGS_MAX_BLOCK, OUTLIERS_MAX_COUNT, gpuQuantizes } from './quantizers.js';
 export * from './paged.js';
+export {
+  HIGGS_ATTENTION_CODE_BITS,
+  higgsAttentionUnsupported,
+  higgsPairCodeBits,
+  higgsPairTable,
+} from './higgs-pages.js';
 export { type DevicePtr, type NativeAddon, addonCandidates } from './native.js';
 
 /** The npm name of this package. */

@@ -196,6 +196,32 @@ export interface NativeAddon {
     /** 0 auto (tensor cores where they apply), 1 scalar kernel, 2 tensor-core kernel */
     impl: number,
   ): void;
+  decodeAttnHiggs(
+    q: DevicePtr,
+    pool: DevicePtr,
+    pageTable: DevicePtr,
+    lens: DevicePtr,
+    out: DevicePtr,
+    partial: DevicePtr,
+    B: number,
+    Hq: number,
+    Hkv: number,
+    maxPages: number,
+    P: number,
+    splitPages: number,
+    scale: number,
+    /** bits per pair code of keys / values */
+    cbK: number,
+    cbV: number,
+    /** float2 [2^cbK] / [2^cbV] pair-code points */
+    lutK: DevicePtr,
+    lutV: DevicePtr,
+    /** fp32 [128] Hadamard signs of keys / values */
+    signsK: DevicePtr,
+    signsV: DevicePtr,
+  ): void;
+  /** whether the HIGGS decode attention kernel handles (G, P, cbK, cbV) */
+  decodeAttnHiggsOk(G: number, P: number, cbK: number, cbV: number): boolean;
 }
 
 let cached: { addon?: NativeAddon; error?: string } | undefined;

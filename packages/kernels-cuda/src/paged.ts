@@ -1,7 +1,9 @@
-import { InvalidArgumentError } from '@kvq/core';
+import { type HiggsSpec, InvalidArgumentError } from '@kvq/core';
 import { requireCuda } from './context.js';
 import { DeviceBuffer } from './device-buffer.js';
 import { cuda } from './errors.js';
+import { higgsAttentionUnsupported, higgsPairCodeBits, higgsPairTable, higgsSigns } from './higgs-pages.js';
+import { encodeOnDevice, encodedBytes } from './quantizers.js';
 
 /** How a page of a paged cache is stored. */
 export type PageFormat =
@@ -13,7 +15,12 @@ export type PageFormat =
       readonly gsK: number;
       readonly bitsV: 2 | 4;
       readonly gsV: number;
-    };
+    }
+  /**
+   * keys then values as @kvq/core HIGGS blocks with Hadamard blocks of one head (128 channels) — the
+   * residual format of the aqua-* and kvq-2 presets; widths in {@link HIGGS_ATTENTION_CODE_BITS}
+   */
+  | { readonly kind: 'higgs'; readonly keys: HiggsSpec; readonly values: HiggsSpec };
 
 /** Layout of a paged K/V pool for one layer: pages of `pageTokens` tokens of all KV heads. */
 export interface PagedLayout {
@@ -25,10 +32,14 @@ export interface PagedLayout {
   readonly headDim: 128;
 }
 
-/** Bytes of one page: fp16 K then V, or a uniform key block then a uniform value block (core byte layout). */
+/** Bytes of one page: fp16 K then V, or a key block then a value block (core byte layout). */
 export function pageBytes(l: PagedLayout): number {
   const C = l.kvHeads * l.headDim;
   if (l.format.kind === 'fp16') return 2 * l.pageTokens * C * 2;
+  if (l.format.kind === 'higgs') {
+    const shape = { tokens: l.pageTokens, kvHeads: l.kvHeads, headDim: l.headDim };
+    return encodedBytes(l.format.keys, shape) + encodedBytes(l.format.values, shape);
+  }
   const { addon } = requireCuda();
   return (
     addon.uniformBytes(l.pageTokens, C, l.format.bitsK, 0, l.format.gsK) +
@@ -45,15 +56,41 @@ export class PagedKVPool implements Disposable {
   readonly pages: number;
   readonly pageBytes: number;
   readonly buffer: DeviceBuffer;
+  /** HIGGS pages: the kernel's constant tables (pair-code points and signs, keys then values) */
+  readonly higgsTables: readonly [DeviceBuffer, DeviceBuffer, DeviceBuffer, DeviceBuffer] | null;
 
   constructor(layout: PagedLayout, pages: number) {
     if (layout.headDim !== 128) throw new InvalidArgumentError('PagedKVPool: headDim must be 128');
     if (layout.pageTokens % 32 !== 0)
       throw new InvalidArgumentError('PagedKVPool: pageTokens must be a multiple of 32');
+    if (layout.format.kind === 'higgs') {
+      const why = higgsAttentionUnsupported(layout.format.keys, layout.format.values);
+      if (why) throw new InvalidArgumentError(`PagedKVPool: HIGGS pages not supported: ${why}`);
+    }
     this.layout = layout;
     this.pages = pages;
     this.pageBytes = pageBytes(layout);
     this.buffer = new DeviceBuffer(this.pageBytes * pages);
+    if (layout.format.kind === 'higgs') {
+      const f = layout.format;
+      const bufs: DeviceBuffer[] = [];
+      try {
+        for (const t of [
+          higgsPairTable(f.keys),
+          higgsPairTable(f.values),
+          higgsSigns(f.keys),
+          higgsSigns(f.values),
+        ])
+          bufs.push(DeviceBuffer.from(t));
+      } catch (e) {
+        for (const b of bufs) b.dispose();
+        this.buffer.dispose();
+        throw e;
+      }
+      this.higgsTables = bufs as unknown as [DeviceBuffer, DeviceBuffer, DeviceBuffer, DeviceBuffer];
+    } else {
+      this.higgsTables = null;
+    }
   }
 
   /** Encodes fp32 keys and values `[pageTokens, kvHeads, 128]` into page `index` (on the GPU). */
@@ -71,6 +108,10 @@ export class PagedKVPool implements Disposable {
     if (l.format.kind === 'fp16') {
       cuda('fp16 encode', () => addon.fp16Encode(k.ptr, base, n, 0));
       cuda('fp16 encode', () => addon.fp16Encode(v.ptr, base + BigInt(n * 2), n, 0));
+    } else if (l.format.kind === 'higgs') {
+      const shape = { tokens: l.pageTokens, kvHeads: l.kvHeads, headDim: l.headDim };
+      encodeOnDevice(l.format.keys, shape, k.ptr, base);
+      encodeOnDevice(l.format.values, shape, v.ptr, base + BigInt(encodedBytes(l.format.keys, shape)));
     } else {
       const f = l.format;
       const kb = addon.uniformBytes(l.pageTokens, C, f.bitsK, 0, f.gsK);
@@ -92,6 +133,7 @@ export class PagedKVPool implements Disposable {
 
   dispose(): void {
     this.buffer.dispose();
+    for (const b of this.higgsTables ?? []) b.dispose();
   }
 
   [Symbol.dispose](): void {
@@ -113,7 +155,7 @@ export function defaultSplitPages(
   multiProcessors = 132,
   format?: PageFormat,
 ): number {
-  if (format?.kind === 'uniform') {
+  if (format?.kind === 'uniform' || format?.kind === 'higgs') {
     const perSplit = Math.ceil((batch * kvHeads * maxPages) / (2 * multiProcessors));
     return Math.max(1, Math.min(maxPages, 32, Math.max(4, perSplit)));
   }
@@ -160,12 +202,20 @@ export interface DecodeAttentionArgs {
 }
 
 /**
- * Whether the tensor-core (mma.sync) kernel handles a uniform page format: bits K/V ∈ {2, 4},
- * key groups a multiple of 32 tokens dividing the page, value groups a multiple of 16 channels,
- * pages a multiple of 32 tokens, at most 8 query heads per KV head.
+ * Whether the tensor-core (mma.sync) kernel handles a page format. Uniform: bits K/V ∈ {2, 4}, key
+ * groups a multiple of 32 tokens dividing the page, value groups a multiple of 16 channels. HIGGS:
+ * Hadamard blocks of 128 channels, widths in {@link HIGGS_ATTENTION_CODE_BITS}. Both: pages a
+ * multiple of 32 tokens, at most 8 query heads per KV head.
  */
 export function tensorCoreApplies(layout: PagedLayout, group: number): boolean {
   const f = layout.format;
+  if (f.kind === 'higgs')
+    return (
+      group >= 1 &&
+      group <= 8 &&
+      layout.pageTokens % 32 === 0 &&
+      higgsAttentionUnsupported(f.keys, f.values) === null
+    );
   if (f.kind !== 'uniform') return false;
   return (
     group >= 1 &&
@@ -180,8 +230,10 @@ export function tensorCoreApplies(layout: PagedLayout, group: number): boolean {
 }
 
 /**
- * Decode attention (one query token per sequence) reading the paged cache directly: fp16 pages, or
- * uniform (KIVI) pages dequantized in registers — no decompressed copy of the cache is written.
+ * Decode attention (one query token per sequence) reading the paged cache directly: fp16 pages,
+ * uniform (KIVI) pages dequantized in registers, or HIGGS pages (the query rotated once into the
+ * Hadamard domain, codes read as grid points, the output rotated back) — no decompressed copy of
+ * the cache is written.
  * Asynchronous on the default stream.
  */
 export function decodeAttention(a: DecodeAttentionArgs): void {
@@ -209,7 +261,30 @@ export function decodeAttention(a: DecodeAttentionArgs): void {
     a.out.ptr,
     a.partial.ptr,
   ] as const;
-  if (l.format.kind === 'fp16') {
+  if (l.format.kind === 'higgs') {
+    if (kernel === 'scalar')
+      throw new InvalidArgumentError('decodeAttention: HIGGS pages have only the tensor-core kernel');
+    const f = l.format;
+    const [lutK, lutV, signsK, signsV] = a.pool.higgsTables!;
+    cuda('decode attention', () =>
+      addon.decodeAttnHiggs(
+        ...args,
+        a.batch,
+        a.queryHeads,
+        l.kvHeads,
+        a.maxPages,
+        l.pageTokens,
+        a.splitPages,
+        scale,
+        higgsPairCodeBits(f.keys),
+        higgsPairCodeBits(f.values),
+        lutK.ptr,
+        lutV.ptr,
+        signsK.ptr,
+        signsV.ptr,
+      ),
+    );
+  } else if (l.format.kind === 'fp16') {
     cuda('decode attention', () =>
       addon.decodeAttnF16(
         ...args,

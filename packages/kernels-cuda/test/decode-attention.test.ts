@@ -1,4 +1,12 @@
-import { InvalidArgumentError, SeededRandom, float16Table, float32ToFloat16Bits } from '@kvq/core';
+import {
+  type HiggsSpec,
+  InvalidArgumentError,
+  SeededRandom,
+  float16Table,
+  float32ToFloat16Bits,
+  getPreset,
+  layerQuantizers,
+} from '@kvq/core';
 import { relL2 } from '@kvq/core/testing';
 import { describe, expect, it } from 'vitest';
 import {
@@ -6,6 +14,7 @@ import {
   PagedKVPool,
   type PagedLayout,
   decodeAttention,
+  higgsAttentionUnsupported,
   partialBytes,
   tensorCoreApplies,
 } from '../src/index.js';
@@ -41,7 +50,27 @@ const cases: Case[] = [
   { layout: L(u(2, 32, 4, 16), 64), group: 4, kernel: 'tensor-core' },
   { layout: L(u(2, 128, 2, 128), 128), group: 4, kernel: 'tensor-core' },
   { layout: L(u(2, 32, 2, 8), 64), group: 4, kernel: 'auto' }, // value groups of 8: scalar kernel
+  ...higgsCases(),
 ];
+
+/** HIGGS pages with the K/V specs of real presets (aqua-2.5 layers 0 and 1, aqua-3, aqua-2, kvq-2's widths). */
+function higgsCases(): Case[] {
+  const h = (preset: string, layer: number) => {
+    const q = layerQuantizers(getPreset(preset), layer);
+    return { kind: 'higgs', keys: q.keys as HiggsSpec, values: q.values as HiggsSpec } as const;
+  };
+  const out: Case[] = [
+    { layout: L(h('aqua-2.5', 1), 64), group: 4, kernel: 'auto' },
+    { layout: L(h('aqua-2.5', 1), 128), group: 8, kernel: 'tensor-core' },
+    { layout: L(h('aqua-2.5', 1), 64), group: 1, kernel: 'auto' },
+    { layout: L(h('aqua-2.5', 0), 64), group: 4, kernel: 'auto' },
+    { layout: L(h('aqua-2', 0), 64), group: 2, kernel: 'auto' },
+    { layout: L(h('aqua-3', 1), 64), group: 4, kernel: 'auto' },
+    { layout: L(h('aqua-2', 1), 64), group: 4, kernel: 'auto' },
+  ];
+  for (const layer of [1, 3, 7]) out.push({ layout: L(h('kvq-2', layer), 64), group: 4, kernel: 'auto' });
+  return out;
+}
 
 describe('tensorCoreApplies', () => {
   it('accepts the KIVI formats the tensor-core kernel handles and refuses the others', () => {
@@ -51,6 +80,38 @@ describe('tensorCoreApplies', () => {
     expect(tensorCoreApplies(L(u(2, 64, 2, 32), 96), 4)).toBe(false); // key groups do not divide pages
     expect(tensorCoreApplies(L(u(2, 32, 2, 32), 128), 16)).toBe(false); // more than 8 heads per KV head
     expect(tensorCoreApplies(L({ kind: 'fp16' }, 128), 4)).toBe(false);
+  });
+});
+
+describe('HIGGS pages', () => {
+  it('every HIGGS layer of the built-in presets is a width the fused kernel handles', () => {
+    for (const name of ['aqua-3', 'aqua-2.5', 'aqua-2', 'kvq-2']) {
+      for (let layer = 0; layer < 12; layer++) {
+        const q = layerQuantizers(getPreset(name), layer);
+        expect(
+          higgsAttentionUnsupported(q.keys as HiggsSpec, q.values as HiggsSpec),
+          `${name} layer ${layer}`,
+        ).toBe(null);
+      }
+    }
+  });
+  it('refuses Hadamard blocks other than one head and widths it is not compiled for, saying which', () => {
+    const spec = (bits: number, dim: 1 | 2, block = 128): HiggsSpec => ({
+      kind: 'higgs',
+      bits,
+      dim,
+      block,
+      seed: 1,
+    });
+    expect(higgsAttentionUnsupported(spec(2, 2, 64), spec(2, 2))).toMatch(/keys: Hadamard block 64/);
+    expect(higgsAttentionUnsupported(spec(3, 1), spec(2, 2))).toMatch(/pair codes 6\/4 bits/);
+    expect(tensorCoreApplies(L({ kind: 'higgs', keys: spec(2.5, 2), values: spec(2, 2) }, 64), 4)).toBe(true);
+    expect(tensorCoreApplies(L({ kind: 'higgs', keys: spec(2.5, 2), values: spec(2, 2) }, 48), 4)).toBe(
+      false,
+    );
+    expect(tensorCoreApplies(L({ kind: 'higgs', keys: spec(2.5, 2), values: spec(2, 2) }, 64), 16)).toBe(
+      false,
+    );
   });
 });
 

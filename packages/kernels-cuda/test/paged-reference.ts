@@ -1,4 +1,4 @@
-import { PassthroughQuantizer, UniformQuantizer, float16Table } from '@kvq/core';
+import { HiggsQuantizer, PassthroughQuantizer, UniformQuantizer, float16Table } from '@kvq/core';
 import type { PagedLayout } from '../src/index.js';
 
 /**
@@ -31,6 +31,14 @@ export function referenceDecodeAttention(
       p = {
         k: q.decode({ shape, bytes: bytes.slice(0, half) }),
         v: q.decode({ shape, bytes: bytes.slice(half) }),
+      };
+    } else if (layout.format.kind === 'higgs') {
+      const kq = new HiggsQuantizer(layout.format.keys);
+      const vq = new HiggsQuantizer(layout.format.values);
+      const kb = kq.encodedBytes(shape);
+      p = {
+        k: kq.decode({ shape, bytes: bytes.slice(0, kb) }),
+        v: vq.decode({ shape, bytes: bytes.slice(kb, kb + vq.encodedBytes(shape)) }),
       };
     } else {
       const f = layout.format;

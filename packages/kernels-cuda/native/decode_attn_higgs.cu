@@ -1,0 +1,396 @@
+// Decode attention over HIGGS pages (FORMAT.md "higgs" with Hadamard blocks of one head, 128 channels:
+// the format of AQUA-KV's residuals in the aqua-* and kvq-2 presets), on tensor cores, reading the codes
+// directly — no decoded copy of the cache is written.
+//
+// The Hadamard rotation is moved out of the inner loop, exactly: a stored token is
+// x̂ = signs ⊙ H·(s·y) with H the orthonormal (symmetric) Walsh–Hadamard matrix, y the grid points of
+// its codes and s its fp16 scale. So q·x̂ = s·((H·(signs ⊙ q))·y): the query is rotated once per
+// block, every score is one dot product with grid points times one scale; and
+// Σ p_t x̂_t = signs ⊙ H·(Σ p_t s_t y_t): the output is accumulated in the rotated space and rotated
+// back once, in the split combine.
+//
+// Codes are pair codes of CB bits: a 2-D grid point (dim 2, CB = 2·bits), or two 1-D levels packed
+// LSB-first (dim 1, CB = 2·bits: code = c_{2p} | c_{2p+1} << bits). A lookup table of 2^CB half2 in
+// shared memory turns one pair code into the B-operand register of mma.m16n8k16 directly.
+//
+// Layout of the MMAs (see decode_attn_mma.cu for the uniform kernel this follows): scores use the
+// (padded to 16) query heads as M, 8 tokens as N; lane (g, r) = (lane / 4, lane % 4) feeds pairs
+// [16r, 16r + 16) of token g of each 8-token tile. P·V uses 16 tokens as K and 8 channels as N; lane
+// (g, r) reads pairs [8g, 8g + 8) of its four tokens, and the two channels of a pair go to two
+// adjacent N tiles (n = 2m + h ↔ column g ↔ channel 2·(8g + m) + h).
+#include <cuda_fp16.h>
+#include <math.h>
+#include <stdint.h>
+#include "check.cuh"
+#include "kvq_cuda.h"
+
+#define D 128
+#define NWARP 4
+#define TCH 32  // tokens per warp chunk
+
+namespace {
+
+__device__ __forceinline__ void mma_top(float& c0, float& c1, uint32_t a0, uint32_t a2, uint32_t b0, uint32_t b1) {
+  float d2 = 0.f, d3 = 0.f;  // rows 8..15 of A are zero (at most 8 query heads per KV head)
+  asm(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(c0), "+f"(c1), "+f"(d2), "+f"(d3)
+      : "r"(a0), "r"(0u), "r"(a2), "r"(0u), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ uint32_t h2u(__half2 h) { return *reinterpret_cast<uint32_t*>(&h); }
+__device__ __forceinline__ __half2 u2h(uint32_t u) { return *reinterpret_cast<__half2*>(&u); }
+__device__ __forceinline__ uint32_t hmul(uint32_t x, __half2 s) { return h2u(__hmul2(u2h(x), s)); }
+
+__device__ __forceinline__ void cp_async4(void* smem, const void* gmem) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"((uint32_t)__cvta_generic_to_shared(smem)),
+               "l"(gmem));
+}
+__device__ __forceinline__ void cp_async8(void* smem, const void* gmem) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 8;\n" ::"r"((uint32_t)__cvta_generic_to_shared(smem)),
+               "l"(gmem));
+}
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"((uint32_t)__cvta_generic_to_shared(smem)),
+               "l"(gmem));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void cp_async_wait1() { asm volatile("cp.async.wait_group 1;\n" ::: "memory"); }
+
+// NBITS bits starting at bit `start` of a row in shared memory (4-byte aligned), as aligned words
+// a[0..]: bit j of the slice is bit j % 32 of a[j / 32]. `start` is a multiple of 8.
+template <int NBITS>
+struct Slice {
+  static constexpr int NA = (NBITS + 31) / 32;
+  uint32_t a[NA];
+  __device__ __forceinline__ void load(const uint8_t* row, int start) {
+    const uint32_t* w = (const uint32_t*)row + (start >> 5);
+    const int sh = start & 31;
+    // raw words touched: bits [sh, sh + NBITS) of w[0..]; never read past the last one
+    uint32_t prev = w[0];
+#pragma unroll
+    for (int x = 0; x < NA; x++) {
+      const bool more = 32 * (x + 1) < NBITS + 31;  // a[x] may need bits of w[x + 1] (sh up to 24)
+      const uint32_t next = more ? w[x + 1] : 0u;
+      a[x] = sh ? __funnelshift_r(prev, next, sh) : prev;
+      prev = next;
+    }
+  }
+  // code j of CB bits (compile-time position)
+  template <int CB>
+  __device__ __forceinline__ uint32_t code(int j) const {
+    const int bit = j * CB, wi = bit >> 5, off = bit & 31;
+    uint32_t v = a[wi] >> off;
+    if (off + CB > 32) v |= a[wi + 1] << (32 - off);
+    return v & ((1u << CB) - 1);
+  }
+};
+
+// Per-warp staging of a 32-token chunk of one KV head: key codes [32][KROW], key scale words [32],
+// value codes [32][VROW], value scale words [32] (each word holds the token's fp16 scale in one half).
+template <int CBK, int CBV>
+struct HStage {
+  static constexpr int KROW = 8 * CBK, VROW = 8 * CBV;  // 64 pairs × CB bits / 8
+  static constexpr int KCODE = 0, KSC = KCODE + TCH * KROW, VCODE = KSC + TCH * 4, VSC = VCODE + TCH * VROW,
+                       BYTES = VSC + TCH * 4;
+};
+
+template <int CBK, int CBV>
+__global__ void __launch_bounds__(128, 2)
+    k_decode_higgs_mma(const uint16_t* q, const uint8_t* pool, const int* pageTable, const int* lens, float* partial,
+                       int G, int Hq, int Hkv, int maxPages, int P, int splitPages, int maxSplits, float scaleLog2,
+                       size_t keyBytes, size_t pageBytes, const float2* lutKg, const float2* lutVg,
+                       const float* signsK) {
+  const int split = blockIdx.x, kh = blockIdx.y, b = blockIdx.z;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, r = lane & 3;
+  const int len = lens[b];
+  const int start = split * splitPages * P, end = min(len, start + splitPages * P);
+  const int KS = 2 * P * Hkv;  // bytes of the scale field of a block
+
+  using S_ = HStage<CBK, CBV>;
+  constexpr int SB = 2 * S_::BYTES;
+  constexpr int MERGE = NWARP * 8 * D * 4 + 2 * NWARP * 8 * 4;
+  __shared__ __align__(16) uint8_t smem[(NWARP * SB > MERGE ? NWARP * SB : MERGE)];
+  __shared__ float qrot[8][D];
+  __shared__ uint32_t lutK[1 << CBK], lutV[1 << CBV];
+
+  // rotate the block's query heads: q̃ = H·(signs_K ⊙ q), orthonormal, in shared memory
+  for (int x = threadIdx.x; x < G * D; x += blockDim.x) {
+    const int h = x / D, d = x % D;
+    qrot[h][d] = signsK[d] * __half2float(__ushort_as_half(q[((size_t)b * Hq + kh * G + h) * D + d]));
+  }
+  for (int x = threadIdx.x; x < (1 << CBK); x += blockDim.x) lutK[x] = h2u(__float22half2_rn(lutKg[x]));
+  for (int x = threadIdx.x; x < (1 << CBV); x += blockDim.x) lutV[x] = h2u(__float22half2_rn(lutVg[x]));
+  __syncthreads();
+  for (int hs = 1; hs < D; hs <<= 1) {
+    for (int x = threadIdx.x; x < G * D / 2; x += blockDim.x) {
+      const int h = x / (D / 2), pr = x % (D / 2);
+      const int k = (pr / hs) * 2 * hs + (pr % hs);
+      const float a = qrot[h][k], c = qrot[h][k + hs];
+      qrot[h][k] = a + c;
+      qrot[h][k + hs] = a - c;
+    }
+    __syncthreads();
+  }
+  const float norm = rsqrtf((float)D);
+  uint32_t qp[16];  // pairs 16r + j of head g, fp16
+#pragma unroll
+  for (int j = 0; j < 16; j++) {
+    const int p = 16 * r + j;
+    qp[j] = g < G ? h2u(__floats2half2_rn(qrot[g][2 * p] * norm, qrot[g][2 * p + 1] * norm)) : 0u;
+  }
+
+  float acc[16][2];
+#pragma unroll
+  for (int n = 0; n < 16; n++) acc[n][0] = acc[n][1] = 0.f;
+  float m = -INFINITY, l = 0.f;
+
+  uint8_t* const wbuf = smem + warp * SB;
+  const int stride = NWARP * TCH;
+  const size_t rowK = (size_t)Hkv * S_::KROW, rowV = (size_t)Hkv * S_::VROW;  // bytes per token of a block
+
+  auto issue = [&](int t, int page_, int st) {
+    const uint8_t* pg = pool + (size_t)page_ * pageBytes;
+    const int tp0 = t - (t / P) * P;
+    uint8_t* sb = wbuf + st * S_::BYTES;
+    const uint8_t* kc = pg + KS + (size_t)tp0 * rowK + (size_t)kh * S_::KROW;
+    const uint8_t* vc = pg + keyBytes + KS + (size_t)tp0 * rowV + (size_t)kh * S_::VROW;
+    if constexpr (S_::KROW % 16 == 0) {
+#pragma unroll
+      for (int x = lane; x < TCH * S_::KROW / 16; x += 32) {
+        const int row = x / (S_::KROW / 16), col = x % (S_::KROW / 16);
+        cp_async16(sb + S_::KCODE + row * S_::KROW + col * 16, kc + row * rowK + col * 16);
+      }
+    } else {
+#pragma unroll
+      for (int x = lane; x < TCH * S_::KROW / 8; x += 32) {
+        const int row = x / (S_::KROW / 8), col = x % (S_::KROW / 8);
+        cp_async8(sb + S_::KCODE + row * S_::KROW + col * 8, kc + row * rowK + col * 8);
+      }
+    }
+    if constexpr (S_::VROW % 16 == 0) {
+#pragma unroll
+      for (int x = lane; x < TCH * S_::VROW / 16; x += 32) {
+        const int row = x / (S_::VROW / 16), col = x % (S_::VROW / 16);
+        cp_async16(sb + S_::VCODE + row * S_::VROW + col * 16, vc + row * rowV + col * 16);
+      }
+    } else {
+#pragma unroll
+      for (int x = lane; x < TCH * S_::VROW / 8; x += 32) {
+        const int row = x / (S_::VROW / 8), col = x % (S_::VROW / 8);
+        cp_async8(sb + S_::VCODE + row * S_::VROW + col * 8, vc + row * rowV + col * 8);
+      }
+    }
+    // scales: token lane, head kh → fp16 index (tp0 + lane)·Hkv + kh; copy the aligned 4-byte pair
+    const int si = ((tp0 + lane) * Hkv + kh) & ~1;
+    cp_async4(sb + S_::KSC + 4 * lane, (const uint16_t*)pg + si);
+    cp_async4(sb + S_::VSC + 4 * lane, (const uint16_t*)(pg + keyBytes) + si);
+  };
+
+  const int first = start + warp * TCH;
+  int st = 0, pageNext = 0;
+  if (first < end) {
+    issue(first, pageTable[(size_t)b * maxPages + first / P], 0);
+    if (first + stride < end) pageNext = pageTable[(size_t)b * maxPages + (first + stride) / P];
+  }
+  cp_async_commit();
+  for (int t0 = first; t0 < end; t0 += stride) {
+    const int tn = t0 + stride;
+    if (tn < end) {
+      const int pn = pageNext;
+      if (tn + stride < end) pageNext = pageTable[(size_t)b * maxPages + (tn + stride) / P];
+      issue(tn, pn, st ^ 1);
+    }
+    cp_async_commit();
+    cp_async_wait1();
+    __syncwarp();
+    const uint8_t* sb = wbuf + st * S_::BYTES;
+    const int tp0 = t0 - (t0 / P) * P;
+    // the half of each copied scale word that holds this token's scale
+    auto scaleOf = [&](int off, int tl) {
+      const int par = ((tp0 + tl) * Hkv + kh) & 1;
+      return __half2float(((const __half*)(sb + off + 4 * tl))[par]);
+    };
+
+    // scores: 4 tiles of 8 tokens; lane holds tokens 8i + 2r + e of head g
+    float c[4][2];
+#pragma unroll
+    for (int i = 0; i < 4; i++) c[i][0] = c[i][1] = 0.f;
+    {
+      Slice<16 * CBK> ks[4];
+#pragma unroll
+      for (int i = 0; i < 4; i++) ks[i].load(sb + S_::KCODE + (8 * i + g) * S_::KROW, 16 * r * CBK);
+#pragma unroll
+      for (int k = 0; k < 8; k++) {
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+          const uint32_t b0 = lutK[ks[i].template code<CBK>(2 * k)];
+          const uint32_t b1 = lutK[ks[i].template code<CBK>(2 * k + 1)];
+          mma_top(c[i][0], c[i][1], qp[2 * k], qp[2 * k + 1], b0, b1);
+        }
+      }
+    }
+    float s[4][2];
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+      for (int e = 0; e < 2; e++) {
+        const int tl = 8 * i + 2 * r + e;
+        s[i][e] = t0 + tl < end ? c[i][e] * scaleOf(S_::KSC, tl) * scaleLog2 : -INFINITY;
+      }
+    float mx = m;
+#pragma unroll
+    for (int i = 0; i < 4; i++) mx = fmaxf(mx, fmaxf(s[i][0], s[i][1]));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+    const float base = mx == -INFINITY ? 0.f : mx;
+    const float corr = exp2f(m - base);
+    m = mx;
+    // P (softmax weights), fp16: the A operand of P·V (each token's value scale goes into B)
+    uint32_t pa[4];
+    float ps = 0.f;
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      const float p0 = exp2f(s[i][0] - base), p1 = exp2f(s[i][1] - base);  // 0 for masked tokens
+      ps += p0 + p1;
+      pa[i] = h2u(__floats2half2_rn(p0, p1));
+    }
+    l = l * corr + ps;
+#pragma unroll
+    for (int n = 0; n < 16; n++) { acc[n][0] *= corr; acc[n][1] *= corr; }
+
+#pragma unroll
+    for (int kstep = 0; kstep < 2; kstep++) {
+      // tokens 16·kstep + {2r, 2r + 1, 2r + 8, 2r + 9}, pairs [8g, 8g + 8)
+      Slice<8 * CBV> vs[4];
+#pragma unroll
+      for (int u = 0; u < 4; u++) {
+        const int tl = 16 * kstep + 2 * r + (u & 1) + 8 * (u >> 1);
+        vs[u].load(sb + S_::VCODE + tl * S_::VROW, 8 * g * CBV);
+      }
+      // value scales of the four tokens (0 for masked tokens: their scale words may be garbage)
+      __half sv[4];
+#pragma unroll
+      for (int u = 0; u < 4; u++) {
+        const int tl = 16 * kstep + 2 * r + (u & 1) + 8 * (u >> 1);
+        sv[u] = __float2half(t0 + tl < end ? scaleOf(S_::VSC, tl) : 0.f);
+      }
+      const __half2 s01 = __halves2half2(sv[0], sv[1]), s89 = __halves2half2(sv[2], sv[3]);
+      const uint32_t a0 = pa[2 * kstep], a2 = pa[2 * kstep + 1];
+#pragma unroll
+      for (int mm = 0; mm < 8; mm++) {
+        const uint32_t y0 = lutV[vs[0].template code<CBV>(mm)], y1 = lutV[vs[1].template code<CBV>(mm)];
+        const uint32_t y8 = lutV[vs[2].template code<CBV>(mm)], y9 = lutV[vs[3].template code<CBV>(mm)];
+        // channel 2p (low halves) and 2p + 1 (high halves) of the two token pairs, times their scales
+        mma_top(acc[2 * mm][0], acc[2 * mm][1], a0, a2, hmul(__byte_perm(y0, y1, 0x5410), s01),
+                hmul(__byte_perm(y8, y9, 0x5410), s89));
+        mma_top(acc[2 * mm + 1][0], acc[2 * mm + 1][1], a0, a2, hmul(__byte_perm(y0, y1, 0x7632), s01),
+                hmul(__byte_perm(y8, y9, 0x7632), s89));
+      }
+    }
+    __syncwarp();
+    st ^= 1;
+  }
+  asm volatile("cp.async.wait_all;\n" ::: "memory");
+  __syncthreads();
+
+  // merge the warps: lane (g, r), tile n = 2m + h, column 2r + e → channel 2·(16r + 8e + m) + h
+  float(*sacc)[8][D] = (float(*)[8][D])smem;
+  float(*sm)[8] = (float(*)[8])(smem + NWARP * 8 * D * 4);
+  float(*sl)[8] = (float(*)[8])(smem + NWARP * 8 * D * 4 + NWARP * 8 * 4);
+  l += __shfl_xor_sync(0xffffffffu, l, 1);
+  l += __shfl_xor_sync(0xffffffffu, l, 2);
+#pragma unroll
+  for (int mm = 0; mm < 8; mm++)
+#pragma unroll
+    for (int h = 0; h < 2; h++)
+#pragma unroll
+      for (int e = 0; e < 2; e++) sacc[warp][g][2 * (16 * r + 8 * e + mm) + h] = acc[2 * mm + h][e];
+  if (r == 0) { sm[warp][g] = m; sl[warp][g] = l; }
+  __syncthreads();
+  const int d = threadIdx.x;
+  for (int h = 0; h < G; h++) {
+    float M = -INFINITY;
+    for (int w = 0; w < NWARP; w++) M = fmaxf(M, sm[w][h]);
+    float L = 0.f, A = 0.f;
+    if (M != -INFINITY)
+      for (int w = 0; w < NWARP; w++) {
+        const float cw = exp2f(sm[w][h] - M);
+        L += sl[w][h] * cw;
+        A += sacc[w][h][d] * cw;
+      }
+    float* out = partial + (((size_t)b * Hq + kh * G + h) * maxSplits + split) * (2 + D);
+    if (d == 0) { out[0] = M; out[1] = L; }
+    out[2 + d] = A;
+  }
+}
+
+// combine the splits (as k_combine) in the rotated space, then rotate back: out = signs_V ⊙ H·(A / L)
+__global__ void k_combine_rotated(const float* partial, uint16_t* out, int maxSplits, const float* signsV) {
+  __shared__ float y[D];
+  const int bh = blockIdx.x, d = threadIdx.x;
+  const float* p = partial + (size_t)bh * maxSplits * (2 + D);
+  float M = -INFINITY;
+  for (int s = 0; s < maxSplits; s++) M = fmaxf(M, p[s * (2 + D)]);
+  float L = 0.f, A = 0.f;
+  if (M != -INFINITY)
+    for (int s = 0; s < maxSplits; s++) {
+      const float c = exp2f(p[s * (2 + D)] - M);
+      L += p[s * (2 + D) + 1] * c;
+      A += p[s * (2 + D) + 2 + d] * c;
+    }
+  y[d] = L > 0.f ? A / L : 0.f;
+  __syncthreads();
+  for (int hs = 1; hs < D; hs <<= 1) {
+    if (d < D / 2) {
+      const int k = (d / hs) * 2 * hs + (d % hs);
+      const float a = y[k], c = y[k + hs];
+      y[k] = a + c;
+      y[k + hs] = a - c;
+    }
+    __syncthreads();
+  }
+  out[(size_t)bh * D + d] = __half_as_ushort(__float2half_rn(signsV[d] * y[d] * rsqrtf((float)D)));
+}
+
+bool cb_ok(int cbK, int cbV) {
+  return (cbK == 5 && cbV == 4) || (cbK == 8 && cbV == 8) || (cbK == 6 && cbV == 5) || (cbK == 6 && cbV == 6) ||
+         (cbK == 3 && cbV == 3) || (cbK == 4 && cbV == 3) || (cbK == 2 && cbV == 3) || (cbK == 4 && cbV == 4);
+}
+
+}  // namespace
+
+extern "C" int kvq_decode_attn_higgs_ok(int G, int P, int cbK, int cbV) {
+  return G >= 1 && G <= 8 && P > 0 && P % TCH == 0 && cb_ok(cbK, cbV);
+}
+
+extern "C" int kvq_decode_attn_higgs(const uint16_t* q, const uint8_t* pool, const int* pageTable, const int* lens,
+                                     uint16_t* out, float* partial, int B, int Hq, int Hkv, int maxPages, int P,
+                                     int splitPages, float scale, int cbK, int cbV, const float* lutK,
+                                     const float* lutV, const float* signsK, const float* signsV) {
+  const int G = Hkv > 0 ? Hq / Hkv : 0;
+  if (Hkv <= 0 || Hq != G * Hkv || !kvq_decode_attn_higgs_ok(G, P, cbK, cbV) || splitPages <= 0 || B <= 0 ||
+      maxPages <= 0)
+    return (int)cudaErrorInvalidValue;
+  const int S = (maxPages + splitPages - 1) / splitPages;
+  const size_t C = (size_t)Hkv * D;
+  const size_t keyBytes = 2 * (size_t)P * Hkv + (size_t)P * C * cbK / 16;
+  const size_t pageBytes = keyBytes + 2 * (size_t)P * Hkv + (size_t)P * C * cbV / 16;
+  const float sl = scale * 1.4426950408889634f;
+  dim3 grid(S, Hkv, B);
+#define KVQ_H(K_, V_)                                                                                           \
+  if (cbK == K_ && cbV == V_) {                                                                                 \
+    k_decode_higgs_mma<K_, V_><<<grid, 128>>>(q, pool, pageTable, lens, partial, G, Hq, Hkv, maxPages, P,      \
+                                              splitPages, S, sl, keyBytes, pageBytes, (const float2*)lutK,     \
+                                              (const float2*)lutV, signsK);                                     \
+  } else
+  KVQ_H(5, 4) KVQ_H(8, 8) KVQ_H(6, 5) KVQ_H(6, 6) KVQ_H(3, 3) KVQ_H(4, 3) KVQ_H(2, 3) KVQ_H(4, 4) {
+    return (int)cudaErrorInvalidValue;
+  }
+#undef KVQ_H
+  KVQ_LAUNCHED();
+  k_combine_rotated<<<B * Hq, D>>>(partial, out, S, signsV);
+  KVQ_LAUNCHED();
+  return 0;
+}
