@@ -48,9 +48,11 @@ let copyGBps: number;
   console.log(`copy: ${copyGBps.toFixed(0)} GB/s (read+write)`);
 }
 
+// KVQ_BENCH_PARTS=attn,capacity,quant selects parts (default: all); KVQ_BENCH_FORMATS=a,b the formats
+const parts = (process.env.KVQ_BENCH_PARTS ?? 'quant,attn,capacity').split(',');
 // 2. quantize / dequantize throughput on fp16 [65536 tokens, 1024 channels]
 const quant: Record<string, unknown>[] = [];
-{
+if (parts.includes('quant')) {
   const T = 65536;
   const C = 1024;
   const n = T * C;
@@ -199,7 +201,11 @@ function measure(
     }
   }
 }
-for (const [name, format, kernel] of formats)
+if (process.env.KVQ_BENCH_FORMATS) {
+  const keep = process.env.KVQ_BENCH_FORMATS.split(',');
+  formats.splice(0, formats.length, ...formats.filter(([n]) => keep.includes(n)));
+}
+for (const [name, format, kernel] of parts.includes('attn') ? formats : [])
   for (const B of [1, 16])
     for (const ctx of [4096, 32768, 131072]) measure(name, format, kernel, B, ctx, attn);
 results.attention = attn;
@@ -214,7 +220,7 @@ results.splitSweep = sweep;
 // 5. capacity in 70 GiB, 32 layers, allocated for real (one buffer per layer)
 const budget = 70 * GiB;
 const capacity: Record<string, unknown>[] = [];
-for (const [name, format] of formats.filter(([n]) => !n.endsWith('scalar'))) {
+for (const [name, format] of parts.includes('capacity') ? formats.filter(([n]) => !n.endsWith('scalar')) : []) {
   const pb = pageBytes({ format, pageTokens: P, kvHeads: HKV, headDim: 128 });
   const perTokenAllLayers = (32 * pb) / P;
   const maxPagesPerLayer = Math.floor(budget / 32 / pb);

@@ -11,13 +11,13 @@
 //
 // Codes are pair codes of CB bits: a 2-D grid point (dim 2, CB = 2·bits), or two 1-D levels packed
 // LSB-first (dim 1, CB = 2·bits: code = c_{2p} | c_{2p+1} << bits). A lookup table of 2^CB half2 in
-// shared memory turns one pair code into the B-operand register of mma.m16n8k16 directly.
+// shared memory turns one pair code into an operand register of mma.m16n8k16 directly.
 //
-// Layout of the MMAs (see decode_attn_mma.cu for the uniform kernel this follows): scores use the
-// (padded to 16) query heads as M, 8 tokens as N; lane (g, r) = (lane / 4, lane % 4) feeds pairs
-// [16r, 16r + 16) of token g of each 8-token tile. P·V uses 16 tokens as K and 8 channels as N; lane
-// (g, r) reads pairs [8g, 8g + 8) of its four tokens, and the two channels of a pair go to two
-// adjacent N tiles (n = 2m + h ↔ column g ↔ channel 2·(8g + m) + h).
+// Layout of the MMAs (mma.m16n8k16, fp32 accumulation; no padded rows): scores S = K·Qᵀ take 16 tokens
+// as M and the (up to 8) query heads of one KV head as N; lane (g, r) = (lane / 4, lane % 4) feeds
+// pairs [16r, 16r + 16) of tokens g and g + 8 and holds the scores of those tokens for heads 2r, 2r + 1.
+// movmatrix transposes the fp16 weights into the B operand of Oᵀ += Vᵀ·Pᵀ, which takes 16 channels as M
+// (rows g, g + 8 = the two channels of pair 8g + ct of channel tile ct) and 16 tokens as K.
 #include <cuda_fp16.h>
 #include <math.h>
 #include <stdint.h>
@@ -27,21 +27,30 @@
 #define D 128
 #define NWARP 4
 #define TCH 32  // tokens per warp chunk
+#ifndef KVQ_HIGGS_MIN_BLOCKS
+#define KVQ_HIGGS_MIN_BLOCKS 2  // blocks per SM the register allocation aims for
+#endif
 
 namespace {
-
-__device__ __forceinline__ void mma_top(float& c0, float& c1, uint32_t a0, uint32_t a2, uint32_t b0, uint32_t b1) {
-  float d2 = 0.f, d3 = 0.f;  // rows 8..15 of A are zero (at most 8 query heads per KV head)
-  asm(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+f"(c0), "+f"(c1), "+f"(d2), "+f"(d3)
-      : "r"(a0), "r"(0u), "r"(a2), "r"(0u), "r"(b0), "r"(b1));
-}
 
 __device__ __forceinline__ uint32_t h2u(__half2 h) { return *reinterpret_cast<uint32_t*>(&h); }
 __device__ __forceinline__ __half2 u2h(uint32_t u) { return *reinterpret_cast<__half2*>(&u); }
 __device__ __forceinline__ uint32_t hmul(uint32_t x, __half2 s) { return h2u(__hmul2(u2h(x), s)); }
+
+__device__ __forceinline__ void mma_full(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
+                                         uint32_t b1) {
+  asm(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+// transpose of an 8×8 fp16 matrix held one half2 per lane (lane (g, r): row g, columns 2r, 2r + 1)
+__device__ __forceinline__ uint32_t movmatrix_t(uint32_t x) {
+  uint32_t y;
+  asm volatile("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;\n" : "=r"(y) : "r"(x));
+  return y;
+}
 
 __device__ __forceinline__ void cp_async4(void* smem, const void* gmem) {
   asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"((uint32_t)__cvta_generic_to_shared(smem)),
@@ -77,13 +86,14 @@ struct Slice {
       prev = next;
     }
   }
-  // code j of CB bits (compile-time position)
+  // code j × 4 (a byte offset into a table of 4-byte entries), in two instructions
   template <int CB>
-  __device__ __forceinline__ uint32_t code(int j) const {
+  __device__ __forceinline__ uint32_t code4(int j) const {
     const int bit = j * CB, wi = bit >> 5, off = bit & 31;
-    uint32_t v = a[wi] >> off;
-    if (off + CB > 32) v |= a[wi + 1] << (32 - off);
-    return v & ((1u << CB) - 1);
+    constexpr uint32_t m4 = ((1u << CB) - 1) << 2;
+    if (off + CB > 32) return __funnelshift_r(a[wi], a[wi + 1], off - 2) & m4;
+    if (off >= 2) return (a[wi] >> (off - 2)) & m4;
+    return (a[wi] << (2 - off)) & m4;
   }
 };
 
@@ -97,7 +107,7 @@ struct HStage {
 };
 
 template <int CBK, int CBV>
-__global__ void __launch_bounds__(128, 2)
+__global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
     k_decode_higgs_mma(const uint16_t* q, const uint8_t* pool, const int* pageTable, const int* lens, float* partial,
                        int G, int Hq, int Hkv, int maxPages, int P, int splitPages, int maxSplits, float scaleLog2,
                        size_t keyBytes, size_t pageBytes, const float2* lutKg, const float2* lutVg,
@@ -141,10 +151,10 @@ __global__ void __launch_bounds__(128, 2)
     qp[j] = g < G ? h2u(__floats2half2_rn(qrot[g][2 * p] * norm, qrot[g][2 * p + 1] * norm)) : 0u;
   }
 
-  float acc[16][2];
+  float acc[8][4];  // [channel tile][c0..c3]: channels 2(8g + ct) (+1 for c2, c3), heads 2r (c0, c2), 2r + 1
 #pragma unroll
-  for (int n = 0; n < 16; n++) acc[n][0] = acc[n][1] = 0.f;
-  float m = -INFINITY, l = 0.f;
+  for (int n = 0; n < 8; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};  // heads 2r, 2r + 1 (l: this lane's share)
 
   uint8_t* const wbuf = smem + warp * SB;
   const int stride = NWARP * TCH;
@@ -213,80 +223,92 @@ __global__ void __launch_bounds__(128, 2)
       return __half2float(((const __half*)(sb + off + 4 * tl))[par]);
     };
 
-    // scores: 4 tiles of 8 tokens; lane holds tokens 8i + 2r + e of head g
-    float c[4][2];
+    const uint8_t* lk = (const uint8_t*)lutK;
+    const uint8_t* lv = (const uint8_t*)lutV;
+    // scores S = K·Qᵀ: 2 tiles of 16 tokens (rows) × 8 heads; lane holds tokens 16mt + g (+8), heads 2r, 2r + 1
+    float c[2][4];
 #pragma unroll
-    for (int i = 0; i < 4; i++) c[i][0] = c[i][1] = 0.f;
+    for (int mt = 0; mt < 2; mt++) c[mt][0] = c[mt][1] = c[mt][2] = c[mt][3] = 0.f;
     {
-      Slice<16 * CBK> ks[4];
+      Slice<16 * CBK> ks[4];  // tokens g + 8i
 #pragma unroll
-      for (int i = 0; i < 4; i++) ks[i].load(sb + S_::KCODE + (8 * i + g) * S_::KROW, 16 * r * CBK);
+      for (int i = 0; i < 4; i++) ks[i].load(sb + S_::KCODE + (g + 8 * i) * S_::KROW, 16 * r * CBK);
 #pragma unroll
       for (int k = 0; k < 8; k++) {
 #pragma unroll
-        for (int i = 0; i < 4; i++) {
-          const uint32_t b0 = lutK[ks[i].template code<CBK>(2 * k)];
-          const uint32_t b1 = lutK[ks[i].template code<CBK>(2 * k + 1)];
-          mma_top(c[i][0], c[i][1], qp[2 * k], qp[2 * k + 1], b0, b1);
+        for (int mt = 0; mt < 2; mt++) {
+          const uint32_t a0 = *(const uint32_t*)(lk + ks[2 * mt].template code4<CBK>(2 * k));
+          const uint32_t a1 = *(const uint32_t*)(lk + ks[2 * mt + 1].template code4<CBK>(2 * k));
+          const uint32_t a2 = *(const uint32_t*)(lk + ks[2 * mt].template code4<CBK>(2 * k + 1));
+          const uint32_t a3 = *(const uint32_t*)(lk + ks[2 * mt + 1].template code4<CBK>(2 * k + 1));
+          mma_full(c[mt], a0, a1, a2, a3, qp[2 * k], qp[2 * k + 1]);
         }
       }
     }
-    float s[4][2];
+    float s[2][4];
 #pragma unroll
-    for (int i = 0; i < 4; i++)
+    for (int mt = 0; mt < 2; mt++)
 #pragma unroll
-      for (int e = 0; e < 2; e++) {
-        const int tl = 8 * i + 2 * r + e;
-        s[i][e] = t0 + tl < end ? c[i][e] * scaleOf(S_::KSC, tl) * scaleLog2 : -INFINITY;
+      for (int hi = 0; hi < 2; hi++) {
+        const int tl = 16 * mt + g + 8 * hi;
+        const bool in = t0 + tl < end;
+        const float sk = in ? scaleOf(S_::KSC, tl) * scaleLog2 : 0.f;
+        s[mt][2 * hi] = in ? c[mt][2 * hi] * sk : -INFINITY;
+        s[mt][2 * hi + 1] = in ? c[mt][2 * hi + 1] * sk : -INFINITY;
       }
-    float mx = m;
+    float corr[2], base[2];
 #pragma unroll
-    for (int i = 0; i < 4; i++) mx = fmaxf(mx, fmaxf(s[i][0], s[i][1]));
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-    const float base = mx == -INFINITY ? 0.f : mx;
-    const float corr = exp2f(m - base);
-    m = mx;
-    // P (softmax weights), fp16: the A operand of P·V (each token's value scale goes into B)
-    uint32_t pa[4];
-    float ps = 0.f;
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-      const float p0 = exp2f(s[i][0] - base), p1 = exp2f(s[i][1] - base);  // 0 for masked tokens
-      ps += p0 + p1;
-      pa[i] = h2u(__floats2half2_rn(p0, p1));
+    for (int e = 0; e < 2; e++) {
+      float mx = fmaxf(m[e], fmaxf(fmaxf(s[0][e], s[0][e + 2]), fmaxf(s[1][e], s[1][e + 2])));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 4));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 8));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 16));
+      base[e] = mx == -INFINITY ? 0.f : mx;
+      corr[e] = exp2f(m[e] - base[e]);
+      m[e] = mx;
     }
-    l = l * corr + ps;
+    // P, transposed into the B operand of P·V (tokens × heads → per lane: head g, tokens 2r, 2r + 1 (+8))
+    uint32_t pb[2][2];
+    float ps[2] = {0.f, 0.f};
 #pragma unroll
-    for (int n = 0; n < 16; n++) { acc[n][0] *= corr; acc[n][1] *= corr; }
+    for (int mt = 0; mt < 2; mt++) {
+      float p[4];
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        p[e] = exp2f(s[mt][e] - base[e & 1]);  // 0 for masked tokens
+        ps[e & 1] += p[e];
+      }
+      pb[mt][0] = movmatrix_t(h2u(__floats2half2_rn(p[0], p[1])));
+      pb[mt][1] = movmatrix_t(h2u(__floats2half2_rn(p[2], p[3])));
+    }
+#pragma unroll
+    for (int e = 0; e < 2; e++) l[e] = l[e] * corr[e] + ps[e];
+#pragma unroll
+    for (int n = 0; n < 8; n++) {
+      acc[n][0] *= corr[0]; acc[n][1] *= corr[1]; acc[n][2] *= corr[0]; acc[n][3] *= corr[1];
+    }
 
+    // O^T += V^T·P^T: 8 tiles of 16 channels (rows g, g + 8 = channels 2p, 2p + 1 of pair p = 8g + ct)
 #pragma unroll
     for (int kstep = 0; kstep < 2; kstep++) {
-      // tokens 16·kstep + {2r, 2r + 1, 2r + 8, 2r + 9}, pairs [8g, 8g + 8)
-      Slice<8 * CBV> vs[4];
+      Slice<8 * CBV> vs[4];  // tokens 16·kstep + {2r, 2r + 1, 2r + 8, 2r + 9}, pairs [8g, 8g + 8)
+      __half sv[4];  // their value scales (0 for masked tokens: their scale words may be garbage)
 #pragma unroll
       for (int u = 0; u < 4; u++) {
         const int tl = 16 * kstep + 2 * r + (u & 1) + 8 * (u >> 1);
         vs[u].load(sb + S_::VCODE + tl * S_::VROW, 8 * g * CBV);
-      }
-      // value scales of the four tokens (0 for masked tokens: their scale words may be garbage)
-      __half sv[4];
-#pragma unroll
-      for (int u = 0; u < 4; u++) {
-        const int tl = 16 * kstep + 2 * r + (u & 1) + 8 * (u >> 1);
         sv[u] = __float2half(t0 + tl < end ? scaleOf(S_::VSC, tl) : 0.f);
       }
       const __half2 s01 = __halves2half2(sv[0], sv[1]), s89 = __halves2half2(sv[2], sv[3]);
-      const uint32_t a0 = pa[2 * kstep], a2 = pa[2 * kstep + 1];
 #pragma unroll
-      for (int mm = 0; mm < 8; mm++) {
-        const uint32_t y0 = lutV[vs[0].template code<CBV>(mm)], y1 = lutV[vs[1].template code<CBV>(mm)];
-        const uint32_t y8 = lutV[vs[2].template code<CBV>(mm)], y9 = lutV[vs[3].template code<CBV>(mm)];
-        // channel 2p (low halves) and 2p + 1 (high halves) of the two token pairs, times their scales
-        mma_top(acc[2 * mm][0], acc[2 * mm][1], a0, a2, hmul(__byte_perm(y0, y1, 0x5410), s01),
-                hmul(__byte_perm(y8, y9, 0x5410), s89));
-        mma_top(acc[2 * mm + 1][0], acc[2 * mm + 1][1], a0, a2, hmul(__byte_perm(y0, y1, 0x7632), s01),
-                hmul(__byte_perm(y8, y9, 0x7632), s89));
+      for (int ct = 0; ct < 8; ct++) {
+        const uint32_t y0 = *(const uint32_t*)(lv + vs[0].template code4<CBV>(ct));
+        const uint32_t y1 = *(const uint32_t*)(lv + vs[1].template code4<CBV>(ct));
+        const uint32_t y8 = *(const uint32_t*)(lv + vs[2].template code4<CBV>(ct));
+        const uint32_t y9 = *(const uint32_t*)(lv + vs[3].template code4<CBV>(ct));
+        mma_full(acc[ct], hmul(__byte_perm(y0, y1, 0x5410), s01), hmul(__byte_perm(y0, y1, 0x7632), s01),
+                 hmul(__byte_perm(y8, y9, 0x5410), s89), hmul(__byte_perm(y8, y9, 0x7632), s89), pb[kstep][0],
+                 pb[kstep][1]);
       }
     }
     __syncwarp();
@@ -295,19 +317,28 @@ __global__ void __launch_bounds__(128, 2)
   asm volatile("cp.async.wait_all;\n" ::: "memory");
   __syncthreads();
 
-  // merge the warps: lane (g, r), tile n = 2m + h, column 2r + e → channel 2·(16r + 8e + m) + h
+  // merge the warps
   float(*sacc)[8][D] = (float(*)[8][D])smem;
   float(*sm)[8] = (float(*)[8])(smem + NWARP * 8 * D * 4);
   float(*sl)[8] = (float(*)[8])(smem + NWARP * 8 * D * 4 + NWARP * 8 * 4);
-  l += __shfl_xor_sync(0xffffffffu, l, 1);
-  l += __shfl_xor_sync(0xffffffffu, l, 2);
 #pragma unroll
-  for (int mm = 0; mm < 8; mm++)
+  for (int e = 0; e < 2; e++) {
+    l[e] += __shfl_xor_sync(0xffffffffu, l[e], 4);
+    l[e] += __shfl_xor_sync(0xffffffffu, l[e], 8);
+    l[e] += __shfl_xor_sync(0xffffffffu, l[e], 16);
+  }
 #pragma unroll
-    for (int h = 0; h < 2; h++)
-#pragma unroll
-      for (int e = 0; e < 2; e++) sacc[warp][g][2 * (16 * r + 8 * e + mm) + h] = acc[2 * mm + h][e];
-  if (r == 0) { sm[warp][g] = m; sl[warp][g] = l; }
+  for (int ct = 0; ct < 8; ct++) {
+    const int ch = 2 * (8 * g + ct);
+    sacc[warp][2 * r][ch] = acc[ct][0];
+    sacc[warp][2 * r + 1][ch] = acc[ct][1];
+    sacc[warp][2 * r][ch + 1] = acc[ct][2];
+    sacc[warp][2 * r + 1][ch + 1] = acc[ct][3];
+  }
+  if (g == 0) {
+    sm[warp][2 * r] = m[0]; sl[warp][2 * r] = l[0];
+    sm[warp][2 * r + 1] = m[1]; sl[warp][2 * r + 1] = l[1];
+  }
   __syncthreads();
   const int d = threadIdx.x;
   for (int h = 0; h < G; h++) {
