@@ -97,6 +97,7 @@ const k4v2: PageFormat = { kind: 'uniform', bitsK: 4, gsK: 32, bitsV: 2, gsV: 32
 const kivi2g128: PageFormat = { kind: 'uniform', bitsK: 2, gsK: 128, bitsV: 2, gsV: 128 };
 const formats: [string, PageFormat, Kernel][] = [
   ['fp16', { kind: 'fp16' }, 'auto'],
+  ['fp16 cuda-core', { kind: 'fp16' }, 'scalar'],
   ['kivi-2', kivi2, 'tensor-core'],
   ['k4v2', k4v2, 'tensor-core'],
   ['kivi-2/g128', kivi2g128, 'tensor-core'],
@@ -210,7 +211,7 @@ for (const [name, format, kernel] of parts.includes('attn') ? formats : [])
     for (const ctx of [4096, 32768, 131072]) measure(name, format, kernel, B, ctx, attn);
 results.attention = attn;
 // split-size sweep (pages per block), to see whether the grid shape limits the kernels
-const sweepFormats = process.env.KVQ_BENCH_SWEEP === '1' ? ['kivi-2', 'kivi-2/g128', 'aqua-2.5 pages'] : [];
+const sweepFormats = process.env.KVQ_BENCH_SWEEP === '1' ? ['fp16', 'kivi-2', 'kivi-2/g128', 'aqua-2.5 pages'] : [];
 for (const [name, format, kernel] of formats.filter(([n]) => sweepFormats.includes(n)))
   for (const B of [1, 16])
     for (const ctx of [32768, 131072])

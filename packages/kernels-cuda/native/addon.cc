@@ -200,12 +200,12 @@ Napi::Value AttentionF32(const Napi::CallbackInfo& i) {
      "attention");
   return env.Undefined();
 }
-// (q, pool, pageTable, lens, out, partial, B, Hq, Hkv, maxPages, P, splitPages, scale)
+// (q, pool, pageTable, lens, out, partial, B, Hq, Hkv, maxPages, P, splitPages, scale, impl)
 Napi::Value DecodeAttnF16(const Napi::CallbackInfo& i) {
   Napi::Env env = i.Env();
   CK(kvq_decode_attn_f16((const uint16_t*)P(i[0]), (const uint16_t*)P(i[1]), (const int*)P(i[2]),
                          (const int*)P(i[3]), (uint16_t*)P(i[4]), (float*)P(i[5]), I(i[6]), I(i[7]), I(i[8]),
-                         I(i[9]), I(i[10]), I(i[11]), (float)F(i[12])),
+                         I(i[9]), I(i[10]), I(i[11]), (float)F(i[12]), I(i[13])),
      "decode attention fp16");
   return env.Undefined();
 }

@@ -238,20 +238,27 @@ static int max_splits(int maxPages, int splitPages) { return (maxPages + splitPa
 extern "C" {
 int kvq_decode_attn_f16(const uint16_t* q, const uint16_t* pool, const int* pageTable, const int* lens,
                         uint16_t* out, float* partial, int B, int Hq, int Hkv, int maxPages, int P, int splitPages,
-                        float scale) {
+                        float scale, int impl) {
   int G = Hkv > 0 ? Hq / Hkv : 0;
   if (Hkv <= 0 || Hq != G * Hkv || (G != 1 && G != 2 && G != 4 && G != 8) || P % CHUNK || splitPages <= 0 || B <= 0)
     return (int)cudaErrorInvalidValue;
+  const bool mma = kvq_decode_attn_f16_mma_ok(G, P);
+  if (impl < 0 || impl > 2 || (impl == 2 && !mma)) return (int)cudaErrorInvalidValue;
   int S = max_splits(maxPages, splitPages);
   dim3 grid(S, Hkv, B);
   float sl = scale * 1.4426950408889634f;
-  switch (G) {
-    case 1: k_decode_f16<1><<<grid, 128>>>(q, pool, pageTable, lens, partial, Hq, Hkv, maxPages, P, splitPages, S, sl); break;
-    case 2: k_decode_f16<2><<<grid, 128>>>(q, pool, pageTable, lens, partial, Hq, Hkv, maxPages, P, splitPages, S, sl); break;
-    case 4: k_decode_f16<4><<<grid, 128>>>(q, pool, pageTable, lens, partial, Hq, Hkv, maxPages, P, splitPages, S, sl); break;
-    default: k_decode_f16<8><<<grid, 128>>>(q, pool, pageTable, lens, partial, Hq, Hkv, maxPages, P, splitPages, S, sl); break;
+  if (mma && impl != 1) {
+    int rc = kvq_launch_decode_f16_mma(q, pool, pageTable, lens, partial, B, Hq, Hkv, maxPages, P, splitPages, S, sl);
+    if (rc) return rc;
+  } else {
+    switch (G) {
+      case 1: k_decode_f16<1><<<grid, 128>>>(q, pool, pageTable, lens, partial, Hq, Hkv, maxPages, P, splitPages, S, sl); break;
+      case 2: k_decode_f16<2><<<grid, 128>>>(q, pool, pageTable, lens, partial, Hq, Hkv, maxPages, P, splitPages, S, sl); break;
+      case 4: k_decode_f16<4><<<grid, 128>>>(q, pool, pageTable, lens, partial, Hq, Hkv, maxPages, P, splitPages, S, sl); break;
+      default: k_decode_f16<8><<<grid, 128>>>(q, pool, pageTable, lens, partial, Hq, Hkv, maxPages, P, splitPages, S, sl); break;
+    }
+    KVQ_LAUNCHED();
   }
-  KVQ_LAUNCHED();
   k_combine<<<B * Hq, D>>>(partial, out, S);
   KVQ_LAUNCHED();
   return 0;

@@ -71,9 +71,15 @@ int kvq_attention_f32(const float* q, const float* k, const float* v, float* out
 // decode attention over paged caches (one query token per sequence; Hq = 32·? any multiple of Hkv; D = 128)
 // pages: page table [B, maxPages] of page indices; lens [B]; pool of pages, each page holds P tokens of
 // all Hkv heads: fp16 page = K [P, Hkv, D] then V [P, Hkv, D].
+// impl as for uniform pages: 0 = tensor-core kernel where it applies (kvq_decode_attn_f16_mma_ok), 1 = the
+// first (CUDA-core) kernel, 2 = tensor-core kernel
 int kvq_decode_attn_f16(const uint16_t* q, const uint16_t* pool, const int* pageTable, const int* lens,
                         uint16_t* out, float* partial, int B, int Hq, int Hkv, int maxPages, int P,
-                        int splitPages, float scale);
+                        int splitPages, float scale, int impl);
+int kvq_decode_attn_f16_mma_ok(int G, int P);
+int kvq_launch_decode_f16_mma(const uint16_t* q, const uint16_t* pool, const int* pageTable, const int* lens,
+                              float* partial, int B, int Hq, int Hkv, int maxPages, int P, int splitPages,
+                              int maxSplits, float scaleLog2);
 // uniform page: keys as a uniform block [P, Hkv·D] axis 'channel' (group gsK tokens), values as a
 // uniform block axis 'token' (group gsV channels), bitsK/bitsV; page bytes = keyBytes + valueBytes
 int kvq_decode_attn_uniform(const uint16_t* q, const uint8_t* pool, const int* pageTable, const int* lens,

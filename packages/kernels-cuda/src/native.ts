@@ -174,6 +174,8 @@ export interface NativeAddon {
     P: number,
     splitPages: number,
     scale: number,
+    /** 0 auto (tensor cores where they apply), 1 CUDA-core kernel, 2 tensor-core kernel */
+    impl: number,
   ): void;
   decodeAttnUniform(
     q: DevicePtr,

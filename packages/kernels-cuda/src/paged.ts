@@ -155,7 +155,7 @@ export function defaultSplitPages(
   multiProcessors = 132,
   format?: PageFormat,
 ): number {
-  if (format?.kind === 'uniform' || format?.kind === 'higgs') {
+  if (format) {
     const perSplit = Math.ceil((batch * kvHeads * maxPages) / (2 * multiProcessors));
     return Math.max(1, Math.min(maxPages, 32, Math.max(4, perSplit)));
   }
@@ -194,15 +194,17 @@ export interface DecodeAttentionArgs {
   /** default 1/sqrt(128) */
   readonly scale?: number;
   /**
-   * Kernel for uniform pages: `'auto'` (default) uses the tensor-core kernel wherever it applies
-   * ({@link tensorCoreApplies}), else the scalar one; `'scalar'` / `'tensor-core'` force one
-   * (`'tensor-core'` where it does not apply is an `InvalidArgumentError`).
+   * Kernel for fp16 and uniform pages: `'auto'` (default) uses the tensor-core kernel wherever it
+   * applies ({@link tensorCoreApplies}), else the first (CUDA-core, "scalar") one; `'scalar'` /
+   * `'tensor-core'` force one (`'tensor-core'` where it does not apply is an `InvalidArgumentError`).
+   * HIGGS pages have only the tensor-core kernel.
    */
   readonly kernel?: 'auto' | 'scalar' | 'tensor-core';
 }
 
 /**
- * Whether the tensor-core (mma.sync) kernel handles a page format. Uniform: bits K/V ∈ {2, 4}, key
+ * Whether the tensor-core (mma.sync) kernel handles a page format. fp16: always (within the limits
+ * below). Uniform: bits K/V ∈ {2, 4}, key
  * groups a multiple of 32 tokens dividing the page, value groups a multiple of 16 channels. HIGGS:
  * Hadamard blocks of 128 channels, widths in {@link HIGGS_ATTENTION_CODE_BITS}. Both: pages a
  * multiple of 32 tokens, at most 8 query heads per KV head.
@@ -216,6 +218,7 @@ export function tensorCoreApplies(layout: PagedLayout, group: number): boolean {
       layout.pageTokens % 32 === 0 &&
       higgsAttentionUnsupported(f.keys, f.values) === null
     );
+  if (f.kind === 'fp16') return group >= 1 && group <= 8 && layout.pageTokens % 32 === 0;
   if (f.kind !== 'uniform') return false;
   return (
     group >= 1 &&
@@ -295,6 +298,7 @@ export function decodeAttention(a: DecodeAttentionArgs): void {
         l.pageTokens,
         a.splitPages,
         scale,
+        kernel === 'scalar' ? 1 : kernel === 'tensor-core' ? 2 : 0,
       ),
     );
   } else {

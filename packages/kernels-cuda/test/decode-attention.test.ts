@@ -38,6 +38,9 @@ const u = (bitsK: 2 | 4, gsK: number, bitsV: 2 | 4, gsV: number) =>
 const cases: Case[] = [
   { layout: L({ kind: 'fp16' }, 64), group: 4, kernel: 'auto' },
   { layout: L({ kind: 'fp16' }, 64), group: 8, kernel: 'auto' },
+  { layout: L({ kind: 'fp16' }, 128), group: 1, kernel: 'tensor-core' },
+  { layout: L({ kind: 'fp16' }, 32), group: 2, kernel: 'tensor-core' },
+  { layout: L({ kind: 'fp16' }, 64), group: 4, kernel: 'scalar' },
   { layout: L(u(2, 32, 2, 32), 64), group: 4, kernel: 'scalar' },
   { layout: L(u(2, 32, 2, 32), 64), group: 4, kernel: 'tensor-core' },
   { layout: L(u(2, 32, 2, 32), 64), group: 8, kernel: 'tensor-core' },
@@ -79,7 +82,8 @@ describe('tensorCoreApplies', () => {
     expect(tensorCoreApplies(L(u(2, 32, 2, 8), 128), 4)).toBe(false); // value groups < 16 channels
     expect(tensorCoreApplies(L(u(2, 64, 2, 32), 96), 4)).toBe(false); // key groups do not divide pages
     expect(tensorCoreApplies(L(u(2, 32, 2, 32), 128), 16)).toBe(false); // more than 8 heads per KV head
-    expect(tensorCoreApplies(L({ kind: 'fp16' }, 128), 4)).toBe(false);
+    expect(tensorCoreApplies(L({ kind: 'fp16' }, 128), 4)).toBe(true);
+    expect(tensorCoreApplies(L({ kind: 'fp16' }, 128), 16)).toBe(false);
   });
 });
 
