@@ -102,10 +102,18 @@ __device__ __forceinline__ void fp16_scale_min(float lo, float hi, int levels, u
   *s = __half2float(__ushort_as_half(*hs));
   *m = __half2float(__ushort_as_half(*hm));
 }
+// Math.round(q) of the CPU reference for q = fl(d / s), clamped to [0, levels]. floor(q + 0.5) in
+// fp32 is that for every q ≥ 0.5 (the sum can round up to an integer only below 0.5: q = 0.5 − 2⁻²⁵
+// gives 1.0, Math.round 0), and every q < 0.5 (negative, NaN excluded) gives code 0.
+__device__ __forceinline__ int code_exact(float d, float s, int levels) {
+  const float q = __fdiv_rn(d, s);
+  if (q < 0.5f) return 0;
+  const int c = (int)floorf(__fadd_rn(q, 0.5f));  // NaN → 0
+  return c < 0 ? 0 : (c > levels ? levels : c);
+}
 __device__ __forceinline__ int code_of(float x, float s, float m, int levels) {
   if (s == 0.f) return 0;
-  int q = (int)floorf(__fadd_rn(__fdiv_rn(__fsub_rn(x, m), s), 0.5f));
-  return q < 0 ? 0 : (q > levels ? levels : q);
+  return code_exact(__fsub_rn(x, m), s, levels);
 }
 // The same code with a multiply by the correctly rounded reciprocal `rs` = 1/s instead of an IEEE
 // division (which costs more than the whole memory budget of the kernel): d·rs is within 2 ulp of
@@ -118,7 +126,8 @@ __device__ __forceinline__ int code_of_fast(float x, float s, float rs, float m,
   const float fl = floorf(u);
   const float frac = __fsub_rn(u, fl);
   const float eps = 2.5e-4f * fmaxf(1.f, fabsf(u)) * 0.0625f;
-  int q = (frac < eps || frac > 1.f - eps) ? (int)floorf(__fadd_rn(__fdiv_rn(d, s), 0.5f)) : (int)fl;
+  if (frac < eps || frac > 1.f - eps) return code_exact(d, s, levels);
+  const int q = (int)fl;
   return q < 0 ? 0 : (q > levels ? levels : q);
 }
 
@@ -214,6 +223,301 @@ __global__ void k_uniform_enc_channel(const In* x, uint16_t* scales, uint16_t* m
   }
 }
 
+// ---- tiled encode (the fast path): a lane holds 8 consecutive channels × TPT rows in registers ----
+// One read of x: every lane issues its TPT 16-byte (fp16) or 32-byte (fp32) streaming loads at once,
+// the R lanes that share a group reduce min/max with shuffles, the group's fp16 scale/min (one IEEE
+// division, one reciprocal) are computed once per group and shuffled to the others, codes go out as
+// whole bytes (8 codes = `bits` bytes per lane and row). Exactness as the CPU reference:
+// - min/max with fminf/fmaxf (NaN ignored, like the CPU's `x < lo` scan); the one place where they
+//   can differ from the CPU is the sign of a zero extreme (the CPU keeps the first zero it meets), so
+//   a warp with a zero minimum or maximum redoes its scan in order with the CPU's comparisons;
+// - codes by code_tile: u = fma(d, 1/s, 0.5) is within (|u| + 2|d/s|)·2⁻²⁴ of q + 0.5 (q = fl(d/s)),
+//   < 2⁻¹⁴ for |u| < 258 and < 2⁻¹² for |u| < 1100 (beyond 257 the code is clamped either way), so
+//   floor(u) is the code unless u lies within 2⁻¹² of an integer, where code_exact decides (about
+//   1 value in 2000). s = 0 (or inf) gives rs = 0: u = 0.5 or NaN, code 0 like the CPU.
+constexpr unsigned kFull = 0xffffffffu;
+constexpr int kTileThreads = 128;
+
+// A lane's registers: TPT rows × 8 consecutive channels, loaded with streaming 16-byte loads.
+// fp16 stays packed (min/max by __hmin2/__hmax2, which ignore NaN like fminf; exact, as fp16 → fp32
+// is), converted to fp32 a row at a time for the codes; 8 rows in flight (128 bytes) per lane.
+// fp32: 4 rows (128 bytes) per lane.
+template <typename In> struct Tile;
+template <> struct Tile<uint16_t> {
+  static constexpr int TPT = 8;
+  uint4 v[TPT];
+  __device__ __forceinline__ void load(const uint16_t* p, size_t i, int k) { v[k] = __ldcs((const uint4*)(p + i)); }
+  __device__ __forceinline__ void row(int k, float* f) const {
+    const __half2* h = (const __half2*)&v[k];
+#pragma unroll
+    for (int p = 0; p < 4; p++) { const float2 x = __half22float2(h[p]); f[2 * p] = x.x; f[2 * p + 1] = x.y; }
+  }
+  // per channel j over the TPT rows
+  __device__ __forceinline__ void col_minmax(float* lo, float* hi) const {
+    const __half2 inf2 = __halves2half2(__ushort_as_half(0x7c00), __ushort_as_half(0x7c00));
+#pragma unroll
+    for (int p = 0; p < 4; p++) {
+      __half2 l = inf2, h = __hneg2(inf2);
+#pragma unroll
+      for (int k = 0; k < TPT; k++) {
+        const __half2 x = ((const __half2*)&v[k])[p];
+        l = __hmin2(l, x);
+        h = __hmax2(h, x);
+      }
+      const float2 lf = __half22float2(l), hf = __half22float2(h);
+      lo[2 * p] = lf.x; lo[2 * p + 1] = lf.y; hi[2 * p] = hf.x; hi[2 * p + 1] = hf.y;
+    }
+  }
+  // per row k over the 8 channels
+  __device__ __forceinline__ void row_minmax(float* lo, float* hi) const {
+#pragma unroll
+    for (int k = 0; k < TPT; k++) {
+      const __half2* x = (const __half2*)&v[k];
+      const float2 l = __half22float2(__hmin2(__hmin2(x[0], x[1]), __hmin2(x[2], x[3])));
+      const float2 h = __half22float2(__hmax2(__hmax2(x[0], x[1]), __hmax2(x[2], x[3])));
+      // an all-NaN pair gives NaN here: fminf with ±inf first, as the fp32 scan would
+      lo[k] = fminf(fminf(__int_as_float(0x7f800000), l.x), l.y);
+      hi[k] = fmaxf(fmaxf(__int_as_float(0xff800000), h.x), h.y);
+    }
+  }
+};
+template <> struct Tile<float> {
+  static constexpr int TPT = 4;
+  float f[TPT][8];
+  __device__ __forceinline__ void load(const float* p, size_t i, int k) {
+    const float4 a = __ldcs((const float4*)(p + i)), b = __ldcs((const float4*)(p + i + 4));
+    f[k][0] = a.x; f[k][1] = a.y; f[k][2] = a.z; f[k][3] = a.w;
+    f[k][4] = b.x; f[k][5] = b.y; f[k][6] = b.z; f[k][7] = b.w;
+  }
+  __device__ __forceinline__ void row(int k, float* out) const {
+#pragma unroll
+    for (int j = 0; j < 8; j++) out[j] = f[k][j];
+  }
+  __device__ __forceinline__ void col_minmax(float* lo, float* hi) const {
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+      lo[j] = __int_as_float(0x7f800000);
+      hi[j] = -lo[j];
+#pragma unroll
+      for (int k = 0; k < TPT; k++) { lo[j] = fminf(lo[j], f[k][j]); hi[j] = fmaxf(hi[j], f[k][j]); }
+    }
+  }
+  __device__ __forceinline__ void row_minmax(float* lo, float* hi) const {
+#pragma unroll
+    for (int k = 0; k < TPT; k++) {
+      lo[k] = __int_as_float(0x7f800000);
+      hi[k] = -lo[k];
+#pragma unroll
+      for (int j = 0; j < 8; j++) { lo[k] = fminf(lo[k], f[k][j]); hi[k] = fmaxf(hi[k], f[k][j]); }
+    }
+  }
+};
+template <typename In> struct TileRows { static constexpr int value = Tile<In>::TPT; };
+
+__device__ __forceinline__ uint32_t code_tile(float x, float m, float s, float rs, int levels) {
+  const float d = __fsub_rn(x, m);
+  const float u = __fmaf_rn(d, rs, 0.5f);
+  if (fabsf(__fsub_rn(u, rintf(u))) < 0x1p-12f) return (uint32_t)code_exact(d, s, levels);
+  return min(__float2uint_rd(u), (uint32_t)levels);  // negative → 0, NaN → 0, +inf → levels
+}
+__device__ __forceinline__ void put_codes(uint8_t* dst, uint64_t word, int bits) {
+  if (bits == 2) *(uint16_t*)dst = (uint16_t)word;
+  else if (bits == 4) *(uint32_t*)dst = (uint32_t)word;
+  else if (bits == 8) *(uint2*)dst = make_uint2((uint32_t)word, (uint32_t)(word >> 32));
+  else for (int b = 0; b < bits; b++) dst[b] = (uint8_t)(word >> (8 * b));
+}
+// the CPU's scan: `if (x < lo) lo = x; if (x > hi) hi = x` (first of equal values kept)
+__device__ __forceinline__ void scan_ordered(float x, float& lo, float& hi) {
+  lo = x < lo ? x : lo;
+  hi = x > hi ? x : hi;
+}
+// butterfly step of the ordered scan: the lane without bit `off` holds the earlier values
+__device__ __forceinline__ void combine_ordered(float& lo, float& hi, int off, int lane) {
+  const float olo = __shfl_xor_sync(kFull, lo, off), ohi = __shfl_xor_sync(kFull, hi, off);
+  const bool first = (lane & off) == 0;
+  const float elo = first ? lo : olo, llo = first ? olo : lo;
+  const float ehi = first ? hi : ohi, lhi = first ? ohi : hi;
+  lo = llo < elo ? llo : elo;
+  hi = lhi > ehi ? lhi : ehi;
+}
+// fp16 scale and min of one group: hs | hm << 16, and rs = 1/s (0 where s is 0)
+__device__ __forceinline__ void group_params(float lo, float hi, int levels, uint32_t* hsm, float* rs) {
+  const uint16_t hs = __half_as_ushort(__float2half_rn(__fdiv_rn(__fsub_rn(hi, lo), (float)levels)));
+  const uint16_t hm = __half_as_ushort(__float2half_rn(lo));
+  const float s = __half2float(__ushort_as_half(hs));
+  *hsm = (uint32_t)hs | ((uint32_t)hm << 16);
+  *rs = s == 0.f ? 0.f : __frcp_rn(s);
+}
+__device__ __forceinline__ float hs_of(uint32_t hsm) { return __half2float(__ushort_as_half((uint16_t)hsm)); }
+__device__ __forceinline__ float hm_of(uint32_t hsm) { return __half2float(__ushort_as_half((uint16_t)(hsm >> 16))); }
+// a[idx] for idx < N without local memory
+template <int N> __device__ __forceinline__ float pick(const float* a, int idx) {
+  float v = a[0];
+#pragma unroll
+  for (int i = 1; i < N; i++) v = idx == i ? a[i] : v;
+  return v;
+}
+// NS slots (lo/hi per slot, the same in the R lanes of a group); lane q (0 ≤ q < R) of the group
+// computes the params of slots q, q + R, … and every lane receives all NS of them; laneOf(q) = the
+// warp lane of the group's lane q
+template <int NS, int R, typename LaneOf>
+__device__ __forceinline__ void share_params(const float* lo, const float* hi, int q, int levels, LaneOf laneOf,
+                                             uint32_t* hsm, float* rs) {
+  constexpr int N = R < NS ? R : NS;          // candidates per computation
+  constexpr int NC = R < NS ? NS / R : 1;      // computations per lane
+  uint32_t own[NC];
+  float ownRs[NC];
+#pragma unroll
+  for (int c = 0; c < NC; c++) group_params(pick<N>(lo + c * N, q % N), pick<N>(hi + c * N, q % N), levels, &own[c], &ownRs[c]);
+#pragma unroll
+  for (int j = 0; j < NS; j++) {
+    const int src = laneOf(j % R);
+    hsm[j] = __shfl_sync(kFull, own[j / N], src);
+    rs[j] = __shfl_sync(kFull, ownRs[j / N], src);
+  }
+}
+
+// axis 'channel', groups of R·TPT tokens: lane (r, o) = lane r·O + o holds rows t0 + r·TPT + [0, TPT)
+// of octet o (8 channels) of its warp; a warp covers O = 32/R octets, a block 4 warps side by side.
+// Rows past T repeat row T − 1 (no effect on min/max, nothing stored); octets past C/8 store nothing.
+template <typename In, int R>
+__global__ void __launch_bounds__(kTileThreads, sizeof(In) == 2 ? 7 : 5) k_uniform_enc_channel_tile(const In* __restrict__ x, uint16_t* __restrict__ scales,
+                                                                 uint16_t* __restrict__ mins, uint8_t* __restrict__ codes,
+                                                                 int T, int C, int bits, int nCB) {
+  constexpr int TPT = TileRows<In>::value, O = 32 / R;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int o = lane % O, r = lane / O;
+  const int tg = blockIdx.x / nCB, cb = blockIdx.x % nCB;
+  const int octs = C / 8, oct = (cb * (kTileThreads / 32) + warp) * O + o;
+  const bool active = oct < octs;
+  const int c0 = (active ? oct : octs - 1) * 8;
+  const int tr = tg * (R * TPT) + r * TPT;
+  const int levels = (1 << bits) - 1;
+  Tile<In> tile;
+#pragma unroll
+  for (int k = 0; k < TPT; k++) tile.load(x, (size_t)min(tr + k, T - 1) * C + c0, k);
+  float lo[8], hi[8];
+  tile.col_minmax(lo, hi);
+#pragma unroll
+  for (int j = 0; j < 8; j++) {
+#pragma unroll
+    for (int off = O; off < 32; off <<= 1) {
+      lo[j] = fminf(lo[j], __shfl_xor_sync(kFull, lo[j], off));
+      hi[j] = fmaxf(hi[j], __shfl_xor_sync(kFull, hi[j], off));
+    }
+  }
+  bool zero = false;
+#pragma unroll
+  for (int j = 0; j < 8; j++) zero |= lo[j] == 0.f || hi[j] == 0.f;
+  if (__any_sync(kFull, zero)) {  // rare: redo in the CPU's order (tokens ascend with k, then with r)
+#pragma unroll
+    for (int j = 0; j < 8; j++) { lo[j] = __int_as_float(0x7f800000); hi[j] = -lo[j]; }
+#pragma unroll
+    for (int k = 0; k < TPT; k++) {
+      float f[8];
+      tile.row(k, f);
+#pragma unroll
+      for (int j = 0; j < 8; j++) scan_ordered(f[j], lo[j], hi[j]);
+    }
+#pragma unroll
+    for (int j = 0; j < 8; j++)
+#pragma unroll
+      for (int off = O; off < 32; off <<= 1) combine_ordered(lo[j], hi[j], off, lane);
+  }
+  uint32_t hsm[8];
+  float rs[8];
+  share_params<8, R>(lo, hi, r, levels, [&](int q) { return q * O + o; }, hsm, rs);
+  const size_t g0 = (size_t)tg * C + c0;
+  if (active && r < 2) {  // r = 0 stores the 8 scales, r = 1 the 8 mins (one 16-byte store each)
+    uint32_t w[4];
+#pragma unroll
+    for (int p = 0; p < 4; p++)
+      w[p] = r == 0 ? __byte_perm(hsm[2 * p], hsm[2 * p + 1], 0x5410) : __byte_perm(hsm[2 * p], hsm[2 * p + 1], 0x7632);
+    *(uint4*)((r == 0 ? scales : mins) + g0) = make_uint4(w[0], w[1], w[2], w[3]);
+  }
+  if (R == 1 && active) {
+    uint32_t w[4];
+#pragma unroll
+    for (int p = 0; p < 4; p++) w[p] = __byte_perm(hsm[2 * p], hsm[2 * p + 1], 0x7632);
+    *(uint4*)(mins + g0) = make_uint4(w[0], w[1], w[2], w[3]);
+  }
+  float s[8], m[8];
+#pragma unroll
+  for (int j = 0; j < 8; j++) { s[j] = hs_of(hsm[j]); m[j] = hm_of(hsm[j]); }
+#pragma unroll
+  for (int k = 0; k < TPT; k++) {
+    float f[8];
+    tile.row(k, f);
+    uint64_t word = 0;
+#pragma unroll
+    for (int j = 0; j < 8; j++) word |= (uint64_t)code_tile(f[j], m[j], s[j], rs[j], levels) << (j * bits);
+    if (active && tr + k < T) put_codes(codes + ((size_t)(tr + k) * octs + oct) * bits, word, bits);
+  }
+}
+
+// axis 'token', groups of 8·R channels: the block's octets (8 channels each) in token-major order,
+// lane i of a warp holds octets base + 32·k + i (k < TPT): R adjacent lanes make a group, a warp row
+// is 512 (fp16) or 1024 (fp32) contiguous bytes. Octets past the end repeat the last one (nothing
+// stored); groups never straddle rows or that end (C % (8·R) == 0).
+template <typename In, int R>
+__global__ void __launch_bounds__(kTileThreads, sizeof(In) == 2 ? 7 : 8) k_uniform_enc_token_tile(const In* __restrict__ x, uint16_t* __restrict__ scales,
+                                                               uint16_t* __restrict__ mins, uint8_t* __restrict__ codes,
+                                                               size_t nOct, int bits) {
+  constexpr int TPT = TileRows<In>::value;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, q = lane % R;
+  const size_t base = ((size_t)blockIdx.x * (kTileThreads / 32) + warp) * (32 * TPT) + lane;
+  const int levels = (1 << bits) - 1;
+  Tile<In> tile;
+#pragma unroll
+  for (int k = 0; k < TPT; k++) tile.load(x, min(base + 32 * k, nOct - 1) * 8, k);
+  float lo[TPT], hi[TPT];
+  tile.row_minmax(lo, hi);
+#pragma unroll
+  for (int k = 0; k < TPT; k++) {
+#pragma unroll
+    for (int off = 1; off < R; off <<= 1) {
+      lo[k] = fminf(lo[k], __shfl_xor_sync(kFull, lo[k], off));
+      hi[k] = fmaxf(hi[k], __shfl_xor_sync(kFull, hi[k], off));
+    }
+  }
+  bool zero = false;
+#pragma unroll
+  for (int k = 0; k < TPT; k++) zero |= lo[k] == 0.f || hi[k] == 0.f;
+  if (__any_sync(kFull, zero)) {  // rare: redo in the CPU's order (channels ascend with j, then with q)
+#pragma unroll
+    for (int k = 0; k < TPT; k++) {
+      float f[8];
+      tile.row(k, f);
+      lo[k] = __int_as_float(0x7f800000);
+      hi[k] = -lo[k];
+#pragma unroll
+      for (int j = 0; j < 8; j++) scan_ordered(f[j], lo[k], hi[k]);
+#pragma unroll
+      for (int off = 1; off < R; off <<= 1) combine_ordered(lo[k], hi[k], off, lane);
+    }
+  }
+  uint32_t hsm[TPT];
+  float rs[TPT];
+  const int lane0 = lane - q;
+  share_params<TPT, R>(lo, hi, q, levels, [&](int qq) { return lane0 + qq; }, hsm, rs);
+#pragma unroll
+  for (int k = 0; k < TPT; k++) {
+    const size_t i = base + 32 * k;
+    const bool live = i < nOct;
+    if (live && q == k % R) {  // the lane that computed slot k stores its scale and min
+      scales[i / R] = (uint16_t)hsm[k];
+      mins[i / R] = (uint16_t)(hsm[k] >> 16);
+    }
+    const float s = hs_of(hsm[k]), m = hm_of(hsm[k]);
+    float f[8];
+    tile.row(k, f);
+    uint64_t word = 0;
+#pragma unroll
+    for (int j = 0; j < 8; j++) word |= (uint64_t)code_tile(f[j], m, s, rs[k], levels) << (j * bits);
+    if (live) put_codes(codes + i * bits, word, bits);
+  }
+}
+
 // one thread per 8 consecutive values (C % 8 == 0): 8 codes = `bits` whole bytes, LSB-first
 template <typename Out>
 __global__ void k_uniform_decode(const uint16_t* scales, const uint16_t* mins, const uint8_t* codes, Out* out,
@@ -256,6 +560,40 @@ static int uniform_args_ok(int T, int C, int bits, int axisToken, int gs) {
   return 1;
 }
 
+// the tiled kernels for group sizes 32, 64 and 128 (16-byte aligned x and out); false: not handled
+template <typename In, int R>
+static void launch_channel_tile(const In* x, uint16_t* scales, uint16_t* mins, uint8_t* codes, int T, int C, int bits) {
+  constexpr int O = 32 / R, gs = R * TileRows<In>::value;
+  const int nTG = (T + gs - 1) / gs, nCB = (C / 8 + (kTileThreads / 32) * O - 1) / ((kTileThreads / 32) * O);
+  k_uniform_enc_channel_tile<In, R><<<(unsigned)((size_t)nTG * nCB), kTileThreads>>>(x, scales, mins, codes, T, C, bits, nCB);
+}
+template <typename In, int R>
+static void launch_token_tile(const In* x, uint16_t* scales, uint16_t* mins, uint8_t* codes, size_t nOct, int bits) {
+  const size_t perBlock = (size_t)kTileThreads * TileRows<In>::value;
+  k_uniform_enc_token_tile<In, R><<<(unsigned)((nOct + perBlock - 1) / perBlock), kTileThreads>>>(x, scales, mins, codes, nOct, bits);
+}
+template <typename In>
+static bool uniform_encode_tiled(const In* x, uint8_t* out, int T, int C, int bits, int axisToken, int gs, size_t G) {
+  if ((uintptr_t)x % 16 != 0 || (uintptr_t)out % 16 != 0) return false;
+  uint16_t* scales = (uint16_t*)out;
+  uint16_t* mins = scales + G;
+  uint8_t* codes = out + G * 4;
+  constexpr int TPT = TileRows<In>::value;
+  if (axisToken) {
+    const size_t nOct = (size_t)T * (C / 8);
+    if (gs == 32) launch_token_tile<In, 4>(x, scales, mins, codes, nOct, bits);
+    else if (gs == 64) launch_token_tile<In, 8>(x, scales, mins, codes, nOct, bits);
+    else if (gs == 128) launch_token_tile<In, 16>(x, scales, mins, codes, nOct, bits);
+    else return false;
+  } else {
+    if (gs == 32) launch_channel_tile<In, 32 / TPT>(x, scales, mins, codes, T, C, bits);
+    else if (gs == 64) launch_channel_tile<In, 64 / TPT>(x, scales, mins, codes, T, C, bits);
+    else if (gs == 128) launch_channel_tile<In, 128 / TPT>(x, scales, mins, codes, T, C, bits);
+    else return false;
+  }
+  return true;
+}
+
 template <typename In>
 static int uniform_encode(const In* x, uint8_t* out, int T, int C, int bits, int axisToken, int gs) {
   if (!uniform_args_ok(T, C, bits, axisToken, gs)) return (int)cudaErrorInvalidValue;
@@ -263,7 +601,8 @@ static int uniform_encode(const In* x, uint8_t* out, int T, int C, int bits, int
   if (T == 0) return 0;
   uint16_t* scales = (uint16_t*)out;
   uint16_t* mins = scales + G;
-  if (axisToken) {
+  if (uniform_encode_tiled(x, out, T, C, bits, axisToken, gs, G)) {
+  } else if (axisToken) {
     if (gs == 32)
       k_uniform_enc_token32<In><<<kvq_blocks(G, 128), 128>>>(x, scales, mins, out + G * 4, C, bits, G);
     else
