@@ -2,16 +2,18 @@
 // (LOP3 magic-number conversion) and fed to mma.sync.m16n8k16, FlashAttention-2 style, so the
 // inner loop costs a few instructions per code instead of the scalar kernel's ~65 per token.
 //
-// One warp owns 32-token chunks (one key group when gsK = 32). Scores S[head, token] = Q·Kᵀ use the
-// (padded to 16) query heads of one KV head as the M dimension and 8 tokens as N; the per-channel key
-// scale is folded into Q once per chunk and Σ q·min is added after the MMA. P·V uses the score
-// fragment directly as the A operand (16 tokens per k-step) and the dequantized values as B.
+// One warp owns 32-token chunks (one key group when gsK = 32). Scores S = K·Qᵀ take 16 tokens as the M
+// dimension and the (up to 8) query heads of one KV head as N (no MMA row is padding): the key codes
+// are the A operand, the query with the per-channel key scale folded in (once per chunk) the B operand,
+// and Σ q·min is added after the MMA. movmatrix transposes the fp16 weights P into the B operand of
+// Oᵀ += Vᵀ·Pᵀ, which takes 16 channels as M and 16 tokens as K; values are dequantized with one hfma2
+// per pair of tokens.
 //
 // Head-dimension permutation (free, because a dot product does not care about the order): in the
-// score MMA, lane (g, r) = (lane / 4, lane % 4) holds key channels [32r, 32r + 32) of token g,
-// i.e. one contiguous 8- (2-bit) or 16-byte (4-bit) load; in the value MMA it holds channels
-// [16g, 16g + 16) of its four tokens. The output fragment of lane (g, r) is head g, channels
-// [32r, 32r + 32).
+// score MMA, lane (g, r) = (lane / 4, lane % 4) holds key channels [32r, 32r + 32) of tokens g, g + 8,
+// g + 16, g + 24, i.e. one contiguous 8- (2-bit) or 16-byte (4-bit) load each; in the value MMA it
+// holds channels [16g, 16g + 16) of its four tokens (tile ct: rows g, g + 8 = channels 16g + ct,
+// 16g + 8 + ct). The output fragment of lane (g, r) is heads 2r, 2r + 1 of those channels.
 #include <cuda_fp16.h>
 #include <math.h>
 #include <stdint.h>
@@ -25,16 +27,19 @@
 #define KVQ_MMA_MIN_BLOCKS 2  // blocks per SM the register allocation aims for
 #endif
 
-// Same MMA when rows 8..15 of A are zero (at most 8 query heads per KV head): only c0, c1 are kept,
-// the upper half of the accumulator is fed zeros and discarded (saves 2 registers per tile).
-__device__ __forceinline__ void mma16816_top(float& c0, float& c1, uint32_t a0, uint32_t a2, uint32_t b0,
-                                             uint32_t b1) {
-  float d2 = 0.f, d3 = 0.f;  // rows 8..15: zero in, discarded out
+__device__ __forceinline__ void mma_full(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
+                                         uint32_t b1) {
   asm(
       "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
       "{%0,%1,%2,%3};\n"
-      : "+f"(c0), "+f"(c1), "+f"(d2), "+f"(d3)
-      : "r"(a0), "r"(0u), "r"(a2), "r"(0u), "r"(b0), "r"(b1));
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+// transpose of an 8×8 fp16 matrix held one half2 per lane (lane (g, r): row g, columns 2r, 2r + 1)
+__device__ __forceinline__ uint32_t movmatrix_t(uint32_t x) {
+  uint32_t y;
+  asm volatile("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;\n" : "=r"(y) : "r"(x));
+  return y;
 }
 
 __device__ __forceinline__ uint32_t h2u(__half2 h) { return *reinterpret_cast<uint32_t*>(&h); }
@@ -127,10 +132,10 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
     }
   }
 
-  float acc[16][2];
+  float acc[8][4];  // channel tile ct: channels 16g + ct (c0, c1) and 16g + 8 + ct (c2, c3); heads 2r (c0, c2), 2r + 1
 #pragma unroll
-  for (int n = 0; n < 16; n++) acc[n][0] = acc[n][1] = 0.f;
-  float m = -INFINITY, l = 0.f;
+  for (int n = 0; n < 8; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};  // heads 2r, 2r + 1 (l: this lane's share)
 
   // Per-warp double-buffered staging in shared memory, filled with cp.async one chunk ahead, so the
   // loads of chunk i+1 are in flight while chunk i is computed. nS = value scales per token and head.
@@ -206,10 +211,7 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
       ks4[x] = ((const uint4*)(sb + S_::KSC + 64 * r))[x];
       km4[x] = ((const uint4*)(sb + S_::KMN + 64 * r))[x];
     }
-    uint32_t kw[4][BK];
-#pragma unroll
-    for (int i = 0; i < 4; i++) load_kwords<BK>(sb + S_::KCODE + (8 * i + g) * S_::KROW + 32 * r * BK / 8, kw[i]);
-    // key group constants: fold the scale into q, Σ q·min per head
+    // key group constants: the scale folded into q (B operand, head g), Σ q·min per head
     const __half* ksh = (const __half*)ks4;
     const __half* kmh = (const __half*)km4;
     uint32_t qs[16];
@@ -226,58 +228,76 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
     }
     qm += __shfl_xor_sync(0xffffffffu, qm, 1);
     qm += __shfl_xor_sync(0xffffffffu, qm, 2);
+    // lanes (g, ·) hold head g's Σ q·min; the score fragment needs heads 2r and 2r + 1
+    const float qm0 = __shfl_sync(0xffffffffu, qm, 8 * r), qm1 = __shfl_sync(0xffffffffu, qm, 8 * r + 4);
 
-    // scores for 4 tiles of 8 tokens: lane holds tokens 2r, 2r + 1 of each tile (row g). The k-steps
-    // are the outer loop so that the 4 tiles' accumulator chains interleave (MMA latency hidden).
-    float c[4][2];
+    // scores S = K·Qᵀ: 2 tiles of 16 tokens (rows) × 8 heads; lane holds tokens 16mt + g (+8), heads 2r, 2r + 1
+    float c[2][4];
 #pragma unroll
-    for (int i = 0; i < 4; i++) c[i][0] = c[i][1] = 0.f;
+    for (int mt = 0; mt < 2; mt++) c[mt][0] = c[mt][1] = c[mt][2] = c[mt][3] = 0.f;
+    {
+      uint32_t kw[4][BK];  // tokens g + 8i, channels [32r, 32r + 32)
 #pragma unroll
-    for (int k = 0; k < 8; k++) {
-      constexpr int per = 16 / BK;
-      const int p0 = 2 * k, p1 = 2 * k + 1;
+      for (int i = 0; i < 4; i++) load_kwords<BK>(sb + S_::KCODE + (g + 8 * i) * S_::KROW + 32 * r * BK / 8, kw[i]);
 #pragma unroll
-      for (int i = 0; i < 4; i++) {
-        uint32_t b0 = h2u(codes2<BK>(kw[i][p0 / per], (p0 % per) * BK));
-        uint32_t b1 = h2u(codes2<BK>(kw[i][p1 / per], (p1 % per) * BK));
-        mma16816_top(c[i][0], c[i][1], qs[p0], qs[p1], b0, b1);
+      for (int k = 0; k < 8; k++) {
+        constexpr int per = 16 / BK;
+        const int p0 = 2 * k, p1 = 2 * k + 1;
+#pragma unroll
+        for (int mt = 0; mt < 2; mt++) {
+          const uint32_t a0 = h2u(codes2<BK>(kw[2 * mt][p0 / per], (p0 % per) * BK));
+          const uint32_t a1 = h2u(codes2<BK>(kw[2 * mt + 1][p0 / per], (p0 % per) * BK));
+          const uint32_t a2 = h2u(codes2<BK>(kw[2 * mt][p1 / per], (p1 % per) * BK));
+          const uint32_t a3 = h2u(codes2<BK>(kw[2 * mt + 1][p1 / per], (p1 % per) * BK));
+          mma_full(c[mt], a0, a1, a2, a3, qs[p0], qs[p1]);
+        }
       }
     }
-    float s[4][2];
+    float s[2][4];
 #pragma unroll
-    for (int i = 0; i < 4; i++)
+    for (int mt = 0; mt < 2; mt++)
 #pragma unroll
-      for (int e = 0; e < 2; e++) {
-        int t = t0 + 8 * i + 2 * r + e;
-        s[i][e] = t < end ? (c[i][e] + qm) * scaleLog2 : -INFINITY;
+      for (int e = 0; e < 4; e++) {
+        const int t = t0 + 16 * mt + g + 8 * (e >> 1);
+        s[mt][e] = t < end ? (c[mt][e] + ((e & 1) ? qm1 : qm0)) * scaleLog2 : -INFINITY;
       }
-    // online softmax (row g is spread over the 4 lanes of a quad)
-    float mx = m;
+    float corr[2], base[2];
 #pragma unroll
-    for (int i = 0; i < 4; i++) mx = fmaxf(mx, fmaxf(s[i][0], s[i][1]));
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-    const float base = mx == -INFINITY ? 0.f : mx;
-    const float corr = exp2f(m - base);
-    m = mx;
-    uint32_t pa[4];
-    float ps = 0.f;
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-      float p0 = exp2f(s[i][0] - base), p1 = exp2f(s[i][1] - base);
-      ps += p0 + p1;
-      pa[i] = h2u(__floats2half2_rn(p0, p1));
+    for (int e = 0; e < 2; e++) {
+      float mx = fmaxf(m[e], fmaxf(fmaxf(s[0][e], s[0][e + 2]), fmaxf(s[1][e], s[1][e + 2])));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 4));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 8));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 16));
+      base[e] = mx == -INFINITY ? 0.f : mx;
+      corr[e] = exp2f(m[e] - base[e]);
+      m[e] = mx;
     }
-    l = l * corr + ps;
+    // P, transposed into the B operand of P·V (per lane: head g, tokens 2r, 2r + 1 (+8) of each 16)
+    uint32_t pb[2][2];
+    float ps[2] = {0.f, 0.f};
 #pragma unroll
-    for (int n = 0; n < 16; n++) { acc[n][0] *= corr; acc[n][1] *= corr; }
+    for (int mt = 0; mt < 2; mt++) {
+      float pr[4];
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        pr[e] = exp2f(s[mt][e] - base[e & 1]);  // 0 for masked tokens
+        ps[e & 1] += pr[e];
+      }
+      pb[mt][0] = movmatrix_t(h2u(__floats2half2_rn(pr[0], pr[1])));
+      pb[mt][1] = movmatrix_t(h2u(__floats2half2_rn(pr[2], pr[3])));
+    }
+#pragma unroll
+    for (int e = 0; e < 2; e++) l[e] = l[e] * corr[e] + ps[e];
+#pragma unroll
+    for (int n = 0; n < 8; n++) {
+      acc[n][0] *= corr[0]; acc[n][1] *= corr[1]; acc[n][2] *= corr[0]; acc[n][3] *= corr[1];
+    }
 
-    // P·V, two k-steps of 16 tokens; this lane dequantizes tokens 2r, 2r+1, 2r+8, 2r+9 of the step,
-    // channels [16g, 16g + 16)
+    // Oᵀ += Vᵀ·Pᵀ, two k-steps of 16 tokens; this lane dequantizes tokens 2r, 2r+1, 2r+8, 2r+9 of the
+    // step, channels [16g, 16g + 16): tile ct rows g, g + 8 = channels 16g + ct, 16g + 8 + ct
     const int vh = nS == 1 ? ((tp0 * cg + kvg) & 1) : vh0;
 #pragma unroll
     for (int ks = 0; ks < 2; ks++) {
-      // this step's value codes and scales, from the stage (shared memory: loaded late, few registers)
       uint32_t vw[4][BV / 2];
       __half sv[4], mv[4];
 #pragma unroll
@@ -286,17 +306,9 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
         load_vwords<BV>(sb + S_::VCODE + tl * S_::VROW + 16 * g * BV / 8, vw[u]);
         // with one scale per token, its half within the copied pair depends on the token's parity
         const int hh = nS == 1 ? ((vh + tl * cg) & 1) : vh;
-        sv[u] = ((const __half*)(sb + S_::VSC + tl * S_::VSLOT))[hh];
-        mv[u] = ((const __half*)(sb + S_::VMN + tl * S_::VSLOT))[hh];
-      }
-#pragma unroll
-      for (int u = 0; u < 4; u++) {
-        // masked tokens: codes, scale and min 0, so garbage (possibly NaN) never reaches the MMA
-        if (t0 + 16 * ks + 2 * r + (u & 1) + 8 * (u >> 1) >= end) {
-          sv[u] = mv[u] = __float2half(0.f);
-#pragma unroll
-          for (int x = 0; x < BV / 2; x++) vw[u][x] = 0u;
-        }
+        const bool in = t0 + tl < end;  // a masked token's scale and min may be garbage: 0, so 0 · code = 0
+        sv[u] = in ? ((const __half*)(sb + S_::VSC + tl * S_::VSLOT))[hh] : __float2half(0.f);
+        mv[u] = in ? ((const __half*)(sb + S_::VMN + tl * S_::VSLOT))[hh] : __float2half(0.f);
       }
       const __half2 s01 = __halves2half2(sv[0], sv[1]), m01 = __halves2half2(mv[0], mv[1]);
       const __half2 s89 = __halves2half2(sv[2], sv[3]), m89 = __halves2half2(mv[2], mv[3]);
@@ -309,14 +321,15 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
         x01[hidx] = __byte_perm(vw[0][wi], vw[1][wi], sel);
         x89[hidx] = __byte_perm(vw[2][wi], vw[3][wi], sel);
       }
-      const uint32_t a0 = pa[2 * ks], a2 = pa[2 * ks + 1];
 #pragma unroll
-      for (int n = 0; n < 16; n++) {
+      for (int ct = 0; ct < 8; ct++) {
         constexpr int per = 16 / BV;  // channels per half-word
-        const int hidx = n / per, sh = (n % per) * BV;
-        uint32_t b0 = h2u(__hfma2(codes2<BV>(x01[hidx], sh), s01, m01));
-        uint32_t b1 = h2u(__hfma2(codes2<BV>(x89[hidx], sh), s89, m89));
-        mma16816_top(acc[n][0], acc[n][1], a0, a2, b0, b1);
+        const int h0 = ct / per, h1 = (8 + ct) / per, sh = (ct % per) * BV;
+        const uint32_t a0 = h2u(__hfma2(codes2<BV>(x01[h0], sh), s01, m01));
+        const uint32_t a1 = h2u(__hfma2(codes2<BV>(x01[h1], sh), s01, m01));
+        const uint32_t a2 = h2u(__hfma2(codes2<BV>(x89[h0], sh), s89, m89));
+        const uint32_t a3 = h2u(__hfma2(codes2<BV>(x89[h1], sh), s89, m89));
+        mma_full(acc[ct], a0, a1, a2, a3, pb[ks][0], pb[ks][1]);
       }
     }
     __syncwarp();  // every lane is done with stage st before it is refilled
@@ -325,18 +338,27 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
   asm volatile("cp.async.wait_all;\n" ::: "memory");
   __syncthreads();  // the staging buffers become the merge buffers
 
-  // merge the warps of the block: lane (g, r) holds head g, channels 32r + n and 32r + 16 + n
+  // merge the warps of the block
   float(*sacc)[8][D] = (float(*)[8][D])smem;
   float(*sm)[8] = (float(*)[8])(smem + NWARP * 8 * D * 4);
   float(*sl)[8] = (float(*)[8])(smem + NWARP * 8 * D * 4 + NWARP * 8 * 4);
-  l += __shfl_xor_sync(0xffffffffu, l, 1);
-  l += __shfl_xor_sync(0xffffffffu, l, 2);
 #pragma unroll
-  for (int n = 0; n < 16; n++) {
-    sacc[warp][g][32 * r + n] = acc[n][0];
-    sacc[warp][g][32 * r + 16 + n] = acc[n][1];
+  for (int e = 0; e < 2; e++) {
+    l[e] += __shfl_xor_sync(0xffffffffu, l[e], 4);
+    l[e] += __shfl_xor_sync(0xffffffffu, l[e], 8);
+    l[e] += __shfl_xor_sync(0xffffffffu, l[e], 16);
   }
-  if (r == 0) { sm[warp][g] = m; sl[warp][g] = l; }
+#pragma unroll
+  for (int ct = 0; ct < 8; ct++) {
+    sacc[warp][2 * r][16 * g + ct] = acc[ct][0];
+    sacc[warp][2 * r + 1][16 * g + ct] = acc[ct][1];
+    sacc[warp][2 * r][16 * g + 8 + ct] = acc[ct][2];
+    sacc[warp][2 * r + 1][16 * g + 8 + ct] = acc[ct][3];
+  }
+  if (g == 0) {
+    sm[warp][2 * r] = m[0]; sl[warp][2 * r] = l[0];
+    sm[warp][2 * r + 1] = m[1]; sl[warp][2 * r + 1] = l[1];
+  }
   __syncthreads();
   const int d = threadIdx.x;  // blockDim = 128 = D
   for (int h = 0; h < G; h++) {
