@@ -4,7 +4,15 @@
  * decode attention kernel without a dequantized copy.
  */
 import type { EncodedBlock, QuantizerSpec } from '@kvq/core';
-import { InvalidArgumentError, ShapeError, UnsupportedOpError, createQuantizer } from '@kvq/core';
+import {
+  InvalidArgumentError,
+  ShapeError,
+  UnsupportedOpError,
+  createQuantizer,
+  gaussianGrid2d,
+  lloydMaxGaussian,
+  randomSigns,
+} from '@kvq/core';
 import { GpuBuffer } from './buffer.js';
 import type { GpuContext } from './context.js';
 import type { KvTileFormat } from './kernels/decode-attention.wgsl.js';
@@ -50,9 +58,59 @@ export function tileFormat(spec: QuantizerSpec, s: KvTensorShape): KvTileFormat 
         blockWords: paddedBlockBytes(spec, s) / 4,
       };
     }
+    case 'higgs': {
+      if (spec.block !== s.headDim) {
+        throw new UnsupportedOpError(
+          'webgpu',
+          `fused decode attention over higgs blocks of ${spec.block} channels (needs the Hadamard block = headDim ${s.headDim})`,
+        );
+      }
+      const codeBits = Math.round(2 * spec.bits);
+      if (codeBits > 8) {
+        throw new UnsupportedOpError(
+          'webgpu',
+          `fused decode attention over ${spec.bits}-bit higgs codes (≤ 4 bits)`,
+        );
+      }
+      const heads = s.blockTokens * s.kvHeads;
+      if (heads % 2 !== 0) {
+        throw new UnsupportedOpError(
+          'webgpu',
+          'fused decode attention over higgs blocks whose codes are not word-aligned (blockTokens × kvHeads odd)',
+        );
+      }
+      return {
+        kind: 'higgs',
+        dim: spec.dim,
+        bits: spec.bits,
+        codeBits,
+        block: spec.block,
+        blockTokens: s.blockTokens,
+        blockWords: paddedBlockBytes(spec, s) / 4,
+        scaleWords: heads / 2,
+        table: higgsPairTable(spec.dim, spec.bits),
+        signs: randomSigns(spec.seed, spec.block),
+      };
+    }
     default:
       throw new UnsupportedOpError('webgpu', `fused decode attention over "${spec.kind}" blocks`);
   }
+}
+
+/**
+ * The point of every HIGGS pair code, interleaved `[x0, y0, x1, y1, …]`: the 2-D grid itself, or
+ * for scalar levels the pair `(level[c & mask], level[c >> bits])` (two codes packed LSB first).
+ */
+export function higgsPairTable(dim: 1 | 2, bits: number): Float32Array {
+  if (dim === 2) return gaussianGrid2d(bits);
+  const levels = lloydMaxGaussian(bits);
+  const n = levels.length;
+  const out = new Float32Array(2 * n * n);
+  for (let c = 0; c < n * n; c++) {
+    out[2 * c] = levels[c & (n - 1)]!;
+    out[2 * c + 1] = levels[c >> bits]!;
+  }
+  return out;
 }
 
 /** Encoded K or V of a batch on the GPU. Owns its buffer. */

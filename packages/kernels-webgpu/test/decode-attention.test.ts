@@ -15,6 +15,15 @@ const u = (bits: number, axis: 'channel' | 'token', groupSize: number): Quantize
 });
 
 /** Small shapes: software Vulkan compiles each unrolled kernel with LLVM, and larger ones take minutes. */
+const higgs = (bits: number, dim: 1 | 2, block: number, seed: number, scaleGain?: number): QuantizerSpec => ({
+  kind: 'higgs',
+  bits,
+  dim,
+  block,
+  seed,
+  ...(scaleGain !== undefined ? { scaleGain } : {}),
+});
+
 const CASES: {
   name: string;
   k: QuantizerSpec;
@@ -28,8 +37,14 @@ const CASES: {
   span?: number;
   tpi: number;
   noSubgroups?: boolean;
+  /** which kernel must run (the default choice is checked) */
+  kernel: 'token' | 'lane';
+  /** force this kernel (else the default choice) */
+  force?: boolean;
+  tpt?: number;
+  tiles?: number;
 }[] = [
-  { name: 'fp16', k: F16, v: F16, D: 64, Hq: 4, Hkv: 2, B: 2, N: 96, bt: 32, tpi: 2 },
+  { name: 'fp16', k: F16, v: F16, D: 64, Hq: 4, Hkv: 2, B: 2, N: 96, bt: 32, tpi: 2, kernel: 'lane' },
   {
     name: 'fp16, Llama-3 head dim 128, GQA 4',
     k: F16,
@@ -41,8 +56,9 @@ const CASES: {
     N: 64,
     bt: 64,
     tpi: 1,
+    kernel: 'lane',
   },
-  { name: 'fp8', k: FP8, v: FP8, D: 64, Hq: 2, Hkv: 1, B: 1, N: 80, bt: 16, tpi: 1 },
+  { name: 'fp8', k: FP8, v: FP8, D: 64, Hq: 2, Hkv: 1, B: 1, N: 80, bt: 16, tpi: 1, kernel: 'lane' },
   {
     name: 'kivi-2 (k2 channel g32, v2 token g32)',
     k: u(2, 'channel', 32),
@@ -55,6 +71,22 @@ const CASES: {
     bt: 64,
     span: 4,
     tpi: 2,
+    kernel: 'token',
+  },
+  {
+    name: 'kivi-2 (lane kernel)',
+    k: u(2, 'channel', 32),
+    v: u(2, 'token', 32),
+    D: 64,
+    Hq: 4,
+    Hkv: 2,
+    B: 2,
+    N: 128,
+    bt: 64,
+    span: 4,
+    tpi: 2,
+    kernel: 'lane',
+    force: true,
   },
   {
     name: 'kivi-2',
@@ -68,6 +100,8 @@ const CASES: {
     bt: 64,
     tpi: 1,
     noSubgroups: true,
+    kernel: 'token',
+    tpt: 1,
   },
   {
     name: 'k4v2 (k4 channel g16, v2 token g64), GQA 3',
@@ -80,6 +114,7 @@ const CASES: {
     N: 64,
     bt: 32,
     tpi: 3,
+    kernel: 'token',
   },
   {
     name: 'k3v1, unaligned codes, token groups of 8 < dims per lane',
@@ -92,6 +127,7 @@ const CASES: {
     N: 40,
     bt: 8,
     tpi: 1,
+    kernel: 'token',
   },
   {
     name: 'k8 + fp16 values, many chunks',
@@ -106,6 +142,89 @@ const CASES: {
     span: 4,
     tpi: 2,
     noSubgroups: true,
+    kernel: 'lane',
+  },
+  {
+    name: 'kivi-2 g128, head dim 128, GQA 4, several tiles per chunk',
+    k: u(2, 'channel', 128),
+    v: u(2, 'token', 128),
+    D: 128,
+    Hq: 8,
+    Hkv: 2,
+    B: 2,
+    N: 768,
+    bt: 256,
+    tpi: 1,
+    kernel: 'token',
+    tiles: 2,
+  },
+  {
+    name: 'aqua-2.5 HIGGS (K 2.5-bit 2-D, V 2-bit 2-D, gain), head dim 128, GQA 4, partial tile',
+    k: higgs(2.5, 2, 128, 0x6b, 1.05),
+    v: higgs(2, 2, 128, 0x76, 1.08),
+    D: 128,
+    Hq: 8,
+    Hkv: 2,
+    B: 2,
+    N: 352,
+    bt: 32,
+    tpi: 1,
+    kernel: 'token',
+  },
+  {
+    name: 'HIGGS 4/4 1-D (AQUA layer 0), GQA 1',
+    k: higgs(4, 1, 64, 7),
+    v: higgs(4, 1, 64, 8),
+    D: 64,
+    Hq: 2,
+    Hkv: 2,
+    B: 1,
+    N: 64,
+    bt: 64,
+    tpi: 1,
+    kernel: 'token',
+  },
+  {
+    name: 'HIGGS kvq-2 widths K1 (1-D) / V1.5 (2-D), GQA 4, without subgroups',
+    k: higgs(1, 1, 64, 3),
+    v: higgs(1.5, 2, 64, 4),
+    D: 64,
+    Hq: 4,
+    Hkv: 1,
+    B: 2,
+    N: 200,
+    bt: 8,
+    tpi: 1,
+    kernel: 'token',
+    noSubgroups: true,
+    tpt: 1,
+  },
+  {
+    name: 'HIGGS K3/V3 2-D and K2/V1.5, mixed: K 3-bit 2-D, V 1.5-bit 2-D, GQA 4, 3 chunks',
+    k: higgs(3, 2, 64, 5),
+    v: higgs(1.5, 2, 64, 6),
+    D: 64,
+    Hq: 8,
+    Hkv: 2,
+    B: 1,
+    N: 640,
+    bt: 128,
+    tpi: 1,
+    kernel: 'token',
+    tiles: 1,
+  },
+  {
+    name: 'HIGGS K2/V2 2-D (kvq-2 typical), GQA 4',
+    k: higgs(2, 2, 64, 9),
+    v: higgs(2, 2, 64, 10),
+    D: 64,
+    Hq: 4,
+    Hkv: 1,
+    B: 1,
+    N: 256,
+    bt: 64,
+    tpi: 1,
+    kernel: 'token',
   },
 ];
 
@@ -116,7 +235,7 @@ describe.skipIf(!p.ok)(
       {
         const tpi = c.tpi;
         const noSubgroups = c.noSubgroups ?? false;
-        it(`${c.name}, B=${c.B} N=${c.N} Hq=${c.Hq} Hkv=${c.Hkv} D=${c.D}, ${tpi} tokens/iter${noSubgroups ? ', without subgroups' : ''}`, async () => {
+        it(`${c.name} [${c.kernel}], B=${c.B} N=${c.N} Hq=${c.Hq} Hkv=${c.Hkv} D=${c.D}, ${tpi} tokens/iter${noSubgroups ? ', without subgroups' : ''}`, async () => {
           const b = await sharedBackend();
           const ctx = b.ctx;
           const rng = new SeededRandom(c.N * 7 + c.D);
@@ -156,8 +275,16 @@ describe.skipIf(!p.ok)(
             { batch: c.B, tokens: c.N, queryHeads: c.Hq, kvHeads: c.Hkv, headDim: c.D },
             kt.tileFormat(),
             vt.tileFormat(),
-            { span: c.span, noSubgroups, tokensPerIter: tpi },
+            {
+              span: c.span,
+              noSubgroups,
+              tokensPerIter: tpi,
+              tokensPerThread: c.tpt,
+              tilesPerChunk: c.tiles,
+              ...(c.force ? { kernel: c.kernel } : {}),
+            },
           );
+          expect(attn.kernel).toBe(c.kernel);
           if (noSubgroups) expect(attn.subgroups).toBe(false);
           const qb = scope.upload(q);
           const out = scope.create(q.byteLength);

@@ -24,6 +24,23 @@ export type KvTileFormat =
       readonly nGroups: number;
       /** u32 words per block (the block's bytes padded to 4) */
       readonly blockWords: number;
+    }
+  | {
+      /** HIGGS (FORMAT.md "higgs"): read by the token-parallel kernel only, Hadamard block = headDim */
+      readonly kind: 'higgs';
+      readonly dim: 1 | 2;
+      readonly bits: number;
+      /** bits of one pair code (a 2-D grid point, or two 1-D levels packed LSB first) */
+      readonly codeBits: number;
+      readonly block: number;
+      readonly blockTokens: number;
+      readonly blockWords: number;
+      /** u32 words of the fp16 scales at the start of a block (tokens × heads / 2) */
+      readonly scaleWords: number;
+      /** point of every pair code, interleaved [x0, y0, x1, y1, …] */
+      readonly table: Float32Array;
+      /** the Hadamard block's seeded signs */
+      readonly signs: Float32Array;
     };
 
 /** Compile-time configuration of the fused kernel. */
@@ -50,9 +67,10 @@ export function fusedHeadDimSupported(headDim: number): boolean {
 }
 
 function formatKey(f: KvTileFormat): string {
-  return f.kind === 'uniform'
-    ? `u${f.bits}${f.axis[0]}${f.groupSize}b${f.blockTokens}w${f.blockWords}g${f.nGroups}`
-    : f.kind;
+  if (f.kind === 'uniform')
+    return `u${f.bits}${f.axis[0]}${f.groupSize}b${f.blockTokens}w${f.blockWords}g${f.nGroups}`;
+  if (f.kind === 'higgs') throw new Error('higgs blocks are read by the token-parallel kernel only');
+  return f.kind;
 }
 
 /** Cache key of a configuration. */
@@ -111,6 +129,7 @@ function loadWgsl(x: string, f: KvTileFormat, dpl: number, tok: string, pre: str
     }
     return L.join('\n');
   }
+  if (f.kind !== 'uniform') throw new Error(`${f.kind} blocks are read by the token-parallel kernel only`);
   const { bits, axis, groupSize: gs, blockTokens: bt, nGroups, blockWords } = f;
   const mask = (1 << bits) - 1;
   const nb = x === 'k' ? 'p.nBlocksK' : 'p.nBlocksV';

@@ -6,6 +6,16 @@ import { InvalidArgumentError, UnsupportedOpError } from '@kvq/core';
 import { GpuBuffer } from '../buffer.js';
 import type { GpuContext } from '../context.js';
 import {
+  TP_THREADS,
+  type TpAttentionConfig,
+  tpAttentionKey,
+  tpAttentionWgsl,
+  tpAuxData,
+  tpAuxLayout,
+  tpReduceRotateWgsl,
+  tpUnsupported,
+} from '../kernels/decode-attention-tp.wgsl.js';
+import {
   type KvTileFormat,
   LANES,
   SLOTS,
@@ -34,8 +44,18 @@ export interface DecodeAttentionOptions {
   readonly scale?: number;
   /** force the path without subgroups */
   readonly noSubgroups?: boolean;
-  /** tokens per loop iteration of a slot (1..8; default 4) */
+  /** tokens per loop iteration of a slot (1..8; default 4; lane kernel only) */
   readonly tokensPerIter?: number;
+  /**
+   * `'token'`: the token-parallel kernel (uniform channel-axis keys or HIGGS keys, uniform
+   * token-axis or HIGGS values); `'lane'`: the original kernel (fp16, fp8, any uniform);
+   * default: token-parallel wherever it reads the formats.
+   */
+  readonly kernel?: 'token' | 'lane';
+  /** token-parallel kernel: tokens per thread in the key phase (1 or 2; default 2) */
+  readonly tokensPerThread?: number;
+  /** token-parallel kernel: tiles of 128·tokensPerThread tokens per workgroup (default from the shape) */
+  readonly tilesPerChunk?: number;
 }
 
 /** A fused decode-attention kernel for one shape and one pair of K/V formats. Owns its scratch buffer. */
@@ -46,6 +66,12 @@ export class DecodeAttention implements Disposable {
   readonly nChunks: number;
   readonly subgroups: boolean;
   readonly tokensPerIter: number;
+  /** which kernel runs: token-parallel (compressed formats) or the lane kernel (fp16, fp8, other uniform layouts) */
+  readonly kernel: 'token' | 'lane';
+  /** token-parallel kernel: tiles per workgroup (0 for the lane kernel) */
+  readonly tilesPerChunk: number;
+  #tp: TpAttentionConfig | null = null;
+  #aux: GpuBuffer | null = null;
   readonly #keys: KvTileFormat;
   readonly #values: KvTileFormat;
   readonly #partials: GpuBuffer;
@@ -68,31 +94,80 @@ export class DecodeAttention implements Disposable {
     if (queryHeads % kvHeads !== 0)
       throw new InvalidArgumentError(`queryHeads ${queryHeads} is not a multiple of kvHeads ${kvHeads}`);
     const G = queryHeads / kvHeads;
-    this.subgroups = ctx.features.subgroups && !options.noSubgroups && subgroupSizeOk(ctx);
-    // measured on the H100: fp16 K/V fastest at 8 tokens/iteration, encoded ones at 4 (8 spills)
-    const tpi = options.tokensPerIter ?? (keys.kind === 'f16' && values.kind === 'f16' ? 8 : 4);
-    if (!Number.isInteger(tpi) || tpi < 1 || tpi > 8)
-      throw new InvalidArgumentError(`tokensPerIter must be in 1..8, got ${tpi}`);
-    this.tokensPerIter = tpi;
-    const shared = 4 * (SLOTS * (headDim + 2) + (this.subgroups ? 0 : LANES * SLOTS * G * tpi));
-    if (shared > ctx.limits.maxComputeWorkgroupStorageSize) {
-      throw new UnsupportedOpError(
-        'webgpu',
-        `fused decode attention needs ${shared} B of workgroup memory (device: ${ctx.limits.maxComputeWorkgroupStorageSize})`,
-      );
-    }
     this.ctx = ctx;
     this.shape = { ...shape };
-    // measured on the H100: long slots (≤ 128 tokens) beat more workgroups, down to ~128 workgroups
-    const target = 128;
-    const span =
-      options.span ?? Math.min(128, Math.max(16, Math.ceil((tokens * batch * kvHeads) / (SLOTS * target))));
-    // the kernel steps through a slot's tokens tokensPerIter at a time
-    this.span = Math.ceil(span / tpi) * tpi;
-    this.nChunks = Math.ceil(tokens / (SLOTS * this.span));
     this.#keys = keys;
     this.#values = values;
     this.#scale = options.scale ?? 1 / Math.sqrt(headDim);
+    const tpt = options.tokensPerThread ?? 2;
+    if (tpt !== 1 && tpt !== 2) throw new InvalidArgumentError(`tokensPerThread must be 1 or 2, got ${tpt}`);
+    const cpt = G <= 4 ? 16 : 8;
+    const why = tpUnsupported(keys, values, headDim, tpt, cpt);
+    const higgs = keys.kind === 'higgs' || values.kind === 'higgs';
+    if (options.kernel === 'token' || (options.kernel !== 'lane' && why === null)) {
+      if (why !== null) throw new UnsupportedOpError('webgpu', `token-parallel decode attention: ${why}`);
+      this.kernel = 'token';
+      this.subgroups = ctx.features.subgroups && !options.noSubgroups;
+      this.tokensPerIter = 0;
+      this.span = 0;
+      const TT = TP_THREADS * tpt;
+      const tilesTotal = Math.ceil(tokens / TT);
+      let tiles = options.tilesPerChunk ?? Math.max(1, Math.ceil((batch * kvHeads * tilesTotal) / 1024));
+      if (options.tilesPerChunk === undefined && Math.ceil(tilesTotal / tiles) > 64)
+        tiles = Math.ceil(tilesTotal / 64);
+      if (!Number.isInteger(tiles) || tiles < 1)
+        throw new InvalidArgumentError(`tilesPerChunk must be a positive integer, got ${tiles}`);
+      this.tilesPerChunk = tiles;
+      this.nChunks = Math.ceil(tilesTotal / tiles);
+      this.#tp = {
+        headDim,
+        group: G,
+        keys,
+        values,
+        subgroups: this.subgroups,
+        tpt,
+        cpt,
+        channels: kvHeads * headDim,
+        kvec: keyRowsVec4(keys, kvHeads * headDim, headDim),
+      };
+      const shared = tpSharedBytes(this.#tp);
+      if (shared > ctx.limits.maxComputeWorkgroupStorageSize) {
+        throw new UnsupportedOpError(
+          'webgpu',
+          `token-parallel decode attention needs ${shared} B of workgroup memory (device: ${ctx.limits.maxComputeWorkgroupStorageSize})`,
+        );
+      }
+      this.#aux = GpuBuffer.from(ctx, tpAuxData({ headDim, keys, values }), 'decode attention aux');
+    } else {
+      if (higgs) {
+        throw new UnsupportedOpError(
+          'webgpu',
+          `fused decode attention over higgs blocks needs the token-parallel kernel${why ? ` (${why})` : ''}`,
+        );
+      }
+      this.kernel = 'lane';
+      this.tilesPerChunk = 0;
+      this.subgroups = ctx.features.subgroups && !options.noSubgroups && subgroupSizeOk(ctx);
+      // measured on the H100: fp16 K/V fastest at 8 tokens/iteration, encoded ones at 4 (8 spills)
+      const tpi = options.tokensPerIter ?? (keys.kind === 'f16' && values.kind === 'f16' ? 8 : 4);
+      if (!Number.isInteger(tpi) || tpi < 1 || tpi > 8)
+        throw new InvalidArgumentError(`tokensPerIter must be in 1..8, got ${tpi}`);
+      this.tokensPerIter = tpi;
+      const shared = 4 * (SLOTS * (headDim + 2) + (this.subgroups ? 0 : LANES * SLOTS * G * tpi));
+      if (shared > ctx.limits.maxComputeWorkgroupStorageSize) {
+        throw new UnsupportedOpError(
+          'webgpu',
+          `fused decode attention needs ${shared} B of workgroup memory (device: ${ctx.limits.maxComputeWorkgroupStorageSize})`,
+        );
+      }
+      // measured on the H100: long slots (≤ 128 tokens) beat more workgroups, down to ~128 workgroups
+      const target = 128;
+      const span =
+        options.span ?? Math.min(128, Math.max(16, Math.ceil((tokens * batch * kvHeads) / (SLOTS * target))));
+      // the kernel steps through a slot's tokens tokensPerIter at a time
+      this.span = Math.ceil(span / tpi) * tpi;
+      this.nChunks = Math.ceil(tokens / (SLOTS * this.span));
+    }
     this.#partials = new GpuBuffer(
       ctx,
       batch * queryHeads * this.nChunks * (headDim + 2) * 4,
@@ -104,6 +179,44 @@ export class DecodeAttention implements Disposable {
   /** Records attention of `q` (f32 [batch, queryHeads, headDim]) over `keys`/`values` into `out` (same shape as q). */
   record(rec: Recorder, q: GpuBuffer, keys: GpuKvTensor, values: GpuKvTensor, out: GpuBuffer): void {
     const s = this.shape;
+    if (this.#tp) {
+      const cfg = this.#tp;
+      const aux = this.#aux!;
+      rec.dispatch(
+        tpAttentionKey(cfg),
+        () => tpAttentionWgsl(cfg),
+        [
+          s.tokens,
+          s.kvHeads,
+          this.tilesPerChunk,
+          this.nChunks,
+          { f32: this.#scale },
+          keys.blocksPerSequence,
+          values.blocksPerSequence,
+        ],
+        [q, keys.buffer, values.buffer, this.#partials, keys.buffer, aux],
+        [this.nChunks, s.kvHeads, s.batch],
+      );
+      if (cfg.values.kind === 'higgs') {
+        const sv = tpAuxLayout(cfg).sv;
+        rec.dispatch(
+          `dattn-reduce-rot:${s.headDim}:${sv}`,
+          () => tpReduceRotateWgsl(s.headDim, sv),
+          [this.nChunks],
+          [this.#partials, out, aux],
+          grid(this.ctx, s.batch * s.queryHeads),
+        );
+      } else {
+        rec.dispatch(
+          `dattn-reduce:${s.headDim}`,
+          () => decodeAttentionReduceWgsl(s.headDim),
+          [this.nChunks],
+          [this.#partials, out],
+          grid(this.ctx, s.batch * s.queryHeads),
+        );
+      }
+      return;
+    }
     const cfg = {
       headDim: s.headDim,
       group: s.queryHeads / s.kvHeads,
@@ -140,10 +253,43 @@ export class DecodeAttention implements Disposable {
 
   dispose(): void {
     this.#partials.dispose();
+    this.#aux?.dispose();
   }
   [Symbol.dispose](): void {
     this.dispose();
   }
+}
+
+/** Whether key rows can be read as vec4<u32> (every row of a head starts on a 16-byte boundary). */
+function keyRowsVec4(f: KvTileFormat, C: number, D: number): boolean {
+  if (f.kind === 'uniform') {
+    return (
+      f.blockWords % 4 === 0 &&
+      f.nGroups % 4 === 0 &&
+      ((C * f.bits) / 32) % 4 === 0 &&
+      ((D * f.bits) / 32) % 4 === 0
+    );
+  }
+  if (f.kind === 'higgs') {
+    const row = ((C / 2) * f.codeBits) / 32;
+    const head = ((D / 2) * f.codeBits) / 32;
+    return f.blockWords % 4 === 0 && f.scaleWords % 4 === 0 && row % 4 === 0 && head % 4 === 0;
+  }
+  return false;
+}
+
+/** Workgroup memory of the token-parallel kernel (bytes). */
+function tpSharedBytes(c: TpAttentionConfig): number {
+  const D = c.headDim;
+  const G = c.group;
+  const TT = TP_THREADS * c.tpt;
+  const NTG = TP_THREADS / (D / c.cpt);
+  const nkg = c.keys.kind === 'uniform' ? Math.max(1, TT / c.keys.groupSize) : 1;
+  const tab = (f: KvTileFormat) => (f.kind === 'higgs' ? 2 << f.codeBits : 0);
+  const red = Math.max(NTG * D, c.keys.kind === 'uniform' ? nkg * D * G : 0, TP_THREADS * G);
+  return (
+    4 * (D * G + nkg * D * G + nkg * G + TP_THREADS + TT * G + red + 2 * G + tab(c.keys) + tab(c.values))
+  );
 }
 
 function subgroupSizeOk(ctx: GpuContext): boolean {

@@ -1,0 +1,606 @@
+/**
+ * Token-parallel fused decode attention over compressed K/V (uniform per-group codes, KIVI-style,
+ * and HIGGS Hadamard-domain codes), designed for fp32 ALUs without packed-f16 math.
+ *
+ * One workgroup of 128 threads takes (batch, kv head, chunk of `tiles` tiles of TT = 128·TPT
+ * tokens). Per tile:
+ * - **keys**, one thread per TPT adjacent tokens, the whole head: each code is extracted once
+ *   (shift + mask|exponent: `1 + code·2^-bits` as an f32 bit pattern) and costs one FMA per query
+ *   head, against query weights held in workgroup memory and shared by the TPT tokens:
+ *   uniform channel groups fold `q·scale·2^bits` per channel and `Σ q·(min − scale·2^bits)` per
+ *   group once per tile; HIGGS rotates the query once per workgroup (`q̃ = H(signs ⊙ q)`) and looks
+ *   pair codes up in the grid table (`score = scale_t · q̃·level(code_t)`);
+ * - **softmax**: the tile max per head through `subgroupMax` (when available) and a workgroup
+ *   `atomicMax` on order-preserving bits, one rescale per tile and only when the max moved;
+ * - **values**, threads own (CPT channels × tokens): per token the weight `p·scale` (and the
+ *   per-group bias `p·(min − scale·2^bits)`) is folded once, so each code again costs one FMA per
+ *   query head; HIGGS values accumulate in the rotated domain and are rotated back once, after the
+ *   split combine (`decodeAttentionReduceWgsl` with `rotate`).
+ * Partials are written in the layout of the original kernel (max, sum, acc[D]).
+ */
+import type { KvTileFormat } from './decode-attention.wgsl.js';
+
+/** Threads per workgroup. */
+export const TP_THREADS = 128;
+
+/** Compile-time configuration of the token-parallel kernel. */
+export interface TpAttentionConfig {
+  readonly headDim: number;
+  readonly group: number;
+  readonly keys: KvTileFormat;
+  readonly values: KvTileFormat;
+  readonly subgroups: boolean;
+  /** tokens per thread in the key phase (1 or 2) */
+  readonly tpt: number;
+  /** channels per thread in the value phase */
+  readonly cpt: number;
+  /** kvHeads × headDim */
+  readonly channels: number;
+  /** keys read as vec4<u32> (binding 5 views the key buffer); needs 16-byte aligned token rows */
+  readonly kvec: boolean;
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/** Code bits of a format read by this kernel (uniform: bits; HIGGS: bits of a pair code). */
+export function tpCodeBits(f: KvTileFormat): number {
+  if (f.kind === 'uniform') return f.bits;
+  if (f.kind === 'higgs') return f.codeBits;
+  return 0;
+}
+
+/** Why the token-parallel kernel cannot read this K/V pair (or null when it can). */
+export function tpUnsupported(
+  keys: KvTileFormat,
+  values: KvTileFormat,
+  headDim: number,
+  tpt: number,
+  cpt: number,
+): string | null {
+  const TT = TP_THREADS * tpt;
+  if (headDim % 64 !== 0 || headDim > 256) return `headDim ${headDim}`;
+  if (keys.kind === 'uniform') {
+    if (keys.axis !== 'channel') return 'token-axis uniform keys';
+    const gs = keys.groupSize;
+    if (keys.blockTokens % gs !== 0) return `key groups of ${gs} do not divide blocks of ${keys.blockTokens}`;
+    if (gs % TT !== 0 && TT % gs !== 0) return `key groups of ${gs} vs tiles of ${TT}`;
+    if (gs % tpt !== 0) return `key groups of ${gs} vs ${tpt} tokens per thread`;
+    if (Math.max(1, TT / gs) * headDim > 2048) return `key groups of ${gs} are too short`;
+  } else if (keys.kind === 'higgs') {
+    if (keys.block !== headDim) return `key Hadamard block ${keys.block} ≠ headDim ${headDim}`;
+    if (keys.scaleWords % 1 !== 0) return 'key scales not word-aligned';
+  } else return `${keys.kind} keys`;
+  if (values.kind === 'uniform') {
+    if (values.axis !== 'token') return 'channel-axis uniform values';
+    if (values.groupSize % cpt !== 0 && cpt % values.groupSize !== 0)
+      return `value groups of ${values.groupSize}`;
+  } else if (values.kind === 'higgs') {
+    if (values.block !== headDim) return `value Hadamard block ${values.block} ≠ headDim ${headDim}`;
+    if (values.scaleWords % 1 !== 0) return 'value scales not word-aligned';
+  } else return `${values.kind} values`;
+  return null;
+}
+
+/** Cache-key fragment of a format. */
+export function tpFormatKey(f: KvTileFormat): string {
+  if (f.kind === 'uniform')
+    return `u${f.bits}${f.axis[0]}${f.groupSize}b${f.blockTokens}w${f.blockWords}g${f.nGroups}`;
+  if (f.kind === 'higgs') return `h${f.dim}:${f.bits}:${f.block}b${f.blockTokens}w${f.blockWords}`;
+  return f.kind;
+}
+
+/** Cache key of a configuration. */
+export function tpAttentionKey(c: TpAttentionConfig): string {
+  return `dattn-tp:${c.headDim}:${c.group}:${tpFormatKey(c.keys)}:${tpFormatKey(c.values)}:${c.subgroups ? 'sg' : 'wg'}:t${c.tpt}:c${c.cpt}:${c.channels}:${c.kvec ? 'v' : 's'}`;
+}
+
+/** f32 offsets in the aux buffer: K signs, V signs, K pair table, V pair table. */
+export function tpAuxLayout(c: {
+  headDim: number;
+  keys: KvTileFormat;
+  values: KvTileFormat;
+}): { sk: number; sv: number; tk: number; tv: number; total: number } {
+  const D = c.headDim;
+  const nk = c.keys.kind === 'higgs' ? 2 << c.keys.codeBits : 0;
+  const nv = c.values.kind === 'higgs' ? 2 << c.values.codeBits : 0;
+  return { sk: 0, sv: D, tk: 2 * D, tv: 2 * D + nk, total: Math.max(4, 2 * D + nk + nv) };
+}
+
+/** The aux buffer's contents (signs and pair tables; zeros where a side is not HIGGS). */
+export function tpAuxData(c: { headDim: number; keys: KvTileFormat; values: KvTileFormat }): Float32Array {
+  const L = tpAuxLayout(c);
+  const a = new Float32Array(L.total);
+  if (c.keys.kind === 'higgs') {
+    a.set(c.keys.signs, L.sk);
+    a.set(c.keys.table, L.tk);
+  }
+  if (c.values.kind === 'higgs') {
+    a.set(c.values.signs, L.sv);
+    a.set(c.values.table, L.tv);
+  }
+  return a;
+}
+
+/**
+ * WGSL lines extracting `n` codes of `bits` bits from normalized words `${w}0…` (code j at bit
+ * j·bits); `emit(j, expr)` gets the code as a u32 expression (`raw`) or, for `top`, as the f32
+ * `1 + code·2^-bits`.
+ */
+function codes(
+  w: string,
+  n: number,
+  bits: number,
+  mode: 'top' | 'raw',
+  emit: (j: number, e: string) => void,
+  L: string[],
+  pre: string,
+): void {
+  const mask = bits === 32 ? 0xffffffff : (1 << bits) - 1;
+  const topMask = (mask << (23 - bits)) >>> 0;
+  for (let j = 0; j < n; j++) {
+    const pos = j * bits;
+    const k = pos >> 5;
+    const s = pos & 31;
+    if (s + bits <= 32) {
+      if (mode === 'raw') {
+        emit(j, s === 0 ? `(${w}${k} & ${mask}u)` : `((${w}${k} >> ${s}u) & ${mask}u)`);
+      } else {
+        const sh = 23 - bits - s; // bring the code to the top of the mantissa
+        const moved = sh === 0 ? `${w}${k}` : sh > 0 ? `(${w}${k} << ${sh}u)` : `(${w}${k} >> ${-sh}u)`;
+        emit(j, `bitcast<f32>((${moved} & 0x${topMask.toString(16)}u) | 0x3f800000u)`);
+      }
+    } else {
+      L.push(`    let ${pre}x${j} = ((${w}${k} >> ${s}u) | (${w}${k + 1} << ${32 - s}u)) & ${mask}u;`);
+      emit(j, mode === 'raw' ? `${pre}x${j}` : `bitcast<f32>((${pre}x${j} << ${23 - bits}u) | 0x3f800000u)`);
+    }
+  }
+}
+
+/**
+ * Bindings: 0 = params {N, Hkv, tiles, nChunks, scale, nBlocksK, nBlocksV}, 1 = q f32 [B, Hq, D],
+ * 2 = keys (u32), 3 = values (u32), 4 = partials f32 [B, Hq, nChunks, D + 2], 5 = keys as vec4<u32>
+ * (same buffer), 6 = aux f32 (signs, pair tables). Dispatch (nChunks, Hkv, B).
+ */
+export function tpAttentionWgsl(c: TpAttentionConfig): string {
+  const D = c.headDim;
+  const G = c.group;
+  const C = c.channels;
+  const TPT = c.tpt;
+  const WG = TP_THREADS;
+  const TT = WG * TPT;
+  const CPT = c.cpt;
+  const NCG = D / CPT;
+  const NTG = WG / NCG;
+  const TPG = TT / NTG;
+  const kf = c.keys;
+  const vf = c.values;
+  const G4 = G % 4 === 0;
+  const NU = G4 ? G / 4 : G;
+  const U = range(NU);
+  const unit = G4 ? 'vec4f' : 'f32';
+  const zero = G4 ? 'vec4f(0.0)' : '0.0';
+  const H = range(G);
+  /** component h of a unit variable */
+  const comp = (v: string, h: number) => (G4 ? `${v}_${h >> 2}[${h & 3}]` : `${v}_${h}`);
+  const aux = tpAuxLayout(c);
+  const uniK = kf.kind === 'uniform' ? kf : null;
+  const higK = kf.kind === 'higgs' ? kf : null;
+  const uniV = vf.kind === 'uniform' ? vf : null;
+  const higV = vf.kind === 'higgs' ? vf : null;
+  if (!(uniK || higK) || !(uniV || higV)) throw new Error('tpAttentionWgsl: unsupported formats');
+  const kfb = (uniK ?? higK)!;
+  const vfb = (uniV ?? higV)!;
+  const kBits = tpCodeBits(kf);
+  const vBits = tpCodeBits(vf);
+  // key slots (groups per tile) for uniform keys
+  const NKG = uniK ? Math.max(1, TT / uniK.groupSize) : 1;
+  const slotTokens = uniK ? Math.min(uniK.groupSize, TT) : TT;
+  const qsLen = NKG * D * G;
+  const redLen = Math.max(NTG * D, uniK ? NKG * D * G : 0, WG * G, 4);
+
+  // ---- key phase -------------------------------------------------------------------------------
+  const K: string[] = [];
+  K.push(`    let tb = tstart + li * ${TPT}u;`);
+  const kWords = higK ? ((D / 2) * kBits) / 32 : (D * kBits) / 32;
+  for (const tp of range(TPT)) {
+    K.push(`    let kt${tp} = min(tb + ${tp}u, p.N - 1u);`);
+    K.push(
+      `    let kblk${tp} = kt${tp} / ${kfb.blockTokens}u; let kti${tp} = kt${tp} % ${kfb.blockTokens}u;`,
+    );
+    K.push(`    let kbase${tp} = (b * p.nBlocksK + kblk${tp}) * ${kfb.blockWords}u;`);
+    const codeStart = uniK ? `${uniK.nGroups}u` : `${higK!.scaleWords}u`;
+    const rowWords = higK ? (C / 2) * (kBits / 32) : C * (kBits / 32);
+    const headWords = kWords;
+    K.push(`    let kcw${tp} = kbase${tp} + ${codeStart} + kti${tp} * ${rowWords}u + hk * ${headWords}u;`);
+    if (c.kvec) {
+      for (const v of range(kWords / 4)) K.push(`    let kv${tp}_${v} = k4[kcw${tp} / 4u + ${v}u];`);
+      for (const wi of range(kWords)) K.push(`    let kw${tp}_${wi} = kv${tp}_${wi >> 2}[${wi & 3}];`);
+    } else {
+      for (const wi of range(kWords)) K.push(`    let kw${tp}_${wi} = kbuf[kcw${tp} + ${wi}u];`);
+    }
+    if (higK) {
+      K.push(`    let ksc${tp} = half_k(2u * kbase${tp} + kti${tp} * ${C / D}u + hk);`);
+    }
+  }
+  if (uniK) {
+    K.push(`    let slot = ${NKG > 1 ? `(li * ${TPT}u) / ${slotTokens}u` : '0u'};`);
+    for (const tp of range(TPT))
+      for (const u of U) K.push(`    var sa${tp}_${u} = kbias[slot * ${NU}u + ${u}u];`);
+    // codes of every token, then FMAs channel by channel (the weight load is shared)
+    const xs: string[][] = range(TPT).map(() => []);
+    for (const tp of range(TPT)) codes(`kw${tp}_`, D, kBits, 'top', (j, e) => xs[tp]!.push(e), K, `k${tp}_`);
+    for (const j of range(D)) {
+      for (const u of U) K.push(`    let qw${j}_${u} = qs[(slot * ${D}u + ${j}u) * ${NU}u + ${u}u];`);
+      for (const tp of range(TPT))
+        for (const u of U)
+          K.push(`    sa${tp}_${u} = fma(${unit}(${xs[tp]![j]}), qw${j}_${u}, sa${tp}_${u});`);
+    }
+  } else {
+    for (const tp of range(TPT)) for (const u of U) K.push(`    var sa${tp}_${u} = ${zero};`);
+    const idx: string[][] = range(TPT).map(() => []);
+    for (const tp of range(TPT))
+      codes(`kw${tp}_`, D / 2, kBits, 'raw', (j, e) => idx[tp]!.push(e), K, `k${tp}_`);
+    for (const j of range(D / 2)) {
+      for (const u of U) {
+        K.push(`    let qa${j}_${u} = qs[${2 * j * NU + u}u];`);
+        K.push(`    let qb${j}_${u} = qs[${(2 * j + 1) * NU + u}u];`);
+      }
+      for (const tp of range(TPT)) {
+        K.push(`    let kp${tp}_${j} = tabK[${idx[tp]![j]}];`);
+        for (const u of U)
+          K.push(
+            `    sa${tp}_${u} = fma(qa${j}_${u}, ${unit}(kp${tp}_${j}.x), fma(qb${j}_${u}, ${unit}(kp${tp}_${j}.y), sa${tp}_${u}));`,
+          );
+      }
+    }
+    for (const tp of range(TPT)) for (const u of U) K.push(`    sa${tp}_${u} = sa${tp}_${u} * ksc${tp};`);
+  }
+  // per-head scores, masked
+  for (const tp of range(TPT))
+    for (const h of H)
+      K.push(`    let s${tp}_${h} = select(${comp(`sa${tp}`, h)}, NEG, tb + ${tp}u >= p.N);`);
+
+  // ---- softmax ---------------------------------------------------------------------------------
+  const S: string[] = [];
+  for (const h of H) {
+    const mx = range(TPT).reduce((e, tp) => (e ? `max(${e}, s${tp}_${h})` : `s${tp}_${h}`), '');
+    S.push(`    let lm${h} = ${c.subgroups ? `subgroupMax(${mx})` : mx};`);
+  }
+  S.push(c.subgroups ? '    if (subgroupElect()) {' : '    {');
+  for (const h of H) S.push(`      atomicMax(&wm[par * ${G}u + ${h}u], ord(lm${h}));`);
+  S.push('    }');
+  S.push('    workgroupBarrier();');
+  S.push(`    if (li < ${G}u) { atomicStore(&wm[(1u - par) * ${G}u + li], 0u); }`);
+  S.push('    var moved = false;');
+  for (const h of H) {
+    S.push(`    let mn${h} = max(m${h}, unord(atomicLoad(&wm[par * ${G}u + ${h}u])));`);
+    S.push(`    let al${h} = exp(m${h} - mn${h}); moved = moved || (mn${h} != m${h}); m${h} = mn${h};`);
+    for (const tp of range(TPT))
+      S.push(`    let e${tp}_${h} = select(exp(s${tp}_${h} - mn${h}), 0.0, tb + ${tp}u >= p.N);`);
+    S.push(
+      `    l${h} = l${h} * al${h} + ${range(TPT)
+        .map((tp) => `e${tp}_${h}`)
+        .join(' + ')};`,
+    );
+  }
+  for (const tp of range(TPT))
+    for (const h of H) S.push(`    pw[(li * ${TPT}u + ${tp}u) * ${G}u + ${h}u] = e${tp}_${h};`);
+  S.push('    workgroupBarrier();');
+
+  // ---- value phase -----------------------------------------------------------------------------
+  const V: string[] = [];
+  const NVG = uniV ? Math.max(1, CPT / uniV.groupSize) : 1;
+  const alphaUnit = (u: number) =>
+    G4
+      ? `vec4f(${range(4)
+          .map((k) => `al${4 * u + k}`)
+          .join(', ')})`
+      : `al${u}`;
+  V.push('    if (moved) {');
+  for (const u of U) {
+    V.push(`      let au${u} = ${alphaUnit(u)};`);
+    for (const j of range(CPT)) V.push(`      acc${j}_${u} = acc${j}_${u} * au${u};`);
+    if (uniV) for (const g of range(NVG)) V.push(`      vb${g}_${u} = vb${g}_${u} * au${u};`);
+  }
+  V.push('    }');
+  const vThreadBits = higV ? (CPT / 2) * vBits : CPT * vBits;
+  const aligned = vThreadBits % 32 === 0;
+  const NWV = Math.ceil(vThreadBits / 32);
+  const NLV = NWV + (aligned ? 0 : 1);
+  V.push(`    for (var k = 0u; k < ${TPG}u; k = k + 1u) {`);
+  V.push(`      let tt = tg + k * ${NTG}u;`);
+  V.push('      let vt = min(tstart + tt, p.N - 1u);');
+  V.push(`      let vblk = vt / ${vfb.blockTokens}u; let vti = vt % ${vfb.blockTokens}u;`);
+  V.push(`      let vbase = (b * p.nBlocksV + vblk) * ${vfb.blockWords}u;`);
+  for (const u of U) V.push(`      let pu${u} = pwu(tt, ${u}u);`);
+  const codeStartV = uniV ? `${uniV.nGroups}u` : `${higV!.scaleWords}u`;
+  const vBitExpr = higV ? `(vti * ${C / 2}u + vch / 2u) * ${vBits}u` : `(vti * ${C}u + vch) * ${vBits}u`;
+  V.push(`      let vbit = ${vBitExpr};`);
+  V.push(`      let vcw = vbase + ${codeStartV} + (vbit >> 5u);`);
+  for (const i of range(NLV)) V.push(`      let vr${i} = vbuf[vcw + ${i}u];`);
+  if (aligned) {
+    for (const i of range(NWV)) V.push(`      let vw${i} = vr${i};`);
+  } else {
+    V.push('      let vo = vbit & 31u;');
+    for (const i of range(NWV))
+      V.push(`      let vw${i} = (vr${i} >> vo) | ((vr${i + 1} << 1u) << (31u - vo));`);
+  }
+  if (uniV) {
+    const gs = uniV.groupSize;
+    const scale2b = 2 ** uniV.bits;
+    for (const g of range(NVG)) {
+      V.push(`      let vg${g} = vti * ${C / gs}u + (vch + ${g * gs}u) / ${gs}u;`);
+      V.push(
+        `      let vs${g} = half_v(2u * vbase + vg${g}) * ${scale2b.toFixed(1)}; let vm${g} = half_v(2u * vbase + ${uniV.nGroups}u + vg${g}) - vs${g};`,
+      );
+      for (const u of U) {
+        V.push(`      let w${g}_${u} = pu${u} * vs${g};`);
+        V.push(`      vb${g}_${u} = fma(pu${u}, ${unit}(vm${g}), vb${g}_${u});`);
+      }
+    }
+    const xs: string[] = [];
+    const L: string[] = [];
+    codes('vw', CPT, uniV.bits, 'top', (_j, e) => xs.push(e), L, 'v');
+    V.push(...L.map((l) => `  ${l}`));
+    for (const j of range(CPT)) {
+      const g = Math.floor(j / Math.min(gs, CPT));
+      V.push(`      let vx${j} = ${xs[j]};`);
+      for (const u of U) V.push(`      acc${j}_${u} = fma(w${g}_${u}, ${unit}(vx${j}), acc${j}_${u});`);
+    }
+  } else {
+    V.push(`      let vsc = half_v(2u * vbase + vti * ${C / D}u + hk);`);
+    for (const u of U) V.push(`      let w_${u} = pu${u} * vsc;`);
+    const idx: string[] = [];
+    const L: string[] = [];
+    codes('vw', CPT / 2, vBits, 'raw', (_j, e) => idx.push(e), L, 'v');
+    V.push(...L.map((l) => `  ${l}`));
+    for (const j of range(CPT / 2)) {
+      V.push(`      let vp${j} = tabV[${idx[j]}];`);
+      for (const u of U) {
+        V.push(`      acc${2 * j}_${u} = fma(w_${u}, ${unit}(vp${j}.x), acc${2 * j}_${u});`);
+        V.push(`      acc${2 * j + 1}_${u} = fma(w_${u}, ${unit}(vp${j}.y), acc${2 * j + 1}_${u});`);
+      }
+    }
+  }
+  V.push('    }');
+
+  // ---- prologue: query (folded per tile for uniform keys, rotated once for HIGGS) ---------------
+  const pro: string[] = [];
+  pro.push(`  for (var i = li; i < ${D * G}u; i = i + ${WG}u) {`);
+  pro.push(`    let h = i / ${D}u; let d = i % ${D}u;`);
+  pro.push(
+    `    qraw[d * ${G}u + h] = q[qb + h * ${D}u + d] * p.scale${higK ? ` * aux[${aux.sk}u + d]` : ''};`,
+  );
+  pro.push('  }');
+  pro.push(`  if (li < ${2 * G}u) { atomicStore(&wm[li], 0u); }`);
+  pro.push('  if (p.N == 0xffffffffu) { part[0] = f32(k4[0].x) + aux[0]; }');
+  if (higK) {
+    pro.push(`  for (var i = li; i < ${2 << higK.codeBits}u / 2u; i = i + ${WG}u) {`);
+    pro.push(`    tabK[i] = vec2f(aux[${aux.tk}u + 2u * i], aux[${aux.tk}u + 2u * i + 1u]);`);
+    pro.push('  }');
+  }
+  if (higV) {
+    pro.push(`  for (var i = li; i < ${2 << higV.codeBits}u / 2u; i = i + ${WG}u) {`);
+    pro.push(`    tabV[i] = vec2f(aux[${aux.tv}u + 2u * i], aux[${aux.tv}u + 2u * i + 1u]);`);
+    pro.push('  }');
+  }
+  pro.push('  workgroupBarrier();');
+  if (higK) {
+    // FWHT over d for every head (unnormalized butterflies, then 1/sqrt(D))
+    pro.push(`  for (var hh = 1u; hh < ${D}u; hh = hh * 2u) {`);
+    pro.push(`    for (var i = li; i < ${(D / 2) * G}u; i = i + ${WG}u) {`);
+    pro.push(`      let h = i % ${G}u; let pr = i / ${G}u;`);
+    pro.push('      let k = (pr / hh) * 2u * hh + (pr % hh);');
+    pro.push(`      let a = qraw[k * ${G}u + h]; let bb = qraw[(k + hh) * ${G}u + h];`);
+    pro.push(`      qraw[k * ${G}u + h] = a + bb; qraw[(k + hh) * ${G}u + h] = a - bb;`);
+    pro.push('    }');
+    pro.push('    workgroupBarrier();');
+    pro.push('  }');
+    pro.push(`  for (var i = li; i < ${D * NU}u; i = i + ${WG}u) {`);
+    pro.push(
+      G4
+        ? `    qs[i] = vec4f(qraw[4u * i], qraw[4u * i + 1u], qraw[4u * i + 2u], qraw[4u * i + 3u]) * ${(1 / Math.sqrt(D)).toPrecision(9)};`
+        : `    qs[i] = qraw[i] * ${(1 / Math.sqrt(D)).toPrecision(9)};`,
+    );
+    pro.push('  }');
+    pro.push('  workgroupBarrier();');
+  }
+
+  // per-tile fold of uniform key scales/mins into the query weights
+  const fold: string[] = [];
+  if (uniK) {
+    const gs = uniK.groupSize;
+    const s2b = (2 ** uniK.bits).toFixed(1);
+    const NO = NKG * G;
+    let R = 1;
+    while (R * 2 * NO <= WG && R * 2 <= D) R *= 2;
+    fold.push(`    for (var i = li; i < ${NKG * D}u; i = i + ${WG}u) {`);
+    fold.push(`      let sl = i / ${D}u; let d = i % ${D}u;`);
+    fold.push(`      let ft = min(tstart + sl * ${slotTokens}u, p.N - 1u);`);
+    fold.push(`      let fbase = (b * p.nBlocksK + ft / ${uniK.blockTokens}u) * ${uniK.blockWords}u;`);
+    fold.push(`      let fg = ((ft % ${uniK.blockTokens}u) / ${gs}u) * ${C}u + hk * ${D}u + d;`);
+    fold.push(
+      `      let fs = half_k(2u * fbase + fg) * ${s2b}; let fm = half_k(2u * fbase + ${uniK.nGroups}u + fg) - fs;`,
+    );
+    for (const h of H) {
+      fold.push(`      let fq${h} = qraw[d * ${G}u + ${h}u];`);
+      fold.push(`      red[(sl * ${G}u + ${h}u) * ${D}u + d] = fq${h} * fm;`);
+    }
+    fold.push(
+      G4
+        ? range(NU)
+            .map(
+              (u) =>
+                `      qs[(sl * ${D}u + d) * ${NU}u + ${u}u] = vec4f(${range(4)
+                  .map((k) => `fq${4 * u + k}`)
+                  .join(', ')}) * fs;`,
+            )
+            .join('\n')
+        : H.map((h) => `      qs[(sl * ${D}u + d) * ${G}u + ${h}u] = fq${h} * fs;`).join('\n'),
+    );
+    fold.push('    }');
+    fold.push('    workgroupBarrier();');
+    fold.push(`    if (li < ${NO * R}u) {`);
+    fold.push(`      let o = li / ${R}u; let r = li % ${R}u;`);
+    fold.push('      var sum = 0.0;');
+    fold.push(`      for (var k = r; k < ${D}u; k = k + ${R}u) { sum = sum + red[o * ${D}u + k]; }`);
+    fold.push('      kbp[li] = sum;');
+    fold.push('    }');
+    fold.push('    workgroupBarrier();');
+    fold.push(`    if (li < ${NO}u) {`);
+    fold.push('      var sum = 0.0;');
+    fold.push(`      for (var r = 0u; r < ${R}u; r = r + 1u) { sum = sum + kbp[li * ${R}u + r]; }`);
+    fold.push(
+      G4
+        ? `      let sl = li / ${G}u; let h = li % ${G}u; kbias4[sl * ${NU}u + h / 4u][h % 4u] = sum;`
+        : '      kbias[li] = sum;',
+    );
+    fold.push('    }');
+    fold.push('    workgroupBarrier();');
+  }
+
+  // ---- epilogue: sums over threads, accumulators over token groups ------------------------------
+  const epi: string[] = [];
+  for (const h of H) epi.push(`  red[li * ${G}u + ${h}u] = l${h};`);
+  epi.push('  workgroupBarrier();');
+  epi.push(`  for (var k = ${WG / 2}u; k > 0u; k = k / 2u) {`);
+  epi.push(
+    `    if (li < k) { for (var h = 0u; h < ${G}u; h = h + 1u) { red[li * ${G}u + h] = red[li * ${G}u + h] + red[(li + k) * ${G}u + h]; } }`,
+  );
+  epi.push('    workgroupBarrier();');
+  epi.push('  }');
+  for (const h of H) epi.push(`  let L${h} = red[${h}u];`);
+  epi.push('  workgroupBarrier();');
+  for (const h of H) {
+    const u = G4 ? h >> 2 : h;
+    const k = G4 ? `[${h & 3}]` : '';
+    for (const j of range(CPT)) {
+      const bias = uniV ? ` + vb${Math.floor(j / Math.min(uniV.groupSize, CPT))}_${u}${k}` : '';
+      epi.push(`  red[tg * ${D}u + vch0 + ${j}u] = acc${j}_${u}${k}${bias};`);
+    }
+    epi.push('  workgroupBarrier();');
+    epi.push(`  { let o = ((b * Hq + hk * ${G}u + ${h}u) * p.nChunks + chunk) * ${D + 2}u;`);
+    epi.push(`    if (li == 0u) { part[o] = m${h}; part[o + 1u] = L${h}; }`);
+    epi.push(`    for (var d = li; d < ${D}u; d = d + ${WG}u) {`);
+    epi.push('      var A = 0.0;');
+    epi.push(`      for (var t = 0u; t < ${NTG}u; t = t + 1u) { A = A + red[t * ${D}u + d]; }`);
+    epi.push('      part[o + 2u + d] = A;');
+    epi.push('    }');
+    epi.push('  }');
+    epi.push('  workgroupBarrier();');
+  }
+
+  const kbiasDecl = uniK
+    ? G4
+      ? `var<workgroup> kbias4: array<vec4f, ${NKG * NU}>;
+var<workgroup> kbp: array<f32, ${WG}>;`
+      : `var<workgroup> kbias: array<f32, ${NKG * G}>;
+var<workgroup> kbp: array<f32, ${WG}>;`
+    : '';
+  // kbias as units
+  const kbiasFix = uniK && G4 ? 'kbias4' : 'kbias';
+  const kLines = K.join('\n').replaceAll('kbias[', `${kbiasFix}[`);
+
+  return `${c.subgroups ? 'enable subgroups;' : ''}
+const NEG = -1.0e30;
+struct P { N: u32, Hkv: u32, tiles: u32, nChunks: u32, scale: f32, nBlocksK: u32, nBlocksV: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> q: array<f32>;
+@group(0) @binding(2) var<storage, read> kbuf: array<u32>;
+@group(0) @binding(3) var<storage, read> vbuf: array<u32>;
+@group(0) @binding(4) var<storage, read_write> part: array<f32>;
+@group(0) @binding(5) var<storage, read> k4: array<vec4u>;
+@group(0) @binding(6) var<storage, read> aux: array<f32>;
+var<workgroup> qraw: array<f32, ${D * G}>;
+var<workgroup> qs: array<${unit}, ${qsLen / (G4 ? 4 : 1)}>;
+${kbiasDecl}
+var<workgroup> pw: array<f32, ${TT * G}>;
+var<workgroup> red: array<f32, ${redLen}>;
+var<workgroup> wm: array<atomic<u32>, ${2 * G}>;
+${higK ? `var<workgroup> tabK: array<vec2f, ${1 << higK.codeBits}>;` : ''}
+${higV ? `var<workgroup> tabV: array<vec2f, ${1 << higV.codeBits}>;` : ''}
+fn half_k(i: u32) -> f32 { return unpack2x16float(kbuf[i >> 1u])[i & 1u]; }
+fn half_v(i: u32) -> f32 { return unpack2x16float(vbuf[i >> 1u])[i & 1u]; }
+// order-preserving u32 of an f32 (for atomicMax), and back
+fn ord(x: f32) -> u32 { let u = bitcast<u32>(x); return select(u | 0x80000000u, ~u, (u & 0x80000000u) != 0u); }
+fn unord(u: u32) -> f32 { return bitcast<f32>(select(~u, u & 0x7fffffffu, (u & 0x80000000u) != 0u)); }
+fn pwu(tt: u32, u: u32) -> ${unit} {
+  ${G4 ? `let o = tt * ${G}u + 4u * u; return vec4f(pw[o], pw[o + 1u], pw[o + 2u], pw[o + 3u]);` : `return pw[tt * ${G}u + u];`}
+}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let chunk = wid.x; let hk = wid.y; let b = wid.z;
+  let Hq = p.Hkv * ${G}u;
+  let qb = (b * Hq + hk * ${G}u) * ${D}u;
+  let cg = li % ${NCG}u; let tg = li / ${NCG}u;
+  let vch0 = cg * ${CPT}u;
+  let vch = hk * ${D}u + vch0;
+${pro.join('\n')}
+${H.map((h) => `  var m${h} = NEG; var l${h} = 0.0;`).join('\n')}
+${range(CPT)
+  .map((j) => U.map((u) => `  var acc${j}_${u} = ${zero};`).join(' '))
+  .join('\n')}
+${
+  uniV
+    ? range(NVG)
+        .map((g) => U.map((u) => `  var vb${g}_${u} = ${zero};`).join(' '))
+        .join('\n')
+    : ''
+}
+  for (var tile = 0u; tile < p.tiles; tile = tile + 1u) {
+    let tstart = (chunk * p.tiles + tile) * ${TT}u;
+    if (tstart >= p.N) { break; }
+    let par = tile & 1u;
+    workgroupBarrier();
+${fold.join('\n')}
+${kLines}
+${S.join('\n')}
+${V.join('\n')}
+  }
+${epi.join('\n')}
+}`;
+}
+
+/**
+ * Split combine for HIGGS values: like `decodeAttentionReduceWgsl`, then rotates each output row
+ * back from the Hadamard domain (`out = signs ⊙ H(acc / L)`, orthonormal H). Params {nChunks};
+ * bindings 1 = partials, 2 = out f32 [rows, D], 3 = aux (value signs at `signsOffset`). One
+ * workgroup per row.
+ */
+export function tpReduceRotateWgsl(D: number, signsOffset: number): string {
+  return `struct P { nChunks: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> part: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<storage, read> aux: array<f32>;
+var<workgroup> y: array<f32, ${D}>;
+@compute @workgroup_size(128)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let row = wid.y * nwg.x + wid.x;
+  let base = row * p.nChunks * ${D + 2}u;
+  var M = -1.0e30;
+  for (var c = 0u; c < p.nChunks; c = c + 1u) { M = max(M, part[base + c * ${D + 2}u]); }
+  for (var d = li; d < ${D}u; d = d + 128u) {
+    var L = 0.0; var A = 0.0;
+    for (var c = 0u; c < p.nChunks; c = c + 1u) {
+      let o = base + c * ${D + 2}u;
+      let f = exp(part[o] - M);
+      L = L + part[o + 1u] * f;
+      A = A + part[o + 2u + d] * f;
+    }
+    y[d] = A / L;
+  }
+  workgroupBarrier();
+  for (var h = 1u; h < ${D}u; h = h * 2u) {
+    for (var i = li; i < ${D / 2}u; i = i + 128u) {
+      let k = (i / h) * 2u * h + (i % h);
+      let a = y[k]; let b = y[k + h];
+      y[k] = a + b; y[k + h] = a - b;
+    }
+    workgroupBarrier();
+  }
+  for (var d = li; d < ${D}u; d = d + 128u) {
+    out[row * ${D}u + d] = aux[${signsOffset}u + d] * y[d] * ${(1 / Math.sqrt(D)).toPrecision(9)};
+  }
+}`;
+}
