@@ -5,7 +5,9 @@
 //   node .webgpu-bench/device.mjs --out webgpu.json
 //   node scripts/gpu-compare.mjs cuda.json webgpu.json
 // Pairs formats with the same bytes per value: fp16 ↔ fp16, kivi-2 (2-bit K/V, groups of 128,
-// 2.25 bits/value) ↔ CUDA kivi-2/g128, k4v2 (4-bit K, 2-bit V, groups of 128, 3.25 bits) ↔ k4v2/g128.
+// 2.25 bits/value) ↔ CUDA kivi-2/g128, k4v2 (4-bit K, 2-bit V, groups of 128, 3.25 bits) ↔ k4v2/g128,
+// HIGGS residual pages (block 128): aqua-2.5 (K 2.5 / V 2 bits, 2.375 bits) ↔ 'aqua-2.5 pages',
+// kvq-2's K2/V2 (2.125 bits) ↔ 'kvq-2 K2/V2 pages'. 'kivi-2 lane' is the original WebGPU kernel.
 import { readFileSync } from 'node:fs';
 
 const [cudaPath, webgpuPath] = process.argv.slice(2);
@@ -18,7 +20,10 @@ const webgpu = JSON.parse(readFileSync(webgpuPath, 'utf8'));
 const pairs = [
   ['fp16', 'fp16'],
   ['kivi-2', 'kivi-2/g128'],
+  ['kivi-2 lane', 'kivi-2/g128'],
   ['k4v2', 'k4v2/g128'],
+  ['aqua-2.5', 'aqua-2.5 pages'],
+  ['kvq-2 K2/V2', 'kvq-2 K2/V2 pages'],
 ];
 const best = (method, B, T) => {
   const rows = webgpu.attention.filter((r) => r.method === method && r.batch === B && r.tokens === T && r.ms);

@@ -6,7 +6,13 @@
  * Prints a table last and writes JSON.
  */
 import { writeFileSync } from 'node:fs';
-import { type EncodedBlock, type QuantizerSpec, SeededRandom, createQuantizer } from '@kvq/core';
+import {
+  type EncodedBlock,
+  type QuantizerSpec,
+  SeededRandom,
+  createQuantizer,
+  higgsUnbiasedGain,
+} from '@kvq/core';
 import {
   BufferScope,
   DecodeAttention,
@@ -39,13 +45,29 @@ const u = (bits: number, axis: 'channel' | 'token', groupSize: number): Quantize
 });
 const F16: QuantizerSpec = { kind: 'fp16' };
 const FP8: QuantizerSpec = { kind: 'fp8', format: 'e4m3' };
-/** K/V configurations of the attention benchmark. */
-const METHODS: { name: string; k: QuantizerSpec; v: QuantizerSpec }[] = [
+/** A HIGGS spec as @kvq/core's presets build it (Hadamard block 128, slope-unbiased scale gain). */
+const higgs = (bits: number, seed: number): QuantizerSpec => {
+  const dim = bits === 1 || bits > 3 ? 1 : 2;
+  return {
+    kind: 'higgs',
+    bits,
+    dim,
+    block: 128,
+    seed,
+    scaleGain: Math.round(higgsUnbiasedGain(bits, dim) * 1e6) / 1e6,
+  };
+};
+/** K/V configurations of the attention benchmark (`kernel: 'lane'` forces the original kernel). */
+const METHODS: { name: string; k: QuantizerSpec; v: QuantizerSpec; kernel?: 'lane' }[] = [
   { name: 'fp16', k: F16, v: F16 },
   { name: 'fp8', k: FP8, v: FP8 },
   { name: 'kivi-2', k: u(2, 'channel', 128), v: u(2, 'token', 128) },
+  { name: 'kivi-2 lane', k: u(2, 'channel', 128), v: u(2, 'token', 128), kernel: 'lane' },
   { name: 'k4v2', k: u(4, 'channel', 128), v: u(2, 'token', 128) },
   { name: 'k3v2', k: u(3, 'channel', 128), v: u(2, 'token', 128) },
+  // aqua-2.5's predicted layers (HIGGS residuals K 2.5-bit / V 2-bit 2-D grids) and kvq-2's most common width
+  { name: 'aqua-2.5', k: higgs(2.5, 0x6b), v: higgs(2, 0x76) },
+  { name: 'kvq-2 K2/V2', k: higgs(2, 0x6b), v: higgs(2, 0x76) },
 ];
 
 interface Result {
@@ -180,6 +202,7 @@ async function checks(ctx: GpuContext): Promise<void> {
         vt.tileFormat(),
         {
           noSubgroups,
+          ...(m.kernel ? { kernel: m.kernel } : {}),
         },
       );
       const qb = scope.upload(q);
@@ -206,6 +229,7 @@ async function checks(ctx: GpuContext): Promise<void> {
       results.checks.push({
         check: 'fused decode attention vs fp64',
         method: m.name,
+        kernel: attn.kernel,
         subgroups: attn.subgroups,
         relErr: err,
         ok: err < 1e-4,
@@ -401,7 +425,13 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
         }
         const q = scope.upload(new SeededRandom(9).normalArray(B * Hq * D));
         const out = scope.create(B * Hq * D * 4);
-        for (const noSubgroups of m.name === 'fp16' || m.name === 'kivi-2' ? [false, true] : [false]) {
+        // token-parallel variants: tokens per thread 1/2 (kivi-2, aqua-2.5), and without subgroups
+        const variants: { noSubgroups: boolean; tpt?: number }[] =
+          m.name === 'fp16' || m.name === 'kivi-2' || m.name === 'kivi-2 lane'
+            ? [{ noSubgroups: false }, { noSubgroups: true }]
+            : [{ noSubgroups: false }];
+        if (m.name === 'kivi-2' || m.name === 'aqua-2.5') variants.push({ noSubgroups: false, tpt: 1 });
+        for (const { noSubgroups, tpt } of variants) {
           using attn = new DecodeAttention(
             ctx,
             { batch: B, tokens: N, queryHeads: Hq, kvHeads: Hkv, headDim: D },
@@ -409,6 +439,8 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
             vt0.tileFormat(),
             {
               noSubgroups,
+              ...(m.kernel ? { kernel: m.kernel } : {}),
+              ...(tpt ? { tokensPerThread: tpt } : {}),
             },
           );
           if (noSubgroups && !ctx.features.subgroups) continue;
@@ -419,6 +451,9 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
           if (m.name === 'fp16' && !noSubgroups) fp16Ms = t.ms;
           results.attention.push({
             method: m.name,
+            kernel: attn.kernel,
+            tokensPerThread: tpt ?? (attn.kernel === 'token' ? 2 : null),
+            tilesPerChunk: attn.tilesPerChunk,
             keySpec: m.k,
             valueSpec: m.v,
             batch: B,
@@ -436,7 +471,7 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
             reps: t.reps,
           });
           log(
-            `attention ${m.name} B=${B} N=${N}${noSubgroups ? ' (no subgroups)' : ''}: ${t.ms.toFixed(4)} ms, ${gbps.toFixed(0)} GB/s`,
+            `attention ${m.name} [${attn.kernel}${tpt ? ` tpt ${tpt}` : ''}] B=${B} N=${N}${noSubgroups ? ' (no subgroups)' : ''}: ${t.ms.toFixed(4)} ms, ${gbps.toFixed(0)} GB/s`,
           );
         }
       } finally {
@@ -591,10 +626,10 @@ async function main(): Promise<void> {
       `${String(c.spec).padEnd(33)} | ${(c.encodeMs as number).toFixed(3).padStart(6)} | ${((c.encodeFracOfCopy as number) * 100).toFixed(0).padStart(8)}% | ${(c.decodeMs as number).toFixed(3).padStart(6)} | ${((c.decodeFracOfCopy as number) * 100).toFixed(0).padStart(8)}%`,
     );
   }
-  log('attention    | B  | N     | sg | b/v  | ms      | GB/s  | %copy | x fp16');
+  log('attention        | kernel  | B  | N     | sg | b/v  | ms      | GB/s  | %copy | x fp16');
   for (const a of results.attention) {
     log(
-      `${String(a.method).padEnd(12)} | ${String(a.batch).padStart(2)} | ${String(a.tokens).padStart(5)} | ${a.subgroups ? 'y' : 'n'}  | ${(a.bitsPerValue as number).toFixed(2)} | ${(a.ms as number).toFixed(4).padStart(7)} | ${(a.effGBps as number).toFixed(0).padStart(5)} | ${((a.fracOfCopy as number) * 100).toFixed(0).padStart(4)}% | ${a.speedupVsFp16 === null ? '  -' : (a.speedupVsFp16 as number).toFixed(2)}`,
+      `${String(a.method).padEnd(16)} | ${`${a.kernel}${a.kernel === 'token' ? a.tokensPerThread : ''}`.padEnd(7)} | ${String(a.batch).padStart(2)} | ${String(a.tokens).padStart(5)} | ${a.subgroups ? 'y' : 'n'}  | ${(a.bitsPerValue as number).toFixed(2)} | ${(a.ms as number).toFixed(4).padStart(7)} | ${(a.effGBps as number).toFixed(0).padStart(5)} | ${((a.fracOfCopy as number) * 100).toFixed(0).padStart(4)}% | ${a.speedupVsFp16 === null ? '  -' : (a.speedupVsFp16 as number).toFixed(2)}`,
     );
   }
   ctx.dispose();

@@ -18,7 +18,7 @@ export {
 } from './errors.js';
 export { createWebGpuBackend, WebGpuBackend } from './backend.js';
 export type { WebGpuBackendOptions } from './backend.js';
-export { GpuKvTensor, tileFormat, paddedBlockBytes } from './kv-tensor.js';
+export { GpuKvTensor, tileFormat, paddedBlockBytes, higgsPairTable } from './kv-tensor.js';
 export type { KvTensorShape } from './kv-tensor.js';
 export { DecodeAttention } from './ops/decode-attention.js';
 export type { DecodeAttentionShape, DecodeAttentionOptions } from './ops/decode-attention.js';
