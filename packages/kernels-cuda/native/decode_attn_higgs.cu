@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include "check.cuh"
 #include "kvq_cuda.h"
+#include "paged.cuh"
 
 #define D 128
 #define NWARP 4
@@ -111,7 +112,7 @@ __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
     k_decode_higgs_mma(const uint16_t* q, const uint8_t* pool, const int* pageTable, const int* lens, float* partial,
                        int G, int Hq, int Hkv, int maxPages, int P, int splitPages, int maxSplits, float scaleLog2,
                        size_t keyBytes, size_t pageBytes, const float2* lutKg, const float2* lutVg,
-                       const float* signsK) {
+                       const float* signsK, PowDiv pd) {
   const int split = blockIdx.x, kh = blockIdx.y, b = blockIdx.z;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, r = lane & 3;
   const int len = lens[b];
@@ -162,7 +163,7 @@ __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
 
   auto issue = [&](int t, int page_, int st) {
     const uint8_t* pg = pool + (size_t)page_ * pageBytes;
-    const int tp0 = t - (t / P) * P;
+    const int tp0 = pd.mod(t);
     uint8_t* sb = wbuf + st * S_::BYTES;
     const uint8_t* kc = pg + KS + (size_t)tp0 * rowK + (size_t)kh * S_::KROW;
     const uint8_t* vc = pg + keyBytes + KS + (size_t)tp0 * rowV + (size_t)kh * S_::VROW;
@@ -201,22 +202,22 @@ __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
   const int first = start + warp * TCH;
   int st = 0, pageNext = 0;
   if (first < end) {
-    issue(first, pageTable[(size_t)b * maxPages + first / P], 0);
-    if (first + stride < end) pageNext = pageTable[(size_t)b * maxPages + (first + stride) / P];
+    issue(first, pageTable[(size_t)b * maxPages + pd.div(first)], 0);
+    if (first + stride < end) pageNext = pageTable[(size_t)b * maxPages + pd.div(first + stride)];
   }
   cp_async_commit();
   for (int t0 = first; t0 < end; t0 += stride) {
     const int tn = t0 + stride;
     if (tn < end) {
       const int pn = pageNext;
-      if (tn + stride < end) pageNext = pageTable[(size_t)b * maxPages + (tn + stride) / P];
+      if (tn + stride < end) pageNext = pageTable[(size_t)b * maxPages + pd.div(tn + stride)];
       issue(tn, pn, st ^ 1);
     }
     cp_async_commit();
     cp_async_wait1();
     __syncwarp();
     const uint8_t* sb = wbuf + st * S_::BYTES;
-    const int tp0 = t0 - (t0 / P) * P;
+    const int tp0 = pd.mod(t0);
     // the half of each copied scale word that holds this token's scale
     auto scaleOf = [&](int off, int tl) {
       const int par = ((tp0 + tl) * Hkv + kh) & 1;
@@ -252,7 +253,7 @@ __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
       for (int hi = 0; hi < 2; hi++) {
         const int tl = 16 * mt + g + 8 * hi;
         const bool in = t0 + tl < end;
-        const float sk = in ? scaleOf(S_::KSC, tl) * scaleLog2 : 0.f;
+        const float sk = scaleOf(S_::KSC, tl) * scaleLog2;  // garbage for masked tokens: not used
         s[mt][2 * hi] = in ? c[mt][2 * hi] * sk : -INFINITY;
         s[mt][2 * hi + 1] = in ? c[mt][2 * hi + 1] * sk : -INFINITY;
       }
@@ -297,7 +298,8 @@ __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
       for (int u = 0; u < 4; u++) {
         const int tl = 16 * kstep + 2 * r + (u & 1) + 8 * (u >> 1);
         vs[u].load(sb + S_::VCODE + tl * S_::VROW, 8 * g * CBV);
-        sv[u] = __float2half(t0 + tl < end ? scaleOf(S_::VSC, tl) : 0.f);
+        const float sc = scaleOf(S_::VSC, tl);
+        sv[u] = __float2half(t0 + tl < end ? sc : 0.f);
       }
       const __half2 s01 = __halves2half2(sv[0], sv[1]), s89 = __halves2half2(sv[2], sv[3]);
 #pragma unroll
@@ -414,7 +416,7 @@ extern "C" int kvq_decode_attn_higgs(const uint16_t* q, const uint8_t* pool, con
   if (cbK == K_ && cbV == V_) {                                                                                 \
     k_decode_higgs_mma<K_, V_><<<grid, 128>>>(q, pool, pageTable, lens, partial, G, Hq, Hkv, maxPages, P,      \
                                               splitPages, S, sl, keyBytes, pageBytes, (const float2*)lutK,     \
-                                              (const float2*)lutV, signsK);                                     \
+                                              (const float2*)lutV, signsK, pow_div(P));                         \
   } else
   KVQ_H(5, 4) KVQ_H(8, 8) KVQ_H(6, 5) KVQ_H(6, 6) KVQ_H(3, 3) KVQ_H(4, 3) KVQ_H(2, 3) KVQ_H(4, 4) {
     return (int)cudaErrorInvalidValue;

@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include "check.cuh"
 #include "kvq_cuda.h"
+#include "paged.cuh"
 
 #define D 128
 #define NWARP 4
@@ -109,7 +110,7 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
                                                             const int* lens, float* partial, int G, int Hq, int Hkv,
                                                             int maxPages, int P, int splitPages, int maxSplits,
                                                             float scaleLog2, int gsK, int gsV, size_t keyBytes,
-                                                            size_t pageBytes) {
+                                                            size_t pageBytes, PowDiv pd, PowDiv gd) {
   const int split = blockIdx.x, kh = blockIdx.y, b = blockIdx.z;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, r = lane & 3;
   const int C = Hkv * D;
@@ -155,7 +156,7 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
   // issue the copies of the chunk at t into stage st (page index pg_)
   auto issue = [&](int t, int page_, int st) {
     const uint8_t* pg = pool + (size_t)page_ * pageBytes;
-    const int tp0 = t - (t / P) * P, tg = tp0 / gsK;
+    const int tp0 = pd.mod(t), tg = gd.div(tp0);
     uint8_t* sb = wbuf + st * S_::BYTES;
     const uint8_t* kcodes = pg + (size_t)GK * 4 + ((size_t)tp0 * C + kh * D) * BK / 8;
 #pragma unroll
@@ -188,22 +189,22 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
   int st = 0;
   int pageNext = 0;
   if (first < end) {
-    issue(first, pageTable[(size_t)b * maxPages + first / P], 0);
-    if (first + stride < end) pageNext = pageTable[(size_t)b * maxPages + (first + stride) / P];
+    issue(first, pageTable[(size_t)b * maxPages + pd.div(first)], 0);
+    if (first + stride < end) pageNext = pageTable[(size_t)b * maxPages + pd.div(first + stride)];
   }
   cp_async_commit();
   for (int t0 = first; t0 < end; t0 += stride) {
     const int tn = t0 + stride;
     if (tn < end) {
       const int pn = pageNext;
-      if (tn + stride < end) pageNext = pageTable[(size_t)b * maxPages + (tn + stride) / P];
+      if (tn + stride < end) pageNext = pageTable[(size_t)b * maxPages + pd.div(tn + stride)];
       issue(tn, pn, st ^ 1);
     }
     cp_async_commit();
     cp_async_wait1();
     __syncwarp();
     const uint8_t* sb = wbuf + st * S_::BYTES;
-    const int tp0 = t0 - (t0 / P) * P;
+    const int tp0 = pd.mod(t0);
 
     uint4 ks4[4], km4[4];  // key scales / mins of this lane's 32 channels
 #pragma unroll
@@ -307,8 +308,10 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
         // with one scale per token, its half within the copied pair depends on the token's parity
         const int hh = nS == 1 ? ((vh + tl * cg) & 1) : vh;
         const bool in = t0 + tl < end;  // a masked token's scale and min may be garbage: 0, so 0 · code = 0
-        sv[u] = in ? ((const __half*)(sb + S_::VSC + tl * S_::VSLOT))[hh] : __float2half(0.f);
-        mv[u] = in ? ((const __half*)(sb + S_::VMN + tl * S_::VSLOT))[hh] : __float2half(0.f);
+        const __half sx = ((const __half*)(sb + S_::VSC + tl * S_::VSLOT))[hh];
+        const __half mx = ((const __half*)(sb + S_::VMN + tl * S_::VSLOT))[hh];
+        sv[u] = in ? sx : __float2half(0.f);
+        mv[u] = in ? mx : __float2half(0.f);
       }
       const __half2 s01 = __halves2half2(sv[0], sv[1]), m01 = __halves2half2(mv[0], mv[1]);
       const __half2 s89 = __halves2half2(sv[2], sv[3]), m89 = __halves2half2(mv[2], mv[3]);
@@ -394,7 +397,8 @@ extern "C" int kvq_launch_decode_uniform_mma(const uint16_t* q, const uint8_t* p
 #define KVQ_M(BK_, BV_)                                                                                         \
   if (bitsK == BK_ && bitsV == BV_) {                                                                            \
     k_decode_uniform_mma<BK_, BV_><<<grid, 128>>>(q, pool, pageTable, lens, partial, G, Hq, Hkv, maxPages, P,   \
-                                                  splitPages, maxSplits, scaleLog2, gsK, gsV, keyBytes, pageBytes); \
+                                                  splitPages, maxSplits, scaleLog2, gsK, gsV, keyBytes, pageBytes, \
+                                                  pow_div(P), pow_div(gsK));                                     \
   } else
   KVQ_M(2, 2) KVQ_M(4, 2) KVQ_M(4, 4) KVQ_M(2, 4) { return (int)cudaErrorInvalidValue; }
 #undef KVQ_M
