@@ -231,10 +231,9 @@ __global__ void k_uniform_enc_channel(const In* x, uint16_t* scales, uint16_t* m
 // - min/max with fminf/fmaxf (NaN ignored, like the CPU's `x < lo` scan); the one place where they
 //   can differ from the CPU is the sign of a zero extreme (the CPU keeps the first zero it meets), so
 //   a warp with a zero minimum or maximum redoes its scan in order with the CPU's comparisons;
-// - codes by code_tile: u = fma(d, 1/s, 0.5) is within (|u| + 2|d/s|)·2⁻²⁴ of q + 0.5 (q = fl(d/s)),
-//   < 2⁻¹⁴ for |u| < 258 and < 2⁻¹² for |u| < 1100 (beyond 257 the code is clamped either way), so
-//   floor(u) is the code unless u lies within 2⁻¹² of an integer, where code_exact decides (about
-//   1 value in 2000). s = 0 (or inf) gives rs = 0: u = 0.5 or NaN, code 0 like the CPU.
+// - codes by one FMA per value (codes_fast, below), rows with a value within 2⁻¹² of a rounding
+//   boundary (about 1 value in 2000; all values of a group where the FMA form is not valid) redone at
+//   the end of the kernel with the exact division (code_of).
 constexpr unsigned kFull = 0xffffffffu;
 constexpr int kTileThreads = 128;
 
@@ -314,12 +313,6 @@ template <> struct Tile<float> {
 };
 template <typename In> struct TileRows { static constexpr int value = Tile<In>::TPT; };
 
-__device__ __forceinline__ uint32_t code_tile(float x, float m, float s, float rs, int levels) {
-  const float d = __fsub_rn(x, m);
-  const float u = __fmaf_rn(d, rs, 0.5f);
-  if (fabsf(__fsub_rn(u, rintf(u))) < 0x1p-12f) return (uint32_t)code_exact(d, s, levels);
-  return min(__float2uint_rd(u), (uint32_t)levels);  // negative → 0, NaN → 0, +inf → levels
-}
 __device__ __forceinline__ void put_codes(uint8_t* dst, uint64_t word, int bits) {
   if (bits == 2) *(uint16_t*)dst = (uint16_t)word;
   else if (bits == 4) *(uint32_t*)dst = (uint32_t)word;
@@ -357,33 +350,80 @@ template <int N> __device__ __forceinline__ float pick(const float* a, int idx) 
   for (int i = 1; i < N; i++) v = idx == i ? a[i] : v;
   return v;
 }
-// NS slots (lo/hi per slot, the same in the R lanes of a group); lane q (0 ≤ q < R) of the group
-// computes the params of slots q, q + R, … and every lane receives all NS of them; laneOf(q) = the
-// warp lane of the group's lane q
+// The codes of a group by one FMA per value, rounded toward zero into [2^23, 2^24), where a float's low
+// bits are the integer floor(y): y = x·A + C with A = 2^14·(1/s) (reciprocal correctly rounded) and
+// C = fl(2^14·fl(0.5 − m/s) + 2^23) − 4, so y/2^14 ≈ 2^9 + q + 0.5 − 2^-12 and the code floor(q + 0.5)
+// is bits 14.. of y (q = fl(fl(x − m)/s), the CPU's quotient). The real y/2^14 is within
+// (3|q| + |c|)·2^-24 + 2^-15 < 1.5·2^-14 of that (|q| ≤ 256 near any boundary that matters, |c| ≤ 256.5),
+// so the code is exact unless bits 3..13 of y are all ones (fraction within 4·2^-14 of an integer once
+// the −4 shift is undone) — also true of the canonical NaN 0x7fffffff (x NaN, or A = NaN): those rows
+// take code_of. Valid only where: fp16 s normal (s ≥ 2^-14; inf gives A = 0 and codes 0 like the CPU),
+// |m/s| ≤ 256, (lo − m)/s ≥ −1/4 (fp32 input: m = fp16(lo) may lie above lo) — then
+// 0.2 < y/2^14 − 2^9 < levels + 0.8, no clamp needed. Elsewhere A = NaN: the whole group is exact.
+constexpr float kFastScale = 16384.f;
+__device__ __forceinline__ void group_params_fast(float lo, float hi, int levels, uint32_t* hsm, float* A, float* Cc) {
+  const uint16_t hs = __half_as_ushort(__float2half_rn(__fdiv_rn(__fsub_rn(hi, lo), (float)levels)));
+  const uint16_t hm = __half_as_ushort(__float2half_rn(lo));
+  const float s = __half2float(__ushort_as_half(hs)), m = __half2float(__ushort_as_half(hm));
+  *hsm = (uint32_t)hs | ((uint32_t)hm << 16);
+  const float rs = s == 0.f ? 0.f : __frcp_rn(s);
+  const bool ok = s >= 0x1p-14f && fabsf(__fmul_rn(m, rs)) <= 256.f && __fmul_rn(__fsub_rn(lo, m), rs) >= -0.25f;
+  *A = ok ? __fmul_rn(rs, kFastScale) : __int_as_float(0x7fffffff);
+  const float c = __fmaf_rn(-m, rs, 0.5f);
+  *Cc = __fsub_rn(__fadd_rn(__fmul_rn(c, kFastScale), 8388608.f), 4.f);
+}
 template <int NS, int R, typename LaneOf>
-__device__ __forceinline__ void share_params(const float* lo, const float* hi, int q, int levels, LaneOf laneOf,
-                                             uint32_t* hsm, float* rs) {
-  constexpr int N = R < NS ? R : NS;          // candidates per computation
-  constexpr int NC = R < NS ? NS / R : 1;      // computations per lane
+__device__ __forceinline__ void share_params_fast(const float* lo, const float* hi, int q, int levels, LaneOf laneOf,
+                                                  uint32_t* hsm, float* A, float* Cc) {
+  constexpr int N = R < NS ? R : NS;
+  constexpr int NC = R < NS ? NS / R : 1;
   uint32_t own[NC];
-  float ownRs[NC];
+  float ownA[NC], ownC[NC];
 #pragma unroll
-  for (int c = 0; c < NC; c++) group_params(pick<N>(lo + c * N, q % N), pick<N>(hi + c * N, q % N), levels, &own[c], &ownRs[c]);
+  for (int c = 0; c < NC; c++)
+    group_params_fast(pick<N>(lo + c * N, q % N), pick<N>(hi + c * N, q % N), levels, &own[c], &ownA[c], &ownC[c]);
 #pragma unroll
   for (int j = 0; j < NS; j++) {
     const int src = laneOf(j % R);
     hsm[j] = __shfl_sync(kFull, own[j / N], src);
-    rs[j] = __shfl_sync(kFull, ownRs[j / N], src);
+    A[j] = __shfl_sync(kFull, ownA[j / N], src);
+    Cc[j] = __shfl_sync(kFull, ownC[j / N], src);
   }
+}
+template <int BITS> struct CodeWord { using type = uint64_t; };
+template <> struct CodeWord<2> { using type = uint32_t; };
+template <> struct CodeWord<4> { using type = uint32_t; };
+// 8 codes of one row: true where a value needs the exact path
+template <int BITS>
+__device__ __forceinline__ bool codes_fast(const float* f, const float* A, const float* Cc, int bits, int levels,
+                                           typename CodeWord<BITS>::type* word) {
+  using W = typename CodeWord<BITS>::type;
+  W w = 0;
+  bool e = false;
+#pragma unroll
+  for (int j = 0; j < 8; j++) {
+    const uint32_t b = __float_as_uint(__fmaf_rz(f[j], A[j], Cc[j]));
+    e |= (~b & 0x3ff8u) == 0;
+    w |= (W)((b >> 14) & (uint32_t)levels) << (j * bits);
+  }
+  *word = w;
+  return e;
+}
+template <int N> __device__ __forceinline__ uint32_t pick_u(const uint32_t* a, int idx) {
+  uint32_t v = a[0];
+#pragma unroll
+  for (int i = 1; i < N; i++) v = idx == i ? a[i] : v;
+  return v;
 }
 
 // axis 'channel', groups of R·TPT tokens: lane (r, o) = lane r·O + o holds rows t0 + r·TPT + [0, TPT)
 // of octet o (8 channels) of its warp; a warp covers O = 32/R octets, a block 4 warps side by side.
 // Rows past T repeat row T − 1 (no effect on min/max, nothing stored); octets past C/8 store nothing.
-template <typename In, int R>
+template <typename In, int R, int BITS>
 __global__ void __launch_bounds__(kTileThreads, sizeof(In) == 2 ? 7 : 5) k_uniform_enc_channel_tile(const In* __restrict__ x, uint16_t* __restrict__ scales,
                                                                  uint16_t* __restrict__ mins, uint8_t* __restrict__ codes,
-                                                                 int T, int C, int bits, int nCB) {
+                                                                 int T, int C, int bitsArg, int nCB) {
+  const int bits = BITS ? BITS : bitsArg;
   constexpr int TPT = TileRows<In>::value, O = 32 / R;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int o = lane % O, r = lane / O;
@@ -425,8 +465,8 @@ __global__ void __launch_bounds__(kTileThreads, sizeof(In) == 2 ? 7 : 5) k_unifo
       for (int off = O; off < 32; off <<= 1) combine_ordered(lo[j], hi[j], off, lane);
   }
   uint32_t hsm[8];
-  float rs[8];
-  share_params<8, R>(lo, hi, r, levels, [&](int q) { return q * O + o; }, hsm, rs);
+  float A[8], Cc[8];
+  share_params_fast<8, R>(lo, hi, r, levels, [&](int q) { return q * O + o; }, hsm, A, Cc);
   const size_t g0 = (size_t)tg * C + c0;
   if (active && r < 2) {  // r = 0 stores the 8 scales, r = 1 the 8 mins (one 16-byte store each)
     uint32_t w[4];
@@ -441,17 +481,26 @@ __global__ void __launch_bounds__(kTileThreads, sizeof(In) == 2 ? 7 : 5) k_unifo
     for (int p = 0; p < 4; p++) w[p] = __byte_perm(hsm[2 * p], hsm[2 * p + 1], 0x7632);
     *(uint4*)(mins + g0) = make_uint4(w[0], w[1], w[2], w[3]);
   }
-  float s[8], m[8];
-#pragma unroll
-  for (int j = 0; j < 8; j++) { s[j] = hs_of(hsm[j]); m[j] = hm_of(hsm[j]); }
+  uint32_t exc = 0;
 #pragma unroll
   for (int k = 0; k < TPT; k++) {
     float f[8];
     tile.row(k, f);
-    uint64_t word = 0;
-#pragma unroll
-    for (int j = 0; j < 8; j++) word |= (uint64_t)code_tile(f[j], m[j], s[j], rs[j], levels) << (j * bits);
+    typename CodeWord<BITS>::type word;
+    exc |= (uint32_t)codes_fast<BITS>(f, A, Cc, bits, levels, &word) << k;
     if (active && tr + k < T) put_codes(codes + ((size_t)(tr + k) * octs + oct) * bits, word, bits);
+  }
+  if (__any_sync(kFull, exc != 0) && active) {  // rare: rows with a value near a rounding boundary
+#pragma unroll 1
+    for (int k = 0; k < TPT; k++) {
+      if (!((exc >> k) & 1) || tr + k >= T) continue;
+      float f[8];
+      ld8(x, (size_t)(tr + k) * C + c0, f);
+      uint64_t word = 0;
+#pragma unroll
+      for (int j = 0; j < 8; j++) word |= (uint64_t)code_of(f[j], hs_of(hsm[j]), hm_of(hsm[j]), levels) << (j * bits);
+      put_codes(codes + ((size_t)(tr + k) * octs + oct) * bits, word, bits);
+    }
   }
 }
 
@@ -459,10 +508,11 @@ __global__ void __launch_bounds__(kTileThreads, sizeof(In) == 2 ? 7 : 5) k_unifo
 // lane i of a warp holds octets base + 32·k + i (k < TPT): R adjacent lanes make a group, a warp row
 // is 512 (fp16) or 1024 (fp32) contiguous bytes. Octets past the end repeat the last one (nothing
 // stored); groups never straddle rows or that end (C % (8·R) == 0).
-template <typename In, int R>
+template <typename In, int R, int BITS>
 __global__ void __launch_bounds__(kTileThreads, sizeof(In) == 2 ? 7 : 8) k_uniform_enc_token_tile(const In* __restrict__ x, uint16_t* __restrict__ scales,
                                                                uint16_t* __restrict__ mins, uint8_t* __restrict__ codes,
-                                                               size_t nOct, int bits) {
+                                                               size_t nOct, int bitsArg) {
+  const int bits = BITS ? BITS : bitsArg;
   constexpr int TPT = TileRows<In>::value;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, q = lane % R;
   const size_t base = ((size_t)blockIdx.x * (kTileThreads / 32) + warp) * (32 * TPT) + lane;
@@ -497,9 +547,10 @@ __global__ void __launch_bounds__(kTileThreads, sizeof(In) == 2 ? 7 : 8) k_unifo
     }
   }
   uint32_t hsm[TPT];
-  float rs[TPT];
+  float A[TPT], Cc[TPT];
   const int lane0 = lane - q;
-  share_params<TPT, R>(lo, hi, q, levels, [&](int qq) { return lane0 + qq; }, hsm, rs);
+  share_params_fast<TPT, R>(lo, hi, q, levels, [&](int qq) { return lane0 + qq; }, hsm, A, Cc);
+  uint32_t exc = 0;
 #pragma unroll
   for (int k = 0; k < TPT; k++) {
     const size_t i = base + 32 * k;
@@ -508,13 +559,28 @@ __global__ void __launch_bounds__(kTileThreads, sizeof(In) == 2 ? 7 : 8) k_unifo
       scales[i / R] = (uint16_t)hsm[k];
       mins[i / R] = (uint16_t)(hsm[k] >> 16);
     }
-    const float s = hs_of(hsm[k]), m = hm_of(hsm[k]);
-    float f[8];
+    float f[8], a8[8], c8[8];
     tile.row(k, f);
-    uint64_t word = 0;
 #pragma unroll
-    for (int j = 0; j < 8; j++) word |= (uint64_t)code_tile(f[j], m, s, rs[k], levels) << (j * bits);
+    for (int j = 0; j < 8; j++) { a8[j] = A[k]; c8[j] = Cc[k]; }
+    typename CodeWord<BITS>::type word;
+    exc |= (uint32_t)codes_fast<BITS>(f, a8, c8, bits, levels, &word) << k;
     if (live) put_codes(codes + i * bits, word, bits);
+  }
+  if (__any_sync(kFull, exc != 0)) {  // rare: rows with a value near a rounding boundary
+#pragma unroll 1
+    for (int k = 0; k < TPT; k++) {
+      const size_t i = base + 32 * k;
+      if (!((exc >> k) & 1) || i >= nOct) continue;
+      const uint32_t p = pick_u<TPT>(hsm, k);
+      const float s = hs_of(p), m = hm_of(p);
+      float f[8];
+      ld8(x, i * 8, f);
+      uint64_t word = 0;
+#pragma unroll
+      for (int j = 0; j < 8; j++) word |= (uint64_t)code_of(f[j], s, m, levels) << (j * bits);
+      put_codes(codes + i * bits, word, bits);
+    }
   }
 }
 
@@ -561,16 +627,27 @@ static int uniform_args_ok(int T, int C, int bits, int axisToken, int gs) {
 }
 
 // the tiled kernels for group sizes 32, 64 and 128 (16-byte aligned x and out); false: not handled
+// bits 2 and 4 of fp16 input (the KV-cache cases) get kernels with the bit width fixed at compile time
 template <typename In, int R>
 static void launch_channel_tile(const In* x, uint16_t* scales, uint16_t* mins, uint8_t* codes, int T, int C, int bits) {
   constexpr int O = 32 / R, gs = R * TileRows<In>::value;
   const int nTG = (T + gs - 1) / gs, nCB = (C / 8 + (kTileThreads / 32) * O - 1) / ((kTileThreads / 32) * O);
-  k_uniform_enc_channel_tile<In, R><<<(unsigned)((size_t)nTG * nCB), kTileThreads>>>(x, scales, mins, codes, T, C, bits, nCB);
+  const unsigned grid = (unsigned)((size_t)nTG * nCB);
+  if constexpr (sizeof(In) == 2) {
+    if (bits == 2) { k_uniform_enc_channel_tile<In, R, 2><<<grid, kTileThreads>>>(x, scales, mins, codes, T, C, bits, nCB); return; }
+    if (bits == 4) { k_uniform_enc_channel_tile<In, R, 4><<<grid, kTileThreads>>>(x, scales, mins, codes, T, C, bits, nCB); return; }
+  }
+  k_uniform_enc_channel_tile<In, R, 0><<<grid, kTileThreads>>>(x, scales, mins, codes, T, C, bits, nCB);
 }
 template <typename In, int R>
 static void launch_token_tile(const In* x, uint16_t* scales, uint16_t* mins, uint8_t* codes, size_t nOct, int bits) {
   const size_t perBlock = (size_t)kTileThreads * TileRows<In>::value;
-  k_uniform_enc_token_tile<In, R><<<(unsigned)((nOct + perBlock - 1) / perBlock), kTileThreads>>>(x, scales, mins, codes, nOct, bits);
+  const unsigned grid = (unsigned)((nOct + perBlock - 1) / perBlock);
+  if constexpr (sizeof(In) == 2) {
+    if (bits == 2) { k_uniform_enc_token_tile<In, R, 2><<<grid, kTileThreads>>>(x, scales, mins, codes, nOct, bits); return; }
+    if (bits == 4) { k_uniform_enc_token_tile<In, R, 4><<<grid, kTileThreads>>>(x, scales, mins, codes, nOct, bits); return; }
+  }
+  k_uniform_enc_token_tile<In, R, 0><<<grid, kTileThreads>>>(x, scales, mins, codes, nOct, bits);
 }
 template <typename In>
 static bool uniform_encode_tiled(const In* x, uint8_t* out, int T, int C, int bits, int axisToken, int gs, size_t G) {

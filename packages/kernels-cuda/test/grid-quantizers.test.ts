@@ -154,7 +154,8 @@ describe.skipIf(!hasGpu)(
 // The tiled uniform encode (group sizes 32/64/128) against the CPU on data made to hit its edges:
 // channel and token tails (70 tokens, 192 channels: 24 octets, less than a block's width), constant
 // groups, zero extremes of both signs (the CPU keeps the first zero it meets), exact rounding ties
-// (the exact-division fallback) and q = 0.5 − 2⁻²⁵ (Math.round gives 0, fp32 floor(q + 0.5) 1);
+// (the exact-division fallback), q = 0.5 − 2⁻²⁵ (Math.round gives 0, fp32 floor(q + 0.5) 1) and
+// groups far from zero relative to their range (|min / scale| > 256: no fast codes, the exact path);
 // fp32 input through the backend, fp16 input through the addon (the bench's path).
 const tiledSpecs: UniformSpec[] = [];
 for (const bits of [2, 4, 3])
@@ -175,6 +176,7 @@ function edgeData(spec: UniformSpec, T: number, C: number): Float32Array {
     // lo 0, hi = levels: s = 1 exactly; ties k + 0.5 and 0.5 − 2⁻²⁵
     const k = t % 8;
     at(t, 13, k === 0 ? 0 : k === 1 ? levels : k === 2 ? 0.49999997 : k === 3 ? 1.5 : (t % levels) + 0.5);
+    at(t, 15, 40 + 0.05 * x[t * C + 15]!); // |min / scale| > 256: the exact path for the whole group
   }
   for (let t = 0; t < T; t += 16) {
     at(t + 1, 7, -0);
@@ -190,6 +192,7 @@ function edgeData(spec: UniformSpec, T: number, C: number): Float32Array {
     at(6, c, Math.abs(x[6 * C + c]!) + 0.01); // row with min 0: +0 first
     const k = c % 8;
     at(8, c, k === 0 ? 0 : k === 1 ? levels : k === 2 ? 0.49999997 : k === 3 ? 1.5 : (c % levels) + 0.5);
+    at(10, c, -40 + 0.05 * x[10 * C + c]!); // |min / scale| > 256 (token groups)
   }
   for (let c = 0; c < C; c += 16) {
     at(6, c + 2, 0);
