@@ -174,7 +174,13 @@ async function checks(ctx: GpuContext): Promise<void> {
   const N = 256;
   const C = Hkv * D;
   for (const m of METHODS) {
-    for (const noSubgroups of [false, true]) {
+    // `unrolled`: the configuration the large shapes get by default (1 token/thread, values unrolled)
+    for (const [noSubgroups, unrolled] of [
+      [false, false],
+      [true, false],
+      [false, true],
+    ] as const) {
+      if (unrolled && (m.kernel === 'lane' || m.name === 'fp16' || m.name === 'fp8')) continue;
       const kq = createQuantizer(m.k);
       const vq = createQuantizer(m.v);
       const kb: EncodedBlock[][] = [];
@@ -203,6 +209,7 @@ async function checks(ctx: GpuContext): Promise<void> {
         {
           noSubgroups,
           ...(m.kernel ? { kernel: m.kernel } : {}),
+          ...(unrolled ? { tokensPerThread: 1, tuning: { vunroll: true } } : {}),
         },
       );
       const qb = scope.upload(q);
@@ -231,6 +238,8 @@ async function checks(ctx: GpuContext): Promise<void> {
         method: m.name,
         kernel: attn.kernel,
         subgroups: attn.subgroups,
+        tokensPerThread: attn.tokensPerThread,
+        unrolled,
         relErr: err,
         ok: err < 1e-4,
       });
@@ -430,7 +439,9 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
           m.name === 'fp16' || m.name === 'kivi-2' || m.name === 'kivi-2 lane'
             ? [{ noSubgroups: false }, { noSubgroups: true }]
             : [{ noSubgroups: false }];
-        if (m.name === 'kivi-2' || m.name === 'aqua-2.5') variants.push({ noSubgroups: false, tpt: 1 });
+        // the other key-phase width than the default (DecodeAttention: 1 from B·Hkv·N ≥ 2^19)
+        if (m.name === 'kivi-2' || m.name === 'aqua-2.5')
+          variants.push({ noSubgroups: false, tpt: B * Hkv * N >= 1 << 19 ? 2 : 1 });
         for (const { noSubgroups, tpt } of variants) {
           using attn = new DecodeAttention(
             ctx,
@@ -452,7 +463,7 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
           results.attention.push({
             method: m.name,
             kernel: attn.kernel,
-            tokensPerThread: tpt ?? (attn.kernel === 'token' ? 2 : null),
+            tokensPerThread: attn.kernel === 'token' ? attn.tokensPerThread : null,
             tilesPerChunk: attn.tilesPerChunk,
             keySpec: m.k,
             valueSpec: m.v,
@@ -595,7 +606,7 @@ async function main(): Promise<void> {
   log(`copy ceiling ${first.toFixed(0)} GB/s (start)`);
   if (args.includes('--sweep')) await sweep(ctx, first);
   if (!args.includes('--sweep-only')) {
-    await codec(ctx, first);
+    if (!args.includes('--no-codec')) await codec(ctx, first);
     await attention(ctx, first);
   }
   // the ceiling again at the end (a GPU fresh from idle measured 30% low once); fractions use the max

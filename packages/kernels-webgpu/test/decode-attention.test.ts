@@ -43,6 +43,7 @@ const CASES: {
   force?: boolean;
   tpt?: number;
   tiles?: number;
+  tuning?: { vunroll?: boolean; vbatch?: number; lazy?: boolean; dbuf?: boolean };
 }[] = [
   { name: 'fp16', k: F16, v: F16, D: 64, Hq: 4, Hkv: 2, B: 2, N: 96, bt: 32, tpi: 2, kernel: 'lane' },
   {
@@ -157,6 +158,53 @@ const CASES: {
     tpi: 1,
     kernel: 'token',
     tiles: 2,
+  },
+  {
+    name: 'kivi-2 g128, head dim 128, GQA 4, values unrolled, 1 token/thread, partial tile',
+    k: u(2, 'channel', 128),
+    v: u(2, 'token', 128),
+    D: 128,
+    Hq: 8,
+    Hkv: 2,
+    B: 2,
+    N: 640,
+    bt: 128,
+    tpi: 1,
+    kernel: 'token',
+    tpt: 1,
+    tiles: 2,
+    tuning: { vunroll: true },
+  },
+  {
+    name: 'kivi-2 g64, GQA 4, values unrolled in batches of 4, lazy max, double-buffered, subgroup bias',
+    k: u(2, 'channel', 128),
+    v: u(2, 'token', 64),
+    D: 64,
+    Hq: 4,
+    Hkv: 1,
+    B: 1,
+    N: 640,
+    bt: 128,
+    tpi: 1,
+    kernel: 'token',
+    tpt: 1,
+    tiles: 3,
+    tuning: { vunroll: true, vbatch: 4, lazy: true, dbuf: true },
+  },
+  {
+    name: 'HIGGS K2/V2, GQA 4, values unrolled, lazy max, double-buffered',
+    k: higgs(2, 2, 64, 11),
+    v: higgs(2, 2, 64, 12),
+    D: 64,
+    Hq: 4,
+    Hkv: 1,
+    B: 2,
+    N: 320,
+    bt: 64,
+    tpi: 1,
+    kernel: 'token',
+    tpt: 2,
+    tuning: { vunroll: true, lazy: true, dbuf: true },
   },
   {
     name: 'aqua-2.5 HIGGS (K 2.5-bit 2-D, V 2-bit 2-D, gain), head dim 128, GQA 4, partial tile',
@@ -281,6 +329,7 @@ describe.skipIf(!p.ok)(
               tokensPerIter: tpi,
               tokensPerThread: c.tpt,
               tilesPerChunk: c.tiles,
+              ...(c.tuning ? { tuning: c.tuning } : {}),
               ...(c.force ? { kernel: c.kernel } : {}),
             },
           );

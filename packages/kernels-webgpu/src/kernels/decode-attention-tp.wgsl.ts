@@ -38,6 +38,27 @@ export interface TpAttentionConfig {
   readonly channels: number;
   /** keys read as vec4<u32> (binding 5 views the key buffer); needs 16-byte aligned token rows */
   readonly kvec: boolean;
+  /** value phase: every token of a thread unrolled, its loads issued before the math */
+  readonly vunroll?: boolean;
+  /**
+   * Benchmark probes (wrong results on purpose): 1 = only load the key and value codes, 2 = + key
+   * dot products, 3 = + softmax; values are only loaded (XOR-ed into a sink) in all three.
+   */
+  readonly probe?: number;
+  /**
+   * per-tile workgroup buffers (folded query, softmax weights) double-buffered by tile parity, so
+   * no barrier is needed at the start of a tile; with subgroups and one key group per tile, each
+   * subgroup also computes the key-group bias `Σ q·(min − scale·2^bits)` itself (`subgroupAdd`)
+   * instead of a two-barrier workgroup reduction
+   */
+  readonly dbuf?: boolean;
+  /** value phase with `vunroll`: tokens per unrolled batch (default: all of the thread's tokens) */
+  readonly vbatch?: number;
+  /**
+   * softmax against the running max unless a score of the tile exceeds it by more than 8 (then
+   * the tile is redone with the new max): one barrier per tile instead of two in the common case
+   */
+  readonly lazy?: boolean;
 }
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -91,7 +112,7 @@ export function tpFormatKey(f: KvTileFormat): string {
 
 /** Cache key of a configuration. */
 export function tpAttentionKey(c: TpAttentionConfig): string {
-  return `dattn-tp:${c.headDim}:${c.group}:${tpFormatKey(c.keys)}:${tpFormatKey(c.values)}:${c.subgroups ? 'sg' : 'wg'}:t${c.tpt}:c${c.cpt}:${c.channels}:${c.kvec ? 'v' : 's'}`;
+  return `dattn-tp:${c.headDim}:${c.group}:${tpFormatKey(c.keys)}:${tpFormatKey(c.values)}:${c.subgroups ? 'sg' : 'wg'}:t${c.tpt}:c${c.cpt}:${c.channels}:${c.kvec ? 'v' : 's'}:${c.vunroll ? 'vu' : 'vl'}:p${c.probe ?? 0}:${c.dbuf ? 'db' : 'sb'}:b${c.vbatch ?? 0}:${c.lazy ? 'lz' : 'ex'}`;
 }
 
 /** f32 offsets in the aux buffer: K signs, V signs, K pair table, V pair table. */
@@ -196,6 +217,11 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
   const NKG = uniK ? Math.max(1, TT / uniK.groupSize) : 1;
   const slotTokens = uniK ? Math.min(uniK.groupSize, TT) : TT;
   const qsLen = NKG * D * G;
+  const dbuf = !!c.dbuf;
+  const dbufQ = dbuf && !!uniK;
+  const sgfold = dbuf && !!uniK && NKG === 1 && c.subgroups;
+  const QO = dbufQ ? 'qo + ' : '';
+  const qsUnits = qsLen / (G4 ? 4 : 1);
   const redLen = Math.max(NTG * D, uniK ? NKG * D * G : 0, WG * G, 4);
 
   // ---- key phase -------------------------------------------------------------------------------
@@ -222,15 +248,40 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
       K.push(`    let ksc${tp} = half_k(2u * kbase${tp} + kti${tp} * ${C / D}u + hk);`);
     }
   }
-  if (uniK) {
+  if (c.probe === 1) {
+    for (const tp of range(TPT)) for (const wi of range(kWords)) K.push(`    sink = sink ^ kw${tp}_${wi};`);
+  } else if (uniK) {
     K.push(`    let slot = ${NKG > 1 ? `(li * ${TPT}u) / ${slotTokens}u` : '0u'};`);
-    for (const tp of range(TPT))
-      for (const u of U) K.push(`    var sa${tp}_${u} = kbias[slot * ${NU}u + ${u}u];`);
+    if (sgfold) {
+      const gs = uniK.groupSize;
+      for (const u of U) K.push(`    var kbs${u} = ${zero};`);
+      K.push(`    for (var d = sgi; d < ${D}u; d = d + sgs) {`);
+      K.push('      let bt = min(tstart, p.N - 1u);');
+      K.push(`      let bbase = (b * p.nBlocksK + bt / ${uniK.blockTokens}u) * ${uniK.blockWords}u;`);
+      K.push(`      let bg = ((bt % ${uniK.blockTokens}u) / ${gs}u) * ${C}u + hk * ${D}u + d;`);
+      K.push(
+        `      let bm = half_k(2u * bbase + ${uniK.nGroups}u + bg) - half_k(2u * bbase + bg) * ${(2 ** uniK.bits).toFixed(1)};`,
+      );
+      for (const u of U)
+        K.push(
+          G4
+            ? `      kbs${u} = fma(vec4f(${range(4)
+                .map((k) => `qraw[d * ${G}u + ${4 * u + k}u]`)
+                .join(', ')}), vec4f(bm), kbs${u});`
+            : `      kbs${u} = fma(qraw[d * ${G}u + ${u}u], bm, kbs${u});`,
+        );
+      K.push('    }');
+      for (const u of U) K.push(`    let kbsum${u} = subgroupAdd(kbs${u});`);
+      for (const tp of range(TPT)) for (const u of U) K.push(`    var sa${tp}_${u} = kbsum${u};`);
+    } else {
+      for (const tp of range(TPT))
+        for (const u of U) K.push(`    var sa${tp}_${u} = kbias[slot * ${NU}u + ${u}u];`);
+    }
     // codes of every token, then FMAs channel by channel (the weight load is shared)
     const xs: string[][] = range(TPT).map(() => []);
     for (const tp of range(TPT)) codes(`kw${tp}_`, D, kBits, 'top', (j, e) => xs[tp]!.push(e), K, `k${tp}_`);
     for (const j of range(D)) {
-      for (const u of U) K.push(`    let qw${j}_${u} = qs[(slot * ${D}u + ${j}u) * ${NU}u + ${u}u];`);
+      for (const u of U) K.push(`    let qw${j}_${u} = qs[${QO}(slot * ${D}u + ${j}u) * ${NU}u + ${u}u];`);
       for (const tp of range(TPT))
         for (const u of U)
           K.push(`    sa${tp}_${u} = fma(${unit}(${xs[tp]![j]}), qw${j}_${u}, sa${tp}_${u});`);
@@ -256,39 +307,12 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
     for (const tp of range(TPT)) for (const u of U) K.push(`    sa${tp}_${u} = sa${tp}_${u} * ksc${tp};`);
   }
   // per-head scores, masked
-  for (const tp of range(TPT))
+  for (const tp of range(c.probe === 1 ? 0 : TPT))
     for (const h of H)
       K.push(`    let s${tp}_${h} = select(${comp(`sa${tp}`, h)}, NEG, tb + ${tp}u >= p.N);`);
 
   // ---- softmax ---------------------------------------------------------------------------------
   const S: string[] = [];
-  for (const h of H) {
-    const mx = range(TPT).reduce((e, tp) => (e ? `max(${e}, s${tp}_${h})` : `s${tp}_${h}`), '');
-    S.push(`    let lm${h} = ${c.subgroups ? `subgroupMax(${mx})` : mx};`);
-  }
-  S.push(c.subgroups ? '    if (subgroupElect()) {' : '    {');
-  for (const h of H) S.push(`      atomicMax(&wm[par * ${G}u + ${h}u], ord(lm${h}));`);
-  S.push('    }');
-  S.push('    workgroupBarrier();');
-  S.push(`    if (li < ${G}u) { atomicStore(&wm[(1u - par) * ${G}u + li], 0u); }`);
-  S.push('    var moved = false;');
-  for (const h of H) {
-    S.push(`    let mn${h} = max(m${h}, unord(atomicLoad(&wm[par * ${G}u + ${h}u])));`);
-    S.push(`    let al${h} = exp(m${h} - mn${h}); moved = moved || (mn${h} != m${h}); m${h} = mn${h};`);
-    for (const tp of range(TPT))
-      S.push(`    let e${tp}_${h} = select(exp(s${tp}_${h} - mn${h}), 0.0, tb + ${tp}u >= p.N);`);
-    S.push(
-      `    l${h} = l${h} * al${h} + ${range(TPT)
-        .map((tp) => `e${tp}_${h}`)
-        .join(' + ')};`,
-    );
-  }
-  for (const tp of range(TPT))
-    for (const h of H) S.push(`    pw[(li * ${TPT}u + ${tp}u) * ${G}u + ${h}u] = e${tp}_${h};`);
-  S.push('    workgroupBarrier();');
-
-  // ---- value phase -----------------------------------------------------------------------------
-  const V: string[] = [];
   const NVG = uniV ? Math.max(1, CPT / uniV.groupSize) : 1;
   const alphaUnit = (u: number) =>
     G4
@@ -296,73 +320,185 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
           .map((k) => `al${4 * u + k}`)
           .join(', ')})`
       : `al${u}`;
-  V.push('    if (moved) {');
-  for (const u of U) {
-    V.push(`      let au${u} = ${alphaUnit(u)};`);
-    for (const j of range(CPT)) V.push(`      acc${j}_${u} = acc${j}_${u} * au${u};`);
-    if (uniV) for (const g of range(NVG)) V.push(`      vb${g}_${u} = vb${g}_${u} * au${u};`);
+  const pwo = dbuf ? ` + par * ${TT}u` : '';
+  /** softmax weights of the thread's tokens into pw (vec4 units when G % 4 == 0) */
+  const pwWrite = (L: string[], ind: string) => {
+    for (const tp of range(TPT)) {
+      if (G4)
+        for (const u of U)
+          L.push(
+            `${ind}pw[(li * ${TPT}u + ${tp}u${pwo}) * ${NU}u + ${u}u] = vec4f(${range(4)
+              .map((k) => `e${tp}_${4 * u + k}`)
+              .join(', ')});`,
+          );
+      else
+        for (const h of H) L.push(`${ind}pw[(li * ${TPT}u + ${tp}u${pwo}) * ${G}u + ${h}u] = e${tp}_${h};`);
+    }
+  };
+  if (c.probe === 2)
+    for (const tp of range(TPT)) for (const h of H) S.push(`    sink = sink ^ bitcast<u32>(s${tp}_${h});`);
+  if (c.probe === 1) {
+    // nothing
+  } else if (c.lazy && !c.probe) {
+    // exps against the running max m; the tile max only matters when it passes m + 8
+    for (const h of H) {
+      const mx = range(TPT).reduce((e, tp) => (e ? `max(${e}, s${tp}_${h})` : `s${tp}_${h}`), '');
+      S.push(`    let lm${h} = ${c.subgroups ? `subgroupMax(${mx})` : mx};`);
+    }
+    S.push(`    if (${H.map((h) => `lm${h} > m${h} + 8.0`).join(' || ')}) {`);
+    S.push('      fl[par] = 1u;');
+    for (const h of H) S.push(`      atomicMax(&wm[par * ${G}u + ${h}u], ord(lm${h}));`);
+    S.push('    }');
+    for (const h of H)
+      for (const tp of range(TPT))
+        S.push(`    var e${tp}_${h} = select(exp(s${tp}_${h} - m${h}), 0.0, tb + ${tp}u >= p.N);`);
+    pwWrite(S, '    ');
+    S.push('    let slow = workgroupUniformLoad(&fl[par]) != 0u;');
+    S.push('    if (li == 0u) { fl[1u - par] = 0u; }');
+    S.push(`    if (li < ${G}u) { atomicStore(&wm[(1u - par) * ${G}u + li], 0u); }`);
+    S.push('    if (slow) {');
+    for (const h of H) {
+      S.push(`      let mn${h} = max(m${h}, unord(atomicLoad(&wm[par * ${G}u + ${h}u])));`);
+      S.push(`      let al${h} = exp(m${h} - mn${h}); m${h} = mn${h}; l${h} = l${h} * al${h};`);
+      for (const tp of range(TPT))
+        S.push(`      e${tp}_${h} = select(exp(s${tp}_${h} - mn${h}), 0.0, tb + ${tp}u >= p.N);`);
+    }
+    for (const u of U) {
+      S.push(`      let au${u} = ${alphaUnit(u)};`);
+      for (const j of range(CPT)) S.push(`      acc${j}_${u} = acc${j}_${u} * au${u};`);
+      if (uniV) for (const g of range(NVG)) S.push(`      vb${g}_${u} = vb${g}_${u} * au${u};`);
+    }
+    pwWrite(S, '      ');
+    S.push('      workgroupBarrier();');
+    S.push('    }');
+    for (const h of H)
+      S.push(
+        `    l${h} = l${h} + ${range(TPT)
+          .map((tp) => `e${tp}_${h}`)
+          .join(' + ')};`,
+      );
+  } else if (!c.probe || c.probe === 3) {
+    for (const h of H) {
+      const mx = range(TPT).reduce((e, tp) => (e ? `max(${e}, s${tp}_${h})` : `s${tp}_${h}`), '');
+      S.push(`    let lm${h} = ${c.subgroups ? `subgroupMax(${mx})` : mx};`);
+    }
+    S.push(c.subgroups ? '    if (subgroupElect()) {' : '    {');
+    for (const h of H) S.push(`      atomicMax(&wm[par * ${G}u + ${h}u], ord(lm${h}));`);
+    S.push('    }');
+    S.push('    workgroupBarrier();');
+    S.push(`    if (li < ${G}u) { atomicStore(&wm[(1u - par) * ${G}u + li], 0u); }`);
+    S.push('    var moved = false;');
+    for (const h of H) {
+      S.push(`    let mn${h} = max(m${h}, unord(atomicLoad(&wm[par * ${G}u + ${h}u])));`);
+      S.push(`    let al${h} = exp(m${h} - mn${h}); moved = moved || (mn${h} != m${h}); m${h} = mn${h};`);
+      for (const tp of range(TPT))
+        S.push(`    let e${tp}_${h} = select(exp(s${tp}_${h} - mn${h}), 0.0, tb + ${tp}u >= p.N);`);
+      S.push(
+        `    l${h} = l${h} * al${h} + ${range(TPT)
+          .map((tp) => `e${tp}_${h}`)
+          .join(' + ')};`,
+      );
+    }
+    pwWrite(S, '    ');
+    S.push('    workgroupBarrier();');
   }
-  V.push('    }');
+
+  // ---- value phase -----------------------------------------------------------------------------
+  const V: string[] = [];
+  if (!c.probe && !c.lazy) {
+    V.push('    if (moved) {');
+    for (const u of U) {
+      V.push(`      let au${u} = ${alphaUnit(u)};`);
+      for (const j of range(CPT)) V.push(`      acc${j}_${u} = acc${j}_${u} * au${u};`);
+      if (uniV) for (const g of range(NVG)) V.push(`      vb${g}_${u} = vb${g}_${u} * au${u};`);
+    }
+    V.push('    }');
+  }
   const vThreadBits = higV ? (CPT / 2) * vBits : CPT * vBits;
   const aligned = vThreadBits % 32 === 0;
   const NWV = Math.ceil(vThreadBits / 32);
   const NLV = NWV + (aligned ? 0 : 1);
-  V.push(`    for (var k = 0u; k < ${TPG}u; k = k + 1u) {`);
-  V.push(`      let tt = tg + k * ${NTG}u;`);
-  V.push('      let vt = min(tstart + tt, p.N - 1u);');
-  V.push(`      let vblk = vt / ${vfb.blockTokens}u; let vti = vt % ${vfb.blockTokens}u;`);
-  V.push(`      let vbase = (b * p.nBlocksV + vblk) * ${vfb.blockWords}u;`);
-  for (const u of U) V.push(`      let pu${u} = pwu(tt, ${u}u);`);
   const codeStartV = uniV ? `${uniV.nGroups}u` : `${higV!.scaleWords}u`;
-  const vBitExpr = higV ? `(vti * ${C / 2}u + vch / 2u) * ${vBits}u` : `(vti * ${C}u + vch) * ${vBits}u`;
-  V.push(`      let vbit = ${vBitExpr};`);
-  V.push(`      let vcw = vbase + ${codeStartV} + (vbit >> 5u);`);
-  for (const i of range(NLV)) V.push(`      let vr${i} = vbuf[vcw + ${i}u];`);
-  if (aligned) {
-    for (const i of range(NWV)) V.push(`      let vw${i} = vr${i};`);
-  } else {
-    V.push('      let vo = vbit & 31u;');
-    for (const i of range(NWV))
-      V.push(`      let vw${i} = (vr${i} >> vo) | ((vr${i + 1} << 1u) << (31u - vo));`);
-  }
-  if (uniV) {
-    const gs = uniV.groupSize;
-    const scale2b = 2 ** uniV.bits;
-    for (const g of range(NVG)) {
-      V.push(`      let vg${g} = vti * ${C / gs}u + (vch + ${g * gs}u) / ${gs}u;`);
-      V.push(
-        `      let vs${g} = half_v(2u * vbase + vg${g}) * ${scale2b.toFixed(1)}; let vm${g} = half_v(2u * vbase + ${uniV.nGroups}u + vg${g}) - vs${g};`,
-      );
-      for (const u of U) {
-        V.push(`      let w${g}_${u} = pu${u} * vs${g};`);
-        V.push(`      vb${g}_${u} = fma(pu${u}, ${unit}(vm${g}), vb${g}_${u});`);
+  /** one value token: loads (`ld`) and math (`mt`); names end in `x` (the token's suffix) */
+  const vtok = (x: string, kExpr: string, ld: string[], mt: string[]) => {
+    ld.push(`      let tt${x} = tg + ${kExpr} * ${NTG}u;`);
+    ld.push(`      let vt${x} = min(tstart + tt${x}, p.N - 1u);`);
+    ld.push(`      let vblk${x} = vt${x} / ${vfb.blockTokens}u; let vti${x} = vt${x} % ${vfb.blockTokens}u;`);
+    ld.push(`      let vbase${x} = (b * p.nBlocksV + vblk${x}) * ${vfb.blockWords}u;`);
+    const vBitExpr = higV
+      ? `(vti${x} * ${C / 2}u + vch / 2u) * ${vBits}u`
+      : `(vti${x} * ${C}u + vch) * ${vBits}u`;
+    ld.push(`      let vbit${x} = ${vBitExpr};`);
+    ld.push(`      let vcw${x} = vbase${x} + ${codeStartV} + (vbit${x} >> 5u);`);
+    for (const i of range(NLV)) ld.push(`      let vr${x}_${i} = vbuf[vcw${x} + ${i}u];`);
+    if (c.probe) {
+      for (const i of range(NLV)) mt.push(`      sink = sink ^ vr${x}_${i};`);
+      return;
+    }
+    for (const u of U) mt.push(`      let pu${x}_${u} = pwu(tt${x}${dbuf ? ` + par * ${TT}u` : ''}, ${u}u);`);
+    if (aligned) {
+      for (const i of range(NWV)) mt.push(`      let vw${x}_${i} = vr${x}_${i};`);
+    } else {
+      mt.push(`      let vo${x} = vbit${x} & 31u;`);
+      for (const i of range(NWV))
+        mt.push(
+          `      let vw${x}_${i} = (vr${x}_${i} >> vo${x}) | ((vr${x}_${i + 1} << 1u) << (31u - vo${x}));`,
+        );
+    }
+    if (uniV) {
+      const gs = uniV.groupSize;
+      const scale2b = 2 ** uniV.bits;
+      for (const g of range(NVG)) {
+        ld.push(`      let vg${x}_${g} = vti${x} * ${C / gs}u + (vch + ${g * gs}u) / ${gs}u;`);
+        ld.push(
+          `      let vs${x}_${g} = half_v(2u * vbase${x} + vg${x}_${g}) * ${scale2b.toFixed(1)}; let vm${x}_${g} = half_v(2u * vbase${x} + ${uniV.nGroups}u + vg${x}_${g}) - vs${x}_${g};`,
+        );
+        for (const u of U) {
+          mt.push(`      let w${x}_${g}_${u} = pu${x}_${u} * vs${x}_${g};`);
+          mt.push(`      vb${g}_${u} = fma(pu${x}_${u}, ${unit}(vm${x}_${g}), vb${g}_${u});`);
+        }
+      }
+      const xs: string[] = [];
+      const L: string[] = [];
+      codes(`vw${x}_`, CPT, uniV.bits, 'top', (_j, e) => xs.push(e), L, `v${x}`);
+      mt.push(...L.map((l) => `  ${l}`));
+      for (const j of range(CPT)) {
+        const g = Math.floor(j / Math.min(gs, CPT));
+        mt.push(`      let vx${x}_${j} = ${xs[j]};`);
+        for (const u of U)
+          mt.push(`      acc${j}_${u} = fma(w${x}_${g}_${u}, ${unit}(vx${x}_${j}), acc${j}_${u});`);
+      }
+    } else {
+      ld.push(`      let vsc${x} = half_v(2u * vbase${x} + vti${x} * ${C / D}u + hk);`);
+      for (const u of U) mt.push(`      let w${x}_${u} = pu${x}_${u} * vsc${x};`);
+      const idx: string[] = [];
+      const L: string[] = [];
+      codes(`vw${x}_`, CPT / 2, vBits, 'raw', (_j, e) => idx.push(e), L, `v${x}`);
+      mt.push(...L.map((l) => `  ${l}`));
+      for (const j of range(CPT / 2)) {
+        mt.push(`      let vp${x}_${j} = tabV[${idx[j]}];`);
+        for (const u of U) {
+          mt.push(`      acc${2 * j}_${u} = fma(w${x}_${u}, ${unit}(vp${x}_${j}.x), acc${2 * j}_${u});`);
+          mt.push(
+            `      acc${2 * j + 1}_${u} = fma(w${x}_${u}, ${unit}(vp${x}_${j}.y), acc${2 * j + 1}_${u});`,
+          );
+        }
       }
     }
-    const xs: string[] = [];
-    const L: string[] = [];
-    codes('vw', CPT, uniV.bits, 'top', (_j, e) => xs.push(e), L, 'v');
-    V.push(...L.map((l) => `  ${l}`));
-    for (const j of range(CPT)) {
-      const g = Math.floor(j / Math.min(gs, CPT));
-      V.push(`      let vx${j} = ${xs[j]};`);
-      for (const u of U) V.push(`      acc${j}_${u} = fma(w${g}_${u}, ${unit}(vx${j}), acc${j}_${u});`);
-    }
+  };
+  if (c.vunroll) {
+    // every token of the thread: all loads first, then the math
+    const ld: string[] = [];
+    const mt: string[] = [];
+    const nb = Math.min(TPG, c.vbatch ?? TPG);
+    if (TPG % nb !== 0) throw new Error(`tpAttentionWgsl: vbatch ${nb} does not divide ${TPG}`);
+    for (const k of range(nb)) vtok(`k${k}`, `(kb * ${nb}u + ${k}u)`, ld, mt);
+    V.push(`    for (var kb = 0u; kb < ${TPG / nb}u; kb = kb + 1u) {`, ...ld, ...mt, '    }');
   } else {
-    V.push(`      let vsc = half_v(2u * vbase + vti * ${C / D}u + hk);`);
-    for (const u of U) V.push(`      let w_${u} = pu${u} * vsc;`);
-    const idx: string[] = [];
-    const L: string[] = [];
-    codes('vw', CPT / 2, vBits, 'raw', (_j, e) => idx.push(e), L, 'v');
-    V.push(...L.map((l) => `  ${l}`));
-    for (const j of range(CPT / 2)) {
-      V.push(`      let vp${j} = tabV[${idx[j]}];`);
-      for (const u of U) {
-        V.push(`      acc${2 * j}_${u} = fma(w_${u}, ${unit}(vp${j}.x), acc${2 * j}_${u});`);
-        V.push(`      acc${2 * j + 1}_${u} = fma(w_${u}, ${unit}(vp${j}.y), acc${2 * j + 1}_${u});`);
-      }
-    }
+    V.push(`    for (var k = 0u; k < ${TPG}u; k = k + 1u) {`);
+    vtok('', 'k', V, V);
+    V.push('    }');
   }
-  V.push('    }');
 
   // ---- prologue: query (folded per tile for uniform keys, rotated once for HIGGS) ---------------
   const pro: string[] = [];
@@ -373,7 +509,8 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
   );
   pro.push('  }');
   pro.push(`  if (li < ${2 * G}u) { atomicStore(&wm[li], 0u); }`);
-  pro.push('  if (p.N == 0xffffffffu) { part[0] = f32(k4[0].x) + aux[0]; }');
+  pro.push('  if (li < 2u) { fl[li] = 0u; }');
+  pro.push('  if (p.N == 0xffffffffu) { part[0] = f32(k4[0].x) + aux[0] + f32(kbuf[0]) + f32(vbuf[0]); }');
   if (higK) {
     pro.push(`  for (var i = li; i < ${2 << higK.codeBits}u / 2u; i = i + ${WG}u) {`);
     pro.push(`    tabK[i] = vec2f(aux[${aux.tk}u + 2u * i], aux[${aux.tk}u + 2u * i + 1u]);`);
@@ -424,39 +561,41 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
     );
     for (const h of H) {
       fold.push(`      let fq${h} = qraw[d * ${G}u + ${h}u];`);
-      fold.push(`      red[(sl * ${G}u + ${h}u) * ${D}u + d] = fq${h} * fm;`);
+      if (!sgfold) fold.push(`      red[(sl * ${G}u + ${h}u) * ${D}u + d] = fq${h} * fm;`);
     }
     fold.push(
       G4
         ? range(NU)
             .map(
               (u) =>
-                `      qs[(sl * ${D}u + d) * ${NU}u + ${u}u] = vec4f(${range(4)
+                `      qs[${QO}(sl * ${D}u + d) * ${NU}u + ${u}u] = vec4f(${range(4)
                   .map((k) => `fq${4 * u + k}`)
                   .join(', ')}) * fs;`,
             )
             .join('\n')
-        : H.map((h) => `      qs[(sl * ${D}u + d) * ${G}u + ${h}u] = fq${h} * fs;`).join('\n'),
+        : H.map((h) => `      qs[${QO}(sl * ${D}u + d) * ${G}u + ${h}u] = fq${h} * fs;`).join('\n'),
     );
     fold.push('    }');
     fold.push('    workgroupBarrier();');
-    fold.push(`    if (li < ${NO * R}u) {`);
-    fold.push(`      let o = li / ${R}u; let r = li % ${R}u;`);
-    fold.push('      var sum = 0.0;');
-    fold.push(`      for (var k = r; k < ${D}u; k = k + ${R}u) { sum = sum + red[o * ${D}u + k]; }`);
-    fold.push('      kbp[li] = sum;');
-    fold.push('    }');
-    fold.push('    workgroupBarrier();');
-    fold.push(`    if (li < ${NO}u) {`);
-    fold.push('      var sum = 0.0;');
-    fold.push(`      for (var r = 0u; r < ${R}u; r = r + 1u) { sum = sum + kbp[li * ${R}u + r]; }`);
-    fold.push(
-      G4
-        ? `      let sl = li / ${G}u; let h = li % ${G}u; kbias4[sl * ${NU}u + h / 4u][h % 4u] = sum;`
-        : '      kbias[li] = sum;',
-    );
-    fold.push('    }');
-    fold.push('    workgroupBarrier();');
+    if (!sgfold) {
+      fold.push(`    if (li < ${NO * R}u) {`);
+      fold.push(`      let o = li / ${R}u; let r = li % ${R}u;`);
+      fold.push('      var sum = 0.0;');
+      fold.push(`      for (var k = r; k < ${D}u; k = k + ${R}u) { sum = sum + red[o * ${D}u + k]; }`);
+      fold.push('      kbp[li] = sum;');
+      fold.push('    }');
+      fold.push('    workgroupBarrier();');
+      fold.push(`    if (li < ${NO}u) {`);
+      fold.push('      var sum = 0.0;');
+      fold.push(`      for (var r = 0u; r < ${R}u; r = r + 1u) { sum = sum + kbp[li * ${R}u + r]; }`);
+      fold.push(
+        G4
+          ? `      let sl = li / ${G}u; let h = li % ${G}u; kbias4[sl * ${NU}u + h / 4u][h % 4u] = sum;`
+          : '      kbias[li] = sum;',
+      );
+      fold.push('    }');
+      fold.push('    workgroupBarrier();');
+    }
   }
 
   // ---- epilogue: sums over threads, accumulators over token groups ------------------------------
@@ -512,9 +651,10 @@ struct P { N: u32, Hkv: u32, tiles: u32, nChunks: u32, scale: f32, nBlocksK: u32
 @group(0) @binding(5) var<storage, read> k4: array<vec4u>;
 @group(0) @binding(6) var<storage, read> aux: array<f32>;
 var<workgroup> qraw: array<f32, ${D * G}>;
-var<workgroup> qs: array<${unit}, ${qsLen / (G4 ? 4 : 1)}>;
+var<workgroup> qs: array<${unit}, ${qsUnits * (dbufQ ? 2 : 1)}>;
 ${kbiasDecl}
-var<workgroup> pw: array<f32, ${TT * G}>;
+var<workgroup> pw: array<${unit}, ${TT * NU * (dbuf ? 2 : 1)}>;
+var<workgroup> fl: array<u32, 2>;
 var<workgroup> red: array<f32, ${redLen}>;
 var<workgroup> wm: array<atomic<u32>, ${2 * G}>;
 ${higK ? `var<workgroup> tabK: array<vec2f, ${1 << higK.codeBits}>;` : ''}
@@ -525,16 +665,17 @@ fn half_v(i: u32) -> f32 { return unpack2x16float(vbuf[i >> 1u])[i & 1u]; }
 fn ord(x: f32) -> u32 { let u = bitcast<u32>(x); return select(u | 0x80000000u, ~u, (u & 0x80000000u) != 0u); }
 fn unord(u: u32) -> f32 { return bitcast<f32>(select(~u, u & 0x7fffffffu, (u & 0x80000000u) != 0u)); }
 fn pwu(tt: u32, u: u32) -> ${unit} {
-  ${G4 ? `let o = tt * ${G}u + 4u * u; return vec4f(pw[o], pw[o + 1u], pw[o + 2u], pw[o + 3u]);` : `return pw[tt * ${G}u + u];`}
+  return pw[tt * ${NU}u + u];
 }
 @compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32${sgfold ? ', @builtin(subgroup_invocation_id) sgi: u32, @builtin(subgroup_size) sgs: u32' : ''}) {
   let chunk = wid.x; let hk = wid.y; let b = wid.z;
   let Hq = p.Hkv * ${G}u;
   let qb = (b * Hq + hk * ${G}u) * ${D}u;
   let cg = li % ${NCG}u; let tg = li / ${NCG}u;
   let vch0 = cg * ${CPT}u;
   let vch = hk * ${D}u + vch0;
+${c.probe ? '  var sink = 0u;' : ''}
 ${pro.join('\n')}
 ${H.map((h) => `  var m${h} = NEG; var l${h} = 0.0;`).join('\n')}
 ${range(CPT)
@@ -551,13 +692,15 @@ ${
     let tstart = (chunk * p.tiles + tile) * ${TT}u;
     if (tstart >= p.N) { break; }
     let par = tile & 1u;
-    workgroupBarrier();
-${fold.join('\n')}
+${dbufQ ? `    let qo = par * ${qsUnits}u;` : ''}
+${dbuf ? '' : '    workgroupBarrier();'}
+${c.probe === 1 ? '' : fold.join('\n')}
 ${kLines}
 ${S.join('\n')}
 ${V.join('\n')}
   }
 ${epi.join('\n')}
+${c.probe ? '  if (sink == 0x9e3779b9u) { part[0] = 1.0; }' : ''}
 }`;
 }
 

@@ -52,10 +52,22 @@ export interface DecodeAttentionOptions {
    * default: token-parallel wherever it reads the formats.
    */
   readonly kernel?: 'token' | 'lane';
-  /** token-parallel kernel: tokens per thread in the key phase (1 or 2; default 2) */
+  /** token-parallel kernel: tokens per thread in the key phase (1 or 2; default 1 from batch·kvHeads·tokens ≥ 2^19, else 2) */
   readonly tokensPerThread?: number;
   /** token-parallel kernel: tiles of 128·tokensPerThread tokens per workgroup (default from the shape) */
   readonly tilesPerChunk?: number;
+  /**
+   * token-parallel kernel: code-generation knobs (see `TpAttentionConfig`): `vunroll` (default
+   * from batch·kvHeads·tokens ≥ 2^18), `vbatch`, `lazy`, `dbuf` (off; measured no faster on the
+   * H100) and `probe` (benchmarks only: wrong results on purpose)
+   */
+  readonly tuning?: {
+    readonly vunroll?: boolean;
+    readonly probe?: number;
+    readonly dbuf?: boolean;
+    readonly vbatch?: number;
+    readonly lazy?: boolean;
+  };
 }
 
 /** A fused decode-attention kernel for one shape and one pair of K/V formats. Owns its scratch buffer. */
@@ -70,6 +82,8 @@ export class DecodeAttention implements Disposable {
   readonly kernel: 'token' | 'lane';
   /** token-parallel kernel: tiles per workgroup (0 for the lane kernel) */
   readonly tilesPerChunk: number;
+  /** token-parallel kernel: tokens per thread in the key phase (0 for the lane kernel) */
+  readonly tokensPerThread: number;
   #tp: TpAttentionConfig | null = null;
   #aux: GpuBuffer | null = null;
   readonly #keys: KvTileFormat;
@@ -99,7 +113,12 @@ export class DecodeAttention implements Disposable {
     this.#keys = keys;
     this.#values = values;
     this.#scale = options.scale ?? 1 / Math.sqrt(headDim);
-    const tpt = options.tokensPerThread ?? 2;
+    // measured on the H100 (bench/results/h100-2026-11-24-probe-tune.txt): the value phase with every
+    // token of a thread unrolled (loads first) wins from B·Hkv·N ≥ 2^18 (1×32k: 0.110 → 0.093 ms),
+    // and one token per thread in the key phase from 2^19 (16×32k kivi-2: 0.92 → 0.63 ms); below
+    // that the grid is too small to hide the longer per-tile latency
+    const work = batch * kvHeads * tokens;
+    const tpt = options.tokensPerThread ?? (work >= 1 << 19 ? 1 : 2);
     if (tpt !== 1 && tpt !== 2) throw new InvalidArgumentError(`tokensPerThread must be 1 or 2, got ${tpt}`);
     const cpt = G <= 4 ? 16 : 8;
     const why = tpUnsupported(keys, values, headDim, tpt, cpt);
@@ -118,6 +137,7 @@ export class DecodeAttention implements Disposable {
       if (!Number.isInteger(tiles) || tiles < 1)
         throw new InvalidArgumentError(`tilesPerChunk must be a positive integer, got ${tiles}`);
       this.tilesPerChunk = tiles;
+      this.tokensPerThread = tpt;
       this.nChunks = Math.ceil(tilesTotal / tiles);
       this.#tp = {
         headDim,
@@ -129,6 +149,8 @@ export class DecodeAttention implements Disposable {
         cpt,
         channels: kvHeads * headDim,
         kvec: keyRowsVec4(keys, kvHeads * headDim, headDim),
+        vunroll: work >= 1 << 18,
+        ...(options.tuning ?? {}),
       };
       const shared = tpSharedBytes(this.#tp);
       if (shared > ctx.limits.maxComputeWorkgroupStorageSize) {
@@ -147,6 +169,7 @@ export class DecodeAttention implements Disposable {
       }
       this.kernel = 'lane';
       this.tilesPerChunk = 0;
+      this.tokensPerThread = 0;
       this.subgroups = ctx.features.subgroups && !options.noSubgroups && subgroupSizeOk(ctx);
       // measured on the H100: fp16 K/V fastest at 8 tokens/iteration, encoded ones at 4 (8 spills)
       const tpi = options.tokensPerIter ?? (keys.kind === 'f16' && values.kind === 'f16' ? 8 : 4);
@@ -287,9 +310,9 @@ function tpSharedBytes(c: TpAttentionConfig): number {
   const nkg = c.keys.kind === 'uniform' ? Math.max(1, TT / c.keys.groupSize) : 1;
   const tab = (f: KvTileFormat) => (f.kind === 'higgs' ? 2 << f.codeBits : 0);
   const red = Math.max(NTG * D, c.keys.kind === 'uniform' ? nkg * D * G : 0, TP_THREADS * G);
-  return (
-    4 * (D * G + nkg * D * G + nkg * G + TP_THREADS + TT * G + red + 2 * G + tab(c.keys) + tab(c.values))
-  );
+  const x2 = c.dbuf ? 2 : 1;
+  const qs = nkg * D * G * (c.dbuf && c.keys.kind === 'uniform' ? 2 : 1);
+  return 4 * (D * G + qs + nkg * G + TP_THREADS + TT * G * x2 + red + 2 * G + tab(c.keys) + tab(c.values));
 }
 
 function subgroupSizeOk(ctx: GpuContext): boolean {
