@@ -211,7 +211,8 @@ for (const [name, format, kernel] of parts.includes('attn') ? formats : [])
     for (const ctx of [4096, 32768, 131072]) measure(name, format, kernel, B, ctx, attn);
 results.attention = attn;
 // split-size sweep (pages per block), to see whether the grid shape limits the kernels
-const sweepFormats = process.env.KVQ_BENCH_SWEEP === '1' ? ['fp16', 'kivi-2', 'kivi-2/g128', 'aqua-2.5 pages'] : [];
+const sweepFormats =
+  process.env.KVQ_BENCH_SWEEP === '1' ? ['fp16', 'kivi-2', 'kivi-2/g128', 'aqua-2.5 pages'] : [];
 for (const [name, format, kernel] of formats.filter(([n]) => sweepFormats.includes(n)))
   for (const B of [1, 16])
     for (const ctx of [32768, 131072])
@@ -221,7 +222,9 @@ results.splitSweep = sweep;
 // 5. capacity in 70 GiB, 32 layers, allocated for real (one buffer per layer)
 const budget = 70 * GiB;
 const capacity: Record<string, unknown>[] = [];
-for (const [name, format] of parts.includes('capacity') ? formats.filter(([n]) => !n.endsWith('scalar')) : []) {
+for (const [name, format] of parts.includes('capacity')
+  ? formats.filter(([n]) => !n.endsWith('scalar'))
+  : []) {
   const pb = pageBytes({ format, pageTokens: P, kvHeads: HKV, headDim: 128 });
   const perTokenAllLayers = (32 * pb) / P;
   const maxPagesPerLayer = Math.floor(budget / 32 / pb);
