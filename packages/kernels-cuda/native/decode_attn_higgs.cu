@@ -6,8 +6,9 @@
 // x̂ = signs ⊙ H·(s·y) with H the orthonormal (symmetric) Walsh–Hadamard matrix, y the grid points of
 // its codes and s its fp16 scale. So q·x̂ = s·((H·(signs ⊙ q))·y): the query is rotated once per
 // block, every score is one dot product with grid points times one scale; and
-// Σ p_t x̂_t = signs ⊙ H·(Σ p_t s_t y_t): the output is accumulated in the rotated space and rotated
-// back once, in the split combine.
+// Σ p_t x̂_t = signs ⊙ H·(Σ (p_t s_t) y_t): the output is accumulated in the rotated space and rotated
+// back once, in the split combine, and each token's value scale rides in its softmax weight (the B
+// operand of P·V), so grid points go into the MMA untouched.
 //
 // Codes are pair codes of CB bits: a 2-D grid point (dim 2, CB = 2·bits), or two 1-D levels packed
 // LSB-first (dim 1, CB = 2·bits: code = c_{2p} | c_{2p+1} << bits). A lookup table of 2^CB half2 in
@@ -35,8 +36,6 @@
 namespace {
 
 __device__ __forceinline__ uint32_t h2u(__half2 h) { return *reinterpret_cast<uint32_t*>(&h); }
-__device__ __forceinline__ __half2 u2h(uint32_t u) { return *reinterpret_cast<__half2*>(&u); }
-__device__ __forceinline__ uint32_t hmul(uint32_t x, __half2 s) { return h2u(__hmul2(u2h(x), s)); }
 
 __device__ __forceinline__ void mma_full(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
                                          uint32_t b1) {
@@ -268,19 +267,26 @@ __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
       corr[e] = exp2f(m[e] - base[e]);
       m[e] = mx;
     }
-    // P, transposed into the B operand of P·V (tokens × heads → per lane: head g, tokens 2r, 2r + 1 (+8))
+    // P with each token's value scale folded in (Σ p_t s_t y_t = Σ (p_t s_t) y_t), transposed into the
+    // B operand of P·V (tokens × heads → per lane: head g, tokens 2r, 2r + 1 (+8)); l sums the bare p
     uint32_t pb[2][2];
     float ps[2] = {0.f, 0.f};
 #pragma unroll
     for (int mt = 0; mt < 2; mt++) {
-      float p[4];
+      float p[4], sv[2];
+#pragma unroll
+      for (int hi = 0; hi < 2; hi++) {
+        const int tl = 16 * mt + g + 8 * hi;
+        const float sc = scaleOf(S_::VSC, tl);
+        sv[hi] = t0 + tl < end ? sc : 0.f;  // a masked token's scale word may be garbage (inf · 0)
+      }
 #pragma unroll
       for (int e = 0; e < 4; e++) {
         p[e] = exp2f(s[mt][e] - base[e & 1]);  // 0 for masked tokens
         ps[e & 1] += p[e];
       }
-      pb[mt][0] = movmatrix_t(h2u(__floats2half2_rn(p[0], p[1])));
-      pb[mt][1] = movmatrix_t(h2u(__floats2half2_rn(p[2], p[3])));
+      pb[mt][0] = movmatrix_t(h2u(__floats2half2_rn(p[0] * sv[0], p[1] * sv[0])));
+      pb[mt][1] = movmatrix_t(h2u(__floats2half2_rn(p[2] * sv[1], p[3] * sv[1])));
     }
 #pragma unroll
     for (int e = 0; e < 2; e++) l[e] = l[e] * corr[e] + ps[e];
@@ -293,24 +299,17 @@ __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
 #pragma unroll
     for (int kstep = 0; kstep < 2; kstep++) {
       Slice<8 * CBV> vs[4];  // tokens 16·kstep + {2r, 2r + 1, 2r + 8, 2r + 9}, pairs [8g, 8g + 8)
-      __half sv[4];  // their value scales (0 for masked tokens: their scale words may be garbage)
 #pragma unroll
-      for (int u = 0; u < 4; u++) {
-        const int tl = 16 * kstep + 2 * r + (u & 1) + 8 * (u >> 1);
-        vs[u].load(sb + S_::VCODE + tl * S_::VROW, 8 * g * CBV);
-        const float sc = scaleOf(S_::VSC, tl);
-        sv[u] = __float2half(t0 + tl < end ? sc : 0.f);
-      }
-      const __half2 s01 = __halves2half2(sv[0], sv[1]), s89 = __halves2half2(sv[2], sv[3]);
+      for (int u = 0; u < 4; u++) vs[u].load(sb + S_::VCODE + (16 * kstep + 2 * r + (u & 1) + 8 * (u >> 1)) * S_::VROW, 8 * g * CBV);
 #pragma unroll
       for (int ct = 0; ct < 8; ct++) {
         const uint32_t y0 = *(const uint32_t*)(lv + vs[0].template code4<CBV>(ct));
         const uint32_t y1 = *(const uint32_t*)(lv + vs[1].template code4<CBV>(ct));
         const uint32_t y8 = *(const uint32_t*)(lv + vs[2].template code4<CBV>(ct));
         const uint32_t y9 = *(const uint32_t*)(lv + vs[3].template code4<CBV>(ct));
-        mma_full(acc[ct], hmul(__byte_perm(y0, y1, 0x5410), s01), hmul(__byte_perm(y0, y1, 0x7632), s01),
-                 hmul(__byte_perm(y8, y9, 0x5410), s89), hmul(__byte_perm(y8, y9, 0x7632), s89), pb[kstep][0],
-                 pb[kstep][1]);
+        // the grid points as they are: the scales are in P
+        mma_full(acc[ct], __byte_perm(y0, y1, 0x5410), __byte_perm(y0, y1, 0x7632), __byte_perm(y8, y9, 0x5410),
+                 __byte_perm(y8, y9, 0x7632), pb[kstep][0], pb[kstep][1]);
       }
     }
     __syncwarp();
