@@ -1,9 +1,9 @@
 import { applyRope } from '../backend/cpu/rope.js';
 import type { RopeConfig } from '../backend/types.js';
-import { DisposedError, InvalidArgumentError, ShapeError } from '../errors.js';
+import { DisposedError, InvalidArgumentError, MissingAdaptersError, ShapeError } from '../errors.js';
 import { roundToFloat16 } from '../float16.js';
 import { type KVLayout, channels, validateLayout } from '../layout.js';
-import { aquaPredictor, nonePredictor } from '../predictors/aqua.js';
+import { aquaPredictor, nonePredictor, validateAdapters } from '../predictors/aqua.js';
 import type { AquaAdapters, Predictor } from '../predictors/types.js';
 import { getPreset, layerQuantizers, presetBitsPerValue } from '../presets/registry.js';
 import { createQuantizer } from '../quantizers/factory.js';
@@ -73,6 +73,30 @@ function roundF16(src: Float32Array): Float32Array {
 }
 
 /**
+ * @internal Checks the `predictor` option of a cache against its preset: only for presets with
+ * `predictor: 'aqua'`, and of kind `'aqua'`. Throws InvalidArgumentError.
+ */
+export function checkPredictorOption(preset: PresetConfig, predictor: Predictor | undefined): void {
+  if (predictor === undefined) return;
+  if (preset.predictor !== 'aqua') {
+    throw new InvalidArgumentError(
+      `option predictor: preset "${preset.name}" does not use the AQUA predictor (its predictor is '${preset.predictor}'); the option is only for presets with predictor 'aqua'`,
+    );
+  }
+  if (
+    predictor === null ||
+    typeof predictor !== 'object' ||
+    predictor.kind !== 'aqua' ||
+    typeof predictor.predictKeys !== 'function' ||
+    typeof predictor.predictValues !== 'function'
+  ) {
+    throw new InvalidArgumentError(
+      `option predictor: must be a Predictor of kind 'aqua' (with predictKeys and predictValues), got kind ${JSON.stringify((predictor as { kind?: unknown } | null)?.kind)}`,
+    );
+  }
+}
+
+/**
  * The CPU reference KV cache (see {@link KVCache}). Keys are stored pre-RoPE; RoPE (option
  * `rope`) is applied on read in {@link attention}.
  *
@@ -90,6 +114,8 @@ export class CompressedKVCache implements KVCache {
   readonly adapters: AquaAdapters | undefined;
   readonly checkFinite: boolean;
   readonly #predictor: Predictor;
+  /** the `predictor` option, when given (forks share it) */
+  readonly #customPredictor: Predictor | undefined;
   readonly #c: number;
   #layers: LayerState[];
   #disposed = false;
@@ -113,8 +139,16 @@ export class CompressedKVCache implements KVCache {
     this.adapters = options.adapters;
     this.checkFinite = options.checkFinite ?? true;
     this.#c = channels(this.layout);
+    checkPredictorOption(this.preset, options.predictor);
+    this.#customPredictor = options.predictor;
     if (this.preset.predictor === 'aqua') {
-      this.#predictor = aquaPredictor(options.adapters, this.layout, this.preset.name);
+      if (options.predictor) {
+        if (!options.adapters) throw new MissingAdaptersError(this.preset.name);
+        validateAdapters(options.adapters, this.layout);
+        this.#predictor = options.predictor;
+      } else {
+        this.#predictor = aquaPredictor(options.adapters, this.layout, this.preset.name);
+      }
       if (this.preset.attentionAware) {
         throw new InvalidArgumentError(
           `preset "${this.preset.name}": attention-aware precision is not supported together with the AQUA predictor`,
@@ -427,6 +461,7 @@ export class CompressedKVCache implements KVCache {
         policy: this.policy,
         rope: this.rope,
         adapters: this.adapters,
+        predictor: this.#customPredictor,
         checkFinite: this.checkFinite,
       },
       this.#layers.map(cloneLayer),

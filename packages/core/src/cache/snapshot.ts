@@ -15,11 +15,11 @@ import { float16Table, toFloat16Bits } from '../float16.js';
 import { containerSize, decodeContainer, encodeContainer } from '../formats/container.js';
 import { encodeUtf8, stringifyJson } from '../formats/json.js';
 import { type KVLayout, channels, validateLayout } from '../layout.js';
-import type { AquaAdapters } from '../predictors/types.js';
+import type { AquaAdapters, Predictor } from '../predictors/types.js';
 import { createQuantizer } from '../quantizers/factory.js';
 import type { QuantizerSpec } from '../quantizers/spec.js';
 import type { StoredBlock } from './block.js';
-import { CompressedKVCache, type LayerState } from './compressed-cache.js';
+import { CompressedKVCache, type LayerState, checkPredictorOption } from './compressed-cache.js';
 import { GrowableF32 } from './growable.js';
 import type { CachePolicy, PresetConfig } from './types.js';
 
@@ -153,6 +153,13 @@ function isInt(v: unknown, min = 0): v is number {
 export interface DeserializeOptions {
   /** required for a snapshot of an AQUA cache; must match the adapters it was written with */
   readonly adapters?: AquaAdapters;
+  /**
+   * Restores the AQUA predictions with this predictor instead of the CPU one (the `predictor`
+   * option of the cache, see `CacheOptions.predictor`), and the restored cache keeps using it. Only
+   * for snapshots of a preset with `predictor: 'aqua'` (otherwise InvalidArgumentError);
+   * `adapters` must still be given.
+   */
+  readonly predictor?: Predictor;
 }
 
 /**
@@ -189,6 +196,9 @@ export function deserializeCache(bytes: Uint8Array, opts: DeserializeOptions = {
       );
     }
   }
+  // a predictor that does not fit the snapshot's preset is the caller's error, not a corrupt file
+  if (opts.predictor !== undefined && typeof h.preset?.predictor === 'string')
+    checkPredictorOption(h.preset, opts.predictor);
   let cache: CompressedKVCache;
   try {
     cache = new CompressedKVCache({
@@ -197,6 +207,7 @@ export function deserializeCache(bytes: Uint8Array, opts: DeserializeOptions = {
       policy: h.policy,
       rope: h.rope ?? undefined,
       adapters: opts.adapters,
+      predictor: opts.predictor,
       checkFinite: h.checkFinite !== false,
     });
   } catch (e) {

@@ -1,6 +1,6 @@
 import type { RopeConfig } from '../backend/types.js';
 import type { KVLayout } from '../layout.js';
-import type { AquaAdapters } from '../predictors/types.js';
+import type { AquaAdapters, Predictor } from '../predictors/types.js';
 import type { QuantizerSpec } from '../quantizers/spec.js';
 
 /**
@@ -45,6 +45,17 @@ export interface CacheOptions {
   readonly preset: PresetConfig | string;
   /** required by presets with `predictor: 'aqua'` */
   readonly adapters?: AquaAdapters;
+  /**
+   * Computes AQUA-KV's predictions instead of the CPU predictor the cache builds from `adapters`
+   * (`aquaPredictor(adapters, layout)`), e.g. a GPU implementation such as `CudaAquaPredictor` of
+   * `@kvq/kernels-cuda`. Only for presets with `predictor: 'aqua'`, and its `kind` must be `'aqua'`
+   * (otherwise InvalidArgumentError). `adapters` must still be given and valid (they are validated
+   * as without this option and recorded in `serialize()`); the predictor must compute the
+   * predictions of those same adapters, as `aquaPredictor` does, or the cache's snapshots will not
+   * restore what it held. The cache does not own it: the caller disposes of it after the cache
+   * (and its forks, which share it) are no longer used.
+   */
+  readonly predictor?: Predictor;
   /** RoPE applied to reconstructed (pre-RoPE) keys in `attention()`; omitted = keys stored as given */
   readonly rope?: RopeConfig;
   /** override the preset's policy (e.g. the strict protocol) */
