@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,12 +11,50 @@ export const TINY_TEXT = join(dataDir(here), 'tinystories_sample_30k.txt');
 
 if (!existsSync(BIN)) throw new Error(`${BIN} is missing: build @kvq/cli first (turbo's test task does)`);
 
-/** Runs the built `kvq` binary in a subprocess. */
-export function kvq(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-    timeout: 120_000,
+/** What a finished subprocess left: its exit code (null when killed), stdout and stderr. */
+export interface ProcessResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a command in a subprocess, killed after `timeoutMs`. Asynchronous, so that the test worker's
+ * event loop stays free while it runs (a blocked worker misses vitest's RPC deadlines on a busy
+ * machine: "Timeout calling onTaskUpdate").
+ */
+export function runProcess(
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 120_000,
+): Promise<ProcessResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Runs the built `kvq` binary in a subprocess (see {@link runProcess}). */
+export function kvq(args: string[], env: Record<string, string> = {}): Promise<ProcessResult> {
+  return runProcess(process.execPath, [BIN, ...args], env);
 }

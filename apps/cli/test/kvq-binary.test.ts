@@ -5,12 +5,12 @@ import { describe, expect, it } from 'vitest';
 import { STORIES, TINY_TEXT, kvq } from './helpers.js';
 
 describe('the kvq binary', () => {
-  it('--help lists the eval command; eval --help lists its flags', () => {
-    const top = kvq(['--help']);
+  it('--help lists the eval command; eval --help lists its flags', async () => {
+    const top = await kvq(['--help']);
     expect(top.code).toBe(0);
     expect(top.stdout).toMatch(/Usage: kvq/);
     expect(top.stdout).toMatch(/eval \[options\]/);
-    const ev = kvq(['eval', '--help']);
+    const ev = await kvq(['eval', '--help']);
     expect(ev.code).toBe(0);
     for (const flag of [
       '--model',
@@ -28,26 +28,26 @@ describe('the kvq binary', () => {
     }
   });
 
-  it('errors are one line plus a hint, with a non-zero exit code', () => {
-    const unknown = kvq(['eval', '--bogus']);
+  it('errors are one line plus a hint, with a non-zero exit code', async () => {
+    const unknown = await kvq(['eval', '--bogus']);
     expect(unknown.code).toBe(2); // usage error
     expect(unknown.stderr).toMatch(/^kvq: error: unknown option '--bogus'\n {2}hint: /);
-    const missing = kvq(['eval', '--model', '/nonexistent/m.gguf']);
+    const missing = await kvq(['eval', '--model', '/nonexistent/m.gguf']);
     expect(missing.code).toBe(3); // bad input file
     expect(missing.stderr).toBe(
       'kvq: model file not found: /nonexistent/m.gguf\n  hint: pass --model <gguf> or set KVQ_MODEL / KVQ_MODELS_DIR\n',
     );
-    const badCtx = kvq(['eval', '--ctx', 'x']);
+    const badCtx = await kvq(['eval', '--ctx', 'x']);
     expect(badCtx.code).not.toBe(0);
     expect(badCtx.stderr).toMatch(/--ctx must be a positive integer, got "x"/);
     const dir = mkdtempSync(join(tmpdir(), 'kvq-cli-'));
     const cut = join(dir, 'cut.gguf');
     writeFileSync(cut, readFileSync(STORIES).subarray(0, 5000));
-    const truncated = kvq(['eval', '--model', cut, '--text', TINY_TEXT]);
+    const truncated = await kvq(['eval', '--model', cut, '--text', TINY_TEXT]);
     expect(truncated.code).toBe(3);
     expect(truncated.stderr).toMatch(/^kvq: .*cut\.gguf: truncated: .*\n {2}hint: check the --model/);
     expect(truncated.stderr.split('\n')).toHaveLength(3);
-    const aqua = kvq([
+    const aqua = await kvq([
       'eval',
       '--quick',
       '--model',
@@ -62,14 +62,14 @@ describe('the kvq binary', () => {
     expect(aqua.stderr).toMatch(
       /^kvq: preset "aqua-2\.5" predicts K\/V with AQUA-KV adapters, but no adapters were given: .*\n {2}hint: fit adapters with `kvq calibrate`/,
     );
-    const badBackend = kvq(['eval', '--backend', 'tpu']);
+    const badBackend = await kvq(['eval', '--backend', 'tpu']);
     expect(badBackend.code).not.toBe(0);
     expect(badBackend.stderr).toMatch(/Allowed choices are cpu, cuda, webgpu/);
   });
 
-  it('a quick eval prints the table and writes the JSON report', () => {
+  it('a quick eval prints the table and writes the JSON report', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'kvq-cli-')), 'r.json');
-    const r = kvq([
+    const r = await kvq([
       'eval',
       '--quick',
       '--model',

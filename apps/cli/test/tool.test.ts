@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +10,7 @@ import {
 } from '@kvq/core';
 import { defaultModelPath } from '@kvq/decoder/node';
 import { describe, expect, it } from 'vitest';
-import { STORIES, TINY_TEXT, kvq } from './helpers.js';
+import { STORIES, TINY_TEXT, kvq, runProcess } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kvq-tool-'));
 const REF = defaultModelPath(import.meta.dirname);
@@ -41,9 +40,9 @@ function relMse(a: Float32Array, b: Float32Array): number {
 }
 
 describe('--json on stdout, plots as files', () => {
-  it('eval --json prints only JSON on stdout and nothing on stderr; --plot .png writes a PNG', () => {
+  it('eval --json prints only JSON on stdout and nothing on stderr; --plot .png writes a PNG', async () => {
     const png = join(dir, 'ppl.png');
-    const r = kvq([
+    const r = await kvq([
       'eval',
       '--quick',
       '--windows',
@@ -72,20 +71,20 @@ describe('--json on stdout, plots as files', () => {
     const saved = join(dir, 'report.json');
     writeFileSync(saved, r.stdout);
     const again = join(dir, 'again.svg');
-    const p = kvq(['eval', '--results', saved, '--plot', again]);
+    const p = await kvq(['eval', '--results', saved, '--plot', again]);
     expect(p.code).toBe(0);
     expect(readFileSync(again, 'utf8').match(/aria-roledescription="point"/g)).toHaveLength(2);
     writeFileSync(join(dir, 'other.json'), '{"results": [{"preset": "x"}]}');
-    const bad = kvq(['eval', '--results', join(dir, 'other.json'), '--plot', again]);
+    const bad = await kvq(['eval', '--results', join(dir, 'other.json'), '--plot', again]);
     expect(bad.code).toBe(3);
     expect(bad.stderr).toMatch(/^kvq: .*other\.json: not a kvq eval report/);
-    expect(kvq(['eval', '--results', saved]).code).toBe(2); // nothing to draw
+    expect((await kvq(['eval', '--results', saved])).code).toBe(2); // nothing to draw
   });
 
-  it('the eval SVG has exactly one point per compressed preset', () => {
+  it('the eval SVG has exactly one point per compressed preset', async () => {
     const svg = join(dir, 'ppl.svg');
     const presets = ['fp16', 'kivi-2', 'kivi-4', 'k4v2', 'fp8'];
-    const r = kvq([
+    const r = await kvq([
       'eval',
       '--quick',
       '--windows',
@@ -109,8 +108,8 @@ describe('--json on stdout, plots as files', () => {
     expect(s.match(/aria-roledescription="rule mark"/g)).toHaveLength(1); // the fp16 line
   });
 
-  it('bench --json (cpu) prints the result object; --plot without a GPU result is a usage error', () => {
-    const r = kvq([
+  it('bench --json (cpu) prints the result object; --plot without a GPU result is a usage error', async () => {
+    const r = await kvq([
       'bench',
       '--tokens',
       '256',
@@ -131,10 +130,20 @@ describe('--json on stdout, plots as files', () => {
     expect(j.rows[1].bitsPerValue).toBe(3);
     expect(j.copyMBps).toBeGreaterThan(0);
     // in a pipe the bench reports progress as plain lines
-    const lines = kvq(['bench', '--tokens', '128', '--layers', '1', '--kv-heads', '2', '--presets', 'fp16']);
+    const lines = await kvq([
+      'bench',
+      '--tokens',
+      '128',
+      '--layers',
+      '1',
+      '--kv-heads',
+      '2',
+      '--presets',
+      'fp16',
+    ]);
     expect(lines.code).toBe(0);
     expect(lines.stderr).toMatch(/^bench: 0\/1 presets \| fp16\nbench: 1\/1 presets \| done\n$/);
-    expect(kvq(['bench', '--presets', 'nope']).code).toBe(2);
+    expect((await kvq(['bench', '--presets', 'nope'])).code).toBe(2);
   });
 });
 
@@ -153,9 +162,9 @@ describe('compress --kv / decompress round trip on seeded K/V', () => {
   writeFileSync(input, encodeSafetensors(tensors));
   const original = decodeSafetensors(new Uint8Array(readFileSync(input)));
 
-  const roundTrip = (preset: string, extra: string[] = []) => {
+  const roundTrip = async (preset: string, extra: string[] = []) => {
     const snap = join(dir, `${preset}.kvq`);
-    const c = kvq([
+    const c = await kvq([
       'compress',
       '--kv',
       input,
@@ -171,13 +180,13 @@ describe('compress --kv / decompress round trip on seeded K/V', () => {
     expect(c.stderr, preset).toBe('');
     expect(c.code, preset).toBe(0);
     const out = join(dir, `${preset}.safetensors`);
-    const d = kvq(['decompress', snap, '--out', out]);
+    const d = await kvq(['decompress', snap, '--out', out]);
     expect(d.code, preset).toBe(0);
     return { summary: JSON.parse(c.stdout), st: decodeSafetensors(new Uint8Array(readFileSync(out))) };
   };
 
-  it('fp16 reproduces fp16 input exactly; kivi-2 and k4v2 lose a bounded, ordered amount', () => {
-    const fp16 = roundTrip('fp16');
+  it('fp16 reproduces fp16 input exactly; kivi-2 and k4v2 lose a bounded, ordered amount', async () => {
+    const fp16 = await roundTrip('fp16');
     expect(fp16.summary).toMatchObject({
       tokens,
       preset: 'fp16',
@@ -198,8 +207,8 @@ describe('compress --kv / decompress round trip on seeded K/V', () => {
         );
       return e / layers;
     };
-    const kivi2 = roundTrip('kivi-2', ['--strict']);
-    const k4v2 = roundTrip('k4v2', ['--strict']);
+    const kivi2 = await roundTrip('kivi-2', ['--strict']);
+    const k4v2 = await roundTrip('k4v2', ['--strict']);
     // 3 bits/value, a little more where a 32-token key group of a block is cut short
     expect(kivi2.summary.bitsPerValue).toBeGreaterThanOrEqual(3);
     expect(kivi2.summary.bitsPerValue).toBeLessThan(3.1);
@@ -209,7 +218,7 @@ describe('compress --kv / decompress round trip on seeded K/V', () => {
     expect(err(kivi2.st, 'keys')).toBeLessThan(0.5);
     expect(err(kivi2.st, 'values')).toBeLessThan(0.5);
     // the decompressed file feeds compress again (layout from its metadata, no --query-heads)
-    const again = kvq([
+    const again = await kvq([
       'compress',
       '--kv',
       join(dir, 'k4v2.safetensors'),
@@ -222,8 +231,8 @@ describe('compress --kv / decompress round trip on seeded K/V', () => {
     expect(again.stdout).toMatch(/200 tokens/);
   });
 
-  it('bad K/V input: one line and a hint, exit 3 (bad file) or 2 (missing flag)', () => {
-    const noHeads = kvq(['compress', '--kv', input, '--out', join(dir, 'x.kvq')]);
+  it('bad K/V input: one line and a hint, exit 3 (bad file) or 2 (missing flag)', async () => {
+    const noHeads = await kvq(['compress', '--kv', input, '--out', join(dir, 'x.kvq')]);
     expect(noHeads.code).toBe(2);
     expect(noHeads.stderr).toMatch(
       /^kvq: .*no "kvq\.layout" metadata\)\n {2}hint: pass --query-heads <n>\n$/,
@@ -233,27 +242,27 @@ describe('compress --kv / decompress round trip on seeded K/V', () => {
     );
     const broken = join(dir, 'broken.safetensors');
     writeFileSync(broken, encodeSafetensors(partial));
-    const b = kvq(['compress', '--kv', broken, '--query-heads', '8', '--out', join(dir, 'x.kvq')]);
+    const b = await kvq(['compress', '--kv', broken, '--query-heads', '8', '--out', join(dir, 'x.kvq')]);
     expect(b.code).toBe(3);
     expect(b.stderr).toMatch(
       /^kvq: .*broken\.safetensors: tensor "layers\.1\.values" is missing.*\n {2}hint: expected tensors layers/,
     );
     const cut = join(dir, 'cut.safetensors');
     writeFileSync(cut, readFileSync(input).subarray(0, 1000));
-    const c = kvq(['compress', '--kv', cut, '--query-heads', '8', '--out', join(dir, 'x.kvq')]);
+    const c = await kvq(['compress', '--kv', cut, '--query-heads', '8', '--out', join(dir, 'x.kvq')]);
     expect(c.code).toBe(3);
     expect(c.stderr.split('\n')).toHaveLength(3);
     expect(existsSync(join(dir, 'x.kvq'))).toBe(false);
-    const both = kvq(['compress', '--kv', input, '--model', STORIES, '--out', join(dir, 'x.kvq')]);
+    const both = await kvq(['compress', '--kv', input, '--model', STORIES, '--out', join(dir, 'x.kvq')]);
     expect(both.code).toBe(2);
   });
 });
 
 describe.skipIf(!existsSync(REF))(
-  'the bundled kvq-ref-35M (skipped: ../shared/models/kvq-ref-35M missing)',
+  `the bundled kvq-ref-35M${existsSync(REF) ? '' : ' (skipped: ../shared/models/kvq-ref-35M missing)'}`,
   () => {
-    it('a quick strict eval scores kivi-2 and aqua-2 (bundled adapters) against fp16', () => {
-      const r = kvq([
+    it('a quick strict eval scores kivi-2 and aqua-2 (bundled adapters) against fp16', async () => {
+      const r = await kvq([
         'eval',
         '--strict',
         '--ctx',
@@ -282,22 +291,22 @@ describe.skipIf(!existsSync(REF))(
       }
     });
 
-    it('an AQUA snapshot is inspected and decompressed with the bundled adapters it records', () => {
+    it('an AQUA snapshot is inspected and decompressed with the bundled adapters it records', async () => {
       const snap = join(dir, 'aqua.kvq');
-      expect(kvq(['compress', '--tokens', '160', '--preset', 'aqua-2', '--strict', '--out', snap]).code).toBe(
-        0,
-      );
-      const i = JSON.parse(kvq(['inspect', snap, '--json']).stdout);
+      expect(
+        (await kvq(['compress', '--tokens', '160', '--preset', 'aqua-2', '--strict', '--out', snap])).code,
+      ).toBe(0);
+      const i = JSON.parse((await kvq(['inspect', snap, '--json'])).stdout);
       expect(i).toMatchObject({ kind: 'kvq-cache', checksum: 'ok', preset: 'aqua-2', tokens: 160 });
       expect(i.adaptersFile).toMatch(/kvq-ref-35M\.aqua-2\.safetensors$/);
       expect(i.presetBitsPerValue).toBeCloseTo(i.bitsPerValue, 1);
-      const d = kvq(['decompress', snap, '--out', join(dir, 'aqua.safetensors'), '--json']);
+      const d = await kvq(['decompress', snap, '--out', join(dir, 'aqua.safetensors'), '--json']);
       expect(d.code).toBe(0);
       expect(JSON.parse(d.stdout)).toMatchObject({ tokens: 160, layers: 12, preset: 'aqua-2' });
       // adapters of another preset do not fit: exit 3 with the mismatch named; a missing file: exit 3
       const calib = join(import.meta.dirname, '..', '..', '..', 'packages', 'calibrate', 'adapters');
       const out = join(dir, 'w.safetensors');
-      const wrong = kvq([
+      const wrong = await kvq([
         'decompress',
         snap,
         '--out',
@@ -310,7 +319,7 @@ describe.skipIf(!existsSync(REF))(
         /^kvq: .*adapters fitted for preset "aqua-2\.5", used with preset "aqua-2"\n {2}hint: /,
       );
       expect(existsSync(out)).toBe(false);
-      const missing = kvq([
+      const missing = await kvq([
         'decompress',
         snap,
         '--out',
@@ -325,37 +334,38 @@ describe.skipIf(!existsSync(REF))(
 );
 
 const hasScript = existsSync('/usr/bin/script');
-describe.skipIf(!hasScript)('progress on a terminal (skipped: no `script` to give a pseudo-terminal)', () => {
-  const bin = join(import.meta.dirname, '..', 'dist', 'kvq.js');
-  const onTty = (args: string[]) =>
-    spawnSync(
-      'script',
-      ['-qec', [process.execPath, bin, ...args].map((a) => `'${a}'`).join(' '), '/dev/null'],
-      {
-        encoding: 'utf8',
-        timeout: 60_000,
-      },
-    );
+describe.skipIf(!hasScript)(
+  `progress on a terminal${hasScript ? '' : ' (skipped: no `script` to give a pseudo-terminal)'}`,
+  () => {
+    const bin = join(import.meta.dirname, '..', 'dist', 'kvq.js');
+    const onTty = (args: string[]) =>
+      runProcess(
+        'script',
+        ['-qec', [process.execPath, bin, ...args].map((a) => `'${a}'`).join(' '), '/dev/null'],
+        {},
+        60_000,
+      );
 
-  it('compress draws a bar on a terminal, none with --json or --no-progress', () => {
-    const base = [
-      'compress',
-      '--model',
-      STORIES,
-      '--text',
-      TINY_TEXT,
-      '--tokens',
-      '96',
-      '--out',
-      join(dir, 't.kvq'),
-    ];
-    const tty = onTty(base);
-    expect(tty.status).toBe(0);
-    expect(tty.stdout).toMatch(/compress \[[░█]+\] \d+% \| \d+\/96 tokens/);
-    const json = onTty([...base, '--json']);
-    expect(json.status).toBe(0);
-    expect(json.stdout).not.toMatch(/compress \[/);
-    expect(JSON.parse(json.stdout.replaceAll('\r\n', '\n'))).toMatchObject({ tokens: 96 });
-    expect(onTty([...base, '--no-progress']).stdout).not.toMatch(/compress \[/);
-  });
-});
+    it('compress draws a bar on a terminal, none with --json or --no-progress', async () => {
+      const base = [
+        'compress',
+        '--model',
+        STORIES,
+        '--text',
+        TINY_TEXT,
+        '--tokens',
+        '96',
+        '--out',
+        join(dir, 't.kvq'),
+      ];
+      const tty = await onTty(base);
+      expect(tty.code).toBe(0);
+      expect(tty.stdout).toMatch(/compress \[[░█]+\] \d+% \| \d+\/96 tokens/);
+      const json = await onTty([...base, '--json']);
+      expect(json.code).toBe(0);
+      expect(json.stdout).not.toMatch(/compress \[/);
+      expect(JSON.parse(json.stdout.replaceAll('\r\n', '\n'))).toMatchObject({ tokens: 96 });
+      expect((await onTty([...base, '--no-progress'])).stdout).not.toMatch(/compress \[/);
+    });
+  },
+);
