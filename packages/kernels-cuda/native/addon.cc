@@ -105,6 +105,12 @@ Napi::Value D2D(const Napi::CallbackInfo& info) {
   CK(kvq_d2d(P(info[0]), P(info[1]), Z(info[2])), "cudaMemcpy D2D");
   return env.Undefined();
 }
+// d2d2D(dst, dpitchBytes, src, spitchBytes, widthBytes, height)
+Napi::Value D2D2D(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CK(kvq_d2d_2d(P(info[0]), Z(info[1]), P(info[2]), Z(info[3]), Z(info[4]), Z(info[5])), "cudaMemcpy2D D2D");
+  return env.Undefined();
+}
 Napi::Value Memset(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CK(kvq_memset(P(info[0]), I(info[1]), Z(info[2])), "cudaMemset");
@@ -298,6 +304,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   E("h2d", H2D);
   E("d2h", D2H);
   E("d2d", D2D);
+  E("d2d2D", D2D2D);
   E("memset", Memset);
   E("sync", Sync);
   E("eventBegin", EventBegin);

@@ -18,6 +18,8 @@ int kvq_free(void* p);
 int kvq_h2d(void* dst, const void* src, size_t bytes);
 int kvq_d2h(void* dst, const void* src, size_t bytes);
 int kvq_d2d(void* dst, const void* src, size_t bytes);
+// strided device-to-device copy (cudaMemcpy2D): `height` rows of `width` bytes, row pitches in bytes
+int kvq_d2d_2d(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width, size_t height);
 int kvq_memset(void* p, int value, size_t bytes);
 int kvq_sync(void);
 // timing: runs nothing itself; event pair around a region on the default stream

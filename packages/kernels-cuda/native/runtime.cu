@@ -31,6 +31,9 @@ int kvq_free(void* p) { return (int)cudaFree(p); }
 int kvq_h2d(void* d, const void* s, size_t n) { return n ? (int)cudaMemcpy(d, s, n, cudaMemcpyHostToDevice) : 0; }
 int kvq_d2h(void* d, const void* s, size_t n) { return n ? (int)cudaMemcpy(d, s, n, cudaMemcpyDeviceToHost) : 0; }
 int kvq_d2d(void* d, const void* s, size_t n) { return n ? (int)cudaMemcpy(d, s, n, cudaMemcpyDeviceToDevice) : 0; }
+int kvq_d2d_2d(void* d, size_t dpitch, const void* s, size_t spitch, size_t width, size_t height) {
+  return width && height ? (int)cudaMemcpy2D(d, dpitch, s, spitch, width, height, cudaMemcpyDeviceToDevice) : 0;
+}
 int kvq_memset(void* p, int v, size_t n) { return n ? (int)cudaMemset(p, v, n) : 0; }
 int kvq_sync(void) { return (int)cudaDeviceSynchronize(); }
 

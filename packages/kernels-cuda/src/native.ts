@@ -24,6 +24,15 @@ export interface NativeAddon {
   h2d(dst: DevicePtr, src: ArrayBufferView, dstOffset?: number): void;
   d2h(src: DevicePtr, dst: ArrayBufferView, srcOffset?: number): void;
   d2d(dst: DevicePtr, src: DevicePtr, bytes: number): void;
+  /** cudaMemcpy2D device to device: `height` rows of `widthBytes`, row pitches in bytes */
+  d2d2D(
+    dst: DevicePtr,
+    dpitchBytes: number,
+    src: DevicePtr,
+    spitchBytes: number,
+    widthBytes: number,
+    height: number,
+  ): void;
   memset(p: DevicePtr, value: number, bytes: number): void;
   sync(): void;
   eventBegin(): void;
