@@ -4,6 +4,7 @@ import '../test/conformance.test.js';
 import '../test/memory.test.js';
 import '../test/decode-attention.test.js';
 import '../test/grid-quantizers.test.js';
+import '../test/aqua-predictor.test.js';
 import { writeFileSync } from 'node:fs';
 import { runAll } from './vitest-shim.js';
 

@@ -9,6 +9,12 @@ import { registerBackend } from '@kvq/core';
 import { createCudaBackend } from './backend.js';
 
 export { CudaBackend, createCudaBackend } from './backend.js';
+/**
+ * AQUA-KV's predictor on the GPU: the adapters live in device memory and the predictions run in the
+ * CUDA linear kernel. Pass it as the `predictor` option of a core cache (with the same adapters), or
+ * use its device-buffer methods when K/V stay on the GPU.
+ */
+export { CudaAquaPredictor, createCudaAquaPredictor } from './aqua-predictor.js';
 export {
   type CudaDeviceInfo,
   MIN_COMPUTE_CAPABILITY,
