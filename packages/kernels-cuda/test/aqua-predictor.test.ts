@@ -10,7 +10,7 @@ import {
   deserializeCache,
   linearCpu,
 } from '@kvq/core';
-import { relL2 } from '@kvq/core/testing';
+import { randomAdapters, relL2 } from '@kvq/core/testing';
 import { describe, expect, it } from 'vitest';
 import { CudaAquaPredictor, DeviceBuffer, createCudaAquaPredictor, deviceMemory } from '../src/index.js';
 import { hasGpu, skipReason } from './gpu.js';
@@ -18,24 +18,6 @@ import { hasGpu, skipReason } from './gpu.js';
 const layout: KVLayout = { layers: 3, queryHeads: 4, kvHeads: 2, headDim: 64 };
 const C = layout.kvHeads * layout.headDim;
 const T = 37;
-
-function randomAdapters(rng: SeededRandom, l: KVLayout = layout): AquaAdapters {
-  const c = l.kvHeads * l.headDim;
-  return {
-    layout: l,
-    model: { name: 'synthetic' },
-    layers: Array.from({ length: l.layers }, (_, i) =>
-      i === 0
-        ? null
-        : {
-            keyWeight: rng.normalArray(c * c, 0, 1 / Math.sqrt(c)),
-            keyBias: rng.normalArray(c, 0, 0.1),
-            valueWeight: rng.normalArray(2 * c * c, 0, 1 / Math.sqrt(2 * c)),
-            valueBias: rng.normalArray(c, 0, 0.1),
-          },
-    ),
-  };
-}
 
 function thrown(fn: () => unknown): Error {
   try {
@@ -49,7 +31,7 @@ function thrown(fn: () => unknown): Error {
 describe.skipIf(!hasGpu)(`CudaAquaPredictor${skipReason}`, () => {
   it('predictKeys / predictValues match the CPU aquaPredictor (relL2 < 1e-5), null for layer 0 and null inputs', () => {
     const rng = new SeededRandom(101);
-    const adapters = randomAdapters(rng);
+    const adapters = randomAdapters(rng, layout);
     const cpu = aquaPredictor(adapters, layout);
     using gpu = createCudaAquaPredictor(adapters, layout);
     expect(gpu.kind).toBe('aqua');
@@ -79,7 +61,7 @@ describe.skipIf(!hasGpu)(`CudaAquaPredictor${skipReason}`, () => {
 
   it('the device-buffer variants give the same, and leave out alone for layer 0', () => {
     const rng = new SeededRandom(102);
-    const adapters = randomAdapters(rng);
+    const adapters = randomAdapters(rng, layout);
     const cpu = aquaPredictor(adapters, layout);
     using gpu = new CudaAquaPredictor(adapters, layout);
     const prevK = rng.normalArray(T * C);
@@ -108,7 +90,7 @@ describe.skipIf(!hasGpu)(`CudaAquaPredictor${skipReason}`, () => {
 
   it('wrong sizes and bad arguments throw InvalidArgumentError; other adapters AdapterMismatchError', () => {
     const rng = new SeededRandom(103);
-    const adapters = randomAdapters(rng);
+    const adapters = randomAdapters(rng, layout);
     using gpu = createCudaAquaPredictor(adapters, layout);
     const x = rng.normalArray(T * C);
     expect(() => gpu.predictKeys(1, x.subarray(1), T)).toThrow(InvalidArgumentError);
@@ -152,7 +134,7 @@ describe.skipIf(!hasGpu)(`CudaAquaPredictor${skipReason}`, () => {
     const after = deviceMemory().free;
     expect(Math.abs(before - after)).toBeLessThanOrEqual(2 * 1024 * 1024);
 
-    const p = createCudaAquaPredictor(randomAdapters(new SeededRandom(106)), layout);
+    const p = createCudaAquaPredictor(randomAdapters(new SeededRandom(106), layout), layout);
     const y = new Float32Array(T * C);
     using d = DeviceBuffer.from(y);
     using d2 = DeviceBuffer.from(y);
@@ -169,7 +151,7 @@ describe.skipIf(!hasGpu)(`CudaAquaPredictor${skipReason}`, () => {
 
   it("a CompressedKVCache ('aqua-2.5') with the CUDA predictor matches one with the CPU predictor", () => {
     const rng = new SeededRandom(107);
-    const adapters = randomAdapters(rng);
+    const adapters = randomAdapters(rng, layout);
     using gpu = createCudaAquaPredictor(adapters, layout);
     const policy = { sinkTokens: 4, bufferTokens: 32 };
     const cpuCache = createCache({ layout, preset: 'aqua-2.5', adapters, policy });

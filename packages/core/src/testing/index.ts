@@ -9,3 +9,4 @@ export {
   CONFORMANCE_TOLERANCE,
   type ConformanceOptions,
 } from './conformance.js';
+export { randomAdapters } from './random-adapters.js';

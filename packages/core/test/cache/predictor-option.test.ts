@@ -11,27 +11,10 @@ import {
   deserializeCache,
   nonePredictor,
 } from '../../src/index.js';
+import { randomAdapters } from '../../src/testing/random-adapters.js';
 
 const layout = { layers: 3, queryHeads: 4, kvHeads: 2, headDim: 64 };
 const C = layout.kvHeads * layout.headDim;
-
-function randomAdapters(rng: SeededRandom, l = layout): AquaAdapters {
-  const c = l.kvHeads * l.headDim;
-  return {
-    layout: l,
-    model: { name: 'synthetic' },
-    layers: Array.from({ length: l.layers }, (_, i) =>
-      i === 0
-        ? null
-        : {
-            keyWeight: rng.normalArray(c * c, 0, 1 / Math.sqrt(c)),
-            keyBias: rng.normalArray(c, 0, 0.1),
-            valueWeight: rng.normalArray(2 * c * c, 0, 1 / Math.sqrt(2 * c)),
-            valueBias: rng.normalArray(c, 0, 0.1),
-          },
-    ),
-  };
-}
 
 /** The CPU predictor, counting its calls (and the calls that returned a prediction). */
 function countingPredictor(adapters: AquaAdapters) {
@@ -75,7 +58,7 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 
 describe('CacheOptions.predictor', () => {
   it('a predictor wrapping the CPU aquaPredictor gives byte-identical snapshots and is called', () => {
-    const adapters = randomAdapters(new SeededRandom(11));
+    const adapters = randomAdapters(new SeededRandom(11), layout);
     const { predictor, counts } = countingPredictor(adapters);
     const plain = createCache({ layout, preset: 'aqua-2.5', adapters });
     const custom = createCache({ layout, preset: 'aqua-2.5', adapters, predictor });
@@ -93,7 +76,7 @@ describe('CacheOptions.predictor', () => {
   });
 
   it('forks keep the given predictor', () => {
-    const adapters = randomAdapters(new SeededRandom(13));
+    const adapters = randomAdapters(new SeededRandom(13), layout);
     const { predictor, counts } = countingPredictor(adapters);
     const plain = createCache({
       layout,
@@ -118,7 +101,7 @@ describe('CacheOptions.predictor', () => {
   });
 
   it('rejects a predictor for a preset without AQUA, of another kind, or without valid adapters', () => {
-    const adapters = randomAdapters(new SeededRandom(16));
+    const adapters = randomAdapters(new SeededRandom(16), layout);
     const { predictor } = countingPredictor(adapters);
     expect(() => createCache({ layout, preset: 'kivi-2', predictor })).toThrow(InvalidArgumentError);
     expect(() => createCache({ layout, preset: 'kivi-2', predictor })).toThrow(
@@ -155,7 +138,7 @@ describe('CacheOptions.predictor', () => {
   });
 
   it('deserializeCache takes the same option', () => {
-    const adapters = randomAdapters(new SeededRandom(18));
+    const adapters = randomAdapters(new SeededRandom(18), layout);
     const cache = createCache({ layout, preset: 'aqua-2.5', adapters });
     fillAll([cache], 200, new SeededRandom(19));
     const bytes = cache.serialize();
