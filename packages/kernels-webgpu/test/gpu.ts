@@ -8,6 +8,12 @@ export interface Probe {
   readonly ok: boolean;
   /** adapter description, or why there is none */
   readonly reason: string;
+  /**
+   * a CPU (software) adapter — lavapipe/llvmpipe or SwiftShader: LLVM compiles each unrolled
+   * fused-attention kernel for 10–30 s on an idle 2-core machine (its coroutine lowering of the
+   * barriers dominates), so the slowest cases are left to real GPUs there
+   */
+  readonly software: boolean;
 }
 
 let backendP: Promise<WebGpuBackend> | null = null;
@@ -24,8 +30,10 @@ export async function probe(): Promise<Probe> {
     const b = await sharedBackend();
     const info = b.ctx.adapterInfo;
     const f = b.ctx.features;
+    const text = `${info?.vendor ?? ''} ${info?.architecture ?? ''} ${info?.description ?? ''} ${info?.device ?? ''}`;
     return {
       ok: true,
+      software: /llvmpipe|lavapipe|swiftshader/i.test(text),
       reason:
         `${info?.vendor || '?'} ${info?.architecture || ''} ${info?.description || info?.device || ''} f16=${f.shaderF16} subgroups=${f.subgroups}`.replace(
           /\s+/g,
@@ -36,6 +44,7 @@ export async function probe(): Promise<Probe> {
     backendP = null;
     return {
       ok: false,
+      software: false,
       reason: `no WebGPU adapter: ${(err as Error).message} (run scripts/setup-vulkan.sh and export its env)`,
     };
   }
