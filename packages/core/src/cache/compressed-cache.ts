@@ -1,9 +1,9 @@
 import { applyRope } from '../backend/cpu/rope.js';
 import type { RopeConfig } from '../backend/types.js';
-import { DisposedError, InvalidArgumentError, MissingAdaptersError, ShapeError } from '../errors.js';
+import { DisposedError, InvalidArgumentError, ShapeError } from '../errors.js';
 import { roundToFloat16 } from '../float16.js';
 import { type KVLayout, channels, validateLayout } from '../layout.js';
-import { aquaPredictor, nonePredictor, validateAdapters } from '../predictors/aqua.js';
+import { aquaPredictor, nonePredictor } from '../predictors/aqua.js';
 import type { AquaAdapters, Predictor } from '../predictors/types.js';
 import { getPreset, layerQuantizers, presetBitsPerValue } from '../presets/registry.js';
 import { createQuantizer } from '../quantizers/factory.js';
@@ -114,8 +114,6 @@ export class CompressedKVCache implements KVCache {
   readonly adapters: AquaAdapters | undefined;
   readonly checkFinite: boolean;
   readonly #predictor: Predictor;
-  /** the `predictor` option, when given (forks share it) */
-  readonly #customPredictor: Predictor | undefined;
   readonly #c: number;
   #layers: LayerState[];
   #disposed = false;
@@ -140,15 +138,10 @@ export class CompressedKVCache implements KVCache {
     this.checkFinite = options.checkFinite ?? true;
     this.#c = channels(this.layout);
     checkPredictorOption(this.preset, options.predictor);
-    this.#customPredictor = options.predictor;
     if (this.preset.predictor === 'aqua') {
-      if (options.predictor) {
-        if (!options.adapters) throw new MissingAdaptersError(this.preset.name);
-        validateAdapters(options.adapters, this.layout);
-        this.#predictor = options.predictor;
-      } else {
-        this.#predictor = aquaPredictor(options.adapters, this.layout, this.preset.name);
-      }
+      // built also when `predictor` computes instead: it checks the adapters (missing, mismatched)
+      const cpu = aquaPredictor(options.adapters, this.layout, this.preset.name);
+      this.#predictor = options.predictor ?? cpu;
       if (this.preset.attentionAware) {
         throw new InvalidArgumentError(
           `preset "${this.preset.name}": attention-aware precision is not supported together with the AQUA predictor`,
@@ -461,7 +454,7 @@ export class CompressedKVCache implements KVCache {
         policy: this.policy,
         rope: this.rope,
         adapters: this.adapters,
-        predictor: this.#customPredictor,
+        predictor: this.preset.predictor === 'aqua' ? this.#predictor : undefined,
         checkFinite: this.checkFinite,
       },
       this.#layers.map(cloneLayer),
