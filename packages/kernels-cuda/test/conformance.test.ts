@@ -1,7 +1,5 @@
 import { runConformance } from '@kvq/core/testing';
-import { describe, it } from 'vitest';
-import { createCudaBackend } from '../src/index.js';
-import { hasGpu, skipReason } from './gpu.js';
+import { createCudaBackend, unavailableReason } from '../src/index.js';
+import { hasGpu } from './gpu.js';
 
-if (hasGpu) runConformance(createCudaBackend, { name: 'cuda' });
-else describe(`conformance: cuda${skipReason}`, () => it.skip(`needs a CUDA device${skipReason}`, () => {}));
+runConformance(createCudaBackend, { name: 'cuda', ...(hasGpu ? {} : { skip: unavailableReason() }) });

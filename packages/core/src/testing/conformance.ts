@@ -31,6 +31,11 @@ export interface ConformanceOptions {
   readonly ops?: readonly BackendOp[];
   /** a smaller set of shapes (for slow software GPUs) */
   readonly quick?: boolean;
+  /**
+   * why the backend cannot run on this machine (e.g. no device): every case is reported as skipped,
+   * with this reason in the suite's name, and `createBackend` is never called
+   */
+  readonly skip?: string;
 }
 
 /** Every quantizer kind, as the conformance suite exercises them. */
@@ -100,7 +105,8 @@ export function runConformance(createBackend: () => Promise<Backend>, opts: Conf
   let backend: Backend;
   let name = opts.name ?? 'backend';
 
-  describe(`conformance: ${name}`, () => {
+  const skipped = opts.skip !== undefined;
+  describe.skipIf(skipped)(`conformance: ${name}${skipped ? ` (skipped: ${opts.skip})` : ''}`, () => {
     it('creates the backend', async () => {
       backend = await createBackend();
       name = backend.name;
