@@ -114,7 +114,7 @@ function higgsPages(preset: string, layer: number): PageFormat {
   const q = layerQuantizers(getPreset(preset), layer);
   return { kind: 'higgs', keys: q.keys as HiggsSpec, values: q.values as HiggsSpec };
 }
-// KVQ_BENCH_SCALAR=1 adds the scalar uniform kernels; KVQ_BENCH_SWEEP=1 the split-size sweep
+// KVQ_BENCH_SCALAR=1 adds the scalar uniform kernels; KVQ_BENCH_SWEEP the split-size sweep (below)
 if (process.env.KVQ_BENCH_SCALAR === '1')
   formats.push(['kivi-2 scalar', kivi2, 'scalar'], ['k4v2 scalar', k4v2, 'scalar']);
 const attn: Record<string, unknown>[] = [];
@@ -210,9 +210,15 @@ for (const [name, format, kernel] of parts.includes('attn') ? formats : [])
   for (const B of [1, 16])
     for (const ctx of [4096, 32768, 131072]) measure(name, format, kernel, B, ctx, attn);
 results.attention = attn;
-// split-size sweep (pages per block), to see whether the grid shape limits the kernels
+// split-size sweep (pages per block), to see whether the grid shape limits the kernels:
+// KVQ_BENCH_SWEEP=1 sweeps four formats, KVQ_BENCH_SWEEP=a,b the formats named
+const sweepEnv = process.env.KVQ_BENCH_SWEEP ?? '';
 const sweepFormats =
-  process.env.KVQ_BENCH_SWEEP === '1' ? ['fp16', 'kivi-2', 'kivi-2/g128', 'aqua-2.5 pages'] : [];
+  sweepEnv === '1'
+    ? ['fp16', 'kivi-2', 'kivi-2/g128', 'aqua-2.5 pages']
+    : sweepEnv
+      ? sweepEnv.split(',')
+      : [];
 for (const [name, format, kernel] of formats.filter(([n]) => sweepFormats.includes(n)))
   for (const B of [1, 16])
     for (const ctx of [32768, 131072])

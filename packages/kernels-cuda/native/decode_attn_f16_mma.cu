@@ -9,27 +9,17 @@
 #include <stdint.h>
 #include "check.cuh"
 #include "kvq_cuda.h"
+#include "mma_sync.cuh"
 
 #define D 128
 #define NWARP 4
 #define TCH 16             // tokens per warp chunk
 #define ROWB (2 * D + 16)  // bytes per staged row (padded: consecutive rows start 4 banks apart)
 
+using namespace kvq;
+
 namespace {
 
-__device__ __forceinline__ void mma(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
-                                    uint32_t b1) {
-  asm(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-}
-__device__ __forceinline__ uint32_t movmatrix_t(uint32_t x) {
-  uint32_t y;
-  asm volatile("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;\n" : "=r"(y) : "r"(x));
-  return y;
-}
 __device__ __forceinline__ void ldsm4(uint32_t (&d)[4], const void* p) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3])
@@ -40,13 +30,6 @@ __device__ __forceinline__ void ldsm4t(uint32_t (&d)[4], const void* p) {
                : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3])
                : "r"((uint32_t)__cvta_generic_to_shared(p)));
 }
-__device__ __forceinline__ uint32_t h2u(__half2 h) { return *reinterpret_cast<uint32_t*>(&h); }
-__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"((uint32_t)__cvta_generic_to_shared(smem)),
-               "l"(gmem));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-__device__ __forceinline__ void cp_async_wait1() { asm volatile("cp.async.wait_group 1;\n" ::: "memory"); }
 
 constexpr int STAGE = 2 * TCH * ROWB;  // keys then values of one chunk
 constexpr int SMEM_STAGES = NWARP * 2 * STAGE;
@@ -125,7 +108,7 @@ __global__ void __launch_bounds__(128, 2)
       for (int k = 0; k < 8; k++) {
         uint32_t a[4];
         ldsm4(a, base + 32 * k);
-        mma(c, a[0], a[1], a[2], a[3], qb[k][0], qb[k][1]);
+        mma_full(c, a[0], a[1], a[2], a[3], qb[k][0], qb[k][1]);
       }
     }
     float s[4];
@@ -169,7 +152,7 @@ __global__ void __launch_bounds__(128, 2)
       for (int ct = 0; ct < 8; ct++) {
         uint32_t a[4];
         ldsm4t(a, vbase + 32 * ct);
-        mma(acc[ct], a[0], a[1], a[2], a[3], pb0, pb1);
+        mma_full(acc[ct], a[0], a[1], a[2], a[3], pb0, pb1);
       }
     }
     __syncwarp();

@@ -24,7 +24,10 @@
 #include <stdint.h>
 #include "check.cuh"
 #include "kvq_cuda.h"
+#include "mma_sync.cuh"
 #include "paged.cuh"
+
+using namespace kvq;
 
 #define D 128
 #define NWARP 4
@@ -34,38 +37,6 @@
 #endif
 
 namespace {
-
-__device__ __forceinline__ uint32_t h2u(__half2 h) { return *reinterpret_cast<uint32_t*>(&h); }
-
-__device__ __forceinline__ void mma_full(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
-                                         uint32_t b1) {
-  asm(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-}
-// transpose of an 8×8 fp16 matrix held one half2 per lane (lane (g, r): row g, columns 2r, 2r + 1)
-__device__ __forceinline__ uint32_t movmatrix_t(uint32_t x) {
-  uint32_t y;
-  asm volatile("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;\n" : "=r"(y) : "r"(x));
-  return y;
-}
-
-__device__ __forceinline__ void cp_async4(void* smem, const void* gmem) {
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"((uint32_t)__cvta_generic_to_shared(smem)),
-               "l"(gmem));
-}
-__device__ __forceinline__ void cp_async8(void* smem, const void* gmem) {
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 8;\n" ::"r"((uint32_t)__cvta_generic_to_shared(smem)),
-               "l"(gmem));
-}
-__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"((uint32_t)__cvta_generic_to_shared(smem)),
-               "l"(gmem));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-__device__ __forceinline__ void cp_async_wait1() { asm volatile("cp.async.wait_group 1;\n" ::: "memory"); }
 
 // NBITS bits starting at bit `start` of a row in shared memory (4-byte aligned), as aligned words
 // a[0..]: bit j of the slice is bit j % 32 of a[j / 32]. `start` is a multiple of 8.
@@ -97,6 +68,33 @@ struct Slice {
   }
 };
 
+// The codes of a Slice as table byte offsets (code × 4). CB = 4: each word's even and odd nibbles ×4 are
+// spread into the bytes of two words once (4 instructions per 8 codes), then a code is one byte permute;
+// other widths: Slice::code4, two instructions per code.
+template <int NBITS, int CB>
+struct Codes : Slice<NBITS> {
+  static constexpr int NE = CB == 4 ? Slice<NBITS>::NA : 1;
+  uint32_t e[NE], o[NE];
+  __device__ __forceinline__ void load(const uint8_t* row, int start) {
+    Slice<NBITS>::load(row, start);
+    if constexpr (CB == 4) {
+#pragma unroll
+      for (int x = 0; x < NE; x++) {
+        e[x] = (this->a[x] << 2) & 0x3c3c3c3cu;
+        o[x] = (this->a[x] >> 2) & 0x3c3c3c3cu;
+      }
+    }
+  }
+  __device__ __forceinline__ uint32_t at(int j) const {
+    if constexpr (CB == 4) {
+      const int x = j >> 3, n = j & 7;
+      return __byte_perm(n & 1 ? o[x] : e[x], 0u, 0x4440u | (n >> 1));
+    } else {
+      return this->template code4<CB>(j);
+    }
+  }
+};
+
 // Per-warp staging of a 32-token chunk of one KV head: key codes [32][KROW], key scale words [32],
 // value codes [32][VROW], value scale words [32] (each word holds the token's fp16 scale in one half).
 template <int CBK, int CBV>
@@ -106,7 +104,12 @@ struct HStage {
                        BYTES = VSC + TCH * 4;
 };
 
-template <int CBK, int CBV>
+// HP ("head pairs", G ≤ 4): the scores' 8 MMA columns hold each query head twice (column n = head n / 2),
+// and P·V runs as Oᵀ[pairs × (head, j)] += Y[pairs × (token, j)]·B, K = 8 tokens × the 2 channels j of a
+// pair, N = 4 heads × 2, B[(τ, j)][(h, j')] = p_τh·[j = j']: a looked-up grid point is an A register as
+// it is (no transposition of value pairs), no MMA column is padding for G = 4, the online softmax runs
+// once per (token, head) and the accumulator is half as large. HP = false: the layout above (G ≤ 8).
+template <int CBK, int CBV, bool HP>
 __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
     k_decode_higgs_mma(const uint16_t* q, const uint8_t* pool, const int* pageTable, const int* lens, float* partial,
                        int G, int Hq, int Hkv, int maxPages, int P, int splitPages, int maxSplits, float scaleLog2,
@@ -123,7 +126,11 @@ __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
   constexpr int MERGE = NWARP * 8 * D * 4 + 2 * NWARP * 8 * 4;
   __shared__ __align__(16) uint8_t smem[(NWARP * SB > MERGE ? NWARP * SB : MERGE)];
   __shared__ float qrot[8][D];
-  __shared__ uint32_t lutK[1 << CBK], lutV[1 << CBV];
+  // both tables in one array: a value lookup is the key table's base + a constant offset (one uniform
+  // register for both in the loads' addresses)
+  __shared__ uint32_t lut[(1 << CBK) + (1 << CBV)];
+  uint32_t* const lutK = lut;
+  uint32_t* const lutV = lut + (1 << CBK);
 
   // rotate the block's query heads: q̃ = H·(signs_K ⊙ q), orthonormal, in shared memory
   for (int x = threadIdx.x; x < G * D; x += blockDim.x) {
@@ -144,17 +151,23 @@ __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
     __syncthreads();
   }
   const float norm = rsqrtf((float)D);
-  uint32_t qp[16];  // pairs 16r + j of head g, fp16
+  uint32_t qp[16];  // pairs 16r + j of the head of MMA column g, fp16
+  const int hq = HP ? g >> 1 : g;
 #pragma unroll
   for (int j = 0; j < 16; j++) {
     const int p = 16 * r + j;
-    qp[j] = g < G ? h2u(__floats2half2_rn(qrot[g][2 * p] * norm, qrot[g][2 * p + 1] * norm)) : 0u;
+    qp[j] = hq < G ? h2u(__floats2half2_rn(qrot[hq][2 * p] * norm, qrot[hq][2 * p + 1] * norm)) : 0u;
   }
 
-  float acc[8][4];  // [channel tile][c0..c3]: channels 2(8g + ct) (+1 for c2, c3), heads 2r (c0, c2), 2r + 1
+  // HP: [pair tile pt][c0..c3] = channels 16g + 4pt + (0..3) of head r.
+  // Otherwise: [channel tile ct][c0..c3] = channels 2(8g + ct) (+1 for c2, c3), heads 2r (c0, c2), 2r + 1.
+  constexpr int NACC = HP ? 4 : 8;
+  float acc[NACC][4];
 #pragma unroll
-  for (int n = 0; n < 8; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
-  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};  // heads 2r, 2r + 1 (l: this lane's share)
+  for (int n = 0; n < NACC; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};  // heads 2r, 2r + 1 (HP: head r in [0]; l: this lane's share)
+  // HP: B of P·V for lane (g, r) is (p, 0) for j' = g & 1 = 0, (0, p) for 1: byte selectors of the low/high half
+  const uint32_t selLo = (g & 1) ? 0x1054u : 0x5410u, selHi = (g & 1) ? 0x3254u : 0x5432u;
 
   uint8_t* const wbuf = smem + warp * SB;
   const int stride = NWARP * TCH;
@@ -223,93 +236,150 @@ __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
       return __half2float(((const __half*)(sb + off + 4 * tl))[par]);
     };
 
-    const uint8_t* lk = (const uint8_t*)lutK;
-    const uint8_t* lv = (const uint8_t*)lutV;
+    const uint8_t* lk = (const uint8_t*)lut;
+    const uint8_t* lv = lk + 4 * (1 << CBK);
     // scores S = K·Qᵀ: 2 tiles of 16 tokens (rows) × 8 heads; lane holds tokens 16mt + g (+8), heads 2r, 2r + 1
     float c[2][4];
 #pragma unroll
     for (int mt = 0; mt < 2; mt++) c[mt][0] = c[mt][1] = c[mt][2] = c[mt][3] = 0.f;
     {
-      Slice<16 * CBK> ks[4];  // tokens g + 8i
+      Codes<16 * CBK, CBK> ks[4];  // tokens g + 8i
 #pragma unroll
       for (int i = 0; i < 4; i++) ks[i].load(sb + S_::KCODE + (g + 8 * i) * S_::KROW, 16 * r * CBK);
 #pragma unroll
       for (int k = 0; k < 8; k++) {
 #pragma unroll
         for (int mt = 0; mt < 2; mt++) {
-          const uint32_t a0 = *(const uint32_t*)(lk + ks[2 * mt].template code4<CBK>(2 * k));
-          const uint32_t a1 = *(const uint32_t*)(lk + ks[2 * mt + 1].template code4<CBK>(2 * k));
-          const uint32_t a2 = *(const uint32_t*)(lk + ks[2 * mt].template code4<CBK>(2 * k + 1));
-          const uint32_t a3 = *(const uint32_t*)(lk + ks[2 * mt + 1].template code4<CBK>(2 * k + 1));
+          const uint32_t a0 = *(const uint32_t*)(lk + ks[2 * mt].at(2 * k));
+          const uint32_t a1 = *(const uint32_t*)(lk + ks[2 * mt + 1].at(2 * k));
+          const uint32_t a2 = *(const uint32_t*)(lk + ks[2 * mt].at(2 * k + 1));
+          const uint32_t a3 = *(const uint32_t*)(lk + ks[2 * mt + 1].at(2 * k + 1));
           mma_full(c[mt], a0, a1, a2, a3, qp[2 * k], qp[2 * k + 1]);
         }
       }
     }
-    float s[2][4];
+    if constexpr (HP) {
+      // columns 2r and 2r + 1 both hold head r: c[mt][0] (= c[mt][1]) is token 16mt + g, c[mt][2] token + 8
+      float sc[2][2];
 #pragma unroll
-    for (int mt = 0; mt < 2; mt++)
+      for (int mt = 0; mt < 2; mt++)
 #pragma unroll
-      for (int hi = 0; hi < 2; hi++) {
-        const int tl = 16 * mt + g + 8 * hi;
-        const bool in = t0 + tl < end;
-        const float sk = scaleOf(S_::KSC, tl) * scaleLog2;  // garbage for masked tokens: not used
-        s[mt][2 * hi] = in ? c[mt][2 * hi] * sk : -INFINITY;
-        s[mt][2 * hi + 1] = in ? c[mt][2 * hi + 1] * sk : -INFINITY;
-      }
-    float corr[2], base[2];
-#pragma unroll
-    for (int e = 0; e < 2; e++) {
-      float mx = fmaxf(m[e], fmaxf(fmaxf(s[0][e], s[0][e + 2]), fmaxf(s[1][e], s[1][e + 2])));
+        for (int hi = 0; hi < 2; hi++) {
+          const int tl = 16 * mt + g + 8 * hi;
+          const float sk = scaleOf(S_::KSC, tl) * scaleLog2;  // garbage for masked tokens: not used
+          sc[mt][hi] = t0 + tl < end ? c[mt][2 * hi] * sk : -INFINITY;
+        }
+      float mx = fmaxf(m[0], fmaxf(fmaxf(sc[0][0], sc[0][1]), fmaxf(sc[1][0], sc[1][1])));
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 4));
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 8));
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 16));
-      base[e] = mx == -INFINITY ? 0.f : mx;
-      corr[e] = exp2f(m[e] - base[e]);
-      m[e] = mx;
-    }
-    // P with each token's value scale folded in (Σ p_t s_t y_t = Σ (p_t s_t) y_t), transposed into the
-    // B operand of P·V (tokens × heads → per lane: head g, tokens 2r, 2r + 1 (+8)); l sums the bare p
-    uint32_t pb[2][2];
-    float ps[2] = {0.f, 0.f};
+      const float base = mx == -INFINITY ? 0.f : mx;
+      const float corr = ex2(m[0] - base);
+      m[0] = mx;
+      // P (value scales folded in) of the 8 tokens T = 8·ks of step ks = 2mt + hi, transposed: lane (g, r)
+      // gets head g / 2 at tokens T + 2r (τ = r) and T + 2r + 1 (τ = r + 4), placed at j' = g & 1
+      uint32_t pb[4][2];
+      float ps = 0.f;
 #pragma unroll
-    for (int mt = 0; mt < 2; mt++) {
-      float p[4], sv[2];
+      for (int mt = 0; mt < 2; mt++)
 #pragma unroll
-      for (int hi = 0; hi < 2; hi++) {
-        const int tl = 16 * mt + g + 8 * hi;
-        const float sc = scaleOf(S_::VSC, tl);
-        sv[hi] = t0 + tl < end ? sc : 0.f;  // a masked token's scale word may be garbage (inf · 0)
+        for (int hi = 0; hi < 2; hi++) {
+          const int tl = 16 * mt + g + 8 * hi;
+          const float sv = t0 + tl < end ? scaleOf(S_::VSC, tl) : 0.f;  // a masked token's word may be garbage
+          const float p = ex2(sc[mt][hi] - base);                         // 0 for masked tokens
+          ps += p;
+          const uint32_t x = movmatrix_t(h2u(__float2half2_rn(p * sv)));
+          pb[2 * mt + hi][0] = __byte_perm(x, 0u, selLo);
+          pb[2 * mt + hi][1] = __byte_perm(x, 0u, selHi);
+        }
+      l[0] = l[0] * corr + ps;
+#pragma unroll
+      for (int n = 0; n < NACC; n++) {
+        acc[n][0] *= corr; acc[n][1] *= corr; acc[n][2] *= corr; acc[n][3] *= corr;
       }
+      // Oᵀ += Y·B per step of 8 tokens: A row g = pair 8g + 2pt, row g + 8 = pair 8g + 2pt + 1 (codes of
+      // both in the lane's slice of pairs [8g, 8g + 8)), K (τ, j): τ = r → token T + 2r, τ = r + 4 → T + 2r + 1
 #pragma unroll
-      for (int e = 0; e < 4; e++) {
-        p[e] = exp2f(s[mt][e] - base[e & 1]);  // 0 for masked tokens
-        ps[e & 1] += p[e];
+      for (int ks = 0; ks < 4; ks++) {
+        Codes<8 * CBV, CBV> v0, v1;
+        v0.load(sb + S_::VCODE + (8 * ks + 2 * r) * S_::VROW, 8 * g * CBV);
+        v1.load(sb + S_::VCODE + (8 * ks + 2 * r + 1) * S_::VROW, 8 * g * CBV);
+#pragma unroll
+        for (int pt = 0; pt < 4; pt++) {
+          const uint32_t a0 = *(const uint32_t*)(lv + v0.at(2 * pt));
+          const uint32_t a1 = *(const uint32_t*)(lv + v0.at(2 * pt + 1));
+          const uint32_t a2 = *(const uint32_t*)(lv + v1.at(2 * pt));
+          const uint32_t a3 = *(const uint32_t*)(lv + v1.at(2 * pt + 1));
+          mma_full(acc[pt], a0, a1, a2, a3, pb[ks][0], pb[ks][1]);
+        }
       }
-      pb[mt][0] = movmatrix_t(h2u(__floats2half2_rn(p[0] * sv[0], p[1] * sv[0])));
-      pb[mt][1] = movmatrix_t(h2u(__floats2half2_rn(p[2] * sv[1], p[3] * sv[1])));
-    }
-#pragma unroll
-    for (int e = 0; e < 2; e++) l[e] = l[e] * corr[e] + ps[e];
-#pragma unroll
-    for (int n = 0; n < 8; n++) {
-      acc[n][0] *= corr[0]; acc[n][1] *= corr[1]; acc[n][2] *= corr[0]; acc[n][3] *= corr[1];
-    }
+    } else {
+      float s[2][4];
+  #pragma unroll
+      for (int mt = 0; mt < 2; mt++)
+  #pragma unroll
+        for (int hi = 0; hi < 2; hi++) {
+          const int tl = 16 * mt + g + 8 * hi;
+          const bool in = t0 + tl < end;
+          const float sk = scaleOf(S_::KSC, tl) * scaleLog2;  // garbage for masked tokens: not used
+          s[mt][2 * hi] = in ? c[mt][2 * hi] * sk : -INFINITY;
+          s[mt][2 * hi + 1] = in ? c[mt][2 * hi + 1] * sk : -INFINITY;
+        }
+      float corr[2], base[2];
+  #pragma unroll
+      for (int e = 0; e < 2; e++) {
+        float mx = fmaxf(m[e], fmaxf(fmaxf(s[0][e], s[0][e + 2]), fmaxf(s[1][e], s[1][e + 2])));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 4));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 8));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 16));
+        base[e] = mx == -INFINITY ? 0.f : mx;
+        corr[e] = ex2(m[e] - base[e]);
+        m[e] = mx;
+      }
+      // P with each token's value scale folded in (Σ p_t s_t y_t = Σ (p_t s_t) y_t), transposed into the
+      // B operand of P·V (tokens × heads → per lane: head g, tokens 2r, 2r + 1 (+8)); l sums the bare p
+      uint32_t pb[2][2];
+      float ps[2] = {0.f, 0.f};
+  #pragma unroll
+      for (int mt = 0; mt < 2; mt++) {
+        float p[4], sv[2];
+  #pragma unroll
+        for (int hi = 0; hi < 2; hi++) {
+          const int tl = 16 * mt + g + 8 * hi;
+          const float sc = scaleOf(S_::VSC, tl);
+          sv[hi] = t0 + tl < end ? sc : 0.f;  // a masked token's scale word may be garbage (inf · 0)
+        }
+  #pragma unroll
+        for (int e = 0; e < 4; e++) {
+          p[e] = ex2(s[mt][e] - base[e & 1]);  // 0 for masked tokens
+          ps[e & 1] += p[e];
+        }
+        pb[mt][0] = movmatrix_t(h2u(__floats2half2_rn(p[0] * sv[0], p[1] * sv[0])));
+        pb[mt][1] = movmatrix_t(h2u(__floats2half2_rn(p[2] * sv[1], p[3] * sv[1])));
+      }
+  #pragma unroll
+      for (int e = 0; e < 2; e++) l[e] = l[e] * corr[e] + ps[e];
+  #pragma unroll
+      for (int n = 0; n < 8; n++) {
+        acc[n][0] *= corr[0]; acc[n][1] *= corr[1]; acc[n][2] *= corr[0]; acc[n][3] *= corr[1];
+      }
 
-    // O^T += V^T·P^T: 8 tiles of 16 channels (rows g, g + 8 = channels 2p, 2p + 1 of pair p = 8g + ct)
-#pragma unroll
-    for (int kstep = 0; kstep < 2; kstep++) {
-      Slice<8 * CBV> vs[4];  // tokens 16·kstep + {2r, 2r + 1, 2r + 8, 2r + 9}, pairs [8g, 8g + 8)
-#pragma unroll
-      for (int u = 0; u < 4; u++) vs[u].load(sb + S_::VCODE + (16 * kstep + 2 * r + (u & 1) + 8 * (u >> 1)) * S_::VROW, 8 * g * CBV);
-#pragma unroll
-      for (int ct = 0; ct < 8; ct++) {
-        const uint32_t y0 = *(const uint32_t*)(lv + vs[0].template code4<CBV>(ct));
-        const uint32_t y1 = *(const uint32_t*)(lv + vs[1].template code4<CBV>(ct));
-        const uint32_t y8 = *(const uint32_t*)(lv + vs[2].template code4<CBV>(ct));
-        const uint32_t y9 = *(const uint32_t*)(lv + vs[3].template code4<CBV>(ct));
-        // the grid points as they are: the scales are in P
-        mma_full(acc[ct], __byte_perm(y0, y1, 0x5410), __byte_perm(y0, y1, 0x7632), __byte_perm(y8, y9, 0x5410),
-                 __byte_perm(y8, y9, 0x7632), pb[kstep][0], pb[kstep][1]);
+      // O^T += V^T·P^T: 8 tiles of 16 channels (rows g, g + 8 = channels 2p, 2p + 1 of pair p = 8g + ct)
+  #pragma unroll
+      for (int kstep = 0; kstep < 2; kstep++) {
+        Slice<8 * CBV> vs[4];  // tokens 16·kstep + {2r, 2r + 1, 2r + 8, 2r + 9}, pairs [8g, 8g + 8)
+  #pragma unroll
+        for (int u = 0; u < 4; u++) vs[u].load(sb + S_::VCODE + (16 * kstep + 2 * r + (u & 1) + 8 * (u >> 1)) * S_::VROW, 8 * g * CBV);
+  #pragma unroll
+        for (int ct = 0; ct < 8; ct++) {
+          const uint32_t y0 = *(const uint32_t*)(lv + vs[0].template code4<CBV>(ct));
+          const uint32_t y1 = *(const uint32_t*)(lv + vs[1].template code4<CBV>(ct));
+          const uint32_t y8 = *(const uint32_t*)(lv + vs[2].template code4<CBV>(ct));
+          const uint32_t y9 = *(const uint32_t*)(lv + vs[3].template code4<CBV>(ct));
+          // the grid points as they are: the scales are in P
+          mma_full(acc[ct], __byte_perm(y0, y1, 0x5410), __byte_perm(y0, y1, 0x7632), __byte_perm(y8, y9, 0x5410),
+                   __byte_perm(y8, y9, 0x7632), pb[kstep][0], pb[kstep][1]);
+        }
       }
     }
     __syncwarp();
@@ -328,17 +398,25 @@ __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
     l[e] += __shfl_xor_sync(0xffffffffu, l[e], 8);
     l[e] += __shfl_xor_sync(0xffffffffu, l[e], 16);
   }
+  if constexpr (HP) {
 #pragma unroll
-  for (int ct = 0; ct < 8; ct++) {
-    const int ch = 2 * (8 * g + ct);
-    sacc[warp][2 * r][ch] = acc[ct][0];
-    sacc[warp][2 * r + 1][ch] = acc[ct][1];
-    sacc[warp][2 * r][ch + 1] = acc[ct][2];
-    sacc[warp][2 * r + 1][ch + 1] = acc[ct][3];
-  }
-  if (g == 0) {
-    sm[warp][2 * r] = m[0]; sl[warp][2 * r] = l[0];
-    sm[warp][2 * r + 1] = m[1]; sl[warp][2 * r + 1] = l[1];
+    for (int pt = 0; pt < 4; pt++)
+#pragma unroll
+      for (int i = 0; i < 4; i++) sacc[warp][r][16 * g + 4 * pt + i] = acc[pt][i];
+    if (g == 0) { sm[warp][r] = m[0]; sl[warp][r] = l[0]; }
+  } else {
+#pragma unroll
+    for (int ct = 0; ct < 8; ct++) {
+      const int ch = 2 * (8 * g + ct);
+      sacc[warp][2 * r][ch] = acc[ct][0];
+      sacc[warp][2 * r + 1][ch] = acc[ct][1];
+      sacc[warp][2 * r][ch + 1] = acc[ct][2];
+      sacc[warp][2 * r + 1][ch + 1] = acc[ct][3];
+    }
+    if (g == 0) {
+      sm[warp][2 * r] = m[0]; sl[warp][2 * r] = l[0];
+      sm[warp][2 * r + 1] = m[1]; sl[warp][2 * r + 1] = l[1];
+    }
   }
   __syncthreads();
   const int d = threadIdx.x;
@@ -413,9 +491,9 @@ extern "C" int kvq_decode_attn_higgs(const uint16_t* q, const uint8_t* pool, con
   dim3 grid(S, Hkv, B);
 #define KVQ_H(K_, V_)                                                                                           \
   if (cbK == K_ && cbV == V_) {                                                                                 \
-    k_decode_higgs_mma<K_, V_><<<grid, 128>>>(q, pool, pageTable, lens, partial, G, Hq, Hkv, maxPages, P,      \
-                                              splitPages, S, sl, keyBytes, pageBytes, (const float2*)lutK,     \
-                                              (const float2*)lutV, signsK, pow_div(P));                         \
+    auto k_ = G <= 4 ? k_decode_higgs_mma<K_, V_, true> : k_decode_higgs_mma<K_, V_, false>;               \
+    k_<<<grid, 128>>>(q, pool, pageTable, lens, partial, G, Hq, Hkv, maxPages, P, splitPages, S, sl, keyBytes,  \
+                      pageBytes, (const float2*)lutK, (const float2*)lutV, signsK, pow_div(P));                 \
   } else
   KVQ_H(5, 4) KVQ_H(8, 8) KVQ_H(6, 5) KVQ_H(6, 6) KVQ_H(3, 3) KVQ_H(4, 3) KVQ_H(2, 3) KVQ_H(4, 4) {
     return (int)cudaErrorInvalidValue;

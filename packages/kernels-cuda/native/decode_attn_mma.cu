@@ -19,7 +19,10 @@
 #include <stdint.h>
 #include "check.cuh"
 #include "kvq_cuda.h"
+#include "mma_sync.cuh"
 #include "paged.cuh"
+
+using namespace kvq;
 
 #define D 128
 #define NWARP 4
@@ -28,30 +31,21 @@
 #define KVQ_MMA_MIN_BLOCKS 2  // blocks per SM the register allocation aims for
 #endif
 
-__device__ __forceinline__ void mma_full(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
-                                         uint32_t b1) {
-  asm(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-}
-// transpose of an 8×8 fp16 matrix held one half2 per lane (lane (g, r): row g, columns 2r, 2r + 1)
-__device__ __forceinline__ uint32_t movmatrix_t(uint32_t x) {
-  uint32_t y;
-  asm volatile("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;\n" : "=r"(y) : "r"(x));
-  return y;
-}
-
-__device__ __forceinline__ uint32_t h2u(__half2 h) { return *reinterpret_cast<uint32_t*>(&h); }
-__device__ __forceinline__ __half2 u2h(uint32_t u) { return *reinterpret_cast<__half2*>(&u); }
-
-// two b-bit codes at bit positions s and s + 16 of w → half2 (code_lo, code_hi), exact
+// two b-bit codes at bit positions s and s + 16 of w → half2 (code_lo, code_hi), exact. s is a constant
+// once the loops are unrolled. Codes that lie in the fp16 mantissa (s + B ≤ 10) need no shift: with the
+// biased exponent 25 − s a half reads 2^(10−s) + code, so one LOP3 (mask, then OR the exponent) and one
+// subtract; higher codes are shifted down by 8 first (one shift per word, shared by its codes).
 template <int B>
 __device__ __forceinline__ __half2 codes2(uint32_t w, int s) {
-  constexpr uint32_t mask = ((1u << B) - 1) | (((1u << B) - 1) << 16);
-  uint32_t x = ((w >> s) & mask) | 0x64006400u;  // fp16 1024 + code in each half
-  return __hsub2(u2h(x), u2h(0x64006400u));
+  if (s + B > 10) {
+    w >>= 8;
+    s -= 8;
+  }
+  constexpr uint32_t m = (1u << B) - 1;
+  const uint32_t e = (uint32_t)(25 - s) << 10, magic = e | (e << 16);
+  uint32_t x;  // 2^(10 − s) + code in each half; one LOP3 (the compiler splits the two immediates)
+  asm("lop3.b32 %0, %1, %2, %3, 0xEA;\n" : "=r"(x) : "r"(w), "r"((m << s) | (m << (s + 16))), "r"(magic));
+  return __hsub2(u2h(x), u2h(magic));
 }
 
 // Words of one key row slice (32 channels) for B bits: B 32-bit words.
@@ -85,16 +79,6 @@ __device__ __forceinline__ void key_pair_dims(int p, int& lo, int& hi) {
   hi = lo + per;
 }
 
-__device__ __forceinline__ void cp_async4(void* smem, const void* gmem) {
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"((uint32_t)__cvta_generic_to_shared(smem)),
-               "l"(gmem));
-}
-__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"((uint32_t)__cvta_generic_to_shared(smem)),
-               "l"(gmem));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-__device__ __forceinline__ void cp_async_wait1() { asm volatile("cp.async.wait_group 1;\n" ::: "memory"); }
 
 // One warp's staging buffer for a 32-token chunk of one KV head (bytes): key codes [32][KROW], key
 // scales and mins [128] fp16 each, value codes [32][VROW], value scales and mins [32][VSLOT].
@@ -105,7 +89,13 @@ struct Stage {
                        VSC = VCODE + TCH * VROW, VMN = VSC + TCH * VSLOT, BYTES = VMN + TCH * VSLOT;
 };
 
-template <int BK, int BV>
+// HP ("head pairs", G ≤ 4): the score MMA's 8 columns hold each query head twice (column n = head n / 2)
+// and P·V runs as Oᵀ[channel pairs × (head, j)] += V[pairs × (token, j)]·B with K = 8 tokens × the 2
+// channels j of a pair (c, c + 8), N = 4 heads × 2, B[(τ, j)][(h, j')] = p_τh·[j = j']: each A register
+// is one token's pair, dequantized with that token's scale and min as they are (no interleaving of
+// tokens), no MMA column is padding for G = 4, the online softmax runs once per (token, head) and the
+// accumulator is half as large. HP = false: the layout described above (G ≤ 8).
+template <int BK, int BV, bool HP>
 __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(const uint16_t* q, const uint8_t* pool, const int* pageTable,
                                                             const int* lens, float* partial, int G, int Hq, int Hkv,
                                                             int maxPages, int P, int splitPages, int maxSplits,
@@ -117,7 +107,8 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
   const int len = lens[b];
   const int start = split * splitPages * P, end = min(len, start + splitPages * P);
   const int GK = ((P + gsK - 1) / gsK) * C, GV = P * (C / gsV);
-  const bool head = g < G;
+  const int hq = HP ? g >> 1 : g;  // the query head of MMA column g
+  const bool head = hq < G;
 
   // query pairs for head g (zero rows for g >= G), in the key-pair channel order
   __half2 qh[16];
@@ -126,17 +117,22 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
     int lo, hi;
     key_pair_dims<BK>(p, lo, hi);
     if (head) {
-      const __half* qp = (const __half*)q + ((size_t)b * Hq + kh * G + g) * D + 32 * r;
+      const __half* qp = (const __half*)q + ((size_t)b * Hq + kh * G + hq) * D + 32 * r;
       qh[p] = __halves2half2(qp[lo], qp[hi]);
     } else {
       qh[p] = __float2half2_rn(0.f);
     }
   }
 
-  float acc[8][4];  // channel tile ct: channels 16g + ct (c0, c1) and 16g + 8 + ct (c2, c3); heads 2r (c0, c2), 2r + 1
+  // HP: [pair tile pt][c0..c3] = channels 16g + 2pt, + 8, + 1, + 9 of head r.
+  // Otherwise: channel tile ct: channels 16g + ct (c0, c1) and 16g + 8 + ct (c2, c3); heads 2r (c0, c2), 2r + 1.
+  constexpr int NACC = HP ? 4 : 8;
+  float acc[NACC][4];
 #pragma unroll
-  for (int n = 0; n < 8; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
-  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};  // heads 2r, 2r + 1 (l: this lane's share)
+  for (int n = 0; n < NACC; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};  // heads 2r, 2r + 1 (HP: head r in [0]; l: this lane's share)
+  // HP: B of P·V for lane (g, r) is (p, 0) for j' = g & 1 = 0, (0, p) for 1: byte selectors of the low/high half
+  const uint32_t selLo = (g & 1) ? 0x1054u : 0x5410u, selHi = (g & 1) ? 0x3254u : 0x5432u;
 
   // Per-warp double-buffered staging in shared memory, filled with cp.async one chunk ahead, so the
   // loads of chunk i+1 are in flight while chunk i is computed. nS = value scales per token and head.
@@ -229,8 +225,9 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
     }
     qm += __shfl_xor_sync(0xffffffffu, qm, 1);
     qm += __shfl_xor_sync(0xffffffffu, qm, 2);
-    // lanes (g, ·) hold head g's Σ q·min; the score fragment needs heads 2r and 2r + 1
-    const float qm0 = __shfl_sync(0xffffffffu, qm, 8 * r), qm1 = __shfl_sync(0xffffffffu, qm, 8 * r + 4);
+    // lanes (g, ·) hold Σ q·min of column g's head; the score fragment needs columns 2r and 2r + 1
+    // (HP: both head r)
+    const float qm0 = __shfl_sync(0xffffffffu, qm, 8 * r), qm1 = HP ? qm0 : __shfl_sync(0xffffffffu, qm, 8 * r + 4);
 
     // scores S = K·Qᵀ: 2 tiles of 16 tokens (rows) × 8 heads; lane holds tokens 16mt + g (+8), heads 2r, 2r + 1
     float c[2][4];
@@ -254,85 +251,159 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
         }
       }
     }
-    float s[2][4];
+    if constexpr (HP) {
+      // columns 2r and 2r + 1 both hold head r: c[mt][0] (= c[mt][1]) is token 16mt + g, c[mt][2] token + 8
+      float sc[2][2];
 #pragma unroll
-    for (int mt = 0; mt < 2; mt++)
+      for (int mt = 0; mt < 2; mt++)
 #pragma unroll
-      for (int e = 0; e < 4; e++) {
-        const int t = t0 + 16 * mt + g + 8 * (e >> 1);
-        s[mt][e] = t < end ? (c[mt][e] + ((e & 1) ? qm1 : qm0)) * scaleLog2 : -INFINITY;
-      }
-    float corr[2], base[2];
-#pragma unroll
-    for (int e = 0; e < 2; e++) {
-      float mx = fmaxf(m[e], fmaxf(fmaxf(s[0][e], s[0][e + 2]), fmaxf(s[1][e], s[1][e + 2])));
+        for (int hi = 0; hi < 2; hi++) {
+          const int t = t0 + 16 * mt + g + 8 * hi;
+          sc[mt][hi] = t < end ? (c[mt][2 * hi] + qm0) * scaleLog2 : -INFINITY;
+        }
+      float mx = fmaxf(m[0], fmaxf(fmaxf(sc[0][0], sc[0][1]), fmaxf(sc[1][0], sc[1][1])));
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 4));
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 8));
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 16));
-      base[e] = mx == -INFINITY ? 0.f : mx;
-      corr[e] = exp2f(m[e] - base[e]);
-      m[e] = mx;
-    }
-    // P, transposed into the B operand of P·V (per lane: head g, tokens 2r, 2r + 1 (+8) of each 16)
-    uint32_t pb[2][2];
-    float ps[2] = {0.f, 0.f};
+      const float base = mx == -INFINITY ? 0.f : mx;
+      const float corr = ex2(m[0] - base);
+      m[0] = mx;
+      // P of the 8 tokens T = 8·ks of step ks = 2mt + hi, transposed: lane (g, r) gets head g / 2 at
+      // tokens T + 2r (τ = r) and T + 2r + 1 (τ = r + 4), placed at j' = g & 1
+      uint32_t pb[4][2];
+      float ps = 0.f;
 #pragma unroll
-    for (int mt = 0; mt < 2; mt++) {
-      float pr[4];
+      for (int mt = 0; mt < 2; mt++)
 #pragma unroll
-      for (int e = 0; e < 4; e++) {
-        pr[e] = exp2f(s[mt][e] - base[e & 1]);  // 0 for masked tokens
-        ps[e & 1] += pr[e];
+        for (int hi = 0; hi < 2; hi++) {
+          const float p = ex2(sc[mt][hi] - base);  // 0 for masked tokens
+          ps += p;
+          const uint32_t x = movmatrix_t(h2u(__float2half2_rn(p)));
+          pb[2 * mt + hi][0] = __byte_perm(x, 0u, selLo);
+          pb[2 * mt + hi][1] = __byte_perm(x, 0u, selHi);
+        }
+      l[0] = l[0] * corr + ps;
+#pragma unroll
+      for (int n = 0; n < NACC; n++) {
+        acc[n][0] *= corr; acc[n][1] *= corr; acc[n][2] *= corr; acc[n][3] *= corr;
       }
-      pb[mt][0] = movmatrix_t(h2u(__floats2half2_rn(pr[0], pr[1])));
-      pb[mt][1] = movmatrix_t(h2u(__floats2half2_rn(pr[2], pr[3])));
-    }
+      // Oᵀ += V·B per step of 8 tokens: A row g = channel pair (16g + 2pt, + 8), row g + 8 = (16g + 2pt + 1,
+      // + 9), K (τ, j): τ = r → token T + 2r, τ = r + 4 → T + 2r + 1; each register one token's pair
+      const int vh = nS == 1 ? ((tp0 * cg + kvg) & 1) : vh0;
+      constexpr int per = 16 / BV;  // codes per 16-bit half
 #pragma unroll
-    for (int e = 0; e < 2; e++) l[e] = l[e] * corr[e] + ps[e];
+      for (int ks = 0; ks < 4; ks++) {
+        uint32_t x[2][BV / 2];  // tokens T + 2r + u: halves (channels c, c + 8 of each pair) per word
+        __half2 s2[2], m2[2];
 #pragma unroll
-    for (int n = 0; n < 8; n++) {
-      acc[n][0] *= corr[0]; acc[n][1] *= corr[1]; acc[n][2] *= corr[0]; acc[n][3] *= corr[1];
-    }
+        for (int u = 0; u < 2; u++) {
+          const int tl = 8 * ks + 2 * r + u;
+          uint32_t vw[BV / 2];
+          load_vwords<BV>(sb + S_::VCODE + tl * S_::VROW + 16 * g * BV / 8, vw);
+          if constexpr (BV == 2) {
+            x[u][0] = vw[0];  // channels 16g + i at bits 2i: (i, i + 8) at (2i, 2i + 16)
+          } else {
+            x[u][0] = __byte_perm(vw[0], vw[1], 0x5410);  // channels 0..3 | 8..11
+            x[u][1] = __byte_perm(vw[0], vw[1], 0x7632);  // channels 4..7 | 12..15
+          }
+          const int hh = nS == 1 ? ((vh + tl * cg) & 1) : vh;
+          const bool in = t0 + tl < end;  // a masked token's scale and min may be garbage: 0, so 0 · code = 0
+          const __half sx = ((const __half*)(sb + S_::VSC + tl * S_::VSLOT))[hh];
+          const __half mn = ((const __half*)(sb + S_::VMN + tl * S_::VSLOT))[hh];
+          s2[u] = __half2half2(in ? sx : __float2half(0.f));
+          m2[u] = __half2half2(in ? mn : __float2half(0.f));
+        }
+#pragma unroll
+        for (int pt = 0; pt < 4; pt++) {
+          const int i0 = 2 * pt, i1 = 2 * pt + 1;  // pairs of rows g and g + 8
+          const uint32_t a0 = h2u(__hfma2(codes2<BV>(x[0][i0 / per], (i0 % per) * BV), s2[0], m2[0]));
+          const uint32_t a1 = h2u(__hfma2(codes2<BV>(x[0][i1 / per], (i1 % per) * BV), s2[0], m2[0]));
+          const uint32_t a2 = h2u(__hfma2(codes2<BV>(x[1][i0 / per], (i0 % per) * BV), s2[1], m2[1]));
+          const uint32_t a3 = h2u(__hfma2(codes2<BV>(x[1][i1 / per], (i1 % per) * BV), s2[1], m2[1]));
+          mma_full(acc[pt], a0, a1, a2, a3, pb[ks][0], pb[ks][1]);
+        }
+      }
+    } else {
+      float s[2][4];
+  #pragma unroll
+      for (int mt = 0; mt < 2; mt++)
+  #pragma unroll
+        for (int e = 0; e < 4; e++) {
+          const int t = t0 + 16 * mt + g + 8 * (e >> 1);
+          s[mt][e] = t < end ? (c[mt][e] + ((e & 1) ? qm1 : qm0)) * scaleLog2 : -INFINITY;
+        }
+      float corr[2], base[2];
+  #pragma unroll
+      for (int e = 0; e < 2; e++) {
+        float mx = fmaxf(m[e], fmaxf(fmaxf(s[0][e], s[0][e + 2]), fmaxf(s[1][e], s[1][e + 2])));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 4));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 8));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 16));
+        base[e] = mx == -INFINITY ? 0.f : mx;
+        corr[e] = ex2(m[e] - base[e]);
+        m[e] = mx;
+      }
+      // P, transposed into the B operand of P·V (per lane: head g, tokens 2r, 2r + 1 (+8) of each 16)
+      uint32_t pb[2][2];
+      float ps[2] = {0.f, 0.f};
+  #pragma unroll
+      for (int mt = 0; mt < 2; mt++) {
+        float pr[4];
+  #pragma unroll
+        for (int e = 0; e < 4; e++) {
+          pr[e] = ex2(s[mt][e] - base[e & 1]);  // 0 for masked tokens
+          ps[e & 1] += pr[e];
+        }
+        pb[mt][0] = movmatrix_t(h2u(__floats2half2_rn(pr[0], pr[1])));
+        pb[mt][1] = movmatrix_t(h2u(__floats2half2_rn(pr[2], pr[3])));
+      }
+  #pragma unroll
+      for (int e = 0; e < 2; e++) l[e] = l[e] * corr[e] + ps[e];
+  #pragma unroll
+      for (int n = 0; n < 8; n++) {
+        acc[n][0] *= corr[0]; acc[n][1] *= corr[1]; acc[n][2] *= corr[0]; acc[n][3] *= corr[1];
+      }
 
-    // Oᵀ += Vᵀ·Pᵀ, two k-steps of 16 tokens; this lane dequantizes tokens 2r, 2r+1, 2r+8, 2r+9 of the
-    // step, channels [16g, 16g + 16): tile ct rows g, g + 8 = channels 16g + ct, 16g + 8 + ct
-    const int vh = nS == 1 ? ((tp0 * cg + kvg) & 1) : vh0;
-#pragma unroll
-    for (int ks = 0; ks < 2; ks++) {
-      uint32_t vw[4][BV / 2];
-      __half sv[4], mv[4];
-#pragma unroll
-      for (int u = 0; u < 4; u++) {
-        const int tl = 16 * ks + 2 * r + (u & 1) + 8 * (u >> 1);
-        load_vwords<BV>(sb + S_::VCODE + tl * S_::VROW + 16 * g * BV / 8, vw[u]);
-        // with one scale per token, its half within the copied pair depends on the token's parity
-        const int hh = nS == 1 ? ((vh + tl * cg) & 1) : vh;
-        const bool in = t0 + tl < end;  // a masked token's scale and min may be garbage: 0, so 0 · code = 0
-        const __half sx = ((const __half*)(sb + S_::VSC + tl * S_::VSLOT))[hh];
-        const __half mx = ((const __half*)(sb + S_::VMN + tl * S_::VSLOT))[hh];
-        sv[u] = in ? sx : __float2half(0.f);
-        mv[u] = in ? mx : __float2half(0.f);
-      }
-      const __half2 s01 = __halves2half2(sv[0], sv[1]), m01 = __halves2half2(mv[0], mv[1]);
-      const __half2 s89 = __halves2half2(sv[2], sv[3]), m89 = __halves2half2(mv[2], mv[3]);
-      // interleave the two tokens of each pair: low half-word token A, high half-word token B
-      constexpr int halves = BV;  // 16-bit halves per 16 channels = 16 * BV / 16
-      uint32_t x01[halves], x89[halves];
-#pragma unroll
-      for (int hidx = 0; hidx < halves; hidx++) {
-        const int wi = hidx >> 1, sel = (hidx & 1) ? 0x7632 : 0x5410;
-        x01[hidx] = __byte_perm(vw[0][wi], vw[1][wi], sel);
-        x89[hidx] = __byte_perm(vw[2][wi], vw[3][wi], sel);
-      }
-#pragma unroll
-      for (int ct = 0; ct < 8; ct++) {
-        constexpr int per = 16 / BV;  // channels per half-word
-        const int h0 = ct / per, h1 = (8 + ct) / per, sh = (ct % per) * BV;
-        const uint32_t a0 = h2u(__hfma2(codes2<BV>(x01[h0], sh), s01, m01));
-        const uint32_t a1 = h2u(__hfma2(codes2<BV>(x01[h1], sh), s01, m01));
-        const uint32_t a2 = h2u(__hfma2(codes2<BV>(x89[h0], sh), s89, m89));
-        const uint32_t a3 = h2u(__hfma2(codes2<BV>(x89[h1], sh), s89, m89));
-        mma_full(acc[ct], a0, a1, a2, a3, pb[ks][0], pb[ks][1]);
+      // Oᵀ += Vᵀ·Pᵀ, two k-steps of 16 tokens; this lane dequantizes tokens 2r, 2r+1, 2r+8, 2r+9 of the
+      // step, channels [16g, 16g + 16): tile ct rows g, g + 8 = channels 16g + ct, 16g + 8 + ct
+      const int vh = nS == 1 ? ((tp0 * cg + kvg) & 1) : vh0;
+  #pragma unroll
+      for (int ks = 0; ks < 2; ks++) {
+        uint32_t vw[4][BV / 2];
+        __half sv[4], mv[4];
+  #pragma unroll
+        for (int u = 0; u < 4; u++) {
+          const int tl = 16 * ks + 2 * r + (u & 1) + 8 * (u >> 1);
+          load_vwords<BV>(sb + S_::VCODE + tl * S_::VROW + 16 * g * BV / 8, vw[u]);
+          // with one scale per token, its half within the copied pair depends on the token's parity
+          const int hh = nS == 1 ? ((vh + tl * cg) & 1) : vh;
+          const bool in = t0 + tl < end;  // a masked token's scale and min may be garbage: 0, so 0 · code = 0
+          const __half sx = ((const __half*)(sb + S_::VSC + tl * S_::VSLOT))[hh];
+          const __half mx = ((const __half*)(sb + S_::VMN + tl * S_::VSLOT))[hh];
+          sv[u] = in ? sx : __float2half(0.f);
+          mv[u] = in ? mx : __float2half(0.f);
+        }
+        const __half2 s01 = __halves2half2(sv[0], sv[1]), m01 = __halves2half2(mv[0], mv[1]);
+        const __half2 s89 = __halves2half2(sv[2], sv[3]), m89 = __halves2half2(mv[2], mv[3]);
+        // interleave the two tokens of each pair: low half-word token A, high half-word token B
+        constexpr int halves = BV;  // 16-bit halves per 16 channels = 16 * BV / 16
+        uint32_t x01[halves], x89[halves];
+  #pragma unroll
+        for (int hidx = 0; hidx < halves; hidx++) {
+          const int wi = hidx >> 1, sel = (hidx & 1) ? 0x7632 : 0x5410;
+          x01[hidx] = __byte_perm(vw[0][wi], vw[1][wi], sel);
+          x89[hidx] = __byte_perm(vw[2][wi], vw[3][wi], sel);
+        }
+  #pragma unroll
+        for (int ct = 0; ct < 8; ct++) {
+          constexpr int per = 16 / BV;  // channels per half-word
+          const int h0 = ct / per, h1 = (8 + ct) / per, sh = (ct % per) * BV;
+          const uint32_t a0 = h2u(__hfma2(codes2<BV>(x01[h0], sh), s01, m01));
+          const uint32_t a1 = h2u(__hfma2(codes2<BV>(x01[h1], sh), s01, m01));
+          const uint32_t a2 = h2u(__hfma2(codes2<BV>(x89[h0], sh), s89, m89));
+          const uint32_t a3 = h2u(__hfma2(codes2<BV>(x89[h1], sh), s89, m89));
+          mma_full(acc[ct], a0, a1, a2, a3, pb[ks][0], pb[ks][1]);
+        }
       }
     }
     __syncwarp();  // every lane is done with stage st before it is refilled
@@ -351,16 +422,27 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
     l[e] += __shfl_xor_sync(0xffffffffu, l[e], 8);
     l[e] += __shfl_xor_sync(0xffffffffu, l[e], 16);
   }
+  if constexpr (HP) {
 #pragma unroll
-  for (int ct = 0; ct < 8; ct++) {
-    sacc[warp][2 * r][16 * g + ct] = acc[ct][0];
-    sacc[warp][2 * r + 1][16 * g + ct] = acc[ct][1];
-    sacc[warp][2 * r][16 * g + 8 + ct] = acc[ct][2];
-    sacc[warp][2 * r + 1][16 * g + 8 + ct] = acc[ct][3];
-  }
-  if (g == 0) {
-    sm[warp][2 * r] = m[0]; sl[warp][2 * r] = l[0];
-    sm[warp][2 * r + 1] = m[1]; sl[warp][2 * r + 1] = l[1];
+    for (int pt = 0; pt < 4; pt++) {
+      sacc[warp][r][16 * g + 2 * pt] = acc[pt][0];
+      sacc[warp][r][16 * g + 2 * pt + 8] = acc[pt][1];
+      sacc[warp][r][16 * g + 2 * pt + 1] = acc[pt][2];
+      sacc[warp][r][16 * g + 2 * pt + 9] = acc[pt][3];
+    }
+    if (g == 0) { sm[warp][r] = m[0]; sl[warp][r] = l[0]; }
+  } else {
+#pragma unroll
+    for (int ct = 0; ct < 8; ct++) {
+      sacc[warp][2 * r][16 * g + ct] = acc[ct][0];
+      sacc[warp][2 * r + 1][16 * g + ct] = acc[ct][1];
+      sacc[warp][2 * r][16 * g + 8 + ct] = acc[ct][2];
+      sacc[warp][2 * r + 1][16 * g + 8 + ct] = acc[ct][3];
+    }
+    if (g == 0) {
+      sm[warp][2 * r] = m[0]; sl[warp][2 * r] = l[0];
+      sm[warp][2 * r + 1] = m[1]; sl[warp][2 * r + 1] = l[1];
+    }
   }
   __syncthreads();
   const int d = threadIdx.x;  // blockDim = 128 = D
@@ -396,9 +478,9 @@ extern "C" int kvq_launch_decode_uniform_mma(const uint16_t* q, const uint8_t* p
   dim3 grid(maxSplits, Hkv, B);
 #define KVQ_M(BK_, BV_)                                                                                         \
   if (bitsK == BK_ && bitsV == BV_) {                                                                            \
-    k_decode_uniform_mma<BK_, BV_><<<grid, 128>>>(q, pool, pageTable, lens, partial, G, Hq, Hkv, maxPages, P,   \
-                                                  splitPages, maxSplits, scaleLog2, gsK, gsV, keyBytes, pageBytes, \
-                                                  pow_div(P), pow_div(gsK));                                     \
+    auto k_ = G <= 4 ? k_decode_uniform_mma<BK_, BV_, true> : k_decode_uniform_mma<BK_, BV_, false>;            \
+    k_<<<grid, 128>>>(q, pool, pageTable, lens, partial, G, Hq, Hkv, maxPages, P, splitPages, maxSplits, scaleLog2, \
+                      gsK, gsV, keyBytes, pageBytes, pow_div(P), pow_div(gsK));                                  \
   } else
   KVQ_M(2, 2) KVQ_M(4, 2) KVQ_M(4, 4) KVQ_M(2, 4) { return (int)cudaErrorInvalidValue; }
 #undef KVQ_M
