@@ -115,7 +115,9 @@ __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
                        int G, int Hq, int Hkv, int maxPages, int P, int splitPages, int maxSplits, float scaleLog2,
                        size_t keyBytes, size_t pageBytes, const float2* lutKg, const float2* lutVg,
                        const float* signsK, PowDiv pd) {
-  const int split = blockIdx.x, kh = blockIdx.y, b = blockIdx.z;
+  // blockIdx.x = split · Hkv + kh: the blocks of one split of all KV heads run side by side, so the heads'
+  // interleaved rows of each page ([token][head][codes]) are read by concurrent blocks
+  const int split = blockIdx.x / Hkv, kh = blockIdx.x - split * Hkv, b = blockIdx.z;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, r = lane & 3;
   const int len = lens[b];
   const int start = split * splitPages * P, end = min(len, start + splitPages * P);
@@ -488,7 +490,7 @@ extern "C" int kvq_decode_attn_higgs(const uint16_t* q, const uint8_t* pool, con
   const size_t keyBytes = 2 * (size_t)P * Hkv + (size_t)P * C * cbK / 16;
   const size_t pageBytes = keyBytes + 2 * (size_t)P * Hkv + (size_t)P * C * cbV / 16;
   const float sl = scale * 1.4426950408889634f;
-  dim3 grid(S, Hkv, B);
+  dim3 grid(S * Hkv, 1, B);  // KV heads fastest: see the kernel
 #define KVQ_H(K_, V_)                                                                                           \
   if (cbK == K_ && cbV == V_) {                                                                                 \
     auto k_ = G <= 4 ? k_decode_higgs_mma<K_, V_, true> : k_decode_higgs_mma<K_, V_, false>;               \

@@ -101,7 +101,9 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
                                                             int maxPages, int P, int splitPages, int maxSplits,
                                                             float scaleLog2, int gsK, int gsV, size_t keyBytes,
                                                             size_t pageBytes, PowDiv pd, PowDiv gd) {
-  const int split = blockIdx.x, kh = blockIdx.y, b = blockIdx.z;
+  // blockIdx.x = split · Hkv + kh: the blocks of one split of all KV heads run side by side, so the heads'
+  // interleaved rows of each page ([token][head][codes]) are read by concurrent blocks
+  const int split = blockIdx.x / Hkv, kh = blockIdx.x - split * Hkv, b = blockIdx.z;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, r = lane & 3;
   const int C = Hkv * D;
   const int len = lens[b];
@@ -475,7 +477,7 @@ extern "C" int kvq_launch_decode_uniform_mma(const uint16_t* q, const uint8_t* p
                                               int P, int splitPages, int maxSplits, float scaleLog2, int bitsK,
                                               int gsK, int bitsV, int gsV, size_t keyBytes, size_t pageBytes) {
   const int G = Hq / Hkv;
-  dim3 grid(maxSplits, Hkv, B);
+  dim3 grid(maxSplits * Hkv, 1, B);  // KV heads fastest: see the kernel
 #define KVQ_M(BK_, BV_)                                                                                         \
   if (bitsK == BK_ && bitsV == BV_) {                                                                            \
     auto k_ = G <= 4 ? k_decode_uniform_mma<BK_, BV_, true> : k_decode_uniform_mma<BK_, BV_, false>;            \
