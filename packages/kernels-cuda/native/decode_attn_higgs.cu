@@ -271,13 +271,8 @@ __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
           const float sk = scaleOf(S_::KSC, tl) * scaleLog2;  // garbage for masked tokens: not used
           sc[mt][hi] = t0 + tl < end ? c[mt][2 * hi] * sk : -INFINITY;
         }
-      float mx = fmaxf(m[0], fmaxf(fmaxf(sc[0][0], sc[0][1]), fmaxf(sc[1][0], sc[1][1])));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 4));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 8));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 16));
-      const float base = mx == -INFINITY ? 0.f : mx;
-      const float corr = ex2(m[0] - base);
-      m[0] = mx;
+      float corr;
+      const float base = softmax_step(m[0], sc[0][0], sc[0][1], sc[1][0], sc[1][1], corr);
       // P (value scales folded in) of the 8 tokens T = 8·ks of step ks = 2mt + hi, transposed: lane (g, r)
       // gets head g / 2 at tokens T + 2r (τ = r) and T + 2r + 1 (τ = r + 4), placed at j' = g & 1
       uint32_t pb[4][2];
@@ -290,9 +285,7 @@ __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
           const float sv = t0 + tl < end ? scaleOf(S_::VSC, tl) : 0.f;  // a masked token's word may be garbage
           const float p = ex2(sc[mt][hi] - base);                         // 0 for masked tokens
           ps += p;
-          const uint32_t x = movmatrix_t(h2u(__float2half2_rn(p * sv)));
-          pb[2 * mt + hi][0] = __byte_perm(x, 0u, selLo);
-          pb[2 * mt + hi][1] = __byte_perm(x, 0u, selHi);
+          head_pair_b(p * sv, selLo, selHi, pb[2 * mt + hi]);
         }
       l[0] = l[0] * corr + ps;
 #pragma unroll
@@ -317,9 +310,9 @@ __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
       }
     } else {
       float s[2][4];
-  #pragma unroll
+#pragma unroll
       for (int mt = 0; mt < 2; mt++)
-  #pragma unroll
+#pragma unroll
         for (int hi = 0; hi < 2; hi++) {
           const int tl = 16 * mt + g + 8 * hi;
           const bool in = t0 + tl < end;
@@ -328,30 +321,22 @@ __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
           s[mt][2 * hi + 1] = in ? c[mt][2 * hi + 1] * sk : -INFINITY;
         }
       float corr[2], base[2];
-  #pragma unroll
-      for (int e = 0; e < 2; e++) {
-        float mx = fmaxf(m[e], fmaxf(fmaxf(s[0][e], s[0][e + 2]), fmaxf(s[1][e], s[1][e + 2])));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 4));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 8));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 16));
-        base[e] = mx == -INFINITY ? 0.f : mx;
-        corr[e] = ex2(m[e] - base[e]);
-        m[e] = mx;
-      }
+#pragma unroll
+      for (int e = 0; e < 2; e++) base[e] = softmax_step(m[e], s[0][e], s[0][e + 2], s[1][e], s[1][e + 2], corr[e]);
       // P with each token's value scale folded in (Σ p_t s_t y_t = Σ (p_t s_t) y_t), transposed into the
       // B operand of P·V (tokens × heads → per lane: head g, tokens 2r, 2r + 1 (+8)); l sums the bare p
       uint32_t pb[2][2];
       float ps[2] = {0.f, 0.f};
-  #pragma unroll
+#pragma unroll
       for (int mt = 0; mt < 2; mt++) {
         float p[4], sv[2];
-  #pragma unroll
+#pragma unroll
         for (int hi = 0; hi < 2; hi++) {
           const int tl = 16 * mt + g + 8 * hi;
           const float sc = scaleOf(S_::VSC, tl);
           sv[hi] = t0 + tl < end ? sc : 0.f;  // a masked token's scale word may be garbage (inf · 0)
         }
-  #pragma unroll
+#pragma unroll
         for (int e = 0; e < 4; e++) {
           p[e] = ex2(s[mt][e] - base[e & 1]);  // 0 for masked tokens
           ps[e & 1] += p[e];
@@ -359,20 +344,20 @@ __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
         pb[mt][0] = movmatrix_t(h2u(__floats2half2_rn(p[0] * sv[0], p[1] * sv[0])));
         pb[mt][1] = movmatrix_t(h2u(__floats2half2_rn(p[2] * sv[1], p[3] * sv[1])));
       }
-  #pragma unroll
+#pragma unroll
       for (int e = 0; e < 2; e++) l[e] = l[e] * corr[e] + ps[e];
-  #pragma unroll
+#pragma unroll
       for (int n = 0; n < 8; n++) {
         acc[n][0] *= corr[0]; acc[n][1] *= corr[1]; acc[n][2] *= corr[0]; acc[n][3] *= corr[1];
       }
 
       // O^T += V^T·P^T: 8 tiles of 16 channels (rows g, g + 8 = channels 2p, 2p + 1 of pair p = 8g + ct)
-  #pragma unroll
+#pragma unroll
       for (int kstep = 0; kstep < 2; kstep++) {
         Slice<8 * CBV> vs[4];  // tokens 16·kstep + {2r, 2r + 1, 2r + 8, 2r + 9}, pairs [8g, 8g + 8)
-  #pragma unroll
+#pragma unroll
         for (int u = 0; u < 4; u++) vs[u].load(sb + S_::VCODE + (16 * kstep + 2 * r + (u & 1) + 8 * (u >> 1)) * S_::VROW, 8 * g * CBV);
-  #pragma unroll
+#pragma unroll
         for (int ct = 0; ct < 8; ct++) {
           const uint32_t y0 = *(const uint32_t*)(lv + vs[0].template code4<CBV>(ct));
           const uint32_t y1 = *(const uint32_t*)(lv + vs[1].template code4<CBV>(ct));

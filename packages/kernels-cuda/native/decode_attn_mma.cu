@@ -263,13 +263,8 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
           const int t = t0 + 16 * mt + g + 8 * hi;
           sc[mt][hi] = t < end ? (c[mt][2 * hi] + qm0) * scaleLog2 : -INFINITY;
         }
-      float mx = fmaxf(m[0], fmaxf(fmaxf(sc[0][0], sc[0][1]), fmaxf(sc[1][0], sc[1][1])));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 4));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 8));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 16));
-      const float base = mx == -INFINITY ? 0.f : mx;
-      const float corr = ex2(m[0] - base);
-      m[0] = mx;
+      float corr;
+      const float base = softmax_step(m[0], sc[0][0], sc[0][1], sc[1][0], sc[1][1], corr);
       // P of the 8 tokens T = 8·ks of step ks = 2mt + hi, transposed: lane (g, r) gets head g / 2 at
       // tokens T + 2r (τ = r) and T + 2r + 1 (τ = r + 4), placed at j' = g & 1
       uint32_t pb[4][2];
@@ -280,9 +275,7 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
         for (int hi = 0; hi < 2; hi++) {
           const float p = ex2(sc[mt][hi] - base);  // 0 for masked tokens
           ps += p;
-          const uint32_t x = movmatrix_t(h2u(__float2half2_rn(p)));
-          pb[2 * mt + hi][0] = __byte_perm(x, 0u, selLo);
-          pb[2 * mt + hi][1] = __byte_perm(x, 0u, selHi);
+          head_pair_b(p, selLo, selHi, pb[2 * mt + hi]);
         }
       l[0] = l[0] * corr + ps;
 #pragma unroll
@@ -327,31 +320,23 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
       }
     } else {
       float s[2][4];
-  #pragma unroll
+#pragma unroll
       for (int mt = 0; mt < 2; mt++)
-  #pragma unroll
+#pragma unroll
         for (int e = 0; e < 4; e++) {
           const int t = t0 + 16 * mt + g + 8 * (e >> 1);
           s[mt][e] = t < end ? (c[mt][e] + ((e & 1) ? qm1 : qm0)) * scaleLog2 : -INFINITY;
         }
       float corr[2], base[2];
-  #pragma unroll
-      for (int e = 0; e < 2; e++) {
-        float mx = fmaxf(m[e], fmaxf(fmaxf(s[0][e], s[0][e + 2]), fmaxf(s[1][e], s[1][e + 2])));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 4));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 8));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 16));
-        base[e] = mx == -INFINITY ? 0.f : mx;
-        corr[e] = ex2(m[e] - base[e]);
-        m[e] = mx;
-      }
+#pragma unroll
+      for (int e = 0; e < 2; e++) base[e] = softmax_step(m[e], s[0][e], s[0][e + 2], s[1][e], s[1][e + 2], corr[e]);
       // P, transposed into the B operand of P·V (per lane: head g, tokens 2r, 2r + 1 (+8) of each 16)
       uint32_t pb[2][2];
       float ps[2] = {0.f, 0.f};
-  #pragma unroll
+#pragma unroll
       for (int mt = 0; mt < 2; mt++) {
         float pr[4];
-  #pragma unroll
+#pragma unroll
         for (int e = 0; e < 4; e++) {
           pr[e] = ex2(s[mt][e] - base[e & 1]);  // 0 for masked tokens
           ps[e & 1] += pr[e];
@@ -359,9 +344,9 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
         pb[mt][0] = movmatrix_t(h2u(__floats2half2_rn(pr[0], pr[1])));
         pb[mt][1] = movmatrix_t(h2u(__floats2half2_rn(pr[2], pr[3])));
       }
-  #pragma unroll
+#pragma unroll
       for (int e = 0; e < 2; e++) l[e] = l[e] * corr[e] + ps[e];
-  #pragma unroll
+#pragma unroll
       for (int n = 0; n < 8; n++) {
         acc[n][0] *= corr[0]; acc[n][1] *= corr[1]; acc[n][2] *= corr[0]; acc[n][3] *= corr[1];
       }
@@ -369,11 +354,11 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
       // Oᵀ += Vᵀ·Pᵀ, two k-steps of 16 tokens; this lane dequantizes tokens 2r, 2r+1, 2r+8, 2r+9 of the
       // step, channels [16g, 16g + 16): tile ct rows g, g + 8 = channels 16g + ct, 16g + 8 + ct
       const int vh = nS == 1 ? ((tp0 * cg + kvg) & 1) : vh0;
-  #pragma unroll
+#pragma unroll
       for (int ks = 0; ks < 2; ks++) {
         uint32_t vw[4][BV / 2];
         __half sv[4], mv[4];
-  #pragma unroll
+#pragma unroll
         for (int u = 0; u < 4; u++) {
           const int tl = 16 * ks + 2 * r + (u & 1) + 8 * (u >> 1);
           load_vwords<BV>(sb + S_::VCODE + tl * S_::VROW + 16 * g * BV / 8, vw[u]);
@@ -390,13 +375,13 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
         // interleave the two tokens of each pair: low half-word token A, high half-word token B
         constexpr int halves = BV;  // 16-bit halves per 16 channels = 16 * BV / 16
         uint32_t x01[halves], x89[halves];
-  #pragma unroll
+#pragma unroll
         for (int hidx = 0; hidx < halves; hidx++) {
           const int wi = hidx >> 1, sel = (hidx & 1) ? 0x7632 : 0x5410;
           x01[hidx] = __byte_perm(vw[0][wi], vw[1][wi], sel);
           x89[hidx] = __byte_perm(vw[2][wi], vw[3][wi], sel);
         }
-  #pragma unroll
+#pragma unroll
         for (int ct = 0; ct < 8; ct++) {
           constexpr int per = 16 / BV;  // channels per half-word
           const int h0 = ct / per, h1 = (8 + ct) / per, sh = (ct % per) * BV;

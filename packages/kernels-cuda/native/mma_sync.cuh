@@ -1,7 +1,9 @@
 // Warp-level helpers shared by the tensor-core decode-attention kernels (decode_attn_{f16_mma,mma,higgs}.cu):
-// mma.sync m16n8k16 with fp16 operands and fp32 accumulation, movmatrix, cp.async staging, the SFU's 2^x.
+// mma.sync m16n8k16 with fp16 operands and fp32 accumulation, movmatrix, cp.async staging, the SFU's 2^x,
+// the online-softmax step and the head-pair layout's B operand.
 #pragma once
 #include <cuda_fp16.h>
+#include <math.h>
 #include <stdint.h>
 
 namespace kvq {
@@ -46,6 +48,32 @@ __device__ __forceinline__ float ex2(float x) {
   float y;
   asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
   return y;
+}
+
+// One step of the online softmax for one head whose scores are spread over the 8 lanes g of a lane
+// group (lane = 4g + r): the running max m takes this lane's 4 new scores (log2 units) and the other
+// lanes' (xor 4, 8, 16). Returns the base the new weights are taken against (0 while every score is
+// −inf) and sets corr = 2^(m_old − base), the factor for what was accumulated before.
+__device__ __forceinline__ float softmax_step(float& m, float s0, float s1, float s2, float s3, float& corr) {
+  float mx = fmaxf(m, fmaxf(fmaxf(s0, s1), fmaxf(s2, s3)));
+  mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 4));
+  mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 8));
+  mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 16));
+  const float base = mx == -INFINITY ? 0.f : mx;
+  corr = ex2(m - base);
+  m = mx;
+  return base;
+}
+
+// The head-pair layout's B operand of P·V (K = 8 tokens × the 2 channels j of a pair, N = 4 heads × 2):
+// w is lane (g, r)'s weight for the token of row g of an 8-token step, for the head of its columns
+// (both columns 2r, 2r + 1 hold head r). movmatrix gives lane (g, r) head g / 2 at tokens 2r, 2r + 1;
+// b[0] (τ = r) and b[1] (τ = r + 4) carry them at j' = g & 1, zero at the other j': selLo / selHi are
+// the lane's byte selectors, 0x5410 / 0x5432 for even g and 0x1054 / 0x3254 for odd g.
+__device__ __forceinline__ void head_pair_b(float w, uint32_t selLo, uint32_t selHi, uint32_t (&b)[2]) {
+  const uint32_t x = movmatrix_t(h2u(__float2half2_rn(w)));
+  b[0] = __byte_perm(x, 0u, selLo);
+  b[1] = __byte_perm(x, 0u, selHi);
 }
 
 }  // namespace kvq
