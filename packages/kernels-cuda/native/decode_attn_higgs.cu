@@ -260,19 +260,23 @@ __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
         }
       }
     }
+    // scores in log2 units, −inf for masked tokens: s[mt][e] is token 16mt + g (+ 8 for e ≥ 2), column
+    // 2r + (e & 1)
+    float s[2][4];
+#pragma unroll
+    for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+      for (int hi = 0; hi < 2; hi++) {
+        const int tl = 16 * mt + g + 8 * hi;
+        const bool in = t0 + tl < end;
+        const float sk = scaleOf(S_::KSC, tl) * scaleLog2;  // garbage for masked tokens: not used
+        s[mt][2 * hi] = in ? c[mt][2 * hi] * sk : -INFINITY;
+        s[mt][2 * hi + 1] = in ? c[mt][2 * hi + 1] * sk : -INFINITY;
+      }
     if constexpr (HP) {
-      // columns 2r and 2r + 1 both hold head r: c[mt][0] (= c[mt][1]) is token 16mt + g, c[mt][2] token + 8
-      float sc[2][2];
-#pragma unroll
-      for (int mt = 0; mt < 2; mt++)
-#pragma unroll
-        for (int hi = 0; hi < 2; hi++) {
-          const int tl = 16 * mt + g + 8 * hi;
-          const float sk = scaleOf(S_::KSC, tl) * scaleLog2;  // garbage for masked tokens: not used
-          sc[mt][hi] = t0 + tl < end ? c[mt][2 * hi] * sk : -INFINITY;
-        }
+      // columns 2r and 2r + 1 both hold head r: s[mt][0] (= s[mt][1]) is token 16mt + g, s[mt][2] token + 8
       float corr;
-      const float base = softmax_step(m[0], sc[0][0], sc[0][1], sc[1][0], sc[1][1], corr);
+      const float base = softmax_step(m[0], s[0][0], s[0][2], s[1][0], s[1][2], corr);
       // P (value scales folded in) of the 8 tokens T = 8·ks of step ks = 2mt + hi, transposed: lane (g, r)
       // gets head g / 2 at tokens T + 2r (τ = r) and T + 2r + 1 (τ = r + 4), placed at j' = g & 1
       uint32_t pb[4][2];
@@ -283,7 +287,7 @@ __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
         for (int hi = 0; hi < 2; hi++) {
           const int tl = 16 * mt + g + 8 * hi;
           const float sv = t0 + tl < end ? scaleOf(S_::VSC, tl) : 0.f;  // a masked token's word may be garbage
-          const float p = ex2(sc[mt][hi] - base);                         // 0 for masked tokens
+          const float p = ex2(s[mt][2 * hi] - base);                      // 0 for masked tokens
           ps += p;
           head_pair_b(p * sv, selLo, selHi, pb[2 * mt + hi]);
         }
@@ -309,17 +313,6 @@ __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
         }
       }
     } else {
-      float s[2][4];
-#pragma unroll
-      for (int mt = 0; mt < 2; mt++)
-#pragma unroll
-        for (int hi = 0; hi < 2; hi++) {
-          const int tl = 16 * mt + g + 8 * hi;
-          const bool in = t0 + tl < end;
-          const float sk = scaleOf(S_::KSC, tl) * scaleLog2;  // garbage for masked tokens: not used
-          s[mt][2 * hi] = in ? c[mt][2 * hi] * sk : -INFINITY;
-          s[mt][2 * hi + 1] = in ? c[mt][2 * hi + 1] * sk : -INFINITY;
-        }
       float corr[2], base[2];
 #pragma unroll
       for (int e = 0; e < 2; e++) base[e] = softmax_step(m[e], s[0][e], s[0][e + 2], s[1][e], s[1][e + 2], corr[e]);
