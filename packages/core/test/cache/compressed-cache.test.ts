@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   AdapterMismatchError,
-  type AquaAdapters,
   CorruptFileError,
   InvalidArgumentError,
   MissingAdaptersError,
@@ -15,6 +14,7 @@ import {
   presetBitsPerValue,
   strictPolicy,
 } from '../../src/index.js';
+import { randomAdapters } from '../../src/testing/random-adapters.js';
 
 const layout = { layers: 3, queryHeads: 4, kvHeads: 2, headDim: 64 };
 const C = layout.kvHeads * layout.headDim;
@@ -45,24 +45,6 @@ function relErr(a: Float32Array, b: Float32Array): number {
     den += a[i]! ** 2;
   }
   return Math.sqrt(num / den);
-}
-
-/** Adapters mapping each layer to the previous one with a planted matrix. */
-function plantedAdapters(rng: SeededRandom): AquaAdapters {
-  return {
-    layout,
-    model: { name: 'synthetic' },
-    layers: Array.from({ length: layout.layers }, (_, l) =>
-      l === 0
-        ? null
-        : {
-            keyWeight: rng.normalArray(C * C, 0, 1 / Math.sqrt(C)),
-            keyBias: rng.normalArray(C, 0, 0.1),
-            valueWeight: rng.normalArray(2 * C * C, 0, 1 / Math.sqrt(2 * C)),
-            valueBias: new Float32Array(C),
-          },
-    ),
-  };
 }
 
 describe('CompressedKVCache', () => {
@@ -103,7 +85,7 @@ describe('CompressedKVCache', () => {
 
   it('AQUA predictor on planted linear relations beats the same quantizer without it', () => {
     const rng = new SeededRandom(3);
-    const adapters = plantedAdapters(rng);
+    const adapters = randomAdapters(rng, layout);
     const aqua = createCache({ layout, preset: 'aqua-2.5', adapters });
     const plain = createCache({
       layout,
@@ -129,7 +111,7 @@ describe('CompressedKVCache', () => {
           }
         for (let t = 0; t < tokens; t++)
           for (let o = 0; o < C; o++) {
-            let s = 0;
+            let s = a.valueBias[o]!;
             for (let i = 0; i < C; i++) s += k[t * C + i]! * a.valueWeight[o * 2 * C + i]!;
             for (let i = 0; i < C; i++) s += prevV[t * C + i]! * a.valueWeight[o * 2 * C + C + i]!;
             v[t * C + o] = s + 0.02 * rng.normal();
@@ -149,7 +131,7 @@ describe('CompressedKVCache', () => {
 
   it('serialize → deserialize restores the same reconstruction (kivi-2, qaq, AQUA)', () => {
     const rng = new SeededRandom(4);
-    const adapters = plantedAdapters(rng);
+    const adapters = randomAdapters(rng, layout);
     for (const preset of ['kivi-2', 'qaq', 'aqua-2']) {
       const cache = createCache({
         layout,
@@ -170,7 +152,7 @@ describe('CompressedKVCache', () => {
 
   it('an AQUA snapshot needs matching adapters', () => {
     const rng = new SeededRandom(5);
-    const adapters = plantedAdapters(rng);
+    const adapters = randomAdapters(rng, layout);
     const cache = createCache({ layout, preset: 'aqua-2.5', adapters });
     fill(cache, 140, rng);
     const bytes = cache.serialize();
