@@ -5,6 +5,7 @@ import {
   type QuantizerSpec,
   channels,
   createQuantizer,
+  valuePredictorInput,
 } from '@kvq/core';
 import type { RecordedKV } from './fit-aqua.js';
 import { NormalEquations, applyLinear, solveRidge } from './ridge.js';
@@ -124,11 +125,7 @@ export function allocateBits(recorded: RecordedKV, opts: AllocateBitsOptions): B
       keq.add(recorded.keys[l - 1]!, k, tokens);
       const kPred = applyLinear(solveRidge(keq, opts.lambdaScale), recorded.keys[l - 1]!, tokens, c);
       kRes = k.map((x, i) => x - kPred[i]!);
-      const vIn = new Float32Array(tokens * 2 * c);
-      for (let t = 0; t < tokens; t++) {
-        vIn.set(k.subarray(t * c, (t + 1) * c), t * 2 * c);
-        vIn.set(recorded.values[l - 1]!.subarray(t * c, (t + 1) * c), t * 2 * c + c);
-      }
+      const vIn = valuePredictorInput(k, recorded.values[l - 1]!, tokens, c);
       const veq = new NormalEquations(2 * c, c);
       veq.add(vIn, v, tokens);
       const vPred = applyLinear(solveRidge(veq, opts.lambdaScale), vIn, tokens, 2 * c);

@@ -8,6 +8,7 @@ import {
   type PresetConfig,
   channels,
   createQuantizer,
+  valuePredictorInput,
 } from '@kvq/core';
 import { NormalEquations, applyLinear, solveRidge } from './ridge.js';
 
@@ -100,15 +101,6 @@ function explainedVariance(truth: Float32Array, pred: Float32Array, tokens: numb
   return tot > 0 ? 1 - res / tot : 0;
 }
 
-function concat(a: Float32Array, b: Float32Array, tokens: number, ca: number, cb: number): Float32Array {
-  const out = new Float32Array(tokens * (ca + cb));
-  for (let t = 0; t < tokens; t++) {
-    out.set(a.subarray(t * ca, (t + 1) * ca), t * (ca + cb));
-    out.set(b.subarray(t * cb, (t + 1) * cb), t * (ca + cb) + ca);
-  }
-  return out;
-}
-
 function subtract(a: Float32Array, b: Float32Array): Float32Array {
   const out = new Float32Array(a.length);
   for (let i = 0; i < a.length; i++) out[i] = a[i]! - b[i]!;
@@ -175,7 +167,7 @@ export function fitAquaAdapters(recorded: RecordedKV, opts: FitAquaOptions): Fit
     const kPred = applyLinear(kfit, prevK, tokens, c);
     const kRec = addInPlace(roundTrip(qs.keys, subtract(k, kPred), tokens, layout, blockTokens), kPred);
 
-    const vIn = concat(kRec, prevV, tokens, c, c);
+    const vIn = valuePredictorInput(kRec, prevV, tokens, c);
     const veq = new NormalEquations(2 * c, c);
     veq.add(vIn, v, tokens);
     const vfit = solveRidge(veq, lambdaScale);

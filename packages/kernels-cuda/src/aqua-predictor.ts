@@ -6,6 +6,7 @@ import {
   type Predictor,
   channels,
   validateAdapters,
+  valuePredictorInput,
 } from '@kvq/core';
 import { requireCuda } from './context.js';
 import { DeviceBuffer } from './device-buffer.js';
@@ -212,11 +213,7 @@ export class CudaAquaPredictor implements Predictor, Disposable {
     const c = this.channels;
     const y = new Float32Array(tokens * c);
     if (tokens === 0) return y;
-    const xh = new Float32Array(tokens * 2 * c);
-    for (let t = 0; t < tokens; t++) {
-      xh.set(keys.subarray(t * c, (t + 1) * c), t * 2 * c);
-      xh.set(prevValues.subarray(t * c, (t + 1) * c), t * 2 * c + c);
-    }
+    const xh = valuePredictorInput(keys, prevValues, tokens, c);
     const yOff = align(xh.byteLength);
     const x = this.#scratchPtr(yOff + y.byteLength);
     cuda('cudaMemcpy H2D', () => this.#addon.h2d(x, xh));

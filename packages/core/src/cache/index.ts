@@ -12,7 +12,7 @@ export {
   type PresetBits,
 } from '../presets/registry.js';
 export { BUILTIN_PRESETS } from '../presets/definitions.js';
-export { aquaPredictor, nonePredictor, validateAdapters } from '../predictors/aqua.js';
+export { aquaPredictor, nonePredictor, validateAdapters, valuePredictorInput } from '../predictors/aqua.js';
 export { createCpuBackend } from '../backend/cpu/cpu-backend.js';
 export { linearCpu, rmsNormCpu, swigluCpu } from '../backend/cpu/dense.js';
 export { densifySegments } from '../backend/cpu/segments.js';

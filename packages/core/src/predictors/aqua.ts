@@ -53,6 +53,25 @@ export function validateAdapters(adapters: AquaAdapters, layout: KVLayout, model
 }
 
 /**
+ * The input rows of AQUA-KV's value predictor, [K_l, V_{l−1}] per token: `tokens × 2C` from two
+ * `tokens × C` arrays (C = `channels`), row-major fp32.
+ */
+export function valuePredictorInput(
+  keys: Float32Array,
+  prevValues: Float32Array,
+  tokens: number,
+  channels: number,
+): Float32Array {
+  const c = channels;
+  const x = new Float32Array(tokens * 2 * c);
+  for (let t = 0; t < tokens; t++) {
+    x.set(keys.subarray(t * c, (t + 1) * c), t * 2 * c);
+    x.set(prevValues.subarray(t * c, (t + 1) * c), t * 2 * c + c);
+  }
+  return x;
+}
+
+/**
  * AQUA-KV's predictor: K̂_l = K̃_{l−1}·Wkᵀ + bk and V̂_l = [K̃_l, Ṽ_{l−1}]·Wvᵀ + bv for l ≥ 1.
  * Throws {@link MissingAdaptersError} without adapters and {@link AdapterMismatchError} for adapters
  * of another layout.
@@ -75,11 +94,7 @@ export function aquaPredictor(
     predictValues(layer, keys, prevValues, tokens) {
       const a = adapters.layers[layer];
       if (!a || !prevValues) return null;
-      const x = new Float32Array(tokens * 2 * c);
-      for (let t = 0; t < tokens; t++) {
-        x.set(keys.subarray(t * c, (t + 1) * c), t * 2 * c);
-        x.set(prevValues.subarray(t * c, (t + 1) * c), t * 2 * c + c);
-      }
+      const x = valuePredictorInput(keys, prevValues, tokens, c);
       return linearCpu(x, tokens, a.valueWeight, 2 * c, c, a.valueBias);
     },
   };
