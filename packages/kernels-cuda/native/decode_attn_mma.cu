@@ -7,7 +7,9 @@
 // are the A operand, the query with the per-channel key scale folded in (once per chunk) the B operand,
 // and Σ q·min is added after the MMA. movmatrix transposes the fp16 weights P into the B operand of
 // Oᵀ += Vᵀ·Pᵀ, which takes 16 channels as M and 16 tokens as K; values are dequantized with one hfma2
-// per pair of tokens.
+// per pair of tokens, or, with one value scale per token and head (VF), not at all: the scale goes into P
+// and the min into a per-head sum. Either operand's codes enter the MMA with a constant bias per bit
+// position (codes2_biased: one LOP3 per pair), which per-head sums take back out.
 //
 // Head-dimension permutation (free, because a dot product does not care about the order): in the
 // score MMA, lane (g, r) = (lane / 4, lane % 4) holds key channels [32r, 32r + 32) of tokens g, g + 8,
@@ -28,24 +30,42 @@ using namespace kvq;
 #define NWARP 4
 #define TCH 32  // tokens per warp chunk
 #ifndef KVQ_MMA_MIN_BLOCKS
-#define KVQ_MMA_MIN_BLOCKS 2  // blocks per SM the register allocation aims for
+#define KVQ_MMA_MIN_BLOCKS 2  // blocks per SM the register allocation aims for (VF kernels: 3, see below)
 #endif
 
-// two b-bit codes at bit positions s and s + 16 of w → half2 (code_lo, code_hi), exact. s is a constant
-// once the loops are unrolled. Codes that lie in the fp16 mantissa (s + B ≤ 10) need no shift: with the
-// biased exponent 25 − s a half reads 2^(10−s) + code, so one LOP3 (mask, then OR the exponent) and one
-// subtract; higher codes are shifted down by 8 first (one shift per word, shared by its codes).
+// Two b-bit codes at bit positions s and s + 16 of w, as fp16 bit patterns. s is a constant once the
+// loops are unrolled. Codes that lie in the fp16 mantissa (s + B ≤ 10) need no shift: with the biased
+// exponent 25 − s a half reads 2^(10−s) + code, exactly, from one LOP3 (mask, then OR the exponent);
+// higher codes are shifted down by 8 first (one shift per word, shared by its codes).
+template <int B>
+__host__ __device__ constexpr int code_pos(int s) {
+  return s + B > 10 ? s - 8 : s;
+}
+// (2^(10−s') + code_lo, 2^(10−s') + code_hi) with s' = code_pos<B>(s): the kernels that fold the bias
+// 2^(10−s') into per-head sums (code_bias) feed this to the MMA as it is
+// the exponent bits of both halves, which alone read 2^(10−s'): the bias of codes2_biased<B>(·, s)
+template <int B>
+__host__ __device__ constexpr uint32_t code_magic(int s) {
+  return ((uint32_t)(25 - code_pos<B>(s)) << 10) | ((uint32_t)(25 - code_pos<B>(s)) << 26);
+}
+template <int B>
+__device__ __forceinline__ uint32_t codes2_biased(uint32_t w, int s) {
+  if (s + B > 10) w >>= 8;
+  const int sp = code_pos<B>(s);
+  constexpr uint32_t m = (1u << B) - 1;
+  uint32_t x;  // one LOP3 (the compiler splits the two immediates)
+  asm("lop3.b32 %0, %1, %2, %3, 0xEA;\n" : "=r"(x) : "r"(w), "r"((m << sp) | (m << (sp + 16))), "r"(code_magic<B>(s)));
+  return x;
+}
+// the bias 2^(10 − s') of both halves of codes2_biased<B>(w, s), as a float
+template <int B>
+__device__ __forceinline__ float code_bias(int s) {
+  return (float)(1 << (10 - code_pos<B>(s)));
+}
+// the two codes as half2 (code_lo, code_hi), exact: the bias subtracted (one more HSUB2)
 template <int B>
 __device__ __forceinline__ __half2 codes2(uint32_t w, int s) {
-  if (s + B > 10) {
-    w >>= 8;
-    s -= 8;
-  }
-  constexpr uint32_t m = (1u << B) - 1;
-  const uint32_t e = (uint32_t)(25 - s) << 10, magic = e | (e << 16);
-  uint32_t x;  // 2^(10 − s) + code in each half; one LOP3 (the compiler splits the two immediates)
-  asm("lop3.b32 %0, %1, %2, %3, 0xEA;\n" : "=r"(x) : "r"(w), "r"((m << s) | (m << (s + 16))), "r"(magic));
-  return __hsub2(u2h(x), u2h(magic));
+  return __hsub2(u2h(codes2_biased<B>(w, s)), u2h(code_magic<B>(s)));
 }
 
 // Words of one key row slice (32 channels) for B bits: B 32-bit words.
@@ -95,8 +115,10 @@ struct Stage {
 // is one token's pair, dequantized with that token's scale and min as they are (no interleaving of
 // tokens), no MMA column is padding for G = 4, the online softmax runs once per (token, head) and the
 // accumulator is half as large. HP = false: the layout described above (G ≤ 8).
-template <int BK, int BV, bool HP>
-__global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(const uint16_t* q, const uint8_t* pool, const int* pageTable,
+// VF kernels ask for 3 blocks per SM: with 2 they take up to 187 registers and fit only 2 (the others fit 3
+// at ≤ 166); at 3 they take ≤ 168 with no spills.
+template <int BK, int BV, bool HP, bool VF>
+__global__ void __launch_bounds__(128, VF ? 3 : KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(const uint16_t* q, const uint8_t* pool, const int* pageTable,
                                                             const int* lens, float* partial, int G, int Hq, int Hkv,
                                                             int maxPages, int P, int splitPages, int maxSplits,
                                                             float scaleLog2, int gsK, int gsV, size_t keyBytes,
@@ -150,6 +172,42 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
   const int cg = C / gsV, kvg = (kh * D) / gsV;
   const int vh0 = nS == 1 ? 0 : (16 * g) / gsV;
   const int stride = NWARP * TCH;
+
+  // VF (one value scale per token and head: gsV a multiple of D): each token's value scale and min move
+  // out of the A operand, which becomes codes2_biased alone (one LOP3 per pair): B = fp16(p·scale/σ) and
+  // out = σ·(acc − bias·vpe) + vpm with vpe = Σ B, vpm = Σ p·min per head. σ, the unit of acc and vpe, is
+  // the largest value scale of the latest chunk, so B stays in fp16's normal range whatever the values'
+  // magnitude.
+  float sig = 1.f, vpe[2] = {0.f, 0.f}, vpm[2] = {0.f, 0.f};
+  // value scales / mins of the lane's score-layout tokens 16mt + g + 8hi (index 2mt + hi), 0 for masked
+  // tokens (whose scale may be garbage); σ moves to this chunk's largest scale (kept when all are 0):
+  // inv = 1/σ, ratio = σ_old/σ
+  auto chunk_value_scales = [&](const uint8_t* sb, int t0, int tp0, float(&vs)[4], float(&vm)[4], float& inv,
+                                float& ratio) {
+    const int vh = (tp0 * cg + kvg) & 1;  // the scale's half within its copied pair, per token parity
+    float mx = 0.f;
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      const int tl = 16 * (i >> 1) + g + 8 * (i & 1), hh = (vh + tl * cg) & 1;
+      const bool in = t0 + tl < end;
+      vs[i] = in ? __half2float(((const __half*)(sb + S_::VSC + tl * S_::VSLOT))[hh]) : 0.f;
+      vm[i] = in ? __half2float(((const __half*)(sb + S_::VMN + tl * S_::VSLOT))[hh]) : 0.f;
+      mx = fmaxf(mx, vs[i]);
+    }
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 4));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 8));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 16));
+    const float sn = mx > 0.f ? mx : sig;
+    inv = __fdividef(1.f, sn);  // MUFU.RCP (≤ 2 ulp): σ·inv ≈ 1 per chunk is all the units need
+    ratio = sig * inv;
+    sig = sn;
+  };
+  // w = p·scale/σ rounded to fp16 as the B operand gets it; pe += w, pm += p·min
+  auto fold_value_scale = [](float p, float sx, float mn, float inv, float& w, float& pe, float& pm) {
+    w = __half2float(__float2half_rn(p * (sx * inv)));
+    pe += w;
+    pm = fmaf(p, mn, pm);
+  };
 
   // issue the copies of the chunk at t into stage st (page index pg_)
   auto issue = [&](int t, int page_, int st) {
@@ -232,9 +290,26 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
     const float qm0 = __shfl_sync(0xffffffffu, qm, 8 * r), qm1 = HP ? qm0 : __shfl_sync(0xffffffffu, qm, 8 * r + 4);
 
     // scores S = K·Qᵀ: 2 tiles of 16 tokens (rows) × 8 heads; lane holds tokens 16mt + g (+8), heads 2r, 2r + 1
+    // VF: the A operand is codes2_biased (one LOP3 per pair, no subtract), and the scores start from minus
+    // the codes' bias Σ q·scale·2^(10−s'), which one more MMA per k-step computes from the bias alone (every
+    // row the same, columns as the scores'). (Without VF the same saves nothing in the SASS: codes2.)
     float c[2][4];
+    if constexpr (!VF) {
 #pragma unroll
-    for (int mt = 0; mt < 2; mt++) c[mt][0] = c[mt][1] = c[mt][2] = c[mt][3] = 0.f;
+      for (int mt = 0; mt < 2; mt++) c[mt][0] = c[mt][1] = c[mt][2] = c[mt][3] = 0.f;
+    } else {
+      float ce[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+      for (int k = 0; k < 8; k++) {
+        constexpr int per = 16 / BK;
+        const uint32_t z0 = code_magic<BK>(((2 * k) % per) * BK), z1 = code_magic<BK>(((2 * k + 1) % per) * BK);
+        mma_full(ce, z0, z0, z1, z1, qs[2 * k], qs[2 * k + 1]);
+      }
+#pragma unroll
+      for (int mt = 0; mt < 2; mt++) {
+        c[mt][0] = -ce[0]; c[mt][1] = -ce[1]; c[mt][2] = -ce[2]; c[mt][3] = -ce[3];
+      }
+    }
     {
       uint32_t kw[4][BK];  // tokens g + 8i, channels [32r, 32r + 32)
 #pragma unroll
@@ -245,10 +320,19 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
         const int p0 = 2 * k, p1 = 2 * k + 1;
 #pragma unroll
         for (int mt = 0; mt < 2; mt++) {
-          const uint32_t a0 = h2u(codes2<BK>(kw[2 * mt][p0 / per], (p0 % per) * BK));
-          const uint32_t a1 = h2u(codes2<BK>(kw[2 * mt + 1][p0 / per], (p0 % per) * BK));
-          const uint32_t a2 = h2u(codes2<BK>(kw[2 * mt][p1 / per], (p1 % per) * BK));
-          const uint32_t a3 = h2u(codes2<BK>(kw[2 * mt + 1][p1 / per], (p1 % per) * BK));
+          const int s0 = (p0 % per) * BK, s1 = (p1 % per) * BK;
+          uint32_t a0, a1, a2, a3;
+          if constexpr (VF) {
+            a0 = codes2_biased<BK>(kw[2 * mt][p0 / per], s0);
+            a1 = codes2_biased<BK>(kw[2 * mt + 1][p0 / per], s0);
+            a2 = codes2_biased<BK>(kw[2 * mt][p1 / per], s1);
+            a3 = codes2_biased<BK>(kw[2 * mt + 1][p1 / per], s1);
+          } else {
+            a0 = h2u(codes2<BK>(kw[2 * mt][p0 / per], s0));
+            a1 = h2u(codes2<BK>(kw[2 * mt + 1][p0 / per], s0));
+            a2 = h2u(codes2<BK>(kw[2 * mt][p1 / per], s1));
+            a3 = h2u(codes2<BK>(kw[2 * mt + 1][p1 / per], s1));
+          }
           mma_full(c[mt], a0, a1, a2, a3, qs[p0], qs[p1]);
         }
       }
@@ -267,22 +351,31 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
       // columns 2r and 2r + 1 both hold head r: s[mt][0] (= s[mt][1]) is token 16mt + g, s[mt][2] token + 8
       float corr;
       const float base = softmax_step(m[0], s[0][0], s[0][2], s[1][0], s[1][2], corr);
+      float vs[4], vm[4], inv = 1.f, ratio = 1.f;  // VF: value scales / mins of tokens 16mt + g + 8hi
+      if constexpr (VF) chunk_value_scales(sb, t0, tp0, vs, vm, inv, ratio);
       // P of the 8 tokens T = 8·ks of step ks = 2mt + hi, transposed: lane (g, r) gets head g / 2 at
       // tokens T + 2r (τ = r) and T + 2r + 1 (τ = r + 4), placed at j' = g & 1
       uint32_t pb[4][2];
-      float ps = 0.f;
+      float ps = 0.f, pe = 0.f, pm = 0.f;
 #pragma unroll
       for (int mt = 0; mt < 2; mt++)
 #pragma unroll
         for (int hi = 0; hi < 2; hi++) {
           const float p = ex2(s[mt][2 * hi] - base);  // 0 for masked tokens
           ps += p;
-          head_pair_b(p, selLo, selHi, pb[2 * mt + hi]);
+          float w = p;
+          if constexpr (VF) fold_value_scale(p, vs[2 * mt + hi], vm[2 * mt + hi], inv, w, pe, pm);
+          head_pair_b(w, selLo, selHi, pb[2 * mt + hi]);
         }
       l[0] = l[0] * corr + ps;
+      const float ca = corr * ratio;
+      if constexpr (VF) {
+        vpe[0] = vpe[0] * ca + pe;
+        vpm[0] = vpm[0] * corr + pm;
+      }
 #pragma unroll
       for (int n = 0; n < NACC; n++) {
-        acc[n][0] *= corr; acc[n][1] *= corr; acc[n][2] *= corr; acc[n][3] *= corr;
+        acc[n][0] *= ca; acc[n][1] *= ca; acc[n][2] *= ca; acc[n][3] *= ca;
       }
       // Oᵀ += V·B per step of 8 tokens: A row g = channel pair (16g + 2pt, + 8), row g + 8 = (16g + 2pt + 1,
       // + 9), K (τ, j): τ = r → token T + 2r, τ = r + 4 → T + 2r + 1; each register one token's pair
@@ -291,7 +384,7 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
 #pragma unroll
       for (int ks = 0; ks < 4; ks++) {
         uint32_t x[2][BV / 2];  // tokens T + 2r + u: halves (channels c, c + 8 of each pair) per word
-        __half2 s2[2], m2[2];
+        __half2 s2[2], m2[2];   // !VF: the tokens' value scales and mins
 #pragma unroll
         for (int u = 0; u < 2; u++) {
           const int tl = 8 * ks + 2 * r + u;
@@ -303,20 +396,30 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
             x[u][0] = __byte_perm(vw[0], vw[1], 0x5410);  // channels 0..3 | 8..11
             x[u][1] = __byte_perm(vw[0], vw[1], 0x7632);  // channels 4..7 | 12..15
           }
-          const int hh = nS == 1 ? ((vh + tl * cg) & 1) : vh;
-          const bool in = t0 + tl < end;  // a masked token's scale and min may be garbage: 0, so 0 · code = 0
-          const __half sx = ((const __half*)(sb + S_::VSC + tl * S_::VSLOT))[hh];
-          const __half mn = ((const __half*)(sb + S_::VMN + tl * S_::VSLOT))[hh];
-          s2[u] = __half2half2(in ? sx : __float2half(0.f));
-          m2[u] = __half2half2(in ? mn : __float2half(0.f));
+          if constexpr (!VF) {
+            const int hh = nS == 1 ? ((vh + tl * cg) & 1) : vh;
+            const bool in = t0 + tl < end;  // a masked token's scale and min may be garbage: 0, so 0 · code = 0
+            const __half sx = ((const __half*)(sb + S_::VSC + tl * S_::VSLOT))[hh];
+            const __half mn = ((const __half*)(sb + S_::VMN + tl * S_::VSLOT))[hh];
+            s2[u] = __half2half2(in ? sx : __float2half(0.f));
+            m2[u] = __half2half2(in ? mn : __float2half(0.f));
+          }
         }
 #pragma unroll
         for (int pt = 0; pt < 4; pt++) {
           const int i0 = 2 * pt, i1 = 2 * pt + 1;  // pairs of rows g and g + 8
-          const uint32_t a0 = h2u(__hfma2(codes2<BV>(x[0][i0 / per], (i0 % per) * BV), s2[0], m2[0]));
-          const uint32_t a1 = h2u(__hfma2(codes2<BV>(x[0][i1 / per], (i1 % per) * BV), s2[0], m2[0]));
-          const uint32_t a2 = h2u(__hfma2(codes2<BV>(x[1][i0 / per], (i0 % per) * BV), s2[1], m2[1]));
-          const uint32_t a3 = h2u(__hfma2(codes2<BV>(x[1][i1 / per], (i1 % per) * BV), s2[1], m2[1]));
+          uint32_t a0, a1, a2, a3;
+          if constexpr (VF) {  // scale and min are in P and the per-head sums
+            a0 = codes2_biased<BV>(x[0][i0 / per], (i0 % per) * BV);
+            a1 = codes2_biased<BV>(x[0][i1 / per], (i1 % per) * BV);
+            a2 = codes2_biased<BV>(x[1][i0 / per], (i0 % per) * BV);
+            a3 = codes2_biased<BV>(x[1][i1 / per], (i1 % per) * BV);
+          } else {
+            a0 = h2u(__hfma2(codes2<BV>(x[0][i0 / per], (i0 % per) * BV), s2[0], m2[0]));
+            a1 = h2u(__hfma2(codes2<BV>(x[0][i1 / per], (i1 % per) * BV), s2[0], m2[0]));
+            a2 = h2u(__hfma2(codes2<BV>(x[1][i0 / per], (i0 % per) * BV), s2[1], m2[1]));
+            a3 = h2u(__hfma2(codes2<BV>(x[1][i1 / per], (i1 % per) * BV), s2[1], m2[1]));
+          }
           mma_full(acc[pt], a0, a1, a2, a3, pb[ks][0], pb[ks][1]);
         }
       }
@@ -324,25 +427,37 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
       float corr[2], base[2];
 #pragma unroll
       for (int e = 0; e < 2; e++) base[e] = softmax_step(m[e], s[0][e], s[0][e + 2], s[1][e], s[1][e + 2], corr[e]);
+      float vs[4], vm[4], inv = 1.f, ratio = 1.f;  // VF: value scales / mins of tokens 16mt + g + 8hi
+      if constexpr (VF) chunk_value_scales(sb, t0, tp0, vs, vm, inv, ratio);
       // P, transposed into the B operand of P·V (per lane: head g, tokens 2r, 2r + 1 (+8) of each 16)
       uint32_t pb[2][2];
-      float ps[2] = {0.f, 0.f};
+      float ps[2] = {0.f, 0.f}, pe[2] = {0.f, 0.f}, pm[2] = {0.f, 0.f};
 #pragma unroll
       for (int mt = 0; mt < 2; mt++) {
         float pr[4];
 #pragma unroll
         for (int e = 0; e < 4; e++) {
-          pr[e] = ex2(s[mt][e] - base[e & 1]);  // 0 for masked tokens
-          ps[e & 1] += pr[e];
+          const float p = ex2(s[mt][e] - base[e & 1]);  // 0 for masked tokens
+          ps[e & 1] += p;
+          pr[e] = p;
+          if constexpr (VF) fold_value_scale(p, vs[2 * mt + (e >> 1)], vm[2 * mt + (e >> 1)], inv, pr[e], pe[e & 1], pm[e & 1]);
         }
         pb[mt][0] = movmatrix_t(h2u(__floats2half2_rn(pr[0], pr[1])));
         pb[mt][1] = movmatrix_t(h2u(__floats2half2_rn(pr[2], pr[3])));
       }
+      float ca[2];
 #pragma unroll
-      for (int e = 0; e < 2; e++) l[e] = l[e] * corr[e] + ps[e];
+      for (int e = 0; e < 2; e++) {
+        l[e] = l[e] * corr[e] + ps[e];
+        ca[e] = corr[e] * ratio;
+        if constexpr (VF) {
+          vpe[e] = vpe[e] * ca[e] + pe[e];
+          vpm[e] = vpm[e] * corr[e] + pm[e];
+        }
+      }
 #pragma unroll
       for (int n = 0; n < 8; n++) {
-        acc[n][0] *= corr[0]; acc[n][1] *= corr[1]; acc[n][2] *= corr[0]; acc[n][3] *= corr[1];
+        acc[n][0] *= ca[0]; acc[n][1] *= ca[1]; acc[n][2] *= ca[0]; acc[n][3] *= ca[1];
       }
 
       // Oᵀ += Vᵀ·Pᵀ, two k-steps of 16 tokens; this lane dequantizes tokens 2r, 2r+1, 2r+8, 2r+9 of the
@@ -351,18 +466,20 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
 #pragma unroll
       for (int ks = 0; ks < 2; ks++) {
         uint32_t vw[4][BV / 2];
-        __half sv[4], mv[4];
+        __half sv[4] = {}, mv[4] = {};  // !VF: the tokens' value scales and mins
 #pragma unroll
         for (int u = 0; u < 4; u++) {
           const int tl = 16 * ks + 2 * r + (u & 1) + 8 * (u >> 1);
           load_vwords<BV>(sb + S_::VCODE + tl * S_::VROW + 16 * g * BV / 8, vw[u]);
-          // with one scale per token, its half within the copied pair depends on the token's parity
-          const int hh = nS == 1 ? ((vh + tl * cg) & 1) : vh;
-          const bool in = t0 + tl < end;  // a masked token's scale and min may be garbage: 0, so 0 · code = 0
-          const __half sx = ((const __half*)(sb + S_::VSC + tl * S_::VSLOT))[hh];
-          const __half mx = ((const __half*)(sb + S_::VMN + tl * S_::VSLOT))[hh];
-          sv[u] = in ? sx : __float2half(0.f);
-          mv[u] = in ? mx : __float2half(0.f);
+          if constexpr (!VF) {
+            // with one scale per token, its half within the copied pair depends on the token's parity
+            const int hh = nS == 1 ? ((vh + tl * cg) & 1) : vh;
+            const bool in = t0 + tl < end;  // a masked token's scale and min may be garbage: 0, so 0 · code = 0
+            const __half sx = ((const __half*)(sb + S_::VSC + tl * S_::VSLOT))[hh];
+            const __half mx = ((const __half*)(sb + S_::VMN + tl * S_::VSLOT))[hh];
+            sv[u] = in ? sx : __float2half(0.f);
+            mv[u] = in ? mx : __float2half(0.f);
+          }
         }
         const __half2 s01 = __halves2half2(sv[0], sv[1]), m01 = __halves2half2(mv[0], mv[1]);
         const __half2 s89 = __halves2half2(sv[2], sv[3]), m89 = __halves2half2(mv[2], mv[3]);
@@ -379,10 +496,18 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
         for (int ct = 0; ct < 8; ct++) {
           constexpr int per = 16 / BV;  // channels per half-word
           const int h0 = ct / per, h1 = (8 + ct) / per, sh = (ct % per) * BV;
-          const uint32_t a0 = h2u(__hfma2(codes2<BV>(x01[h0], sh), s01, m01));
-          const uint32_t a1 = h2u(__hfma2(codes2<BV>(x01[h1], sh), s01, m01));
-          const uint32_t a2 = h2u(__hfma2(codes2<BV>(x89[h0], sh), s89, m89));
-          const uint32_t a3 = h2u(__hfma2(codes2<BV>(x89[h1], sh), s89, m89));
+          uint32_t a0, a1, a2, a3;
+          if constexpr (VF) {  // scale and min are in P and the per-head sums
+            a0 = codes2_biased<BV>(x01[h0], sh);
+            a1 = codes2_biased<BV>(x01[h1], sh);
+            a2 = codes2_biased<BV>(x89[h0], sh);
+            a3 = codes2_biased<BV>(x89[h1], sh);
+          } else {
+            a0 = h2u(__hfma2(codes2<BV>(x01[h0], sh), s01, m01));
+            a1 = h2u(__hfma2(codes2<BV>(x01[h1], sh), s01, m01));
+            a2 = h2u(__hfma2(codes2<BV>(x89[h0], sh), s89, m89));
+            a3 = h2u(__hfma2(codes2<BV>(x89[h1], sh), s89, m89));
+          }
           mma_full(acc[ct], a0, a1, a2, a3, pb[ks][0], pb[ks][1]);
         }
       }
@@ -402,6 +527,31 @@ __global__ void __launch_bounds__(128, KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(
     l[e] += __shfl_xor_sync(0xffffffffu, l[e], 4);
     l[e] += __shfl_xor_sync(0xffffffffu, l[e], 8);
     l[e] += __shfl_xor_sync(0xffffffffu, l[e], 16);
+  }
+  if constexpr (VF) {
+    // back to values: acc = σ·(acc − bias(channel)·vpe) + vpm, per head
+    constexpr int per = 16 / BV;  // codes per 16-bit half
+#pragma unroll
+    for (int e = 0; e < 2; e++) {
+      vpe[e] += __shfl_xor_sync(0xffffffffu, vpe[e], 4);
+      vpe[e] += __shfl_xor_sync(0xffffffffu, vpe[e], 8);
+      vpe[e] += __shfl_xor_sync(0xffffffffu, vpe[e], 16);
+      vpm[e] += __shfl_xor_sync(0xffffffffu, vpm[e], 4);
+      vpm[e] += __shfl_xor_sync(0xffffffffu, vpm[e], 8);
+      vpm[e] += __shfl_xor_sync(0xffffffffu, vpm[e], 16);
+    }
+#pragma unroll
+    for (int n = 0; n < NACC; n++) {
+      // HP: acc[pt][0, 1] are pair 2pt (channels 16g + 2pt, + 8), [2, 3] pair 2pt + 1, all head r;
+      // otherwise acc[ct][·] are channels 16g + ct, + 8 + ct, heads 2r + (e & 1)
+      const float e0 = code_bias<BV>(((HP ? 2 * n : n) % per) * BV);
+      const float e1 = HP ? code_bias<BV>(((2 * n + 1) % per) * BV) : e0;
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        const int h = HP ? 0 : (e & 1);
+        acc[n][e] = fmaf(sig, acc[n][e] - (e < 2 ? e0 : e1) * vpe[h], vpm[h]);
+      }
+    }
   }
   if constexpr (HP) {
 #pragma unroll
@@ -457,9 +607,11 @@ extern "C" int kvq_launch_decode_uniform_mma(const uint16_t* q, const uint8_t* p
                                               int gsK, int bitsV, int gsV, size_t keyBytes, size_t pageBytes) {
   const int G = Hq / Hkv;
   dim3 grid(maxSplits * Hkv, 1, B);  // KV heads fastest: see the kernel
+  const bool vf = gsV % D == 0;      // one value scale per token and head: folded into P
 #define KVQ_M(BK_, BV_)                                                                                         \
   if (bitsK == BK_ && bitsV == BV_) {                                                                            \
-    auto k_ = G <= 4 ? k_decode_uniform_mma<BK_, BV_, true> : k_decode_uniform_mma<BK_, BV_, false>;            \
+    auto k_ = G <= 4 ? (vf ? k_decode_uniform_mma<BK_, BV_, true, true> : k_decode_uniform_mma<BK_, BV_, true, false>) \
+                     : (vf ? k_decode_uniform_mma<BK_, BV_, false, true> : k_decode_uniform_mma<BK_, BV_, false, false>); \
     k_<<<grid, 128>>>(q, pool, pageTable, lens, partial, G, Hq, Hkv, maxPages, P, splitPages, maxSplits, scaleLog2, \
                       gsK, gsV, keyBytes, pageBytes, pow_div(P), pow_div(gsK));                                  \
   } else

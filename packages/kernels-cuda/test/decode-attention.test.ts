@@ -26,6 +26,8 @@ interface Case {
   layout: PagedLayout;
   group: number;
   kernel: Kernel;
+  /** multiplies the values (default 1): the folded value scales must hold tiny and large values */
+  valueScale?: number;
 }
 const L = (format: PagedLayout['format'], pageTokens: number): PagedLayout => ({
   format,
@@ -52,6 +54,12 @@ const cases: Case[] = [
   { layout: L(u(4, 64, 4, 64), 64), group: 4, kernel: 'tensor-core' },
   { layout: L(u(2, 32, 4, 16), 64), group: 4, kernel: 'tensor-core' },
   { layout: L(u(2, 128, 2, 128), 128), group: 4, kernel: 'tensor-core' },
+  // one value scale per token and head (groups of ≥ 128 channels): scales and mins folded into P
+  { layout: L(u(2, 128, 2, 128), 128), group: 8, kernel: 'tensor-core' },
+  { layout: L(u(4, 128, 2, 128), 128), group: 2, kernel: 'tensor-core' },
+  { layout: L(u(2, 32, 4, 256), 64), group: 4, kernel: 'tensor-core' },
+  { layout: L(u(2, 128, 2, 128), 128), group: 4, kernel: 'tensor-core', valueScale: 1e-3 },
+  { layout: L(u(2, 128, 2, 128), 128), group: 8, kernel: 'tensor-core', valueScale: 300 },
   { layout: L(u(2, 32, 2, 8), 64), group: 4, kernel: 'auto' }, // value groups of 8: scalar kernel
   ...higgsCases(),
 ];
@@ -120,8 +128,9 @@ describe('HIGGS pages', () => {
 });
 
 describe.skipIf(!hasGpu)(`paged decode attention vs the CPU reference${skipReason}`, () => {
-  for (const { layout, group, kernel } of cases) {
-    it(`${JSON.stringify(layout.format)}, P=${layout.pageTokens}, ${group} q heads per KV head, ${kernel} kernel: batch of 3 different lengths, shuffled pages, splits`, () => {
+  for (const { layout, group, kernel, valueScale = 1 } of cases) {
+    const vsName = valueScale === 1 ? '' : `, values ×${valueScale}`;
+    it(`${JSON.stringify(layout.format)}, P=${layout.pageTokens}, ${group} q heads per KV head, ${kernel} kernel${vsName}: batch of 3 different lengths, shuffled pages, splits`, () => {
       const rng = new SeededRandom(99);
       const Hq = group * layout.kvHeads;
       const lens = Int32Array.from([1000, 1, 333]);
@@ -133,7 +142,9 @@ describe.skipIf(!hasGpu)(`paged decode attention vs the CPU reference${skipReaso
       for (let i = 0; i < totalPages; i++) {
         const k = rng.normalArray(n);
         for (let j = 0; j < n; j += 37) k[j]! *= 5;
-        pool.writePage(i, k, rng.normalArray(n));
+        const v = rng.normalArray(n);
+        for (let j = 0; j < n; j++) v[j]! *= valueScale;
+        pool.writePage(i, k, v);
       }
       const perm = Int32Array.from({ length: totalPages }, (_, i) => i);
       for (let i = totalPages - 1; i > 0; i--) {
