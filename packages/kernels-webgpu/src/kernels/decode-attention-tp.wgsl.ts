@@ -9,10 +9,7 @@
  *   head, against query weights held in workgroup memory and shared by the TPT tokens:
  *   uniform channel groups fold `q·scale·2^bits` per channel and `Σ q·(min − scale·2^bits)` per
  *   group once per tile; HIGGS rotates the query once per workgroup (`q̃ = H(signs ⊙ q)`) and looks
- *   pair codes up in the grid table (`score = scale_t · q̃·level(code_t)`); with `keyDot: 'int8'`
- *   (1/2/4-bit uniform channel keys) the fold instead rounds `q·scale` to int8 per (group, head)
- *   with a power-of-two step, and each shift + mask yields 4 codes as bytes, scored with one
- *   `dot4I8Packed` per head (`score = Σ·step + Σ q·min`);
+ *   pair codes up in the grid table (`score = scale_t · q̃·level(code_t)`);
  * - **softmax**: the tile max per head through `subgroupMax` (when available) and a workgroup
  *   `atomicMax` on order-preserving bits, one rescale per tile and only when the max moved;
  * - **values**, threads own (CPT channels × tokens): per token the weight `p·scale` (and the
