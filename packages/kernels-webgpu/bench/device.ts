@@ -1,8 +1,6 @@
 /**
  * Device benchmark + on-device checks of @kvq/kernels-webgpu (run with node after bundling:
- * `node bench/build.mjs && node .webgpu-bench/device.mjs [--quick] [--out file.json]`; smoke runs on a
- * software adapter: `--methods kivi-2,k4v2` keeps only those K/V methods (checks and timings),
- * `--checks-only` stops after the checks).
+ * `node bench/build.mjs && node .webgpu-bench/device.mjs [--quick] [--out file.json]`).
  * Sections: adapter, correctness checks vs the CPU reference, copy ceiling, encode/decode
  * throughput, fused decode attention (Llama-3.1-8B shapes: 32 q heads, 8 kv heads, d 128).
  * Prints a table last and writes JSON.
@@ -12,7 +10,6 @@ import {
   type EncodedBlock,
   type QuantizerSpec,
   SeededRandom,
-  type UniformSpec,
   createQuantizer,
   higgsUnbiasedGain,
 } from '@kvq/core';
@@ -29,7 +26,6 @@ import {
   recordEncode,
 } from '../src/index.js';
 import { copyWgsl } from '../src/kernels/copy.wgsl.js';
-import { int8RefAttention } from '../test/int8-ref.js';
 import { genWgsl } from './gen.wgsl.js';
 import { timeRecorded } from './timing.js';
 
@@ -40,8 +36,6 @@ const outPath =
     ? args[args.indexOf('--out') + 1]!
     : 'webgpu-bench.json';
 const log = (...a: unknown[]) => console.log(...a);
-/** methods whose keys the int8 key path reads: checked against its CPU model and timed beside the f32 rows */
-const INT8_METHODS = new Set(['kivi-2', 'k4v2']);
 
 const u = (bits: number, axis: 'channel' | 'token', groupSize: number): QuantizerSpec => ({
   kind: 'uniform',
@@ -64,7 +58,7 @@ const higgs = (bits: number, seed: number): QuantizerSpec => {
   };
 };
 /** K/V configurations of the attention benchmark (`kernel: 'lane'` forces the original kernel). */
-const ALL_METHODS: { name: string; k: QuantizerSpec; v: QuantizerSpec; kernel?: 'lane' }[] = [
+const METHODS: { name: string; k: QuantizerSpec; v: QuantizerSpec; kernel?: 'lane' }[] = [
   { name: 'fp16', k: F16, v: F16 },
   { name: 'fp8', k: FP8, v: FP8 },
   { name: 'kivi-2', k: u(2, 'channel', 128), v: u(2, 'token', 128) },
@@ -75,12 +69,6 @@ const ALL_METHODS: { name: string; k: QuantizerSpec; v: QuantizerSpec; kernel?: 
   { name: 'aqua-2.5', k: higgs(2.5, 0x6b), v: higgs(2, 0x76) },
   { name: 'kvq-2 K2/V2', k: higgs(2, 0x6b), v: higgs(2, 0x76) },
 ];
-const only = args.includes('--methods') ? (args[args.indexOf('--methods') + 1] ?? '').split(',') : null;
-const METHODS = only ? ALL_METHODS.filter((m) => only.includes(m.name)) : ALL_METHODS;
-if (only && METHODS.length !== only.length)
-  throw new Error(
-    `--methods: unknown name in ${only.join(',')} (known: ${ALL_METHODS.map((m) => m.name).join(', ')})`,
-  );
 
 interface Result {
   [k: string]: unknown;
@@ -186,28 +174,13 @@ async function checks(ctx: GpuContext): Promise<void> {
   const N = 256;
   const C = Hkv * D;
   for (const m of METHODS) {
-    // `unrolled`: the configuration the large shapes get by default (1 token/thread, values unrolled);
-    // `int8`: keyDot 'int8', checked against the CPU model of its int8 query (int8-ref.ts)
-    for (const [noSubgroups, unrolled, int8] of [
-      [false, false, false],
-      [true, false, false],
-      [false, true, false],
-      [false, false, true],
-      [true, false, true],
-      [false, true, true],
+    // `unrolled`: the configuration the large shapes get by default (1 token/thread, values unrolled)
+    for (const [noSubgroups, unrolled] of [
+      [false, false],
+      [true, false],
+      [false, true],
     ] as const) {
       if (unrolled && (m.kernel === 'lane' || m.name === 'fp16' || m.name === 'fp8')) continue;
-      if (int8 && !INT8_METHODS.has(m.name)) continue;
-      if (int8 && !ctx.features.packedDot4) {
-        log(`check ${m.name} int8: skipped (no WGSL packed_4x8_integer_dot_product)`);
-        results.checks.push({
-          check: 'fused decode attention int8-q vs its int8 model',
-          method: m.name,
-          skipped: 'no WGSL packed_4x8_integer_dot_product',
-          ok: true,
-        });
-        continue;
-      }
       const kq = createQuantizer(m.k);
       const vq = createQuantizer(m.v);
       const kb: EncodedBlock[][] = [];
@@ -237,7 +210,6 @@ async function checks(ctx: GpuContext): Promise<void> {
           noSubgroups,
           ...(m.kernel ? { kernel: m.kernel } : {}),
           ...(unrolled ? { tokensPerThread: 1, tuning: { vunroll: true } } : {}),
-          ...(int8 ? { keyDot: 'int8' as const } : {}),
         },
       );
       const qb = scope.upload(q);
@@ -249,34 +221,28 @@ async function checks(ctx: GpuContext): Promise<void> {
         return new Float32Array(await ob.read(q.byteLength));
       });
       let err = 0;
-      let errFp64 = 0;
       for (let s = 0; s < B; s++) {
-        const qs = q.subarray(s * Hq * D, (s + 1) * Hq * D);
-        const gs = got.subarray(s * Hq * D, (s + 1) * Hq * D);
-        const ref = refDecodeAttention(qs, Hq, Hkv, D, kd[s]!, vd[s]!, N);
-        errFp64 = Math.max(errFp64, relErr(gs, ref));
-        if (int8) {
-          const r8 = int8RefAttention(qs, Hq, Hkv, D, kb[s]!, m.k as UniformSpec, vd[s]!);
-          err = Math.max(err, relErr(gs, r8));
-        } else err = errFp64;
+        const ref = refDecodeAttention(
+          q.subarray(s * Hq * D, (s + 1) * Hq * D),
+          Hq,
+          Hkv,
+          D,
+          kd[s]!,
+          vd[s]!,
+          N,
+        );
+        err = Math.max(err, relErr(got.subarray(s * Hq * D, (s + 1) * Hq * D), ref));
       }
       results.checks.push({
-        check: int8 ? 'fused decode attention int8-q vs its int8 model' : 'fused decode attention vs fp64',
+        check: 'fused decode attention vs fp64',
         method: m.name,
         kernel: attn.kernel,
-        keyDot: attn.keyDot,
         subgroups: attn.subgroups,
         tokensPerThread: attn.tokensPerThread,
         unrolled,
         relErr: err,
-        // int8: also the distance to exact fp64 attention over the same decoded cache (information only)
-        ...(int8 ? { relErrVsFp64: errFp64 } : {}),
         ok: err < 1e-4,
       });
-      if (int8)
-        log(
-          `check ${m.name} int8-q: ${err.toExponential(2)} vs its model, ${errFp64.toExponential(2)} vs fp64`,
-        );
     }
   }
   // 3. Backend.attention (general path) with an encoded and a dense segment, GQA, 3 query tokens
@@ -469,17 +435,14 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
         const q = scope.upload(new SeededRandom(9).normalArray(B * Hq * D));
         const out = scope.create(B * Hq * D * 4);
         // token-parallel variants: tokens per thread 1/2 (kivi-2, aqua-2.5), and without subgroups
-        const variants: { noSubgroups: boolean; tpt?: number; int8?: boolean }[] =
+        const variants: { noSubgroups: boolean; tpt?: number }[] =
           m.name === 'fp16' || m.name === 'kivi-2' || m.name === 'kivi-2 lane'
             ? [{ noSubgroups: false }, { noSubgroups: true }]
             : [{ noSubgroups: false }];
         // the other key-phase width than the default (DecodeAttention: 1 from B·Hkv·N ≥ 2^19)
         if (m.name === 'kivi-2' || m.name === 'aqua-2.5')
           variants.push({ noSubgroups: false, tpt: B * Hkv * N >= 1 << 19 ? 2 : 1 });
-        // keyDot 'int8' beside the f32 rows (A/B in one run), default configuration otherwise
-        if (INT8_METHODS.has(m.name) && ctx.features.packedDot4)
-          variants.push({ noSubgroups: false, int8: true });
-        for (const { noSubgroups, tpt, int8 } of variants) {
+        for (const { noSubgroups, tpt } of variants) {
           using attn = new DecodeAttention(
             ctx,
             { batch: B, tokens: N, queryHeads: Hq, kvHeads: Hkv, headDim: D },
@@ -489,20 +452,17 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
               noSubgroups,
               ...(m.kernel ? { kernel: m.kernel } : {}),
               ...(tpt ? { tokensPerThread: tpt } : {}),
-              ...(int8 ? { keyDot: 'int8' as const } : {}),
             },
           );
           if (noSubgroups && !ctx.features.subgroups) continue;
-          const method = int8 ? `${m.name} int8-q` : m.name;
           const t = await ctx.scoped('bench attention', () =>
             timeRecorded(ctx, (rec, i) => attn.record(rec, q, ks[i % copies]!, vs[i % copies]!, out)),
           );
           const gbps = kvBytes / (t.ms * 1e6);
           if (m.name === 'fp16' && !noSubgroups) fp16Ms = t.ms;
           results.attention.push({
-            method,
+            method: m.name,
             kernel: attn.kernel,
-            keyDot: attn.keyDot,
             tokensPerThread: attn.kernel === 'token' ? attn.tokensPerThread : null,
             tilesPerChunk: attn.tilesPerChunk,
             keySpec: m.k,
@@ -522,7 +482,7 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
             reps: t.reps,
           });
           log(
-            `attention ${method} [${attn.kernel}${tpt ? ` tpt ${tpt}` : ''}] B=${B} N=${N}${noSubgroups ? ' (no subgroups)' : ''}: ${t.ms.toFixed(4)} ms, ${gbps.toFixed(0)} GB/s`,
+            `attention ${m.name} [${attn.kernel}${tpt ? ` tpt ${tpt}` : ''}] B=${B} N=${N}${noSubgroups ? ' (no subgroups)' : ''}: ${t.ms.toFixed(4)} ms, ${gbps.toFixed(0)} GB/s`,
           );
         }
       } finally {
@@ -642,12 +602,6 @@ async function main(): Promise<void> {
   const failed = results.checks.filter((c) => !c.ok);
   log(`checks: ${results.checks.length - failed.length}/${results.checks.length} pass`);
   for (const f of failed) log('FAILED', JSON.stringify(f));
-  if (args.includes('--checks-only')) {
-    writeFileSync(outPath, JSON.stringify(results, null, 2));
-    ctx.dispose();
-    if (failed.length) process.exitCode = 1;
-    return;
-  }
   const first = await copyCeiling(ctx);
   log(`copy ceiling ${first.toFixed(0)} GB/s (start)`);
   if (args.includes('--sweep')) await sweep(ctx, first);
@@ -693,7 +647,7 @@ async function main(): Promise<void> {
 }
 
 main().then(
-  () => setTimeout(() => process.exit(), 100), // exitCode: 1 when --checks-only found a failure
+  () => setTimeout(() => process.exit(0), 100),
   (err) => {
     console.error(err);
     writeFileSync(outPath, JSON.stringify({ ...results, error: String(err?.stack ?? err) }, null, 2));
