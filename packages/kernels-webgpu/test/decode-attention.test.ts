@@ -1,25 +1,7 @@
-import {
-  type EncodedBlock,
-  InvalidArgumentError,
-  type QuantizerSpec,
-  SeededRandom,
-  type UniformSpec,
-  UnsupportedOpError,
-  createQuantizer,
-  packBits,
-  toFloat16Bits,
-} from '@kvq/core';
+import { type EncodedBlock, type QuantizerSpec, SeededRandom, createQuantizer } from '@kvq/core';
 import { describe, expect, it } from 'vitest';
-import {
-  BufferScope,
-  DecodeAttention,
-  type DecodeAttentionOptions,
-  GpuKvTensor,
-  Recorder,
-  createGpuContext,
-} from '../src/index.js';
+import { BufferScope, DecodeAttention, GpuKvTensor, Recorder } from '../src/index.js';
 import { probe, refAttention, relErr, sharedBackend, title } from './gpu.js';
-import { int8RefAttention } from './int8-ref.js';
 
 const p = await probe();
 
@@ -41,53 +23,6 @@ const higgs = (bits: number, dim: 1 | 2, block: number, seed: number, scaleGain?
   seed,
   ...(scaleGain !== undefined ? { scaleGain } : {}),
 });
-
-/** Random K/V of a case encoded block by block (and decoded on the CPU), and a query; same seed per shape. */
-function encodeCase(c: {
-  k: QuantizerSpec;
-  v: QuantizerSpec;
-  D: number;
-  Hq: number;
-  Hkv: number;
-  B: number;
-  N: number;
-  bt: number;
-}) {
-  const rng = new SeededRandom(c.N * 7 + c.D);
-  const C = c.Hkv * c.D;
-  const shape = { batch: c.B, tokens: c.N, kvHeads: c.Hkv, headDim: c.D, blockTokens: c.bt };
-  const kq = createQuantizer(c.k);
-  const vq = createQuantizer(c.v);
-  const kBlocks: EncodedBlock[][] = [];
-  const vBlocks: EncodedBlock[][] = [];
-  const Kraw: Float32Array[] = [];
-  const Vraw: Float32Array[] = [];
-  const Kdec: Float32Array[] = [];
-  const Vdec: Float32Array[] = [];
-  for (let s = 0; s < c.B; s++) {
-    const K = rng.normalArray(c.N * C, 0.2, 1.5);
-    const V = rng.normalArray(c.N * C);
-    const kd = new Float32Array(c.N * C);
-    const vd = new Float32Array(c.N * C);
-    kBlocks.push([]);
-    vBlocks.push([]);
-    for (let j = 0; j < c.N / c.bt; j++) {
-      const bs = { tokens: c.bt, kvHeads: c.Hkv, headDim: c.D };
-      const kb = kq.encode(K.subarray(j * c.bt * C, (j + 1) * c.bt * C), bs);
-      const vb = vq.encode(V.subarray(j * c.bt * C, (j + 1) * c.bt * C), bs);
-      kBlocks[s]!.push(kb);
-      vBlocks[s]!.push(vb);
-      kd.set(kq.decode(kb), j * c.bt * C);
-      vd.set(vq.decode(vb), j * c.bt * C);
-    }
-    Kraw.push(K);
-    Vraw.push(V);
-    Kdec.push(kd);
-    Vdec.push(vd);
-  }
-  const q = rng.normalArray(c.B * c.Hq * c.D);
-  return { shape, kBlocks, vBlocks, Kraw, Vraw, Kdec, Vdec, q };
-}
 
 const CASES: {
   name: string;
@@ -365,7 +300,35 @@ describe.skipIf(!p.ok)(
           async () => {
             const b = await sharedBackend();
             const ctx = b.ctx;
-            const { shape, kBlocks, vBlocks, Kdec, Vdec, q } = encodeCase(c);
+            const rng = new SeededRandom(c.N * 7 + c.D);
+            const C = c.Hkv * c.D;
+            const shape = { batch: c.B, tokens: c.N, kvHeads: c.Hkv, headDim: c.D, blockTokens: c.bt };
+            const kq = createQuantizer(c.k);
+            const vq = createQuantizer(c.v);
+            const kBlocks: EncodedBlock[][] = [];
+            const vBlocks: EncodedBlock[][] = [];
+            const Kdec: Float32Array[] = [];
+            const Vdec: Float32Array[] = [];
+            for (let s = 0; s < c.B; s++) {
+              const K = rng.normalArray(c.N * C, 0.2, 1.5);
+              const V = rng.normalArray(c.N * C);
+              const kd = new Float32Array(c.N * C);
+              const vd = new Float32Array(c.N * C);
+              kBlocks.push([]);
+              vBlocks.push([]);
+              for (let j = 0; j < c.N / c.bt; j++) {
+                const bs = { tokens: c.bt, kvHeads: c.Hkv, headDim: c.D };
+                const kb = kq.encode(K.subarray(j * c.bt * C, (j + 1) * c.bt * C), bs);
+                const vb = vq.encode(V.subarray(j * c.bt * C, (j + 1) * c.bt * C), bs);
+                kBlocks[s]!.push(kb);
+                vBlocks[s]!.push(vb);
+                kd.set(kq.decode(kb), j * c.bt * C);
+                vd.set(vq.decode(vb), j * c.bt * C);
+              }
+              Kdec.push(kd);
+              Vdec.push(vd);
+            }
+            const q = rng.normalArray(c.B * c.Hq * c.D);
             using scope = new BufferScope(ctx);
             using kt = GpuKvTensor.fromBlocks(ctx, c.k, shape, kBlocks);
             using vt = GpuKvTensor.fromBlocks(ctx, c.v, shape, vBlocks);
@@ -405,242 +368,6 @@ describe.skipIf(!p.ok)(
           p.software ? 600_000 : undefined,
         );
       }
-    });
-  },
-);
-
-/**
- * `keyDot: 'int8'` on the shapes of two cases above (their f32 kernels are compiled once for both
- * sections): kivi-2 g128 at head dim 128, GQA 4, 2 sequences, 3 tiles in chunks of 2; k4v2 (4-bit keys,
- * groups of 16, i.e. 16 key groups per tile), GQA 3, 3 sequences, 64 tokens in a tile of 256.
- */
-const INT8_CASES = [
-  [
-    'kivi-2 g128, head dim 128, GQA 4, several tiles per chunk',
-    'kivi-2 g128, head dim 128, GQA 4, B=2, 3 tiles in chunks of 2',
-  ],
-  ['k4v2 (k4 channel g16, v2 token g64), GQA 3', 'k4v2 g16/g64, GQA 3, B=3, 64 tokens of a 256-token tile'],
-].map(([from, name]) => ({ ...CASES.find((c) => c.name.startsWith(from!))!, name: name! }));
-
-describe.skipIf(!p.ok)(
-  title("fused decode attention, keyDot 'int8' (query rounded to int8 per key group)", p),
-  () => {
-    for (const c of INT8_CASES) {
-      let result: Promise<{
-        f32: Float32Array;
-        int8: Float32Array;
-        data: ReturnType<typeof encodeCase>;
-      }> | null = null;
-      /** both key paths on the same data (the f32 kernel is the one the case above compiled) */
-      const run = () => {
-        result ??= (async () => {
-          const { ctx } = await sharedBackend();
-          const data = encodeCase(c);
-          const ashape = { batch: c.B, tokens: c.N, queryHeads: c.Hq, kvHeads: c.Hkv, headDim: c.D };
-          using scope = new BufferScope(ctx);
-          using kt = GpuKvTensor.fromBlocks(ctx, c.k, data.shape, data.kBlocks);
-          using vt = GpuKvTensor.fromBlocks(ctx, c.v, data.shape, data.vBlocks);
-          const base = { tokensPerIter: c.tpi, tokensPerThread: c.tpt, tilesPerChunk: c.tiles };
-          using a32 = new DecodeAttention(ctx, ashape, kt.tileFormat(), vt.tileFormat(), base);
-          using a8 = new DecodeAttention(ctx, ashape, kt.tileFormat(), vt.tileFormat(), {
-            ...base,
-            keyDot: 'int8',
-          });
-          expect([a32.kernel, a32.keyDot, a8.kernel, a8.keyDot]).toEqual(['token', 'f32', 'token', 'int8']);
-          const qb = scope.upload(data.q);
-          const outs: Float32Array[] = [];
-          for (const a of [a32, a8]) {
-            const out = scope.create(data.q.byteLength);
-            outs.push(
-              await ctx.scoped('fused attention', async () => {
-                const rec = new Recorder(ctx);
-                a.record(rec, qb, kt, vt, out);
-                rec.submit();
-                return new Float32Array(await out.read(data.q.byteLength));
-              }),
-            );
-          }
-          return { f32: outs[0]!, int8: outs[1]!, data };
-        })();
-        return result;
-      };
-      const seq = (x: Float32Array, s: number) => x.subarray(s * c.Hq * c.D, (s + 1) * c.Hq * c.D);
-      it(
-        `${c.name}: matches the int8-query model (fp64 scores from the exact integer dots, fp64 softmax and values)`,
-        async () => {
-          const { int8, data } = await run();
-          for (let s = 0; s < c.B; s++) {
-            const ref = int8RefAttention(
-              seq(data.q, s),
-              c.Hq,
-              c.Hkv,
-              c.D,
-              data.kBlocks[s]!,
-              c.k as UniformSpec,
-              data.Vdec[s]!,
-            );
-            expect(relErr(seq(int8, s), ref)).toBeLessThan(1e-4);
-          }
-        },
-        p.software ? 600_000 : undefined,
-      );
-      it(
-        `${c.name}: int8 − f32 output is < 10% of f32 − exact attention over the unquantized K/V (L2), and a 4-bit query is not`,
-        async () => {
-          const { f32, int8, data } = await run();
-          const l2 = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-            let x = 0;
-            for (let i = 0; i < a.length; i++) x += (a[i]! - b[i]!) ** 2;
-            return Math.sqrt(x);
-          };
-          let dInt8 = 0;
-          let dKv = 0;
-          let dQ4 = 0;
-          for (let s = 0; s < c.B; s++) {
-            const qs = seq(data.q, s);
-            const exact = refAttention(qs, 1, c.Hq, c.Hkv, c.D, c.N - 1, data.Kraw[s]!, data.Vraw[s]!, c.N);
-            dInt8 += l2(seq(int8, s), seq(f32, s)) ** 2;
-            dKv += l2(seq(f32, s), exact) ** 2;
-            // control: the same model with the query rounded to 4 bits (|q| ≤ 7) must fail the bound
-            const q4 = int8RefAttention(
-              qs,
-              c.Hq,
-              c.Hkv,
-              c.D,
-              data.kBlocks[s]!,
-              c.k as UniformSpec,
-              data.Vdec[s]!,
-              { qmax: 7 },
-            );
-            dQ4 += l2(q4, seq(f32, s)) ** 2;
-          }
-          const ratio = Math.sqrt(dInt8 / dKv);
-          const ratioQ4 = Math.sqrt(dQ4 / dKv);
-          console.log(
-            `${c.name}: ‖int8 − f32‖ / ‖f32 − exact‖ = ${ratio.toFixed(4)}, 4-bit query ${ratioQ4.toFixed(4)}`,
-          );
-          expect(ratio).toBeLessThan(0.1);
-          expect(ratioQ4).toBeGreaterThan(0.1);
-        },
-        p.software ? 600_000 : undefined,
-      );
-    }
-
-    it(
-      'k4v2 shape, crafted keys and query: ties of w·2^-e and f32 rounding of q·scale decide bytes, and the kernel rounds as modelled',
-      async () => {
-        // every key scale S = 1 + 2^-10 (fp16), query weights aimed at half-integer multiples of the step
-        // 2^-10 (one channel per head at 127·2^-10, the edge of the step choice): qraw = fround(x / S) makes
-        // the f32 product qraw·S land on the tie x while the exact product misses it by < 1 ulp
-        const c = INT8_CASES[1]!;
-        const { ctx } = await sharedBackend();
-        const data = encodeCase(c);
-        const C = c.Hkv * c.D;
-        const S = 1 + 2 ** -10;
-        const kq = createQuantizer(c.k);
-        const bs = { tokens: c.bt, kvHeads: c.Hkv, headDim: c.D };
-        const nGroups = (c.bt / 16) * C;
-        const rng = new SeededRandom(77);
-        const kBlocks = data.kBlocks.map((seqBlocks) =>
-          seqBlocks.map(() => {
-            const bytes = new Uint8Array(kq.encodedBytes(bs));
-            const dv = new DataView(bytes.buffer);
-            for (let g = 0; g < nGroups; g++) {
-              dv.setUint16(2 * g, toFloat16Bits(S), true);
-              dv.setUint16(2 * (nGroups + g), toFloat16Bits(rng.normal() * 0.05), true);
-            }
-            const codes = new Uint8Array(c.bt * C).map(() => Math.floor(rng.next() * 16));
-            packBits(codes, 4, bytes.subarray(nGroups * 4));
-            return { shape: bs, bytes } as EncodedBlock;
-          }),
-        );
-        const q = new Float32Array(c.B * c.Hq * c.D);
-        let ties = 0;
-        for (let i = 0; i < q.length; i++) {
-          const x = (i % c.D === 0 ? 127 : Math.floor(rng.next() * 200) - 99.5) * 2 ** -10;
-          const qraw = Math.fround(x / S);
-          q[i] = qraw * 8; // softmax scale 1/sqrt(64) = 2^-3: q·scale = qraw exactly
-          if (Math.fround(qraw * S) === x && qraw * S !== x) ties++;
-        }
-        expect(ties).toBeGreaterThan(q.length / 4);
-        using scope = new BufferScope(ctx);
-        using kt = GpuKvTensor.fromBlocks(ctx, c.k, data.shape, kBlocks);
-        using vt = GpuKvTensor.fromBlocks(ctx, c.v, data.shape, data.vBlocks);
-        using a8 = new DecodeAttention(
-          ctx,
-          { batch: c.B, tokens: c.N, queryHeads: c.Hq, kvHeads: c.Hkv, headDim: c.D },
-          kt.tileFormat(),
-          vt.tileFormat(),
-          { tokensPerIter: c.tpi, keyDot: 'int8' },
-        );
-        const qb = scope.upload(q);
-        const out = scope.create(q.byteLength);
-        const got = await ctx.scoped('fused attention', async () => {
-          const rec = new Recorder(ctx);
-          a8.record(rec, qb, kt, vt, out);
-          rec.submit();
-          return new Float32Array(await out.read(q.byteLength));
-        });
-        for (let s = 0; s < c.B; s++) {
-          const qs = q.subarray(s * c.Hq * c.D, (s + 1) * c.Hq * c.D);
-          const model = (v = {}) =>
-            int8RefAttention(qs, c.Hq, c.Hkv, c.D, kBlocks[s]!, c.k as UniformSpec, data.Vdec[s]!, v);
-          const ref = model();
-          expect(relErr(got.subarray(s * c.Hq * c.D, (s + 1) * c.Hq * c.D), ref)).toBeLessThan(1e-4);
-          // controls: rounding ties away from zero, or w = q·scale unrounded, would fail this tolerance here
-          expect(relErr(model({ halfUp: true }), ref)).toBeGreaterThan(1e-4);
-          expect(relErr(model({ exactW: true }), ref)).toBeGreaterThan(1e-4);
-        }
-      },
-      p.software ? 600_000 : undefined,
-    );
-
-    it('throws UnsupportedOpError where it cannot run (no silent fallback)', async () => {
-      const { ctx } = await sharedBackend();
-      const D = 64;
-      const ts = { batch: 1, tokens: 64, kvHeads: 1, headDim: D, blockTokens: 64 };
-      const make = (k: QuantizerSpec, v: QuantizerSpec, o: DecodeAttentionOptions, c = ctx) => {
-        using kt = new GpuKvTensor(c, k, ts, 'K');
-        using vt = new GpuKvTensor(c, v, ts, 'V');
-        using a = new DecodeAttention(
-          c,
-          { batch: 1, tokens: 64, queryHeads: 4, kvHeads: 1, headDim: D },
-          kt.tileFormat(),
-          vt.tileFormat(),
-          o,
-        );
-        return a.keyDot;
-      };
-      const v2 = u(2, 'token', 64);
-      const int8: DecodeAttentionOptions = { keyDot: 'int8' };
-      expect(make(u(2, 'channel', 32), v2, {})).toBe('f32');
-      expect(make(u(1, 'channel', 32), v2, int8)).toBe('int8');
-      const cases: [QuantizerSpec, DecodeAttentionOptions, RegExp][] = [
-        [higgs(2, 2, 64, 1), int8, /keyDot 'int8' over higgs keys/],
-        [u(3, 'channel', 32), int8, /3-bit keys/],
-        [u(8, 'channel', 32), int8, /8-bit keys/],
-        [
-          u(2, 'channel', 32),
-          { ...int8, kernel: 'lane' },
-          /needs the token-parallel kernel \(kernel: 'lane'/,
-        ],
-        [
-          u(2, 'token', 32),
-          int8,
-          /needs the token-parallel kernel \(it cannot read these formats: token-axis/,
-        ],
-      ];
-      for (const [k, o, msg] of cases) {
-        expect(() => make(k, v2, o)).toThrow(UnsupportedOpError);
-        expect(() => make(k, v2, o)).toThrow(msg);
-      }
-      expect(() => make(u(2, 'channel', 32), v2, { keyDot: 'f16' as 'f32' })).toThrow(InvalidArgumentError);
-      // the same device, with no WGSL language features known (as for a caller's device in Node)
-      using bare = await createGpuContext({ device: ctx.device, wgslLanguageFeatures: [] });
-      expect(bare.features.packedDot4).toBe(false);
-      expect(ctx.features.packedDot4).toBe(ctx.wgslLanguageFeatures.has('packed_4x8_integer_dot_product'));
-      expect(() => make(u(2, 'channel', 32), v2, int8, bare)).toThrow(UnsupportedOpError);
-      expect(() => make(u(2, 'channel', 32), v2, int8, bare)).toThrow(/packed_4x8_integer_dot_product/);
     });
   },
 );

@@ -59,12 +59,6 @@ export interface TpAttentionConfig {
    * the tile is redone with the new max): one barrier per tile instead of two in the common case
    */
   readonly lazy?: boolean;
-  /**
-   * uniform channel-axis keys of 1, 2 or 4 bits: `'int8'` scores with `dot4I8Packed` against the
-   * query rounded to int8 per (key group, query head) with a power-of-two step (see
-   * {@link tpInt8Unsupported}); default `'f32'` (exact: one FMA per code and query head)
-   */
-  readonly keyDot?: 'f32' | 'int8';
 }
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -108,21 +102,6 @@ export function tpUnsupported(
   return null;
 }
 
-/**
- * Why the int8 key path (`keyDot: 'int8'`) cannot read these keys (or null when it can): it needs
- * uniform channel-axis codes of 1, 2 or 4 bits, where `(word >> (bits·i)) & 0x01010101·(2^bits − 1)`
- * yields 4 codes as non-negative signed bytes. 3-, 5-, 6- and 7-bit codes straddle bytes; 8-bit codes
- * ≥ 128 would read as negative bytes in `dot4I8Packed` (an offset of −128 and a bias correction
- * would fix that; not done: 8-bit keys are not what this path is for).
- */
-export function tpInt8Unsupported(keys: KvTileFormat): string | null {
-  if (keys.kind !== 'uniform') return `${keys.kind} keys (needs uniform channel-axis keys)`;
-  if (keys.axis !== 'channel') return 'token-axis uniform keys (needs channel-axis groups)';
-  if (keys.bits !== 1 && keys.bits !== 2 && keys.bits !== 4)
-    return `${keys.bits}-bit keys (needs 1, 2 or 4 bits: codes must sit in whole bytes as non-negative signed values)`;
-  return null;
-}
-
 /** Cache-key fragment of a format. */
 export function tpFormatKey(f: KvTileFormat): string {
   if (f.kind === 'uniform')
@@ -133,7 +112,7 @@ export function tpFormatKey(f: KvTileFormat): string {
 
 /** Cache key of a configuration. */
 export function tpAttentionKey(c: TpAttentionConfig): string {
-  return `dattn-tp:${c.headDim}:${c.group}:${tpFormatKey(c.keys)}:${tpFormatKey(c.values)}:${c.subgroups ? 'sg' : 'wg'}:t${c.tpt}:c${c.cpt}:${c.channels}:${c.kvec ? 'v' : 's'}:${c.vunroll ? 'vu' : 'vl'}:p${c.probe ?? 0}:${c.dbuf ? 'db' : 'sb'}:b${c.vbatch ?? 0}:${c.lazy ? 'lz' : 'ex'}:${c.keyDot === 'int8' ? 'i8' : 'f'}`;
+  return `dattn-tp:${c.headDim}:${c.group}:${tpFormatKey(c.keys)}:${tpFormatKey(c.values)}:${c.subgroups ? 'sg' : 'wg'}:t${c.tpt}:c${c.cpt}:${c.channels}:${c.kvec ? 'v' : 's'}:${c.vunroll ? 'vu' : 'vl'}:p${c.probe ?? 0}:${c.dbuf ? 'db' : 'sb'}:b${c.vbatch ?? 0}:${c.lazy ? 'lz' : 'ex'}`;
 }
 
 /** f32 offsets in the aux buffer: K signs, V signs, K pair table, V pair table. */
@@ -239,14 +218,8 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
   const slotTokens = uniK ? Math.min(uniK.groupSize, TT) : TT;
   const qsLen = NKG * D * G;
   const dbuf = !!c.dbuf;
-  const int8 = c.keyDot === 'int8';
-  if (int8) {
-    const why = tpInt8Unsupported(kf);
-    if (why !== null) throw new Error(`tpAttentionWgsl: keyDot int8 over ${why}`);
-  }
-  // int8 keys: the packed query is written after the fold's first barrier, so it needs no parity copy
-  const dbufQ = dbuf && !!uniK && !int8;
-  const sgfold = dbuf && !!uniK && NKG === 1 && c.subgroups && !int8;
+  const dbufQ = dbuf && !!uniK;
+  const sgfold = dbuf && !!uniK && NKG === 1 && c.subgroups;
   const QO = dbufQ ? 'qo + ' : '';
   const qsUnits = qsLen / (G4 ? 4 : 1);
   const redLen = Math.max(NTG * D, uniK ? NKG * D * G : 0, WG * G, 4);
@@ -277,39 +250,6 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
   }
   if (c.probe === 1) {
     for (const tp of range(TPT)) for (const wi of range(kWords)) K.push(`    sink = sink ^ kw${tp}_${wi};`);
-  } else if (uniK && int8) {
-    // int8 scores: 4 codes per extraction (one byte each, shared by the heads), one dot4I8Packed per
-    // extraction and head against the packed query bytes, exact i32 sums, then sum·step + bias
-    K.push(`    let slot = ${NKG > 1 ? `(li * ${TPT}u) / ${slotTokens}u` : '0u'};`);
-    const per = 8 / kBits;
-    const byteMask = `0x${(((1 << kBits) - 1) * 0x01010101).toString(16).padStart(8, '0')}u`;
-    for (const tp of range(TPT)) for (const h of H) K.push(`    var si${tp}_${h} = 0i;`);
-    for (const k of range(kWords)) {
-      for (const i of range(per)) {
-        const e = k * per + i;
-        for (const tp of range(TPT))
-          K.push(
-            `    let kx${tp}_${e} = ${i === 0 ? `kw${tp}_${k}` : `(kw${tp}_${k} >> ${kBits * i}u)`} & ${byteMask};`,
-          );
-        for (const u of U) K.push(`    let qq${e}_${u} = qk8[(slot * ${D / 4}u + ${e}u) * ${NU}u + ${u}u];`);
-        for (const tp of range(TPT))
-          for (const h of H)
-            K.push(
-              `    si${tp}_${h} = si${tp}_${h} + dot4I8Packed(kx${tp}_${e}, ${G4 ? `qq${e}_${h >> 2}[${h & 3}]` : `qq${e}_${h}`});`,
-            );
-      }
-    }
-    for (const tp of range(TPT))
-      for (const u of U) {
-        const sum = G4
-          ? `vec4f(${range(4)
-              .map((k) => `f32(si${tp}_${4 * u + k})`)
-              .join(', ')})`
-          : `f32(si${tp}_${u})`;
-        K.push(
-          `    let sa${tp}_${u} = fma(${sum}, kdl[slot * ${NU}u + ${u}u], kbias[slot * ${NU}u + ${u}u]);`,
-        );
-      }
   } else if (uniK) {
     K.push(`    let slot = ${NKG > 1 ? `(li * ${TPT}u) / ${slotTokens}u` : '0u'};`);
     if (sgfold) {
@@ -605,70 +545,7 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
 
   // per-tile fold of uniform key scales/mins into the query weights
   const fold: string[] = [];
-  if (uniK && int8) {
-    // w = q·scale per (slot, head, channel) staged in `red`; per (slot, head) the bias Σ q·min (mins
-    // read again from the key buffer) and max |w|: partial sums/maxima over R channel strides, then
-    // the R partials; the query bytes round(w·2^-e) are packed as the key phase extracts the codes:
-    // entry (word k, shift i) holds channel 32/bits·k + i + 8/bits·t in byte t
-    const gs = uniK.groupSize;
-    const per = 8 / kBits;
-    const NO = NKG * G;
-    let R = 1;
-    while (R * 2 * NO <= WG && R * 2 <= D && R * 2 <= 16) R *= 2;
-    fold.push(`    for (var i = li; i < ${NKG * D}u; i = i + ${WG}u) {`);
-    fold.push(`      let sl = i / ${D}u; let d = i % ${D}u;`);
-    fold.push(`      let ft = min(tstart + sl * ${slotTokens}u, p.N - 1u);`);
-    fold.push(`      let fbase = (b * p.nBlocksK + ft / ${uniK.blockTokens}u) * ${uniK.blockWords}u;`);
-    fold.push(`      let fg = ((ft % ${uniK.blockTokens}u) / ${gs}u) * ${C}u + hk * ${D}u + d;`);
-    fold.push('      let fs = half_k(2u * fbase + fg);');
-    for (const h of H)
-      fold.push(`      red[(sl * ${G}u + ${h}u) * ${D}u + d] = qraw[d * ${G}u + ${h}u] * fs;`);
-    fold.push('    }');
-    fold.push('    workgroupBarrier();');
-    fold.push(`    if (li < ${NO * R}u) {`);
-    fold.push(`      let o = li / ${R}u; let r = li % ${R}u; let sl = o / ${G}u; let h = o % ${G}u;`);
-    fold.push(`      let ft = min(tstart + sl * ${slotTokens}u, p.N - 1u);`);
-    fold.push(`      let fbase = (b * p.nBlocksK + ft / ${uniK.blockTokens}u) * ${uniK.blockWords}u;`);
-    fold.push(
-      `      let fm0 = 2u * fbase + ${uniK.nGroups}u + ((ft % ${uniK.blockTokens}u) / ${gs}u) * ${C}u + hk * ${D}u;`,
-    );
-    fold.push('      var sum = 0.0; var mx = 0.0;');
-    fold.push(`      for (var k = r; k < ${D}u; k = k + ${R}u) {`);
-    fold.push(
-      `        sum = fma(qraw[k * ${G}u + h], half_k(fm0 + k), sum); mx = max(mx, abs(red[o * ${D}u + k]));`,
-    );
-    fold.push('      }');
-    fold.push('      kbp[li] = sum; kbm[li] = mx;');
-    fold.push('    }');
-    fold.push('    workgroupBarrier();');
-    fold.push(`    if (li < ${NO}u) {`);
-    fold.push('      var sum = 0.0; var mx = 0.0;');
-    fold.push(
-      `      for (var r = 0u; r < ${R}u; r = r + 1u) { sum = sum + kbp[li * ${R}u + r]; mx = max(mx, kbm[li * ${R}u + r]); }`,
-    );
-    fold.push(
-      G4
-        ? `      let sl = li / ${G}u; let h = li % ${G}u; kbias4[sl * ${NU}u + h / 4u][h % 4u] = sum; kdl[sl * ${NU}u + h / 4u][h % 4u] = kq_step(mx);`
-        : '      kbias[li] = sum; kdl[li] = kq_step(mx);',
-    );
-    fold.push('    }');
-    fold.push(`    for (var i = li; i < ${NO * (D / 4)}u; i = i + ${WG}u) {`);
-    fold.push(`      let h = i % ${G}u; let sl = i / ${G * (D / 4)}u; let e = (i / ${G}u) % ${D / 4}u;`);
-    fold.push(`      let o = sl * ${G}u + h;`);
-    fold.push('      var mx = 0.0;');
-    fold.push(`      for (var r = 0u; r < ${R}u; r = r + 1u) { mx = max(mx, kbm[o * ${R}u + r]); }`);
-    fold.push(`      let c0 = o * ${D}u + (e / ${per}u) * ${32 / kBits}u + e % ${per}u;`);
-    fold.push(
-      `      let pk = pack4xI8(vec4i(round(vec4f(red[c0], red[c0 + ${per}u], red[c0 + ${2 * per}u], red[c0 + ${3 * per}u]) * kq_inv(mx))));`,
-    );
-    fold.push(
-      G4
-        ? `      qk8[(sl * ${D / 4}u + e) * ${NU}u + h / 4u][h % 4u] = pk;`
-        : `      qk8[(sl * ${D / 4}u + e) * ${G}u + h] = pk;`,
-    );
-    fold.push('    }');
-    fold.push('    workgroupBarrier();');
-  } else if (uniK) {
+  if (uniK) {
     const gs = uniK.groupSize;
     const s2b = (2 ** uniK.bits).toFixed(1);
     const NO = NKG * G;
@@ -759,23 +636,11 @@ var<workgroup> kbp: array<f32, ${WG}>;`
       : `var<workgroup> kbias: array<f32, ${NKG * G}>;
 var<workgroup> kbp: array<f32, ${WG}>;`
     : '';
-  const int8Decl = int8
-    ? `var<workgroup> qk8: array<${G4 ? 'vec4u' : 'u32'}, ${NKG * (D / 4) * NU}>;
-var<workgroup> kdl: array<${unit}, ${NKG * NU}>;
-var<workgroup> kbm: array<f32, ${WG}>;
-// int8 query step 2^e, e the smallest integer with mx / 2^e <= 127 (mx = max |w| >= 0), from the f32
-// bits; mx < 2^-100 (zero, subnormal or flushed) counts as 0: step 1, every byte 0
-fn kq_e(mx: f32) -> i32 { let u = bitcast<u32>(mx); return i32(u >> 23u) - 133 + select(0, 1, (u & 0x7fffffu) > 0x7e0000u); }
-fn kq_tiny(mx: f32) -> bool { return bitcast<u32>(mx) < 0x0d800000u; }
-fn kq_inv(mx: f32) -> f32 { return select(bitcast<f32>(u32(127 - kq_e(mx)) << 23u), 0.0, kq_tiny(mx)); }
-fn kq_step(mx: f32) -> f32 { return select(bitcast<f32>(u32(127 + kq_e(mx)) << 23u), 1.0, kq_tiny(mx)); }`
-    : '';
   // kbias as units
   const kbiasFix = uniK && G4 ? 'kbias4' : 'kbias';
   const kLines = K.join('\n').replaceAll('kbias[', `${kbiasFix}[`);
 
   return `${c.subgroups ? 'enable subgroups;' : ''}
-${int8 ? 'requires packed_4x8_integer_dot_product;' : ''}
 const NEG = -1.0e30;
 struct P { N: u32, Hkv: u32, tiles: u32, nChunks: u32, scale: f32, nBlocksK: u32, nBlocksV: u32 }
 @group(0) @binding(0) var<uniform> p: P;
@@ -786,9 +651,8 @@ struct P { N: u32, Hkv: u32, tiles: u32, nChunks: u32, scale: f32, nBlocksK: u32
 @group(0) @binding(5) var<storage, read> k4: array<vec4u>;
 @group(0) @binding(6) var<storage, read> aux: array<f32>;
 var<workgroup> qraw: array<f32, ${D * G}>;
-${int8 ? '' : `var<workgroup> qs: array<${unit}, ${qsUnits * (dbufQ ? 2 : 1)}>;`}
+var<workgroup> qs: array<${unit}, ${qsUnits * (dbufQ ? 2 : 1)}>;
 ${kbiasDecl}
-${int8Decl}
 var<workgroup> pw: array<${unit}, ${TT * NU * (dbuf ? 2 : 1)}>;
 var<workgroup> fl: array<u32, 2>;
 var<workgroup> red: array<f32, ${redLen}>;

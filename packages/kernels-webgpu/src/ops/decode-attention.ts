@@ -12,7 +12,6 @@ import {
   tpAttentionWgsl,
   tpAuxData,
   tpAuxLayout,
-  tpInt8Unsupported,
   tpReduceRotateWgsl,
   tpUnsupported,
 } from '../kernels/decode-attention-tp.wgsl.js';
@@ -58,17 +57,6 @@ export interface DecodeAttentionOptions {
   /** token-parallel kernel: tiles of 128·tokensPerThread tokens per workgroup (default from the shape) */
   readonly tilesPerChunk?: number;
   /**
-   * token-parallel kernel, uniform channel-axis keys of 1, 2 or 4 bits: how scores are computed.
-   * `'f32'` (default): exact, one fp32 FMA per code and query head. `'int8'`: an approximation —
-   * per key group and query head the query weights `q·scale` are rounded to int8 with a
-   * power-of-two step (`2^e`, the smallest with max |q·scale| ≤ 127·2^e), 4 codes are extracted at
-   * once as bytes and scored with `dot4I8Packed` (exact integer sums), plus the group's `Σ q·min`
-   * in fp32. Needs the WGSL language feature `packed_4x8_integer_dot_product`
-   * (`ctx.features.packedDot4`); where it cannot run (HIGGS, token-axis, 3/5/6/7/8-bit keys, the
-   * lane kernel, no language feature) the constructor throws `UnsupportedOpError`.
-   */
-  readonly keyDot?: 'f32' | 'int8';
-  /**
    * token-parallel kernel: code-generation knobs (see `TpAttentionConfig`): `vunroll` (default
    * from batch·kvHeads·tokens ≥ 2^18), `vbatch`, `lazy`, `dbuf` (off; measured no faster on the
    * H100) and `probe` (benchmarks only: wrong results on purpose)
@@ -96,8 +84,6 @@ export class DecodeAttention implements Disposable {
   readonly tilesPerChunk: number;
   /** token-parallel kernel: tokens per thread in the key phase (0 for the lane kernel) */
   readonly tokensPerThread: number;
-  /** how key scores are computed: `'f32'` (exact) or `'int8'` (query rounded to int8, see the option) */
-  readonly keyDot: 'f32' | 'int8';
   #tp: TpAttentionConfig | null = null;
   #aux: GpuBuffer | null = null;
   readonly #keys: KvTileFormat;
@@ -135,24 +121,10 @@ export class DecodeAttention implements Disposable {
     const tpt = options.tokensPerThread ?? (work >= 1 << 19 ? 1 : 2);
     if (tpt !== 1 && tpt !== 2) throw new InvalidArgumentError(`tokensPerThread must be 1 or 2, got ${tpt}`);
     const cpt = G <= 4 ? 16 : 8;
-    const keyDot = options.keyDot ?? 'f32';
-    if (keyDot !== 'f32' && keyDot !== 'int8')
-      throw new InvalidArgumentError(`keyDot must be 'f32' or 'int8', got ${String(keyDot)}`);
-    this.keyDot = keyDot;
     const why = tpUnsupported(keys, values, headDim, tpt, cpt);
     const higgs = keys.kind === 'higgs' || values.kind === 'higgs';
     if (options.kernel === 'token' || (options.kernel !== 'lane' && why === null)) {
       if (why !== null) throw new UnsupportedOpError('webgpu', `token-parallel decode attention: ${why}`);
-      if (keyDot === 'int8') {
-        const why8 = tpInt8Unsupported(keys);
-        if (why8 !== null)
-          throw new UnsupportedOpError('webgpu', `decode attention keyDot 'int8' over ${why8}`);
-        if (!ctx.features.packedDot4)
-          throw new UnsupportedOpError(
-            'webgpu',
-            "decode attention keyDot 'int8': the WGSL language feature packed_4x8_integer_dot_product is not available (not in this GPU's wgslLanguageFeatures; with your own device in Node pass createGpuContext({ device, wgslLanguageFeatures }))",
-          );
-      }
       this.kernel = 'token';
       this.subgroups = ctx.features.subgroups && !options.noSubgroups;
       this.tokensPerIter = 0;
@@ -179,7 +151,6 @@ export class DecodeAttention implements Disposable {
         kvec: keyRowsVec4(keys, kvHeads * headDim, headDim),
         vunroll: work >= 1 << 18,
         ...(options.tuning ?? {}),
-        keyDot,
       };
       const shared = tpSharedBytes(this.#tp);
       if (shared > ctx.limits.maxComputeWorkgroupStorageSize) {
@@ -190,12 +161,6 @@ export class DecodeAttention implements Disposable {
       }
       this.#aux = GpuBuffer.from(ctx, tpAuxData({ headDim, keys, values }), 'decode attention aux');
     } else {
-      if (keyDot === 'int8') {
-        throw new UnsupportedOpError(
-          'webgpu',
-          `decode attention keyDot 'int8' needs the token-parallel kernel (${options.kernel === 'lane' ? "kernel: 'lane' was asked for" : `it cannot read these formats: ${why}`})`,
-        );
-      }
       if (higgs) {
         throw new UnsupportedOpError(
           'webgpu',
@@ -346,13 +311,8 @@ function tpSharedBytes(c: TpAttentionConfig): number {
   const tab = (f: KvTileFormat) => (f.kind === 'higgs' ? 2 << f.codeBits : 0);
   const red = Math.max(NTG * D, c.keys.kind === 'uniform' ? nkg * D * G : 0, TP_THREADS * G);
   const x2 = c.dbuf ? 2 : 1;
-  const base = D * G + nkg * G + TP_THREADS + TT * G * x2 + red + 2 * G + tab(c.keys) + tab(c.values);
-  if (c.keyDot === 'int8') {
-    // packed query bytes (one u32 per 4 channels and head), steps, max partials (q·scale is staged in red)
-    return 4 * (base + (nkg * D * G) / 4 + nkg * G + TP_THREADS);
-  }
   const qs = nkg * D * G * (c.dbuf && c.keys.kind === 'uniform' ? 2 : 1);
-  return 4 * (base + qs);
+  return 4 * (D * G + qs + nkg * G + TP_THREADS + TT * G * x2 + red + 2 * G + tab(c.keys) + tab(c.values));
 }
 
 function subgroupSizeOk(ctx: GpuContext): boolean {
