@@ -20,14 +20,6 @@ export interface GpuContextOptions {
   readonly disableShaderF16?: boolean;
   /** Do not use `subgroups` even when the device has it. */
   readonly disableSubgroups?: boolean;
-  /**
-   * WGSL language features of the implementation behind `device` (its `GPU` object's
-   * `wgslLanguageFeatures`). Needed only with your own device where this package cannot see that
-   * object: in Node (no `navigator.gpu`) pass `create(flags).wgslLanguageFeatures` of the Dawn
-   * instance the device came from. Default: the Dawn instance this context created, else
-   * `navigator.gpu.wgslLanguageFeatures`, else none (language features then go unused).
-   */
-  readonly wgslLanguageFeatures?: Iterable<string>;
 }
 
 /** Optional features this package uses when the device has them. */
@@ -35,11 +27,6 @@ export interface GpuFeatures {
   readonly shaderF16: boolean;
   readonly subgroups: boolean;
   readonly timestampQuery: boolean;
-  /**
-   * WGSL language feature `packed_4x8_integer_dot_product` (`dot4I8Packed`, `pack4xI8`): needed
-   * by `DecodeAttention`'s `keyDot: 'int8'`
-   */
-  readonly packedDot4: boolean;
 }
 
 /** Limits read from the device (never assumed). */
@@ -153,8 +140,6 @@ export class GpuContext implements Disposable {
   readonly limits: GpuLimits;
   /** Adapter description when this context requested the device. */
   readonly adapterInfo: GPUAdapterInfo | null;
-  /** WGSL language features known for this device (see `GpuContextOptions.wgslLanguageFeatures`). */
-  readonly wgslLanguageFeatures: ReadonlySet<string>;
   readonly #instance: unknown;
   readonly #ownsDevice: boolean;
   readonly #pipelines = new Map<string, GPUComputePipeline>();
@@ -175,18 +160,10 @@ export class GpuContext implements Disposable {
     this.#instance = instance;
     this.#ownsDevice = ownsDevice;
     this.adapterInfo = adapterInfo ?? null;
-    // language features belong to the GPU object (Dawn instance or navigator.gpu), not the device
-    const gpu = (instance ??
-      (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu ??
-      null) as GPU | null;
-    this.wgslLanguageFeatures = new Set<string>(
-      options.wgslLanguageFeatures ?? (gpu?.wgslLanguageFeatures as Iterable<string> | undefined) ?? [],
-    );
     this.features = {
       shaderF16: device.features.has('shader-f16') && !options.disableShaderF16,
       subgroups: device.features.has('subgroups') && !options.disableSubgroups,
       timestampQuery: device.features.has('timestamp-query'),
-      packedDot4: this.wgslLanguageFeatures.has('packed_4x8_integer_dot_product'),
     };
     this.limits = readLimits(device.limits);
     device.lost.then((info) => {
