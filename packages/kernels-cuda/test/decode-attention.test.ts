@@ -80,6 +80,9 @@ function higgsCases(): Case[] {
     { layout: L(h('aqua-2', 1), 64), group: 4, kernel: 'auto' },
   ];
   for (const layer of [1, 3, 7]) out.push({ layout: L(h('kvq-2', layer), 64), group: 4, kernel: 'auto' });
+  // value scales ride in the fp16 softmax weights: small values (AQUA residuals of well-predicted layers)
+  out.push({ layout: L(h('kvq-2', 1), 64), group: 4, kernel: 'auto', valueScale: 1e-3 });
+  out.push({ layout: L(h('aqua-2.5', 1), 128), group: 8, kernel: 'tensor-core', valueScale: 1e-3 });
   return out;
 }
 
