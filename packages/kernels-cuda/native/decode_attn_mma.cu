@@ -41,13 +41,13 @@ template <int B>
 __host__ __device__ constexpr int code_pos(int s) {
   return s + B > 10 ? s - 8 : s;
 }
-// (2^(10−s') + code_lo, 2^(10−s') + code_hi) with s' = code_pos<B>(s): the kernels that fold the bias
-// 2^(10−s') into per-head sums (code_bias) feed this to the MMA as it is
 // the exponent bits of both halves, which alone read 2^(10−s'): the bias of codes2_biased<B>(·, s)
 template <int B>
 __host__ __device__ constexpr uint32_t code_magic(int s) {
   return ((uint32_t)(25 - code_pos<B>(s)) << 10) | ((uint32_t)(25 - code_pos<B>(s)) << 26);
 }
+// (2^(10−s') + code_lo, 2^(10−s') + code_hi) with s' = code_pos<B>(s): the kernels that fold the bias
+// 2^(10−s') into per-head sums (code_bias) feed this to the MMA as it is
 template <int B>
 __device__ __forceinline__ uint32_t codes2_biased(uint32_t w, int s) {
   if (s + B > 10) w >>= 8;
