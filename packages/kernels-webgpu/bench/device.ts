@@ -31,6 +31,10 @@ import { timeRecorded } from './timing.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
+/** `--methods a,b,…`: time only these rows of METHODS (the checks run them all) */
+const methodFilter = args.includes('--methods')
+  ? (args[args.indexOf('--methods') + 1] ?? '').split(',')
+  : null;
 const outPath =
   args[args.indexOf('--out') + 1] && args.includes('--out')
     ? args[args.indexOf('--out') + 1]!
@@ -58,12 +62,15 @@ const higgs = (bits: number, seed: number): QuantizerSpec => {
   };
 };
 /** K/V configurations of the attention benchmark (`kernel: 'lane'` forces the original kernel). */
-const METHODS: { name: string; k: QuantizerSpec; v: QuantizerSpec; kernel?: 'lane' }[] = [
+const METHODS: { name: string; k: QuantizerSpec; v: QuantizerSpec; kernel?: 'lane' | 'token' | 'mma' }[] = [
   { name: 'fp16', k: F16, v: F16 },
   { name: 'fp8', k: FP8, v: FP8 },
   { name: 'kivi-2', k: u(2, 'channel', 128), v: u(2, 'token', 128) },
   { name: 'kivi-2 lane', k: u(2, 'channel', 128), v: u(2, 'token', 128), kernel: 'lane' },
+  // the int8 subgroup-matrix kernel (where the device has it)
+  { name: 'kivi-2 mma', k: u(2, 'channel', 128), v: u(2, 'token', 128), kernel: 'mma' },
   { name: 'k4v2', k: u(4, 'channel', 128), v: u(2, 'token', 128) },
+  { name: 'k4v2 mma', k: u(4, 'channel', 128), v: u(2, 'token', 128), kernel: 'mma' },
   { name: 'k3v2', k: u(3, 'channel', 128), v: u(2, 'token', 128) },
   // aqua-2.5's predicted layers (HIGGS residuals K 2.5-bit / V 2-bit 2-D grids) and kvq-2's most common width
   { name: 'aqua-2.5', k: higgs(2.5, 0x6b), v: higgs(2, 0x76) },
@@ -136,6 +143,263 @@ function refDecodeAttention(
   return out;
 }
 
+/**
+ * Tolerance of the fused kernels vs fp64 over the same decoded cache (relative to the output's
+ * largest value): fp32 arithmetic, or for `'mma'` a 16-bit fixed-point query and softmax weights
+ * (steps of 1/32512 of the largest element, summed over up to 128 channels of codes < 16).
+ */
+const attnTolerance = (kernel: string) => (kernel === 'mma' ? 1e-3 : 1e-4);
+
+/** The int8 subgroup-matrix kernel vs fp64: formats, GQA widths, tails, scales, chunking. */
+async function mmaChecks(ctx: GpuContext, rng: SeededRandom): Promise<void> {
+  const cases: {
+    name: string;
+    k: QuantizerSpec;
+    v: QuantizerSpec;
+    D: number;
+    Hq: number;
+    Hkv: number;
+    B: number;
+    N: number;
+    cap: number;
+    bt: number;
+    vScale?: number;
+    tiles?: number;
+    prefetch?: boolean;
+    sg?: number;
+  }[] = [
+    {
+      name: 'kivi-2 g128',
+      k: u(2, 'channel', 128),
+      v: u(2, 'token', 128),
+      D: 128,
+      Hq: 32,
+      Hkv: 8,
+      B: 2,
+      N: 512,
+      cap: 512,
+      bt: 128,
+    },
+    {
+      name: 'kivi-2 g128, 456 of 512 tokens',
+      k: u(2, 'channel', 128),
+      v: u(2, 'token', 128),
+      D: 128,
+      Hq: 32,
+      Hkv: 8,
+      B: 2,
+      N: 456,
+      cap: 512,
+      bt: 128,
+    },
+    {
+      name: 'kivi-2 g128, 456 of 512 tokens, prefetch, 2 subgroups',
+      k: u(2, 'channel', 128),
+      v: u(2, 'token', 128),
+      D: 128,
+      Hq: 32,
+      Hkv: 8,
+      B: 2,
+      N: 456,
+      cap: 512,
+      bt: 128,
+      prefetch: true,
+      sg: 2,
+    },
+    {
+      name: 'k4v2 g32/g32',
+      k: u(4, 'channel', 32),
+      v: u(2, 'token', 32),
+      D: 128,
+      Hq: 32,
+      Hkv: 8,
+      B: 2,
+      N: 256,
+      cap: 256,
+      bt: 64,
+    },
+    {
+      name: 'k2v4 g64/g64, GQA 8 (N=16)',
+      k: u(2, 'channel', 64),
+      v: u(4, 'token', 64),
+      D: 128,
+      Hq: 16,
+      Hkv: 2,
+      B: 2,
+      N: 384,
+      cap: 384,
+      bt: 128,
+    },
+    {
+      name: 'k1v4, GQA 1',
+      k: u(1, 'channel', 32),
+      v: u(4, 'token', 128),
+      D: 128,
+      Hq: 4,
+      Hkv: 4,
+      B: 1,
+      N: 128,
+      cap: 128,
+      bt: 32,
+    },
+    {
+      name: 'k2v4 D=64, GQA 3',
+      k: u(2, 'channel', 32),
+      v: u(4, 'token', 32),
+      D: 64,
+      Hq: 6,
+      Hkv: 2,
+      B: 3,
+      N: 96,
+      cap: 96,
+      bt: 32,
+    },
+    {
+      name: 'kivi-2, values x0.001',
+      k: u(2, 'channel', 128),
+      v: u(2, 'token', 128),
+      D: 128,
+      Hq: 32,
+      Hkv: 8,
+      B: 1,
+      N: 256,
+      cap: 256,
+      bt: 128,
+      vScale: 0.001,
+    },
+    {
+      name: 'kivi-2, values x300',
+      k: u(2, 'channel', 128),
+      v: u(2, 'token', 128),
+      D: 128,
+      Hq: 32,
+      Hkv: 8,
+      B: 1,
+      N: 256,
+      cap: 256,
+      bt: 128,
+      vScale: 300,
+    },
+    {
+      name: 'kivi-2 4096 tokens, 3 tiles/chunk',
+      k: u(2, 'channel', 128),
+      v: u(2, 'token', 128),
+      D: 128,
+      Hq: 32,
+      Hkv: 8,
+      B: 1,
+      N: 4000,
+      cap: 4096,
+      bt: 128,
+      tiles: 3,
+    },
+    {
+      name: 'kivi-2 4096 tokens, 3 tiles/chunk, prefetch, 2 subgroups',
+      k: u(2, 'channel', 128),
+      v: u(2, 'token', 128),
+      D: 128,
+      Hq: 32,
+      Hkv: 8,
+      B: 1,
+      N: 4000,
+      cap: 4096,
+      bt: 128,
+      tiles: 3,
+      prefetch: true,
+      sg: 2,
+    },
+  ];
+  if (ctx.features.i8Matrices.length === 0) {
+    results.checks.push({
+      check: 'mma decode attention',
+      skipped: 'device has no i8 subgroup matrices',
+      ok: true,
+    });
+    return;
+  }
+  for (const c of cases) {
+    const C = c.Hkv * c.D;
+    const kq = createQuantizer(c.k);
+    const vq = createQuantizer(c.v);
+    const kb: EncodedBlock[][] = [];
+    const vb: EncodedBlock[][] = [];
+    const kd: Float32Array[] = [];
+    const vd: Float32Array[] = [];
+    const bs = { tokens: c.bt, kvHeads: c.Hkv, headDim: c.D };
+    for (let s = 0; s < c.B; s++) {
+      const ks: EncodedBlock[] = [];
+      const vs: EncodedBlock[] = [];
+      const kAll = new Float32Array(c.cap * C);
+      const vAll = new Float32Array(c.cap * C);
+      for (let j = 0; j < c.cap / c.bt; j++) {
+        const K = rng.normalArray(c.bt * C, 0.3, 1.5);
+        const V = rng.normalArray(c.bt * C, 0, c.vScale ?? 1);
+        ks.push(kq.encode(K, bs));
+        vs.push(vq.encode(V, bs));
+        kAll.set(kq.decode(ks[j]!), j * c.bt * C);
+        vAll.set(vq.decode(vs[j]!), j * c.bt * C);
+      }
+      kb.push(ks);
+      vb.push(vs);
+      kd.push(kAll);
+      vd.push(vAll);
+    }
+    const q = rng.normalArray(c.B * c.Hq * c.D);
+    const ts = { batch: c.B, tokens: c.cap, kvHeads: c.Hkv, headDim: c.D, blockTokens: c.bt };
+    using scope = new BufferScope(ctx);
+    using kt = GpuKvTensor.fromBlocks(ctx, c.k, ts, kb);
+    using vt = GpuKvTensor.fromBlocks(ctx, c.v, ts, vb);
+    let err = Number.POSITIVE_INFINITY;
+    let note = '';
+    try {
+      using attn = new DecodeAttention(
+        ctx,
+        { batch: c.B, tokens: c.N, queryHeads: c.Hq, kvHeads: c.Hkv, headDim: c.D },
+        kt.tileFormat(),
+        vt.tileFormat(),
+        {
+          kernel: 'mma',
+          ...(c.tiles ? { tilesPerChunk: c.tiles } : {}),
+          ...(c.prefetch || c.sg ? { tuning: { prefetch: c.prefetch, subgroupsPerGroup: c.sg } } : {}),
+        },
+      );
+      const qb = scope.upload(q);
+      const ob = scope.create(q.byteLength);
+      const got = await ctx.scoped('check mma attention', async () => {
+        const rec = new Recorder(ctx);
+        attn.record(rec, qb, kt, vt, ob);
+        rec.submit();
+        return new Float32Array(await ob.read(q.byteLength));
+      });
+      err = 0;
+      for (let s = 0; s < c.B; s++) {
+        const ref = refDecodeAttention(
+          q.subarray(s * c.Hq * c.D, (s + 1) * c.Hq * c.D),
+          c.Hq,
+          c.Hkv,
+          c.D,
+          kd[s]!,
+          vd[s]!,
+          c.N,
+        );
+        err = Math.max(err, relErr(got.subarray(s * c.Hq * c.D, (s + 1) * c.Hq * c.D), ref));
+      }
+      note = `${attn.nChunks} chunks`;
+    } catch (e) {
+      note = (e as Error).message;
+    }
+    results.checks.push({
+      check: 'mma decode attention vs fp64',
+      case: c.name,
+      relErr: err,
+      note,
+      tolerance: 1e-3,
+      ok: err < 1e-3,
+    });
+    log(`mma check ${c.name}: relErr ${err.toExponential(2)} ${note}`);
+  }
+}
+
 async function checks(ctx: GpuContext): Promise<void> {
   const backend = await createWebGpuBackend({ context: ctx });
   const rng = new SeededRandom(42);
@@ -174,6 +438,7 @@ async function checks(ctx: GpuContext): Promise<void> {
   const N = 256;
   const C = Hkv * D;
   for (const m of METHODS) {
+    if (m.kernel === 'mma') continue; // mmaChecks
     // `unrolled`: the configuration the large shapes get by default (1 token/thread, values unrolled)
     for (const [noSubgroups, unrolled] of [
       [false, false],
@@ -208,7 +473,7 @@ async function checks(ctx: GpuContext): Promise<void> {
         vt.tileFormat(),
         {
           noSubgroups,
-          ...(m.kernel ? { kernel: m.kernel } : {}),
+          ...(m.kernel ? { kernel: m.kernel } : unrolled ? { kernel: 'token' as const } : {}),
           ...(unrolled ? { tokensPerThread: 1, tuning: { vunroll: true } } : {}),
         },
       );
@@ -241,10 +506,12 @@ async function checks(ctx: GpuContext): Promise<void> {
         tokensPerThread: attn.tokensPerThread,
         unrolled,
         relErr: err,
-        ok: err < 1e-4,
+        tolerance: attnTolerance(attn.kernel),
+        ok: err < attnTolerance(attn.kernel),
       });
     }
   }
+  await mmaChecks(ctx, rng);
   // 3. Backend.attention (general path) with an encoded and a dense segment, GQA, 3 query tokens
   {
     const Nn = 40;
@@ -392,7 +659,8 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
       ];
   for (const { N, B } of shapes) {
     let fp16Ms = 0;
-    for (const m of METHODS) {
+    for (const m of METHODS.filter((x) => !methodFilter || methodFilter.includes(x.name))) {
+      if (m.kernel === 'mma' && ctx.features.i8Matrices.length === 0) continue;
       using scope = new BufferScope(ctx);
       const ts = { batch: B, tokens: N, kvHeads: Hkv, headDim: D, blockTokens: N };
       const kt0 = new GpuKvTensor(ctx, m.k, ts, 'bench K');
@@ -435,14 +703,31 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
         const q = scope.upload(new SeededRandom(9).normalArray(B * Hq * D));
         const out = scope.create(B * Hq * D * 4);
         // token-parallel variants: tokens per thread 1/2 (kivi-2, aqua-2.5), and without subgroups
-        const variants: { noSubgroups: boolean; tpt?: number }[] =
+        const variants: {
+          noSubgroups: boolean;
+          tpt?: number;
+          mma?: { probe?: number; tiles?: number; prefetch?: boolean; sg?: number };
+        }[] =
           m.name === 'fp16' || m.name === 'kivi-2' || m.name === 'kivi-2 lane'
             ? [{ noSubgroups: false }, { noSubgroups: true }]
             : [{ noSubgroups: false }];
         // the other key-phase width than the default (DecodeAttention: 1 from B·Hkv·N ≥ 2^19)
         if (m.name === 'kivi-2' || m.name === 'aqua-2.5')
           variants.push({ noSubgroups: false, tpt: B * Hkv * N >= 1 << 19 ? 2 : 1 });
-        for (const { noSubgroups, tpt } of variants) {
+        // KVQ_MMA_VARIANTS=p1,t8,…: probes (p) and tiles per chunk (t) of the int8 subgroup-matrix kernel
+        if (m.name === 'kivi-2 mma' && ctx.features.i8Matrices.length > 0)
+          for (const v of (process.env.KVQ_MMA_VARIANTS ?? '').split(',').filter(Boolean))
+            variants.push({
+              noSubgroups: false,
+              mma: v.startsWith('p')
+                ? { probe: Number(v.slice(1)) }
+                : v.startsWith('s')
+                  ? { sg: Number(v.slice(1, 2)), ...(v.endsWith('f') ? { prefetch: true } : {}) }
+                  : v === 'f'
+                    ? { prefetch: true }
+                    : { tiles: Number(v.slice(1)) },
+            });
+        for (const { noSubgroups, tpt, mma } of variants) {
           using attn = new DecodeAttention(
             ctx,
             { batch: B, tokens: N, queryHeads: Hq, kvHeads: Hkv, headDim: D },
@@ -452,6 +737,13 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
               noSubgroups,
               ...(m.kernel ? { kernel: m.kernel } : {}),
               ...(tpt ? { tokensPerThread: tpt } : {}),
+              ...(mma?.probe || mma?.prefetch || mma?.sg
+                ? {
+                    kernel: 'mma' as const,
+                    tuning: { probe: mma.probe, prefetch: mma.prefetch, subgroupsPerGroup: mma.sg },
+                  }
+                : {}),
+              ...(mma?.tiles ? { kernel: 'mma' as const, tilesPerChunk: mma.tiles } : {}),
             },
           );
           if (noSubgroups && !ctx.features.subgroups) continue;
@@ -461,7 +753,7 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
           const gbps = kvBytes / (t.ms * 1e6);
           if (m.name === 'fp16' && !noSubgroups) fp16Ms = t.ms;
           results.attention.push({
-            method: m.name,
+            method: mma ? `${m.name} ${JSON.stringify(mma)}` : m.name,
             kernel: attn.kernel,
             tokensPerThread: attn.kernel === 'token' ? attn.tokensPerThread : null,
             tilesPerChunk: attn.tilesPerChunk,
@@ -482,7 +774,7 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
             reps: t.reps,
           });
           log(
-            `attention ${m.name} [${attn.kernel}${tpt ? ` tpt ${tpt}` : ''}] B=${B} N=${N}${noSubgroups ? ' (no subgroups)' : ''}: ${t.ms.toFixed(4)} ms, ${gbps.toFixed(0)} GB/s`,
+            `attention ${m.name}${mma ? ` ${JSON.stringify(mma)}` : ''} [${attn.kernel}${tpt ? ` tpt ${tpt}` : ''}] B=${B} N=${N}${noSubgroups ? ' (no subgroups)' : ''}: ${t.ms.toFixed(4)} ms, ${gbps.toFixed(0)} GB/s`,
           );
         }
       } finally {
@@ -578,7 +870,9 @@ async function sweep(ctx: GpuContext, ceiling: number): Promise<void> {
 async function main(): Promise<void> {
   const t0 = performance.now();
   const dawnFlags = (process.env.KVQ_DAWN_FLAGS ?? '').split(';').filter(Boolean);
-  const ctx = await createGpuContext({ powerPreference: 'high-performance', dawnFlags });
+  // int8 subgroup matrices (Dawn's experimental feature) unless KVQ_SUBGROUP_MATRIX=0
+  const subgroupMatrix = process.env.KVQ_SUBGROUP_MATRIX !== '0';
+  const ctx = await createGpuContext({ powerPreference: 'high-performance', dawnFlags, subgroupMatrix });
   const info = ctx.adapterInfo;
   results.info = {
     date: new Date().toISOString(),
@@ -589,6 +883,8 @@ async function main(): Promise<void> {
     features: ctx.features,
     limits: ctx.limits,
     subgroupMinSize: (info as { subgroupMinSize?: number } | null)?.subgroupMinSize,
+    subgroupSizes: ctx.features.subgroupSizes,
+    i8Matrices: ctx.features.i8Matrices,
     node: process.version,
     dawnFlags,
     quick,

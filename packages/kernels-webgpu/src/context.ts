@@ -20,6 +20,21 @@ export interface GpuContextOptions {
   readonly disableShaderF16?: boolean;
   /** Do not use `subgroups` even when the device has it. */
   readonly disableSubgroups?: boolean;
+  /**
+   * When requesting a device: also request Dawn's experimental `chromium-experimental-subgroup-matrix`
+   * feature (cooperative matrices: the int8 tensor-core decode attention) if the adapter has it. In
+   * Node this adds Dawn's `allow_unsafe_apis` toggle to the instance, which Dawn requires for the
+   * feature (Chrome needs its `--enable-unsafe-webgpu` flag). Off by default. A device passed in
+   * is used with whatever features it has.
+   */
+  readonly subgroupMatrix?: boolean;
+}
+
+/** An i8 × i8 → i32 subgroup-matrix shape (M × N × K) the device supports. */
+export interface GpuI8MatrixShape {
+  readonly M: number;
+  readonly N: number;
+  readonly K: number;
 }
 
 /** Optional features this package uses when the device has them. */
@@ -27,6 +42,37 @@ export interface GpuFeatures {
   readonly shaderF16: boolean;
   readonly subgroups: boolean;
   readonly timestampQuery: boolean;
+  /**
+   * i8 subgroup-matrix shapes usable on this device (empty without
+   * `chromium-experimental-subgroup-matrix`, or without the adapter's description of them)
+   */
+  readonly i8Matrices: readonly GpuI8MatrixShape[];
+  /** the adapter's subgroup sizes, when it says (min, max) */
+  readonly subgroupSizes: readonly [number, number] | null;
+}
+
+const SUBGROUP_MATRIX = 'chromium-experimental-subgroup-matrix' as GPUFeatureName;
+
+interface AdapterInfoExt {
+  readonly subgroupMinSize?: number;
+  readonly subgroupMaxSize?: number;
+  readonly subgroupMatrixConfigs?: Iterable<{
+    readonly componentType: string;
+    readonly resultComponentType: string;
+    readonly M: number;
+    readonly N: number;
+    readonly K: number;
+  }>;
+}
+
+function i8Shapes(device: GPUDevice, info: AdapterInfoExt | null): GpuI8MatrixShape[] {
+  if (!device.features.has(SUBGROUP_MATRIX) || !device.features.has('subgroups' as GPUFeatureName) || !info)
+    return [];
+  const out: GpuI8MatrixShape[] = [];
+  for (const c of info.subgroupMatrixConfigs ?? []) {
+    if (c.componentType === 'i8' && c.resultComponentType === 'i32') out.push({ M: c.M, N: c.N, K: c.K });
+  }
+  return out;
 }
 
 /** Limits read from the device (never assumed). */
@@ -75,8 +121,10 @@ async function requestAdapterAnywhere(
     if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
   }
   let gpu: GPU;
+  const flags = [...(options.dawnFlags ?? [])];
+  if (options.subgroupMatrix) flags.push('enable-dawn-features=allow_unsafe_apis');
   try {
-    gpu = mod.create([...(options.dawnFlags ?? [])]);
+    gpu = mod.create(flags);
   } catch (err) {
     throw new WebGpuUnavailableError(`Dawn's create() failed: ${(err as Error).message}`, { cause: err });
   }
@@ -114,6 +162,8 @@ export async function createGpuContext(options: GpuContextOptions = {}): Promise
   for (const f of ['shader-f16', 'subgroups', 'timestamp-query'] as GPUFeatureName[]) {
     if (adapter.features.has(f)) wanted.push(f);
   }
+  if (options.subgroupMatrix && adapter.features.has(SUBGROUP_MATRIX) && adapter.features.has('subgroups'))
+    wanted.push(SUBGROUP_MATRIX);
   const al = adapter.limits;
   const requiredLimits: Record<string, number> = {
     maxBufferSize: al.maxBufferSize,
@@ -164,11 +214,26 @@ export class GpuContext implements Disposable {
       shaderF16: device.features.has('shader-f16') && !options.disableShaderF16,
       subgroups: device.features.has('subgroups') && !options.disableSubgroups,
       timestampQuery: device.features.has('timestamp-query'),
+      i8Matrices: i8Shapes(device, this.#infoExt()),
+      subgroupSizes: this.#subgroupSizes(),
     };
     this.limits = readLimits(device.limits);
     device.lost.then((info) => {
       if (!this.#disposed) this.#lost = new DeviceLostError(info.reason, info.message);
     });
+  }
+
+  #infoExt(): AdapterInfoExt | null {
+    return (this.adapterInfo ??
+      (this.device as { adapterInfo?: GPUAdapterInfo }).adapterInfo ??
+      null) as AdapterInfoExt | null;
+  }
+
+  #subgroupSizes(): [number, number] | null {
+    const info = this.#infoExt();
+    const lo = info?.subgroupMinSize;
+    const hi = info?.subgroupMaxSize;
+    return typeof lo === 'number' && typeof hi === 'number' ? [lo, hi] : null;
   }
 
   /** Buffers this context owns now, and their bytes (for leak checks). */

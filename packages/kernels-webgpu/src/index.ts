@@ -8,7 +8,7 @@
 import { registerWebGpuBackend } from './register.js';
 
 export { createGpuContext, GpuContext } from './context.js';
-export type { GpuContextOptions, GpuFeatures, GpuLimits } from './context.js';
+export type { GpuContextOptions, GpuFeatures, GpuI8MatrixShape, GpuLimits } from './context.js';
 export { GpuBuffer, BufferScope, Usage, STORAGE_RW } from './buffer.js';
 export {
   WebGpuUnavailableError,
@@ -28,6 +28,7 @@ export { recordEncode, recordDecode, gpuSupportsSpec, GPU_QUANTIZER_KINDS } from
 export { ropeTable } from './ops/rope-table.js';
 export { fusedHeadDimSupported } from './kernels/decode-attention.wgsl.js';
 export type { KvTileFormat, DecodeAttentionConfig } from './kernels/decode-attention.wgsl.js';
+export { mmaUnsupported, mmaCodePosition } from './kernels/decode-attention-mma.wgsl.js';
 export { registerWebGpuBackend, WEBGPU_PRIORITY } from './register.js';
 
 registerWebGpuBackend();

@@ -6,6 +6,15 @@ import { InvalidArgumentError, UnsupportedOpError } from '@kvq/core';
 import { GpuBuffer } from '../buffer.js';
 import type { GpuContext } from '../context.js';
 import {
+  MMA_TILE,
+  type MmaAttentionConfig,
+  mmaAttentionKey,
+  mmaAttentionWgsl,
+  mmaColumns,
+  mmaLayout,
+  mmaUnsupported,
+} from '../kernels/decode-attention-mma.wgsl.js';
+import {
   TP_THREADS,
   type TpAttentionConfig,
   tpAttentionKey,
@@ -42,19 +51,23 @@ export interface DecodeAttentionOptions {
   readonly span?: number;
   /** softmax scale; default 1/sqrt(headDim) */
   readonly scale?: number;
-  /** force the path without subgroups */
+  /** force a path without subgroups (so never the `'mma'` kernel, which needs them) */
   readonly noSubgroups?: boolean;
   /** tokens per loop iteration of a slot (1..8; default 4; lane kernel only) */
   readonly tokensPerIter?: number;
   /**
+   * `'mma'`: the int8 subgroup-matrix kernel (uniform channel-axis keys and token-axis values of
+   * 1, 2 or 4 bits; needs the device's `chromium-experimental-subgroup-matrix` with i8 shapes
+   * 16 × N × 32 and subgroups of 32, see `createGpuContext({ subgroupMatrix: true })`; only when
+   * asked for: on the H100 it is still slower than `'token'`, see the README);
    * `'token'`: the token-parallel kernel (uniform channel-axis keys or HIGGS keys, uniform
    * token-axis or HIGGS values); `'lane'`: the original kernel (fp16, fp8, any uniform);
-   * default: token-parallel wherever it reads the formats.
+   * default: token-parallel wherever it reads the formats, else lane.
    */
-  readonly kernel?: 'token' | 'lane';
+  readonly kernel?: 'mma' | 'token' | 'lane';
   /** token-parallel kernel: tokens per thread in the key phase (1 or 2; default 1 from batch·kvHeads·tokens ≥ 2^19, else 2) */
   readonly tokensPerThread?: number;
-  /** token-parallel kernel: tiles of 128·tokensPerThread tokens per workgroup (default from the shape) */
+  /** token-parallel and mma kernels: tiles (128·tokensPerThread, or 32 tokens) per workgroup (default from the shape) */
   readonly tilesPerChunk?: number;
   /**
    * token-parallel kernel: code-generation knobs (see `TpAttentionConfig`): `vunroll` (default
@@ -67,6 +80,8 @@ export interface DecodeAttentionOptions {
     readonly dbuf?: boolean;
     readonly vbatch?: number;
     readonly lazy?: boolean;
+    readonly prefetch?: boolean;
+    readonly subgroupsPerGroup?: number;
   };
 }
 
@@ -78,13 +93,15 @@ export class DecodeAttention implements Disposable {
   readonly nChunks: number;
   readonly subgroups: boolean;
   readonly tokensPerIter: number;
-  /** which kernel runs: token-parallel (compressed formats) or the lane kernel (fp16, fp8, other uniform layouts) */
-  readonly kernel: 'token' | 'lane';
-  /** token-parallel kernel: tiles per workgroup (0 for the lane kernel) */
+  /** which kernel runs: int8 subgroup matrices, token-parallel (compressed formats), or the lane kernel (fp16, fp8, other uniform layouts) */
+  readonly kernel: 'mma' | 'token' | 'lane';
+  /** token-parallel and mma kernels: tiles per workgroup (0 for the lane kernel) */
   readonly tilesPerChunk: number;
   /** token-parallel kernel: tokens per thread in the key phase (0 for the lane kernel) */
   readonly tokensPerThread: number;
   #tp: TpAttentionConfig | null = null;
+  #mma: MmaAttentionConfig | null = null;
+  #mmaGroups = 0;
   #aux: GpuBuffer | null = null;
   readonly #keys: KvTileFormat;
   readonly #values: KvTileFormat;
@@ -123,7 +140,50 @@ export class DecodeAttention implements Disposable {
     const cpt = G <= 4 ? 16 : 8;
     const why = tpUnsupported(keys, values, headDim, tpt, cpt);
     const higgs = keys.kind === 'higgs' || values.kind === 'higgs';
-    if (options.kernel === 'token' || (options.kernel !== 'lane' && why === null)) {
+    const whyMma = mmaWhyNot(ctx, keys, values, headDim, G);
+    if (options.kernel === 'mma') {
+      if (options.noSubgroups)
+        throw new InvalidArgumentError("kernel 'mma' needs subgroups (noSubgroups was set)");
+      if (whyMma !== null)
+        throw new UnsupportedOpError('webgpu', `subgroup-matrix decode attention: ${whyMma}`);
+      this.kernel = 'mma';
+      this.subgroups = true;
+      this.tokensPerIter = 0;
+      this.tokensPerThread = 0;
+      this.span = 0;
+      const tilesTotal = Math.ceil(tokens / MMA_TILE);
+      const SG = options.tuning?.subgroupsPerGroup ?? 1;
+      if (SG !== 1 && SG !== 2 && SG !== 4)
+        throw new InvalidArgumentError(`subgroupsPerGroup must be 1, 2 or 4, got ${SG}`);
+      // measured on the H100: see the package README (one subgroup per workgroup; ~4096 workgroups,
+      // at most 128 chunks per sequence and head)
+      const tiles =
+        options.tilesPerChunk ??
+        Math.max(1, Math.ceil((batch * kvHeads * tilesTotal) / 4096), Math.ceil(tilesTotal / 128));
+      if (!Number.isInteger(tiles) || tiles < 1)
+        throw new InvalidArgumentError(`tilesPerChunk must be a positive integer, got ${tiles}`);
+      this.tilesPerChunk = tiles;
+      this.#mmaGroups = Math.ceil(tilesTotal / (tiles * SG));
+      // every subgroup writes its own partial
+      this.nChunks = this.#mmaGroups * SG;
+      this.#mma = {
+        headDim,
+        group: G,
+        keys: keys as MmaAttentionConfig['keys'],
+        values: values as MmaAttentionConfig['values'],
+        channels: kvHeads * headDim,
+        n: mmaColumns(G, ctx.features.i8Matrices)!,
+        ...(options.tuning?.probe ? { probe: options.tuning.probe } : {}),
+        ...(options.tuning?.prefetch !== undefined ? { prefetch: options.tuning.prefetch } : {}),
+        subgroupsPerGroup: SG,
+      };
+      const bytes = 4 * SG * mmaLayout(this.#mma).total;
+      if (bytes > ctx.limits.maxComputeWorkgroupStorageSize)
+        throw new UnsupportedOpError(
+          'webgpu',
+          `subgroup-matrix decode attention with ${SG} subgroups per workgroup needs ${bytes} B of workgroup memory (device: ${ctx.limits.maxComputeWorkgroupStorageSize})`,
+        );
+    } else if (options.kernel === 'token' || (options.kernel !== 'lane' && why === null)) {
       if (why !== null) throw new UnsupportedOpError('webgpu', `token-parallel decode attention: ${why}`);
       this.kernel = 'token';
       this.subgroups = ctx.features.subgroups && !options.noSubgroups;
@@ -202,6 +262,32 @@ export class DecodeAttention implements Disposable {
   /** Records attention of `q` (f32 [batch, queryHeads, headDim]) over `keys`/`values` into `out` (same shape as q). */
   record(rec: Recorder, q: GpuBuffer, keys: GpuKvTensor, values: GpuKvTensor, out: GpuBuffer): void {
     const s = this.shape;
+    if (this.#mma) {
+      const cfg = this.#mma;
+      rec.dispatch(
+        mmaAttentionKey(cfg),
+        () => mmaAttentionWgsl(cfg),
+        [
+          s.tokens,
+          s.kvHeads,
+          this.tilesPerChunk,
+          this.nChunks,
+          { f32: this.#scale },
+          keys.blocksPerSequence,
+          values.blocksPerSequence,
+        ],
+        [q, keys.buffer, values.buffer, this.#partials],
+        [this.#mmaGroups, s.kvHeads, s.batch],
+      );
+      rec.dispatch(
+        `dattn-reduce:${s.headDim}`,
+        () => decodeAttentionReduceWgsl(s.headDim),
+        [this.nChunks],
+        [this.#partials, out],
+        grid(this.ctx, s.batch * s.queryHeads),
+      );
+      return;
+    }
     if (this.#tp) {
       const cfg = this.#tp;
       const aux = this.#aux!;
@@ -281,6 +367,30 @@ export class DecodeAttention implements Disposable {
   [Symbol.dispose](): void {
     this.dispose();
   }
+}
+
+/** Why the int8 subgroup-matrix kernel cannot run here (device or formats), or null when it can. */
+function mmaWhyNot(
+  ctx: GpuContext,
+  keys: KvTileFormat,
+  values: KvTileFormat,
+  headDim: number,
+  group: number,
+): string | null {
+  if (ctx.features.i8Matrices.length === 0)
+    return 'the device has no i8 subgroup matrices (chromium-experimental-subgroup-matrix; createGpuContext({ subgroupMatrix: true }) requests it)';
+  const sz = ctx.features.subgroupSizes;
+  if (!sz || sz[0] !== 32 || sz[1] !== 32)
+    return `subgroups of ${sz ? `${sz[0]}..${sz[1]}` : 'unknown size'} invocations (needs exactly 32)`;
+  if (mmaColumns(group, ctx.features.i8Matrices) === null)
+    return `no i8 shape 16 × N × 32 with N ≥ ${2 * group} (${group} query heads per kv head)`;
+  const f = mmaUnsupported(keys, values, headDim);
+  if (f !== null) return f;
+  const n = mmaColumns(group, ctx.features.i8Matrices)!;
+  const bytes = 4 * mmaLayout({ headDim, n, values: values as MmaAttentionConfig['values'] }).total;
+  if (bytes > ctx.limits.maxComputeWorkgroupStorageSize)
+    return `${bytes} B of workgroup memory (device: ${ctx.limits.maxComputeWorkgroupStorageSize})`;
+  return null;
 }
 
 /** Whether key rows can be read as vec4<u32> (every row of a head starts on a 16-byte boundary). */
