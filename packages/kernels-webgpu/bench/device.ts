@@ -166,7 +166,6 @@ async function mmaChecks(ctx: GpuContext, rng: SeededRandom): Promise<void> {
     vScale?: number;
     tiles?: number;
     prefetch?: boolean;
-    sg?: number;
   }[] = [
     {
       name: 'kivi-2 g128',
@@ -193,7 +192,7 @@ async function mmaChecks(ctx: GpuContext, rng: SeededRandom): Promise<void> {
       bt: 128,
     },
     {
-      name: 'kivi-2 g128, 456 of 512 tokens, prefetch, 2 subgroups',
+      name: 'kivi-2 g128, 456 of 512 tokens, prefetch',
       k: u(2, 'channel', 128),
       v: u(2, 'token', 128),
       D: 128,
@@ -204,7 +203,6 @@ async function mmaChecks(ctx: GpuContext, rng: SeededRandom): Promise<void> {
       cap: 512,
       bt: 128,
       prefetch: true,
-      sg: 2,
     },
     {
       name: 'k4v2 g32/g32',
@@ -240,6 +238,18 @@ async function mmaChecks(ctx: GpuContext, rng: SeededRandom): Promise<void> {
       B: 1,
       N: 128,
       cap: 128,
+      bt: 32,
+    },
+    {
+      name: 'k4v1 g32/g64, GQA 2',
+      k: u(4, 'channel', 32),
+      v: u(1, 'token', 64),
+      D: 128,
+      Hq: 4,
+      Hkv: 2,
+      B: 2,
+      N: 160,
+      cap: 160,
       bt: 32,
     },
     {
@@ -294,7 +304,7 @@ async function mmaChecks(ctx: GpuContext, rng: SeededRandom): Promise<void> {
       tiles: 3,
     },
     {
-      name: 'kivi-2 4096 tokens, 3 tiles/chunk, prefetch, 2 subgroups',
+      name: 'kivi-2 4096 tokens, 3 tiles/chunk, prefetch',
       k: u(2, 'channel', 128),
       v: u(2, 'token', 128),
       D: 128,
@@ -306,7 +316,6 @@ async function mmaChecks(ctx: GpuContext, rng: SeededRandom): Promise<void> {
       bt: 128,
       tiles: 3,
       prefetch: true,
-      sg: 2,
     },
   ];
   if (ctx.features.i8Matrices.length === 0) {
@@ -360,7 +369,7 @@ async function mmaChecks(ctx: GpuContext, rng: SeededRandom): Promise<void> {
         {
           kernel: 'mma',
           ...(c.tiles ? { tilesPerChunk: c.tiles } : {}),
-          ...(c.prefetch || c.sg ? { tuning: { prefetch: c.prefetch, subgroupsPerGroup: c.sg } } : {}),
+          ...(c.prefetch ? { tuning: { prefetch: true } } : {}),
         },
       );
       const qb = scope.upload(q);
@@ -706,7 +715,7 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
         const variants: {
           noSubgroups: boolean;
           tpt?: number;
-          mma?: { probe?: number; tiles?: number; prefetch?: boolean; sg?: number };
+          mma?: { probe?: number; tiles?: number; prefetch?: boolean };
         }[] =
           m.name === 'fp16' || m.name === 'kivi-2' || m.name === 'kivi-2 lane'
             ? [{ noSubgroups: false }, { noSubgroups: true }]
@@ -721,11 +730,9 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
               noSubgroups: false,
               mma: v.startsWith('p')
                 ? { probe: Number(v.slice(1)) }
-                : v.startsWith('s')
-                  ? { sg: Number(v.slice(1, 2)), ...(v.endsWith('f') ? { prefetch: true } : {}) }
-                  : v === 'f'
-                    ? { prefetch: true }
-                    : { tiles: Number(v.slice(1)) },
+                : v === 'f'
+                  ? { prefetch: true }
+                  : { tiles: Number(v.slice(1)) },
             });
         for (const { noSubgroups, tpt, mma } of variants) {
           using attn = new DecodeAttention(
@@ -737,11 +744,8 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
               noSubgroups,
               ...(m.kernel ? { kernel: m.kernel } : {}),
               ...(tpt ? { tokensPerThread: tpt } : {}),
-              ...(mma?.probe || mma?.prefetch || mma?.sg
-                ? {
-                    kernel: 'mma' as const,
-                    tuning: { probe: mma.probe, prefetch: mma.prefetch, subgroupsPerGroup: mma.sg },
-                  }
+              ...(mma?.probe || mma?.prefetch
+                ? { kernel: 'mma' as const, tuning: { probe: mma.probe, prefetch: mma.prefetch } }
                 : {}),
               ...(mma?.tiles ? { kernel: 'mma' as const, tilesPerChunk: mma.tiles } : {}),
             },

@@ -53,11 +53,6 @@ export interface MmaAttentionConfig {
   readonly probe?: number;
   /** load the next tile's code words, value scales and mins while this one is computed */
   readonly prefetch?: boolean;
-  /**
-   * subgroups per workgroup (1, 2 or 4; default 1): each takes its own tiles (consecutive tiles
-   * go to consecutive subgroups), with its own workgroup memory, and writes its own partial
-   */
-  readonly subgroupsPerGroup?: number;
 }
 
 /** An i8 subgroup-matrix shape the device supports (`GPUSubgroupMatrixConfig`, i8 → i32). */
@@ -104,7 +99,7 @@ export function mmaUnsupported(keys: KvTileFormat, values: KvTileFormat, headDim
 export function mmaAttentionKey(c: MmaAttentionConfig): string {
   const f = (u: UniformTile) =>
     `u${u.bits}${u.axis[0]}${u.groupSize}b${u.blockTokens}w${u.blockWords}g${u.nGroups}`;
-  return `dattn-mma:${c.headDim}:${c.group}:${f(c.keys)}:${f(c.values)}:${c.channels}:n${c.n}:p${c.probe ?? 0}${c.prefetch ? ':pf' : ''}:s${c.subgroupsPerGroup ?? 1}`;
+  return `dattn-mma:${c.headDim}:${c.group}:${f(c.keys)}:${f(c.values)}:${c.channels}:n${c.n}:p${c.probe ?? 0}${c.prefetch ? ':pf' : ''}`;
 }
 
 /** Workgroup memory layout (i32 words). */
@@ -121,7 +116,7 @@ export function mmaLayout(c: { headDim: number; n: number; values: UniformTile }
 } {
   const D = c.headDim;
   const kxRow = D / 4 + 4; // token rows of D bytes + 16 (ldmatrix-style loads without bank conflicts)
-  const kx = Math.max(MMA_TILE * kxRow, D * c.n); // also holds the value results [D][n]
+  const kx = Math.max(MMA_TILE * kxRow, D * c.n); // also holds the value results, column-major [n][D]
   const vxRow = MMA_TILE / 4 + 4; // channel rows of 32 token bytes + 16
   const vxBlock = 16 * vxRow + 4; // 16 channel rows, + 16 bytes so the transposed stores spread over banks
   const vx = (D / 16) * vxBlock;
@@ -183,7 +178,6 @@ export function mmaAttentionWgsl(c: MmaAttentionConfig): string {
   const S: string[] = [];
   const e = (l: string) => S.push(l);
   const probe = c.probe ?? 0;
-  const SG = c.subgroupsPerGroup ?? 1;
   /** probes without matrix products */
   const noMat = probe === 1 || probe >= 6;
   const prefetch = !!c.prefetch;
@@ -191,11 +185,6 @@ export function mmaAttentionWgsl(c: MmaAttentionConfig): string {
   const pre: string[] = [];
 
   e('  let chunk = wid.x; let hk = wid.y; let b = wid.z;');
-  // one subgroup: its index is the constant 0 (workgroup-uniform for WGSL's analysis)
-  e(SG > 1 ? '  let li = lid % 32u; let sg = lid / 32u;' : '  let li = lid; let sg = 0u;');
-  e(
-    `  let kxo = sg * ${L.kx}u; let vxo = sg * ${L.vx}u; let qqo = sg * ${L.qq}u; let pqo = sg * ${L.pq}u; let sxo = sg * ${L.sx}u;`,
-  );
   e(`  let Hq = p.Hkv * ${G}u;`);
   if (probe === 7) e('  var sink = 0u;');
   e(`  let qb = (b * Hq + hk * ${G}u) * ${D}u;`);
@@ -207,17 +196,14 @@ export function mmaAttentionWgsl(c: MmaAttentionConfig): string {
   e('  var kgroup = 0xffffffffu;');
   const loopAt = S.length;
   e('  for (var tile = 0u; tile < p.tiles; tile = tile + 1u) {');
-  e(`    let wstart = (chunk * p.tiles + tile) * ${SG * MMA_TILE}u;`);
-  e('    if (wstart >= p.N) { break; }');
-  e(`    let tstart = wstart + sg * ${MMA_TILE}u;`);
-  // a subgroup past the end computes on the last tile with every token masked
-  e(`    let tsc = min(tstart, ((p.N - 1u) / ${MMA_TILE}u) * ${MMA_TILE}u);`);
+  e(`    let tstart = (chunk * p.tiles + tile) * ${MMA_TILE}u;`);
+  e('    if (tstart >= p.N) { break; }');
   e(c.probe === 5 ? '' : '    workgroupBarrier();');
-  e(`    let kbase = (b * p.nBlocksK + tsc / ${kf.blockTokens}u) * ${kf.blockWords}u;`);
-  e(`    let kti0 = tsc % ${kf.blockTokens}u;`);
-  e('    let last = p.N - 1u - tsc;'); // last valid token of the tile, relative (may exceed 31)
-  e(`    let newGroup = tsc / ${kf.groupSize}u != kgroup;`);
-  e(`    kgroup = tsc / ${kf.groupSize}u;`);
+  e(`    let kbase = (b * p.nBlocksK + tstart / ${kf.blockTokens}u) * ${kf.blockWords}u;`);
+  e(`    let kti0 = tstart % ${kf.blockTokens}u;`);
+  e('    let last = p.N - 1u - tstart;'); // last valid token of the tile, relative (may exceed 31)
+  e(`    let newGroup = tstart / ${kf.groupSize}u != kgroup;`);
+  e(`    kgroup = tstart / ${kf.groupSize}u;`);
   // ---- query fold for a new key group ----------------------------------------------------------
   e('    if (newGroup) {');
   e(`      let fg0 = 2u * kbase + (kti0 / ${kf.groupSize}u) * ${C}u + hk * ${D}u + li;`);
@@ -240,7 +226,7 @@ export function mmaAttentionWgsl(c: MmaAttentionConfig): string {
     packRow(
       (h) => `s${h}.x`,
       (h) => `s${h}.y`,
-    ).forEach((w, i) => e(`        qq[qqo + row * 4u + ${i}u] = ${w};`));
+    ).forEach((w, i) => e(`        qq[row * 4u + ${i}u] = ${w};`));
     e('      }');
   }
   e('    }');
@@ -286,7 +272,7 @@ export function mmaAttentionWgsl(c: MmaAttentionConfig): string {
   if (prefetch) {
     // the first tile's loads happen before the loop (see `pre`), each tile issues the next one's
     const saved = S.splice(0);
-    loads(`chunk * p.tiles * ${SG * MMA_TILE}u + sg * ${MMA_TILE}u`, '  ');
+    loads(`chunk * p.tiles * ${MMA_TILE}u`, '  ');
     pre.push(...S.splice(0));
     S.push(...saved);
   } else {
@@ -301,15 +287,24 @@ export function mmaAttentionWgsl(c: MmaAttentionConfig): string {
         continue;
       }
       e(`      let kr${i} = (4u * qd + ${i}u) * ${L.kxRow}u + m * ${nK / 4}u;`);
+      // word k' = (k + qd) mod f: lanes of different qd store to different banks
       for (const k of range(fK))
         e(
-          `      kx[kxo + kr${i} + ${k}u] = bitcast<i32>(${k === 0 ? w : `(${w} >> ${bK * k}u)`} & ${maskK});`,
+          fK === 1
+            ? `      kx[kr${i}] = bitcast<i32>(${w} & ${maskK});`
+            : `      { let kk = (${k}u + qd) % ${fK}u; kx[kr${i} + kk] = bitcast<i32>((${w} >> (${bK}u * kk)) & ${maskK}); }`,
         );
     }
     e('    }');
   }
   for (const s of vTasks) {
     e(`    { ${taskIds(s, WHV)}`);
+    // base of the task's channels m·n .. m·n + n − 1 in vx (n = 32/bits: 8, 16 or 32 channels)
+    e(
+      nV >= 16
+        ? `      let vr = m * ${(nV / 16) * L.vxBlock}u + qd;`
+        : `      let vr = (m >> 1u) * ${L.vxBlock}u + (m & 1u) * ${8 * L.vxRow}u + qd;`,
+    );
     if (probe === 7) e(`      sink = sink ^ cvw${s}.x ^ cvw${s}.y ^ cvw${s}.z ^ cvw${s}.w;`);
     for (const k of range(probe === 7 ? 0 : fV)) {
       for (const i of range(4))
@@ -327,22 +322,22 @@ export function mmaAttentionWgsl(c: MmaAttentionConfig): string {
         `(b${k}_1 >> 16u) | (b${k}_3 & 0xffff0000u)`,
       ];
       for (const j of range(4)) {
-        e(`      { let ch = m * ${nV}u + ${j * fV + k}u;`);
-        e(
-          `        vx[vxo + (ch >> 4u) * ${L.vxBlock}u + (ch & 15u) * ${L.vxRow}u + qd] = bitcast<i32>(${outs[j]}); }`,
-        );
+        // channel m·n + c, c = j·f + k < n: its row in the 16-row blocks, from the task's base
+        const c = j * fV + k;
+        const off = nV >= 16 ? (c >> 4) * L.vxBlock + (c & 15) * L.vxRow : c * L.vxRow;
+        e(`      vx[vr + ${off}u] = bitcast<i32>(${outs[j]});`);
       }
     }
     e('    }');
   }
   // value scales and mins of this invocation's token
   for (const g of range(NVG)) e(`    let vs${g} = cvs${g}; let vm${g} = cvm${g};`);
-  if (prefetch) loads(`select(tstart, tstart + ${SG * MMA_TILE}u, tile + 1u < p.tiles)`, '    ');
+  if (prefetch) loads(`select(tstart, tstart + ${MMA_TILE}u, tile + 1u < p.tiles)`, '    ');
   e(c.probe === 5 ? '' : '    workgroupBarrier();');
   if (probe !== 6) {
     e(probe === 4 ? '    {' : '    if (newGroup) {');
     for (const k of range(KS))
-      e(`      qm${k} = subgroupMatrixLoad<${right}>(&qq, qqo * 4u + ${512 * k}u, false, 16u);`);
+      e(`      qm${k} = subgroupMatrixLoad<${right}>(&qq, ${512 * k}u, false, 16u);`);
     e('    }');
   }
   // ---- scores ----------------------------------------------------------------------------------
@@ -351,18 +346,19 @@ export function mmaAttentionWgsl(c: MmaAttentionConfig): string {
     e(`      var s = ${result}();`);
     for (const k of range(KS)) {
       e(
-        `      s = subgroupMatrixMultiplyAccumulate(subgroupMatrixLoad<${left}>(&kx, kxo * 4u + ${mt * 16 * L.kxRow * 4 + 32 * k}u, false, ${L.kxRow * 4}u), qm${k}, s);`,
+        `      s = subgroupMatrixMultiplyAccumulate(subgroupMatrixLoad<${left}>(&kx, ${mt * 16 * L.kxRow * 4 + 32 * k}u, false, ${L.kxRow * 4}u), qm${k}, s);`,
       );
     }
-    e(`      subgroupMatrixStore(&sx, sxo + ${mt * 16 * N}u, s, false, ${N}u);`);
+    // column-major (token fastest): each invocation then reads its token's columns without bank conflicts
+    e(`      subgroupMatrixStore(&sx, ${mt * 16}u, s, true, ${MMA_TILE}u);`);
     e('    }');
   }
   e(c.probe === 5 ? '' : '    workgroupBarrier();');
   // ---- online softmax, one token per invocation ---------------------------------------------------
-  e('    let valid = tstart < p.N && li <= last;');
+  e('    let valid = li <= last;');
   for (const h of H) {
     e(
-      `    let sc${h} = select(NEG, fma(f32(sx[sxo + li * ${N}u + ${h}u]), 256.0, f32(sx[sxo + li * ${N}u + ${G + h}u])) * sq${h} + kb${h}, valid);`,
+      `    let sc${h} = select(NEG, fma(f32(sx[${h * MMA_TILE}u + li]), 256.0, f32(sx[${(G + h) * MMA_TILE}u + li])) * sq${h} + kb${h}, valid);`,
     );
     e(`    let mn${h} = max(m${h}, subgroupMax(sc${h}));`);
     e(`    let al${h} = exp(m${h} - mn${h}); m${h} = mn${h};`);
@@ -379,27 +375,27 @@ export function mmaAttentionWgsl(c: MmaAttentionConfig): string {
     packRow(
       (h) => `w${h}.x`,
       (h) => `w${h}.y`,
-    ).forEach((w, i) => e(`      pq[pqo + ${g * MMA_TILE * 4}u + li * 4u + ${i}u] = ${w};`));
+    ).forEach((w, i) => e(`      pq[${g * MMA_TILE * 4}u + li * 4u + ${i}u] = ${w};`));
     e('    }');
   }
   e(c.probe === 5 ? '' : '    workgroupBarrier();');
   // ---- values ----------------------------------------------------------------------------------
   for (const g of range(noMat || probe === 2 ? 0 : NVG))
-    e(`    let pm${g} = subgroupMatrixLoad<${right}>(&pq, pqo * 4u + ${g * MMA_TILE * 16}u, false, 16u);`);
+    e(`    let pm${g} = subgroupMatrixLoad<${right}>(&pq, ${g * MMA_TILE * 16}u, false, 16u);`);
   for (const ct of range(noMat || probe === 2 ? 0 : CT)) {
     const g = Math.floor((16 * ct) / vf.groupSize);
     e(
-      `    subgroupMatrixStore(&kx, kxo + ${ct * 16 * N}u, subgroupMatrixMultiply<i32>(subgroupMatrixLoad<${left}>(&vx, vxo * 4u + ${ct * L.vxBlock * 4}u, false, ${L.vxRow * 4}u), pm${g}), false, ${N}u);`,
+      `    subgroupMatrixStore(&kx, ${ct * 16}u, subgroupMatrixMultiply<i32>(subgroupMatrixLoad<${left}>(&vx, ${ct * L.vxBlock * 4}u, false, ${L.vxRow * 4}u), pm${g}), true, ${D}u);`,
     );
   }
   e(c.probe === 5 ? '' : '    workgroupBarrier();');
   for (const r of RR) {
     const g = Math.floor((32 * r) / vf.groupSize);
     e('    {');
-    e(`      let o = kxo + (li + ${32 * r}u) * ${N}u;`);
+    e(`      let o = li + ${32 * r}u;`);
     for (const h of H)
       e(
-        `      acc${r}_${h} = fma(fma(f32(kx[o + ${h}u]), 256.0, f32(kx[o + ${G + h}u])), sg${g} * ${(1 / FIX).toPrecision(9)}, acc${r}_${h});`,
+        `      acc${r}_${h} = fma(fma(f32(kx[o + ${h * D}u]), 256.0, f32(kx[o + ${(G + h) * D}u])), sg${g} * ${(1 / FIX).toPrecision(9)}, acc${r}_${h});`,
       );
     e('    }');
   }
@@ -409,7 +405,7 @@ export function mmaAttentionWgsl(c: MmaAttentionConfig): string {
     e('  {');
     e(`    let L = subgroupAdd(l${h});`);
     for (const g of range(NVG)) e(`    let vbs${g} = subgroupAdd(vb${g}_${h});`);
-    e(`    let o = ((b * Hq + hk * ${G}u + ${h}u) * p.nChunks + chunk * ${SG}u + sg) * ${D + 2}u;`);
+    e(`    let o = ((b * Hq + hk * ${G}u + ${h}u) * p.nChunks + chunk) * ${D + 2}u;`);
     e(`    if (li == 0u) { part[o] = m${h}; part[o + 1u] = L; }`);
     for (const r of RR) {
       const g = Math.floor((32 * r) / vf.groupSize);
@@ -420,16 +416,8 @@ export function mmaAttentionWgsl(c: MmaAttentionConfig): string {
 
   if (probe === 7) e('  if (sink == 0x9e3779b9u) { part[0] = 1.0; }');
   S.splice(loopAt, 0, ...pre);
-  // with several subgroups, matrix offsets and subgroup operations depend on the subgroup (uniform
-  // within it, which WGSL's analysis cannot see): the kernel needs subgroups of 32 consecutive
-  // invocations (checked by the host)
-  const diag =
-    SG > 1
-      ? `diagnostic(off, subgroup_uniformity);\n${probe === 6 ? '' : 'diagnostic(off, chromium_experimental.subgroup_matrix_uniformity);\n'}`
-      : '';
   return `enable subgroups;
 ${probe === 6 ? '' : 'enable chromium_experimental_subgroup_matrix;'}
-${diag}
 const NEG = -1.0e30;
 struct P { N: u32, Hkv: u32, tiles: u32, nChunks: u32, scale: f32, nBlocksK: u32, nBlocksV: u32 }
 @group(0) @binding(0) var<uniform> p: P;
@@ -437,11 +425,11 @@ struct P { N: u32, Hkv: u32, tiles: u32, nChunks: u32, scale: f32, nBlocksK: u32
 @group(0) @binding(2) var<storage, read> kbuf: array<u32>;
 @group(0) @binding(3) var<storage, read> vbuf: array<u32>;
 @group(0) @binding(4) var<storage, read_write> part: array<f32>;
-var<workgroup> kx: array<i32, ${SG * L.kx}>;
-var<workgroup> vx: array<i32, ${SG * L.vx}>;
-var<workgroup> qq: array<i32, ${SG * L.qq}>;
-var<workgroup> pq: array<i32, ${SG * L.pq}>;
-var<workgroup> sx: array<i32, ${SG * L.sx}>;
+var<workgroup> kx: array<i32, ${L.kx}>;
+var<workgroup> vx: array<i32, ${L.vx}>;
+var<workgroup> qq: array<i32, ${L.qq}>;
+var<workgroup> pq: array<i32, ${L.pq}>;
+var<workgroup> sx: array<i32, ${L.sx}>;
 fn half_k(i: u32) -> f32 { return unpack2x16float(kbuf[i >> 1u])[i & 1u]; }
 fn half_v(i: u32) -> f32 { return unpack2x16float(vbuf[i >> 1u])[i & 1u]; }
 // x (|x| ≤ ${FIX}) as hi·256 + lo with hi in [-127, 127], lo in [-128, 127]
@@ -450,8 +438,8 @@ fn split(x: f32) -> vec2<i32> {
   let hi = (v + 128) >> 8u;
   return vec2<i32>(hi, v - hi * 256);
 }
-@compute @workgroup_size(${SG * MMA_THREADS})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+@compute @workgroup_size(${MMA_THREADS})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
 ${S.join('\n')}
 }`;
 }

@@ -81,7 +81,6 @@ export interface DecodeAttentionOptions {
     readonly vbatch?: number;
     readonly lazy?: boolean;
     readonly prefetch?: boolean;
-    readonly subgroupsPerGroup?: number;
   };
 }
 
@@ -101,7 +100,6 @@ export class DecodeAttention implements Disposable {
   readonly tokensPerThread: number;
   #tp: TpAttentionConfig | null = null;
   #mma: MmaAttentionConfig | null = null;
-  #mmaGroups = 0;
   #aux: GpuBuffer | null = null;
   readonly #keys: KvTileFormat;
   readonly #values: KvTileFormat;
@@ -152,9 +150,6 @@ export class DecodeAttention implements Disposable {
       this.tokensPerThread = 0;
       this.span = 0;
       const tilesTotal = Math.ceil(tokens / MMA_TILE);
-      const SG = options.tuning?.subgroupsPerGroup ?? 1;
-      if (SG !== 1 && SG !== 2 && SG !== 4)
-        throw new InvalidArgumentError(`subgroupsPerGroup must be 1, 2 or 4, got ${SG}`);
       // measured on the H100: see the package README (one subgroup per workgroup; ~4096 workgroups,
       // at most 128 chunks per sequence and head)
       const tiles =
@@ -163,9 +158,7 @@ export class DecodeAttention implements Disposable {
       if (!Number.isInteger(tiles) || tiles < 1)
         throw new InvalidArgumentError(`tilesPerChunk must be a positive integer, got ${tiles}`);
       this.tilesPerChunk = tiles;
-      this.#mmaGroups = Math.ceil(tilesTotal / (tiles * SG));
-      // every subgroup writes its own partial
-      this.nChunks = this.#mmaGroups * SG;
+      this.nChunks = Math.ceil(tilesTotal / tiles);
       this.#mma = {
         headDim,
         group: G,
@@ -175,14 +168,7 @@ export class DecodeAttention implements Disposable {
         n: mmaColumns(G, ctx.features.i8Matrices)!,
         ...(options.tuning?.probe ? { probe: options.tuning.probe } : {}),
         ...(options.tuning?.prefetch !== undefined ? { prefetch: options.tuning.prefetch } : {}),
-        subgroupsPerGroup: SG,
       };
-      const bytes = 4 * SG * mmaLayout(this.#mma).total;
-      if (bytes > ctx.limits.maxComputeWorkgroupStorageSize)
-        throw new UnsupportedOpError(
-          'webgpu',
-          `subgroup-matrix decode attention with ${SG} subgroups per workgroup needs ${bytes} B of workgroup memory (device: ${ctx.limits.maxComputeWorkgroupStorageSize})`,
-        );
     } else if (options.kernel === 'token' || (options.kernel !== 'lane' && why === null)) {
       if (why !== null) throw new UnsupportedOpError('webgpu', `token-parallel decode attention: ${why}`);
       this.kernel = 'token';
@@ -277,7 +263,7 @@ export class DecodeAttention implements Disposable {
           values.blocksPerSequence,
         ],
         [q, keys.buffer, values.buffer, this.#partials],
-        [this.#mmaGroups, s.kvHeads, s.batch],
+        [this.nChunks, s.kvHeads, s.batch],
       );
       rec.dispatch(
         `dattn-reduce:${s.headDim}`,
