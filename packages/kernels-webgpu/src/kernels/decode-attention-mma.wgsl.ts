@@ -21,6 +21,7 @@
  * Precision: the query and the softmax weights are 16-bit fixed point (relative step 1/32512 of
  * the largest element per head and tile); codes and integer sums are exact.
  */
+import { SPLIT_ATTENTION_BINDINGS } from './decode-attention-tp.wgsl.js';
 import type { KvTileFormat } from './decode-attention.wgsl.js';
 
 /** Invocations per workgroup (= one subgroup; the kernel needs subgroups of exactly 32). */
@@ -418,13 +419,7 @@ export function mmaAttentionWgsl(c: MmaAttentionConfig): string {
   S.splice(loopAt, 0, ...pre);
   return `enable subgroups;
 ${probe === 6 ? '' : 'enable chromium_experimental_subgroup_matrix;'}
-const NEG = -1.0e30;
-struct P { N: u32, Hkv: u32, tiles: u32, nChunks: u32, scale: f32, nBlocksK: u32, nBlocksV: u32 }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> kbuf: array<u32>;
-@group(0) @binding(3) var<storage, read> vbuf: array<u32>;
-@group(0) @binding(4) var<storage, read_write> part: array<f32>;
+${SPLIT_ATTENTION_BINDINGS}
 var<workgroup> kx: array<i32, ${L.kx}>;
 var<workgroup> vx: array<i32, ${L.vx}>;
 var<workgroup> qq: array<i32, ${L.qq}>;

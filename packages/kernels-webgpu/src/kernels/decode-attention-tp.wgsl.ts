@@ -23,6 +23,18 @@ import type { KvTileFormat } from './decode-attention.wgsl.js';
 /** Threads per workgroup. */
 export const TP_THREADS = 128;
 
+/**
+ * Parameters and bindings 0–4 shared by the split (flash-decoding) kernels over compressed K/V:
+ * params {N, Hkv, tiles, nChunks, scale, nBlocksK, nBlocksV}, q, keys, values, partials.
+ */
+export const SPLIT_ATTENTION_BINDINGS = `const NEG = -1.0e30;
+struct P { N: u32, Hkv: u32, tiles: u32, nChunks: u32, scale: f32, nBlocksK: u32, nBlocksV: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> q: array<f32>;
+@group(0) @binding(2) var<storage, read> kbuf: array<u32>;
+@group(0) @binding(3) var<storage, read> vbuf: array<u32>;
+@group(0) @binding(4) var<storage, read_write> part: array<f32>;`;
+
 /** Compile-time configuration of the token-parallel kernel. */
 export interface TpAttentionConfig {
   readonly headDim: number;
@@ -641,13 +653,7 @@ var<workgroup> kbp: array<f32, ${WG}>;`
   const kLines = K.join('\n').replaceAll('kbias[', `${kbiasFix}[`);
 
   return `${c.subgroups ? 'enable subgroups;' : ''}
-const NEG = -1.0e30;
-struct P { N: u32, Hkv: u32, tiles: u32, nChunks: u32, scale: f32, nBlocksK: u32, nBlocksV: u32 }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> kbuf: array<u32>;
-@group(0) @binding(3) var<storage, read> vbuf: array<u32>;
-@group(0) @binding(4) var<storage, read_write> part: array<f32>;
+${SPLIT_ATTENTION_BINDINGS}
 @group(0) @binding(5) var<storage, read> k4: array<vec4u>;
 @group(0) @binding(6) var<storage, read> aux: array<f32>;
 var<workgroup> qraw: array<f32, ${D * G}>;

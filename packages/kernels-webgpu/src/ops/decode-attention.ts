@@ -248,52 +248,39 @@ export class DecodeAttention implements Disposable {
   /** Records attention of `q` (f32 [batch, queryHeads, headDim]) over `keys`/`values` into `out` (same shape as q). */
   record(rec: Recorder, q: GpuBuffer, keys: GpuKvTensor, values: GpuKvTensor, out: GpuBuffer): void {
     const s = this.shape;
-    if (this.#mma) {
-      const cfg = this.#mma;
-      rec.dispatch(
-        mmaAttentionKey(cfg),
-        () => mmaAttentionWgsl(cfg),
-        [
-          s.tokens,
-          s.kvHeads,
-          this.tilesPerChunk,
-          this.nChunks,
-          { f32: this.#scale },
-          keys.blocksPerSequence,
-          values.blocksPerSequence,
-        ],
-        [q, keys.buffer, values.buffer, this.#partials],
-        [this.nChunks, s.kvHeads, s.batch],
-      );
-      rec.dispatch(
-        `dattn-reduce:${s.headDim}`,
-        () => decodeAttentionReduceWgsl(s.headDim),
-        [this.nChunks],
-        [this.#partials, out],
-        grid(this.ctx, s.batch * s.queryHeads),
-      );
-      return;
-    }
-    if (this.#tp) {
-      const cfg = this.#tp;
-      const aux = this.#aux!;
-      rec.dispatch(
-        tpAttentionKey(cfg),
-        () => tpAttentionWgsl(cfg),
-        [
-          s.tokens,
-          s.kvHeads,
-          this.tilesPerChunk,
-          this.nChunks,
-          { f32: this.#scale },
-          keys.blocksPerSequence,
-          values.blocksPerSequence,
-        ],
-        [q, keys.buffer, values.buffer, this.#partials, keys.buffer, aux],
-        [this.nChunks, s.kvHeads, s.batch],
-      );
-      if (cfg.values.kind === 'higgs') {
-        const sv = tpAuxLayout(cfg).sv;
+    if (this.#mma || this.#tp) {
+      const params = [
+        s.tokens,
+        s.kvHeads,
+        this.tilesPerChunk,
+        this.nChunks,
+        { f32: this.#scale },
+        keys.blocksPerSequence,
+        values.blocksPerSequence,
+      ];
+      const groups = [this.nChunks, s.kvHeads, s.batch] as const;
+      const mma = this.#mma;
+      const tp = this.#tp;
+      const aux = this.#aux;
+      if (mma) {
+        rec.dispatch(
+          mmaAttentionKey(mma),
+          () => mmaAttentionWgsl(mma),
+          params,
+          [q, keys.buffer, values.buffer, this.#partials],
+          groups,
+        );
+      } else if (tp && aux) {
+        rec.dispatch(
+          tpAttentionKey(tp),
+          () => tpAttentionWgsl(tp),
+          params,
+          [q, keys.buffer, values.buffer, this.#partials, keys.buffer, aux],
+          groups,
+        );
+      }
+      if (tp && aux && tp.values.kind === 'higgs') {
+        const sv = tpAuxLayout(tp).sv;
         rec.dispatch(
           `dattn-reduce-rot:${s.headDim}:${sv}`,
           () => tpReduceRotateWgsl(s.headDim, sv),
