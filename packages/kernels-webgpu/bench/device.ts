@@ -192,7 +192,7 @@ async function mmaChecks(ctx: GpuContext, rng: SeededRandom): Promise<void> {
       bt: 128,
     },
     {
-      name: 'kivi-2 g128, 456 of 512 tokens, prefetch',
+      name: 'kivi-2 g128, 456 of 512 tokens, no prefetch',
       k: u(2, 'channel', 128),
       v: u(2, 'token', 128),
       D: 128,
@@ -202,7 +202,7 @@ async function mmaChecks(ctx: GpuContext, rng: SeededRandom): Promise<void> {
       N: 456,
       cap: 512,
       bt: 128,
-      prefetch: true,
+      prefetch: false,
     },
     {
       name: 'k4v2 g32/g32',
@@ -304,7 +304,7 @@ async function mmaChecks(ctx: GpuContext, rng: SeededRandom): Promise<void> {
       tiles: 3,
     },
     {
-      name: 'kivi-2 4096 tokens, 3 tiles/chunk, prefetch',
+      name: 'kivi-2 4096 tokens, 3 tiles/chunk, no prefetch',
       k: u(2, 'channel', 128),
       v: u(2, 'token', 128),
       D: 128,
@@ -315,7 +315,7 @@ async function mmaChecks(ctx: GpuContext, rng: SeededRandom): Promise<void> {
       cap: 4096,
       bt: 128,
       tiles: 3,
-      prefetch: true,
+      prefetch: false,
     },
   ];
   if (ctx.features.i8Matrices.length === 0) {
@@ -369,7 +369,7 @@ async function mmaChecks(ctx: GpuContext, rng: SeededRandom): Promise<void> {
         {
           kernel: 'mma',
           ...(c.tiles ? { tilesPerChunk: c.tiles } : {}),
-          ...(c.prefetch ? { tuning: { prefetch: true } } : {}),
+          ...(c.prefetch !== undefined ? { tuning: { prefetch: c.prefetch } } : {}),
         },
       );
       const qb = scope.upload(q);
@@ -723,15 +723,15 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
         // the other key-phase width than the default (DecodeAttention: 1 from B·Hkv·N ≥ 2^19)
         if (m.name === 'kivi-2' || m.name === 'aqua-2.5')
           variants.push({ noSubgroups: false, tpt: B * Hkv * N >= 1 << 19 ? 2 : 1 });
-        // KVQ_MMA_VARIANTS=p1,t8,…: probes (p) and tiles per chunk (t) of the int8 subgroup-matrix kernel
+        // KVQ_MMA_VARIANTS=p1,t8,nf,…: probes (p), tiles per chunk (t), no prefetch (nf) of the int8 subgroup-matrix kernel
         if (m.name === 'kivi-2 mma' && ctx.features.i8Matrices.length > 0)
           for (const v of (process.env.KVQ_MMA_VARIANTS ?? '').split(',').filter(Boolean))
             variants.push({
               noSubgroups: false,
               mma: v.startsWith('p')
                 ? { probe: Number(v.slice(1)) }
-                : v === 'f'
-                  ? { prefetch: true }
+                : v === 'nf'
+                  ? { prefetch: false }
                   : { tiles: Number(v.slice(1)) },
             });
         for (const { noSubgroups, tpt, mma } of variants) {
@@ -744,7 +744,7 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
               noSubgroups,
               ...(m.kernel ? { kernel: m.kernel } : {}),
               ...(tpt ? { tokensPerThread: tpt } : {}),
-              ...(mma?.probe || mma?.prefetch
+              ...(mma?.probe || mma?.prefetch !== undefined
                 ? { kernel: 'mma' as const, tuning: { probe: mma.probe, prefetch: mma.prefetch } }
                 : {}),
               ...(mma?.tiles ? { kernel: 'mma' as const, tilesPerChunk: mma.tiles } : {}),

@@ -72,7 +72,8 @@ export interface DecodeAttentionOptions {
   /**
    * token-parallel kernel: code-generation knobs (see `TpAttentionConfig`): `vunroll` (default
    * from batch·kvHeads·tokens ≥ 2^18), `vbatch`, `lazy`, `dbuf` (off; measured no faster on the
-   * H100) and `probe` (benchmarks only: wrong results on purpose)
+   * H100) and `probe` (benchmarks only: wrong results on purpose); mma kernel: `prefetch` (default
+   * on) and `probe` (see `MmaAttentionConfig`)
    */
   readonly tuning?: {
     readonly vunroll?: boolean;
@@ -167,7 +168,9 @@ export class DecodeAttention implements Disposable {
         channels: kvHeads * headDim,
         n: mmaColumns(G, ctx.features.i8Matrices)!,
         ...(options.tuning?.probe ? { probe: options.tuning.probe } : {}),
-        ...(options.tuning?.prefetch !== undefined ? { prefetch: options.tuning.prefetch } : {}),
+        // measured on the H100 (bench/results/h100-2026-12-06-mma-final-bench.txt): 16 × 32k kivi-2
+        // 1.08 → 0.97 ms, 1 × 32k 0.175 → 0.148 ms
+        prefetch: options.tuning?.prefetch ?? true,
       };
     } else if (options.kernel === 'token' || (options.kernel !== 'lane' && why === null)) {
       if (why !== null) throw new UnsupportedOpError('webgpu', `token-parallel decode attention: ${why}`);
