@@ -21,6 +21,7 @@
  * Precision: the query and the softmax weights are 16-bit fixed point (relative step 1/32512 of
  * the largest element per head and tile); codes and integer sums are exact.
  */
+import type { GpuI8MatrixShape } from '../context.js';
 import { SPLIT_ATTENTION_BINDINGS } from './decode-attention-tp.wgsl.js';
 import type { KvTileFormat } from './decode-attention.wgsl.js';
 
@@ -56,17 +57,10 @@ export interface MmaAttentionConfig {
   readonly prefetch?: boolean;
 }
 
-/** An i8 subgroup-matrix shape the device supports (`GPUSubgroupMatrixConfig`, i8 → i32). */
-export interface I8MatrixShape {
-  readonly M: number;
-  readonly N: number;
-  readonly K: number;
-}
-
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 /** Columns for `group` query heads (two int8 parts each) among the device's i8 shapes, or null. */
-export function mmaColumns(group: number, shapes: readonly I8MatrixShape[]): number | null {
+export function mmaColumns(group: number, shapes: readonly GpuI8MatrixShape[]): number | null {
   const ns = shapes
     .filter((s) => s.M === 16 && s.K === 32 && s.N >= 2 * group)
     .map((s) => s.N)
@@ -193,13 +187,13 @@ export function mmaAttentionWgsl(c: MmaAttentionConfig): string {
   for (const h of H) e(`  var m${h} = NEG; var l${h} = 0.0; var kb${h} = 0.0; var sq${h} = 0.0;`);
   for (const r of RR) e(`  ${H.map((h) => `var acc${r}_${h} = 0.0;`).join(' ')}`);
   for (const g of range(NVG)) e(`  ${H.map((h) => `var vb${g}_${h} = 0.0;`).join(' ')}`);
-  if (c.probe !== 6) for (const k of range(KS)) e(`  var qm${k}: ${right};`);
+  if (probe !== 6) for (const k of range(KS)) e(`  var qm${k}: ${right};`);
   e('  var kgroup = 0xffffffffu;');
   const loopAt = S.length;
   e('  for (var tile = 0u; tile < p.tiles; tile = tile + 1u) {');
   e(`    let tstart = (chunk * p.tiles + tile) * ${MMA_TILE}u;`);
   e('    if (tstart >= p.N) { break; }');
-  e(c.probe === 5 ? '' : '    workgroupBarrier();');
+  e(probe === 5 ? '' : '    workgroupBarrier();');
   e(`    let kbase = (b * p.nBlocksK + tstart / ${kf.blockTokens}u) * ${kf.blockWords}u;`);
   e(`    let kti0 = tstart % ${kf.blockTokens}u;`);
   e('    let last = p.N - 1u - tstart;'); // last valid token of the tile, relative (may exceed 31)
@@ -334,7 +328,7 @@ export function mmaAttentionWgsl(c: MmaAttentionConfig): string {
   // value scales and mins of this invocation's token
   for (const g of range(NVG)) e(`    let vs${g} = cvs${g}; let vm${g} = cvm${g};`);
   if (prefetch) loads(`select(tstart, tstart + ${MMA_TILE}u, tile + 1u < p.tiles)`, '    ');
-  e(c.probe === 5 ? '' : '    workgroupBarrier();');
+  e(probe === 5 ? '' : '    workgroupBarrier();');
   if (probe !== 6) {
     e(probe === 4 ? '    {' : '    if (newGroup) {');
     for (const k of range(KS))
@@ -354,7 +348,7 @@ export function mmaAttentionWgsl(c: MmaAttentionConfig): string {
     e(`      subgroupMatrixStore(&sx, ${mt * 16}u, s, true, ${MMA_TILE}u);`);
     e('    }');
   }
-  e(c.probe === 5 ? '' : '    workgroupBarrier();');
+  e(probe === 5 ? '' : '    workgroupBarrier();');
   // ---- online softmax, one token per invocation ---------------------------------------------------
   e('    let valid = li <= last;');
   for (const h of H) {
@@ -379,7 +373,7 @@ export function mmaAttentionWgsl(c: MmaAttentionConfig): string {
     ).forEach((w, i) => e(`      pq[${g * MMA_TILE * 4}u + li * 4u + ${i}u] = ${w};`));
     e('    }');
   }
-  e(c.probe === 5 ? '' : '    workgroupBarrier();');
+  e(probe === 5 ? '' : '    workgroupBarrier();');
   // ---- values ----------------------------------------------------------------------------------
   for (const g of range(noMat || probe === 2 ? 0 : NVG))
     e(`    let pm${g} = subgroupMatrixLoad<${right}>(&pq, ${g * MMA_TILE * 16}u, false, 16u);`);
@@ -389,7 +383,7 @@ export function mmaAttentionWgsl(c: MmaAttentionConfig): string {
       `    subgroupMatrixStore(&kx, ${ct * 16}u, subgroupMatrixMultiply<i32>(subgroupMatrixLoad<${left}>(&vx, ${ct * L.vxBlock * 4}u, false, ${L.vxRow * 4}u), pm${g}), true, ${D}u);`,
     );
   }
-  e(c.probe === 5 ? '' : '    workgroupBarrier();');
+  e(probe === 5 ? '' : '    workgroupBarrier();');
   for (const r of RR) {
     const g = Math.floor((32 * r) / vf.groupSize);
     e('    {');

@@ -139,12 +139,12 @@ export class DecodeAttention implements Disposable {
     const cpt = G <= 4 ? 16 : 8;
     const why = tpUnsupported(keys, values, headDim, tpt, cpt);
     const higgs = keys.kind === 'higgs' || values.kind === 'higgs';
-    const whyMma = mmaWhyNot(ctx, keys, values, headDim, G);
     if (options.kernel === 'mma') {
       if (options.noSubgroups)
         throw new InvalidArgumentError("kernel 'mma' needs subgroups (noSubgroups was set)");
-      if (whyMma !== null)
-        throw new UnsupportedOpError('webgpu', `subgroup-matrix decode attention: ${whyMma}`);
+      const plan = mmaPlan(ctx, keys, values, headDim, G);
+      if ('why' in plan)
+        throw new UnsupportedOpError('webgpu', `subgroup-matrix decode attention: ${plan.why}`);
       this.kernel = 'mma';
       this.subgroups = true;
       this.tokensPerIter = 0;
@@ -166,7 +166,7 @@ export class DecodeAttention implements Disposable {
         keys: keys as MmaAttentionConfig['keys'],
         values: values as MmaAttentionConfig['values'],
         channels: kvHeads * headDim,
-        n: mmaColumns(G, ctx.features.i8Matrices)!,
+        n: plan.n,
         ...(options.tuning?.probe ? { probe: options.tuning.probe } : {}),
         // measured on the H100 (bench/results/h100-2026-12-06-mma-final-bench.txt): 16 × 32k kivi-2
         // 1.08 → 0.97 ms, 1 × 32k 0.175 → 0.148 ms
@@ -345,28 +345,35 @@ export class DecodeAttention implements Disposable {
   }
 }
 
-/** Why the int8 subgroup-matrix kernel cannot run here (device or formats), or null when it can. */
-function mmaWhyNot(
+/**
+ * The matrix width the int8 subgroup-matrix kernel would use here, or why it cannot run (device or
+ * formats).
+ */
+function mmaPlan(
   ctx: GpuContext,
   keys: KvTileFormat,
   values: KvTileFormat,
   headDim: number,
   group: number,
-): string | null {
+): { readonly n: number } | { readonly why: string } {
   if (ctx.features.i8Matrices.length === 0)
-    return 'the device has no i8 subgroup matrices (chromium-experimental-subgroup-matrix; createGpuContext({ subgroupMatrix: true }) requests it)';
+    return {
+      why: 'the device has no i8 subgroup matrices (chromium-experimental-subgroup-matrix; createGpuContext({ subgroupMatrix: true }) requests it)',
+    };
   const sz = ctx.features.subgroupSizes;
   if (!sz || sz[0] !== 32 || sz[1] !== 32)
-    return `subgroups of ${sz ? `${sz[0]}..${sz[1]}` : 'unknown size'} invocations (needs exactly 32)`;
-  if (mmaColumns(group, ctx.features.i8Matrices) === null)
-    return `no i8 shape 16 × N × 32 with N ≥ ${2 * group} (${group} query heads per kv head)`;
+    return {
+      why: `subgroups of ${sz ? `${sz[0]}..${sz[1]}` : 'unknown size'} invocations (needs exactly 32)`,
+    };
+  const n = mmaColumns(group, ctx.features.i8Matrices);
+  if (n === null)
+    return { why: `no i8 shape 16 × N × 32 with N ≥ ${2 * group} (${group} query heads per kv head)` };
   const f = mmaUnsupported(keys, values, headDim);
-  if (f !== null) return f;
-  const n = mmaColumns(group, ctx.features.i8Matrices)!;
+  if (f !== null) return { why: f };
   const bytes = 4 * mmaLayout({ headDim, n, values: values as MmaAttentionConfig['values'] }).total;
   if (bytes > ctx.limits.maxComputeWorkgroupStorageSize)
-    return `${bytes} B of workgroup memory (device: ${ctx.limits.maxComputeWorkgroupStorageSize})`;
-  return null;
+    return { why: `${bytes} B of workgroup memory (device: ${ctx.limits.maxComputeWorkgroupStorageSize})` };
+  return { n };
 }
 
 /** Whether key rows can be read as vec4<u32> (every row of a head starts on a 16-byte boundary). */
@@ -402,10 +409,7 @@ function tpSharedBytes(c: TpAttentionConfig): number {
 }
 
 function subgroupSizeOk(ctx: GpuContext): boolean {
-  const info = (ctx.adapterInfo ?? (ctx.device as { adapterInfo?: GPUAdapterInfo }).adapterInfo ?? null) as
-    | (GPUAdapterInfo & { subgroupMinSize?: number })
-    | null;
-  const min = info?.subgroupMinSize;
   // The lane reduction needs subgroups of ≥ 8 invocations; without the adapter's word, do not assume.
-  return typeof min === 'number' && min >= LANES;
+  const sizes = ctx.features.subgroupSizes;
+  return sizes !== null && sizes[0] >= LANES;
 }
