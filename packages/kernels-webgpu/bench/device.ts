@@ -402,8 +402,8 @@ async function mmaChecks(ctx: GpuContext, rng: SeededRandom): Promise<void> {
       case: c.name,
       relErr: err,
       note,
-      tolerance: 1e-3,
-      ok: err < 1e-3,
+      tolerance: attnTolerance('mma'),
+      ok: err < attnTolerance('mma'),
     });
     log(`mma check ${c.name}: relErr ${err.toExponential(2)} ${note}`);
   }
