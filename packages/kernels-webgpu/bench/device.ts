@@ -360,8 +360,11 @@ async function mmaChecks(ctx: GpuContext, rng: SeededRandom): Promise<void> {
     using vt = GpuKvTensor.fromBlocks(ctx, c.v, ts, vb);
     let err = Number.POSITIVE_INFINITY;
     let note = '';
+    // disposed by hand: the bundle lowers `using` in a loop to function-scoped error flags, so one
+    // case's exception would be rethrown by every later case's disposal
+    let attn: DecodeAttention | null = null;
     try {
-      using attn = new DecodeAttention(
+      attn = new DecodeAttention(
         ctx,
         { batch: c.B, tokens: c.N, queryHeads: c.Hq, kvHeads: c.Hkv, headDim: c.D },
         kt.tileFormat(),
@@ -374,9 +377,10 @@ async function mmaChecks(ctx: GpuContext, rng: SeededRandom): Promise<void> {
       );
       const qb = scope.upload(q);
       const ob = scope.create(q.byteLength);
+      const a = attn;
       const got = await ctx.scoped('check mma attention', async () => {
         const rec = new Recorder(ctx);
-        attn.record(rec, qb, kt, vt, ob);
+        a.record(rec, qb, kt, vt, ob);
         rec.submit();
         return new Float32Array(await ob.read(q.byteLength));
       });
@@ -396,6 +400,8 @@ async function mmaChecks(ctx: GpuContext, rng: SeededRandom): Promise<void> {
       note = `${attn.nChunks} chunks`;
     } catch (e) {
       note = (e as Error).message;
+    } finally {
+      attn?.dispose();
     }
     results.checks.push({
       check: 'mma decode attention vs fp64',
