@@ -11,7 +11,10 @@ const require = createRequire(import.meta.url);
 const bundled = join(dirname(fileURLToPath(import.meta.url)), '../../../.webgpu-bench/node_modules/webgpu');
 const { create, globals } = require(existsSync(bundled) ? bundled : 'webgpu');
 Object.assign(globalThis, globals);
-const gpu = create(['enable-dawn-features=allow_unsafe_apis']);
+// KVQ_DAWN_FLAGS: extra Dawn flags, `;`-separated (e.g. `enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia`)
+const gpu = create(
+  (process.env.KVQ_DAWN_FLAGS ?? 'enable-dawn-features=allow_unsafe_apis').split(';').filter(Boolean),
+);
 const a = await gpu.requestAdapter();
 const info = a.info;
 console.log(
@@ -181,5 +184,44 @@ for (const c of cfgs) {
     rows.push(`${c.t}->${c.r} ${M}x${N}x${K}: failed`);
   }
 }
+// Plain ALU throughput: f32 FMA vs packed f16 FMA (vec2<f16>, vec4<f16>), 8 independent chains per thread.
+{
+  const alu = [['f32', 'f32', 1]];
+  if (dev.features.has('shader-f16')) alu.push(['vec2<f16>', 'vec2<f16>', 2], ['vec4<f16>', 'vec4<f16>', 4]);
+  const ob = dev.createBuffer({ size: 1 << 22, usage: SB });
+  const IT = Number(process.env.KVQ_ALU_ITERS ?? 2048);
+  for (const [name, T, lanes] of alu) {
+    const f16e = T.includes('f16') ? 'enable f16;' : '';
+    const S = T.includes('f16') ? 'f16' : 'f32';
+    const lane = (e, step) =>
+      `${T}(${Array.from({ length: lanes }, (_, i) => `${S}(${e} + ${i * step})`).join(', ')})`;
+    const code = `${f16e}
+@group(0) @binding(0) var<storage, read_write> O: array<f32>;
+@compute @workgroup_size(256) fn main(@builtin(global_invocation_id) g: vec3u) {
+  // lanes differ (equal lanes could be computed once)
+  let x = ${lane('0.001 * f32(g.x & 7u)', 0.0001)};
+  let y = ${lane('0.5', 0.01)};
+  var a0 = ${lane('1e-3 * f32(g.x & 255u)', 0.1)}; var a1 = a0 + y; var a2 = a1 + y; var a3 = a2 + y;
+  var a4 = a3 + y; var a5 = a4 + y; var a6 = a5 + y; var a7 = a6 + y;
+  for (var i = 0u; i < ${IT}u; i++) {
+    a0 = fma(a0, x, y); a1 = fma(a1, x, y); a2 = fma(a2, x, y); a3 = fma(a3, x, y);
+    a4 = fma(a4, x, y); a5 = fma(a5, x, y); a6 = fma(a6, x, y); a7 = fma(a7, x, y);
+  }
+  let s = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
+  O[g.x & 0xfffffu] = f32(${lanes === 1 ? 's' : 's.x'});
+}`;
+    try {
+      const groups = Number(process.env.KVQ_ALU_GROUPS ?? 132 * 64);
+      const ms = await run(code, [ob], groups, name);
+      const flops = 2 * 8 * IT * lanes * 256 * groups;
+      console.log(`alu ${name}: ${(flops / ms / 1e9).toFixed(1)} TFLOPS (${ms.toFixed(3)} ms incl. submit)`);
+      rows.push(`alu fma ${name}: ${(flops / ms / 1e9).toFixed(0)} TFLOPS`);
+    } catch (e) {
+      console.log('alu', name, 'failed', e.message);
+      rows.push(`alu fma ${name}: failed`);
+    }
+  }
+}
 console.log('---');
+console.log('shader-f16', dev.features.has('shader-f16'));
 for (const r of rows) console.log(r);

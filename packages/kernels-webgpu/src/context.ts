@@ -28,6 +28,14 @@ export interface GpuContextOptions {
    * is used with whatever features it has.
    */
   readonly subgroupMatrix?: boolean;
+  /**
+   * Node only: add Dawn's `vulkan_enable_f16_on_nvidia` toggle, without which Dawn's Vulkan backend
+   * withholds `shader-f16` from NVIDIA adapters (pending an investigation of f16 conformance-test
+   * failures on NVIDIA drivers, crbug.com/42251215) although the driver supports it. With it the H100
+   * offers `shader-f16` (and f16 subgroup-matrix shapes), which `DecodeAttention`'s
+   * `arithmetic: 'f16'` uses. Off by default.
+   */
+  readonly nvidiaShaderF16?: boolean;
 }
 
 /** An i8 × i8 → i32 subgroup-matrix shape (M × N × K) the device supports. */
@@ -121,8 +129,7 @@ async function requestAdapterAnywhere(
     if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
   }
   let gpu: GPU;
-  const flags = [...(options.dawnFlags ?? [])];
-  if (options.subgroupMatrix) flags.push('enable-dawn-features=allow_unsafe_apis');
+  const flags = dawnCreateFlags(options);
   try {
     gpu = mod.create(flags);
   } catch (err) {
@@ -137,6 +144,23 @@ async function requestAdapterAnywhere(
     );
   }
   return { adapter, instance: gpu };
+}
+
+/**
+ * @internal The flags for Dawn's `create()`: the caller's `dawnFlags` with the toggles that
+ * `subgroupMatrix` and `nvidiaShaderF16` need merged into a single `enable-dawn-features=` list.
+ */
+export function dawnCreateFlags(options: GpuContextOptions): string[] {
+  const flags = [...(options.dawnFlags ?? [])];
+  const toggles: string[] = [];
+  if (options.subgroupMatrix) toggles.push('allow_unsafe_apis');
+  if (options.nvidiaShaderF16) toggles.push('vulkan_enable_f16_on_nvidia');
+  if (toggles.length > 0) {
+    const i = flags.findIndex((f) => f.startsWith('enable-dawn-features='));
+    if (i >= 0) flags[i] = `${flags[i]},${toggles.join(',')}`;
+    else flags.push(`enable-dawn-features=${toggles.join(',')}`);
+  }
+  return flags;
 }
 
 function readLimits(l: GPUSupportedLimits): GpuLimits {

@@ -29,6 +29,7 @@ export { ropeTable } from './ops/rope-table.js';
 export { fusedHeadDimSupported } from './kernels/decode-attention.wgsl.js';
 export type { KvTileFormat, DecodeAttentionConfig } from './kernels/decode-attention.wgsl.js';
 export { mmaUnsupported, mmaCodePosition } from './kernels/decode-attention-mma.wgsl.js';
+export { tpF16Unsupported, TP_F16_BITS } from './kernels/decode-attention-tp.wgsl.js';
 export { registerWebGpuBackend, WEBGPU_PRIORITY } from './register.js';
 
 registerWebGpuBackend();

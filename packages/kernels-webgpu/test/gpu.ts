@@ -14,6 +14,8 @@ export interface Probe {
    * barriers dominates), so the slowest cases are left to real GPUs there
    */
   readonly software: boolean;
+  /** the shared backend's context uses shader-f16 */
+  readonly shaderF16: boolean;
 }
 
 let backendP: Promise<WebGpuBackend> | null = null;
@@ -34,6 +36,7 @@ export async function probe(): Promise<Probe> {
     return {
       ok: true,
       software: /llvmpipe|lavapipe|swiftshader/i.test(text),
+      shaderF16: f.shaderF16,
       reason:
         `${info?.vendor || '?'} ${info?.architecture || ''} ${info?.description || info?.device || ''} f16=${f.shaderF16} subgroups=${f.subgroups}`.replace(
           /\s+/g,
@@ -45,6 +48,7 @@ export async function probe(): Promise<Probe> {
     return {
       ok: false,
       software: false,
+      shaderF16: false,
       reason: `no WebGPU adapter: ${(err as Error).message} (run scripts/setup-vulkan.sh and export its env)`,
     };
   }
@@ -59,6 +63,18 @@ export function title(name: string, p: Probe): string {
 export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let num = 0;
   let den = 1;
+  for (let i = 0; i < b.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    if (!(d <= num)) num = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
+    den = Math.max(den, Math.abs(b[i]!));
+  }
+  return num / den;
+}
+
+/** max |a − b| / max |b| (no floor: for outputs far from 1 in magnitude) */
+export function relMaxErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
   for (let i = 0; i < b.length; i++) {
     const d = Math.abs(a[i]! - b[i]!);
     if (!(d <= num)) num = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;

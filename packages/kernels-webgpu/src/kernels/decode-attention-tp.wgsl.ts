@@ -71,6 +71,43 @@ export interface TpAttentionConfig {
    * the tile is redone with the new max): one barrier per tile instead of two in the common case
    */
   readonly lazy?: boolean;
+  /**
+   * packed-f16 arithmetic for uniform keys (needs `shader-f16`, code bits in {@link TP_F16_BITS}):
+   * code pairs become `vec2<f16>` with one shift and one mask, and each pair costs one f16 FMA per
+   * query head against the folded query, normalized per tile by a power of two so that its largest
+   * weight is below 1; the f16 partial scores are added into the f32 score every `kflush` pairs
+   */
+  readonly f16Keys?: boolean;
+  /**
+   * packed-f16 arithmetic for uniform values (needs `shader-f16`, `vunroll`, code bits in
+   * {@link TP_F16_BITS} and whole code words per thread): each thread's weights `p·scale` are
+   * normalized by a power of two from the largest value scale of its batch of tokens, accumulated
+   * in f16 over that batch and added into the f32 accumulators once per batch
+   */
+  readonly f16Values?: boolean;
+  /**
+   * issue the tile's key-code loads (and, with `vunroll` in one batch, its value loads) at the start
+   * of the tile, before the query fold and its barriers, instead of where they are used
+   */
+  readonly early?: boolean;
+  /** code pairs per f16 partial score before it is added into the f32 score (default 16) */
+  readonly kflush?: number;
+  /**
+   * f16 keys: codes centered (`code·2^-bits − 0.5`, one more f16 subtract per pair) so that partial
+   * scores stay small (default true); values are always centered
+   */
+  readonly kcenter?: boolean;
+}
+
+/** Code widths the packed-f16 paths read (codes that do not straddle a 16-bit half). */
+export const TP_F16_BITS: readonly number[] = [1, 2, 4, 8];
+
+/** Why packed-f16 arithmetic cannot run for the keys / values of a configuration (null when it can). */
+export function tpF16Unsupported(side: 'keys' | 'values', f: KvTileFormat, cpt: number): string | null {
+  if (f.kind !== 'uniform') return `${f.kind} ${side}`;
+  if (!TP_F16_BITS.includes(f.bits)) return `${f.bits}-bit ${side}`;
+  if (side === 'values' && (cpt * f.bits) % 32 !== 0) return `${cpt} channels of ${f.bits} bits per thread`;
+  return null;
 }
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -124,7 +161,7 @@ export function tpFormatKey(f: KvTileFormat): string {
 
 /** Cache key of a configuration. */
 export function tpAttentionKey(c: TpAttentionConfig): string {
-  return `dattn-tp:${c.headDim}:${c.group}:${tpFormatKey(c.keys)}:${tpFormatKey(c.values)}:${c.subgroups ? 'sg' : 'wg'}:t${c.tpt}:c${c.cpt}:${c.channels}:${c.kvec ? 'v' : 's'}:${c.vunroll ? 'vu' : 'vl'}:p${c.probe ?? 0}:${c.dbuf ? 'db' : 'sb'}:b${c.vbatch ?? 0}:${c.lazy ? 'lz' : 'ex'}`;
+  return `dattn-tp:${c.headDim}:${c.group}:${tpFormatKey(c.keys)}:${tpFormatKey(c.values)}:${c.subgroups ? 'sg' : 'wg'}:t${c.tpt}:c${c.cpt}:${c.channels}:${c.kvec ? 'v' : 's'}:${c.vunroll ? 'vu' : 'vl'}:p${c.probe ?? 0}:${c.dbuf ? 'db' : 'sb'}:b${c.vbatch ?? 0}:${c.lazy ? 'lz' : 'ex'}:${c.f16Keys ? 'hk' : 'fk'}${c.f16Values ? 'hv' : 'fv'}${c.kflush ?? 16}${c.kcenter === false ? 'n' : 'c'}${c.early ? 'e' : ''}`;
 }
 
 /** f32 offsets in the aux buffer: K signs, V signs, K pair table, V pair table. */
@@ -190,6 +227,41 @@ function codes(
 }
 
 /**
+ * `vec2<f16>` of the code pair (j, j + n/2) of word `w`, n = 32/bits codes per word (the low half
+ * holds codes 0…n/2−1, the high half the rest): one shift and one mask/or bring both codes to the
+ * top of their half's mantissa, so each half reads `1 + code·2^-bits`.
+ */
+function f16Pair(w: string, j: number, bits: number, center: boolean): string {
+  const { shift: sh, mask } = f16PairShift(j, bits);
+  const mask2 = mask.toString(16);
+  const moved = sh === 0 ? w : sh > 0 ? `(${w} << ${sh}u)` : `(${w} >> ${-sh}u)`;
+  const x = `bitcast<vec2<f16>>((${moved} & 0x${mask2}u) | 0x3c003c00u)`;
+  return center ? `(${x} - vec2<f16>(${f16Center(bits)}))` : x;
+}
+
+/** `1 + (2^bits − 1)/2^(bits+1)`: the middle of the codes `1 + code·2^-bits` (exact in f16). */
+function f16Center(bits: number): number {
+  return 1 + ((1 << bits) - 1) / 2 ** (bits + 1);
+}
+
+/**
+ * Shift (left when positive) and mask of {@link f16Pair} for pair `j` of `bits`-bit codes: the
+ * masked word, or-ed with two f16 ones (0x3c003c00), holds the pair as two halves `1 + code·2^-bits`.
+ */
+export function f16PairShift(j: number, bits: number): { shift: number; mask: number } {
+  const top = 10 - bits;
+  const m = ((1 << bits) - 1) << top;
+  return { shift: top - j * bits, mask: (m | (m << 16)) >>> 0 };
+}
+
+/** Channels (within a run of whole words) of code pair `p` of {@link f16Pair}: [low, high]. */
+export function f16PairChannels(p: number, bits: number): [number, number] {
+  const half = 16 / bits;
+  const lo = Math.floor(p / half) * 2 * half + (p % half);
+  return [lo, lo + half];
+}
+
+/**
  * Bindings: 0 = params {N, Hkv, tiles, nChunks, scale, nBlocksK, nBlocksV}, 1 = q f32 [B, Hq, D],
  * 2 = keys (u32), 3 = values (u32), 4 = partials f32 [B, Hq, nChunks, D + 2], 5 = keys as vec4<u32>
  * (same buffer), 6 = aux f32 (signs, pair tables). Dispatch (nChunks, Hkv, B).
@@ -225,6 +297,23 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
   const vfb = (uniV ?? higV)!;
   const kBits = tpCodeBits(kf);
   const vBits = tpCodeBits(vf);
+  const kh = !!c.f16Keys;
+  const vh = !!c.f16Values;
+  if (kh) {
+    const why = tpF16Unsupported('keys', kf, CPT);
+    if (why) throw new Error(`tpAttentionWgsl: f16 keys: ${why}`);
+  }
+  if (vh) {
+    const why = tpF16Unsupported('values', vf, CPT);
+    if (why) throw new Error(`tpAttentionWgsl: f16 values: ${why}`);
+    if (!c.vunroll) throw new Error('tpAttentionWgsl: f16 values need vunroll');
+  }
+  if ((kh || vh) && (c.dbuf || c.lazy)) throw new Error('tpAttentionWgsl: f16 with dbuf or lazy');
+  const KF = c.kflush ?? 16;
+  const KC = c.kcenter ?? true;
+  const NP = D / 2;
+  if (kh && (!Number.isInteger(KF) || KF < 1 || NP % KF !== 0))
+    throw new Error(`tpAttentionWgsl: kflush ${KF} does not divide ${NP} code pairs`);
   // key slots (groups per tile) for uniform keys
   const NKG = uniK ? Math.max(1, TT / uniK.groupSize) : 1;
   const slotTokens = uniK ? Math.min(uniK.groupSize, TT) : TT;
@@ -260,8 +349,44 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
       K.push(`    let ksc${tp} = half_k(2u * kbase${tp} + kti${tp} * ${C / D}u + hk);`);
     }
   }
+  // the key loads end here: with `early` they move to the start of the tile
+  const kLoads = K.length;
   if (c.probe === 1) {
     for (const tp of range(TPT)) for (const wi of range(kWords)) K.push(`    sink = sink ^ kw${tp}_${wi};`);
+  } else if (uniK && kh) {
+    K.push(`    let slot = ${NKG > 1 ? `(li * ${TPT}u) / ${slotTokens}u` : '0u'};`);
+    for (const tp of range(TPT))
+      for (const u of U) K.push(`    var sa${tp}_${u} = kbias[slot * ${NU}u + ${u}u];`);
+    K.push('    let ksc = kqsc[slot];');
+    const half = 16 / kBits;
+    for (const tp of range(TPT))
+      for (const p of range(NP))
+        K.push(`    let kx${tp}_${p} = ${f16Pair(`kw${tp}_${Math.floor(p / half)}`, p % half, kBits, KC)};`);
+    const qh = (p: number, h: number) =>
+      G4 ? `bitcast<vec2<f16>>(kq${p}_${h >> 2}[${h & 3}])` : `bitcast<vec2<f16>>(kq${p}_${h})`;
+    for (let p0 = 0; p0 < NP; p0 += KF) {
+      const g = p0 / KF;
+      for (let p = p0; p < p0 + KF; p++) {
+        for (const u of U) K.push(`    let kq${p}_${u} = qs16[(slot * ${NP}u + ${p}u) * ${NU}u + ${u}u];`);
+        for (const tp of range(TPT))
+          for (const h of H)
+            K.push(
+              p === p0
+                ? `    var ha${tp}_${h}_${g} = kx${tp}_${p} * ${qh(p, h)};`
+                : `    ha${tp}_${h}_${g} = fma(kx${tp}_${p}, ${qh(p, h)}, ha${tp}_${h}_${g});`,
+            );
+      }
+      const hs = (tp: number, h: number) => `(f32(ha${tp}_${h}_${g}.x) + f32(ha${tp}_${h}_${g}.y))`;
+      for (const tp of range(TPT))
+        for (const u of U)
+          K.push(
+            G4
+              ? `    sa${tp}_${u} = fma(vec4f(${range(4)
+                  .map((k) => hs(tp, 4 * u + k))
+                  .join(', ')}), vec4f(ksc), sa${tp}_${u});`
+              : `    sa${tp}_${u} = fma(${hs(tp, u)}, ksc, sa${tp}_${u});`,
+          );
+    }
   } else if (uniK) {
     K.push(`    let slot = ${NKG > 1 ? `(li * ${TPT}u) / ${slotTokens}u` : '0u'};`);
     if (sgfold) {
@@ -417,6 +542,8 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
 
   // ---- value phase -----------------------------------------------------------------------------
   const V: string[] = [];
+  /** value loads issued at the start of the tile (`early`) */
+  const vEarly: string[] = [];
   if (!c.probe && !c.lazy) {
     V.push('    if (moved) {');
     for (const u of U) {
@@ -431,6 +558,8 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
   const NWV = Math.ceil(vThreadBits / 32);
   const NLV = NWV + (aligned ? 0 : 1);
   const codeStartV = uniV ? `${uniV.nGroups}u` : `${higV!.scaleWords}u`;
+  /** largest value scales of the f16 value path's batch */
+  const vsig: string[] = [];
   /** one value token: loads (`ld`) and math (`mt`); names end in `x` (the token's suffix) */
   const vtok = (x: string, kExpr: string, ld: string[], mt: string[]) => {
     ld.push(`      let tt${x} = tg + ${kExpr} * ${NTG}u;`);
@@ -457,7 +586,43 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
           `      let vw${x}_${i} = (vr${x}_${i} >> vo${x}) | ((vr${x}_${i + 1} << 1u) << (31u - vo${x}));`,
         );
     }
-    if (uniV) {
+    if (uniV && vh) {
+      // f16: weights p·scale normalized by the batch's power of two (vinv), code pairs as vec2<f16>
+      const gs = uniV.groupSize;
+      const scale2b = 2 ** uniV.bits;
+      const half = 16 / uniV.bits;
+      const n = 2 * half;
+      for (const g of range(NVG)) {
+        ld.push(`      let vg${x}_${g} = vti${x} * ${C / gs}u + (vch + ${g * gs}u) / ${gs}u;`);
+        ld.push(
+          `      let vs${x}_${g} = half_v(2u * vbase${x} + vg${x}_${g}) * ${scale2b.toFixed(1)}; let vm${x}_${g} = half_v(2u * vbase${x} + ${uniV.nGroups}u + vg${x}_${g}) + ${f16Center(uniV.bits) - 1} * vs${x}_${g};`,
+        );
+        vsig.push(`abs(vs${x}_${g})`);
+        for (const u of U) {
+          mt.push(
+            G4
+              ? `      let wh${x}_${g}_${u} = vec4<f16>(pu${x}_${u} * (vs${x}_${g} * vinv));`
+              : `      let wh${x}_${g}_${u} = f16(pu${x}_${u} * (vs${x}_${g} * vinv));`,
+          );
+          mt.push(`      vb${g}_${u} = fma(pu${x}_${u}, ${unit}(vm${x}_${g}), vb${g}_${u});`);
+        }
+      }
+      const whh = (g: number, h: number) => (G4 ? `wh${x}_${g}_${h >> 2}[${h & 3}]` : `wh${x}_${g}_${h}`);
+      for (const i of range(NWV))
+        for (const j of range(half)) {
+          const ja = i * n + j;
+          const jb = ja + half;
+          const grp = (ch: number) => Math.floor(ch / Math.min(gs, CPT));
+          mt.push(`      let vx${x}_${i}_${j} = ${f16Pair(`vw${x}_${i}`, j, uniV.bits, true)};`);
+          for (const h of H) {
+            const w2 =
+              grp(ja) === grp(jb)
+                ? `vec2<f16>(${whh(grp(ja), h)})`
+                : `vec2<f16>(${whh(grp(ja), h)}, ${whh(grp(jb), h)})`;
+            mt.push(`      ah${i}_${j}_${h} = fma(vx${x}_${i}_${j}, ${w2}, ah${i}_${j}_${h});`);
+          }
+        }
+    } else if (uniV) {
       const gs = uniV.groupSize;
       const scale2b = 2 ** uniV.bits;
       for (const g of range(NVG)) {
@@ -505,7 +670,46 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
     const nb = Math.min(TPG, c.vbatch ?? TPG);
     if (TPG % nb !== 0) throw new Error(`tpAttentionWgsl: vbatch ${nb} does not divide ${TPG}`);
     for (const k of range(nb)) vtok(`k${k}`, `(kb * ${nb}u + ${k}u)`, ld, mt);
-    V.push(`    for (var kb = 0u; kb < ${TPG / nb}u; kb = kb + 1u) {`, ...ld, ...mt, '    }');
+    const pre: string[] = [];
+    const post: string[] = [];
+    if (vh && uniV && !c.probe) {
+      // the batch's weights are scaled by a power of two below its largest value scale; the f16
+      // sums are added into the f32 accumulators (times that power) once per batch
+      const half = 16 / uniV.bits;
+      const n = 2 * half;
+      const mx = vsig.reduce((e, v) => (e ? `max(${e}, ${v})` : v), '');
+      pre.push(`      let vex = frexp(${mx}).exp;`);
+      pre.push('      let vinv = ldexp(1.0, -vex); let vscb = ldexp(1.0, vex);');
+      for (const i of range(NWV))
+        for (const j of range(half)) for (const h of H) pre.push(`      var ah${i}_${j}_${h} = vec2<f16>();`);
+      for (const i of range(NWV))
+        for (const j of range(half))
+          for (const [ch, comp2] of [
+            [i * n + j, 'x'],
+            [i * n + j + half, 'y'],
+          ] as const)
+            for (const u of U)
+              post.push(
+                G4
+                  ? `      acc${ch}_${u} = fma(vec4f(${range(4)
+                      .map((k) => `f32(ah${i}_${j}_${4 * u + k}.${comp2})`)
+                      .join(', ')}), vec4f(vscb), acc${ch}_${u});`
+                  : `      acc${ch}_${u} = fma(f32(ah${i}_${j}_${u}.${comp2}), vscb, acc${ch}_${u});`,
+              );
+    }
+    if (c.early && nb === TPG) {
+      // one batch: its loads go to the start of the tile (vEarly), the math stays here
+      vEarly.push('    let kb = 0u;', ...ld);
+      V.push(...pre, ...mt, ...post);
+    } else
+      V.push(
+        `    for (var kb = 0u; kb < ${TPG / nb}u; kb = kb + 1u) {`,
+        ...ld,
+        ...pre,
+        ...mt,
+        ...post,
+        '    }',
+      );
   } else {
     V.push(`    for (var k = 0u; k < ${TPG}u; k = k + 1u) {`);
     vtok('', 'k', V, V);
@@ -522,6 +726,7 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
   pro.push('  }');
   pro.push(`  if (li < ${2 * G}u) { atomicStore(&wm[li], 0u); }`);
   pro.push('  if (li < 2u) { fl[li] = 0u; }');
+  if (kh) pro.push(`  if (li < ${NKG}u) { atomicStore(&qmx[li], 0u); }`);
   pro.push('  if (p.N == 0xffffffffu) { part[0] = f32(k4[0].x) + aux[0] + f32(kbuf[0]) + f32(vbuf[0]); }');
   if (higK) {
     pro.push(`  for (var i = li; i < ${2 << higK.codeBits}u / 2u; i = i + ${WG}u) {`);
@@ -563,32 +768,74 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
     const NO = NKG * G;
     let R = 1;
     while (R * 2 * NO <= WG && R * 2 <= D) R *= 2;
-    fold.push(`    for (var i = li; i < ${NKG * D}u; i = i + ${WG}u) {`);
-    fold.push(`      let sl = i / ${D}u; let d = i % ${D}u;`);
-    fold.push(`      let ft = min(tstart + sl * ${slotTokens}u, p.N - 1u);`);
-    fold.push(`      let fbase = (b * p.nBlocksK + ft / ${uniK.blockTokens}u) * ${uniK.blockWords}u;`);
-    fold.push(`      let fg = ((ft % ${uniK.blockTokens}u) / ${gs}u) * ${C}u + hk * ${D}u + d;`);
-    fold.push(
-      `      let fs = half_k(2u * fbase + fg) * ${s2b}; let fm = half_k(2u * fbase + ${uniK.nGroups}u + fg) - fs;`,
-    );
-    for (const h of H) {
-      fold.push(`      let fq${h} = qraw[d * ${G}u + ${h}u];`);
-      if (!sgfold) fold.push(`      red[(sl * ${G}u + ${h}u) * ${D}u + d] = fq${h} * fm;`);
+    if (kh) {
+      // f16 keys: both channels of a code pair per iteration; the folded weights are staged in f32
+      // with each slot's largest magnitude, then packed to f16 scaled by a power of two below it
+      const half = 16 / kBits;
+      fold.push(`    for (var i = li; i < ${NKG * NP}u; i = i + ${WG}u) {`);
+      fold.push(`      let sl = i / ${NP}u; let pr = i % ${NP}u;`);
+      fold.push(`      let da = (pr / ${half}u) * ${2 * half}u + pr % ${half}u; let db = da + ${half}u;`);
+      fold.push(`      let ft = min(tstart + sl * ${slotTokens}u, p.N - 1u);`);
+      fold.push(`      let fbase = (b * p.nBlocksK + ft / ${uniK.blockTokens}u) * ${uniK.blockWords}u;`);
+      fold.push(`      let fg = ((ft % ${uniK.blockTokens}u) / ${gs}u) * ${C}u + hk * ${D}u;`);
+      fold.push(
+        `      let fsa = half_k(2u * fbase + fg + da) * ${s2b}; let fma_ = half_k(2u * fbase + ${uniK.nGroups}u + fg + da) ${KC ? `+ ${f16Center(kBits) - 1} *` : '-'} fsa;`,
+      );
+      fold.push(
+        `      let fsb = half_k(2u * fbase + fg + db) * ${s2b}; let fmb = half_k(2u * fbase + ${uniK.nGroups}u + fg + db) ${KC ? `+ ${f16Center(kBits) - 1} *` : '-'} fsb;`,
+      );
+      fold.push('      var mx = 0.0;');
+      for (const h of H) {
+        fold.push(`      let fqa${h} = qraw[da * ${G}u + ${h}u]; let fqb${h} = qraw[db * ${G}u + ${h}u];`);
+        fold.push(`      red[(sl * ${G}u + ${h}u) * ${D}u + da] = fqa${h} * fma_;`);
+        fold.push(`      red[(sl * ${G}u + ${h}u) * ${D}u + db] = fqb${h} * fmb;`);
+        fold.push(`      let fw${h} = vec2f(fqa${h} * fsa, fqb${h} * fsb);`);
+        fold.push(`      qst[i * ${G}u + ${h}u] = fw${h}; mx = max(mx, max(abs(fw${h}.x), abs(fw${h}.y)));`);
+      }
+      fold.push('      atomicMax(&qmx[sl], bitcast<u32>(mx));');
+      fold.push('    }');
+      fold.push('    workgroupBarrier();');
+      fold.push(`    for (var i = li; i < ${NKG * NP * NU}u; i = i + ${WG}u) {`);
+      fold.push(`      let inv = ldexp(1.0, -frexp(bitcast<f32>(atomicLoad(&qmx[i / ${NP * NU}u]))).exp);`);
+      fold.push(
+        G4
+          ? `      qs16[i] = vec4u(${range(4)
+              .map((k) => `pack2x16float(qst[4u * i + ${k}u] * inv)`)
+              .join(', ')});`
+          : '      qs16[i] = pack2x16float(qst[i] * inv);',
+      );
+      fold.push('    }');
+      fold.push(
+        `    if (li < ${NKG}u) { kqsc[li] = ldexp(1.0, frexp(bitcast<f32>(atomicLoad(&qmx[li]))).exp); }`,
+      );
+    } else {
+      fold.push(`    for (var i = li; i < ${NKG * D}u; i = i + ${WG}u) {`);
+      fold.push(`      let sl = i / ${D}u; let d = i % ${D}u;`);
+      fold.push(`      let ft = min(tstart + sl * ${slotTokens}u, p.N - 1u);`);
+      fold.push(`      let fbase = (b * p.nBlocksK + ft / ${uniK.blockTokens}u) * ${uniK.blockWords}u;`);
+      fold.push(`      let fg = ((ft % ${uniK.blockTokens}u) / ${gs}u) * ${C}u + hk * ${D}u + d;`);
+      fold.push(
+        `      let fs = half_k(2u * fbase + fg) * ${s2b}; let fm = half_k(2u * fbase + ${uniK.nGroups}u + fg) - fs;`,
+      );
+      for (const h of H) {
+        fold.push(`      let fq${h} = qraw[d * ${G}u + ${h}u];`);
+        if (!sgfold) fold.push(`      red[(sl * ${G}u + ${h}u) * ${D}u + d] = fq${h} * fm;`);
+      }
+      fold.push(
+        G4
+          ? range(NU)
+              .map(
+                (u) =>
+                  `      qs[${QO}(sl * ${D}u + d) * ${NU}u + ${u}u] = vec4f(${range(4)
+                    .map((k) => `fq${4 * u + k}`)
+                    .join(', ')}) * fs;`,
+              )
+              .join('\n')
+          : H.map((h) => `      qs[${QO}(sl * ${D}u + d) * ${G}u + ${h}u] = fq${h} * fs;`).join('\n'),
+      );
+      fold.push('    }');
+      fold.push('    workgroupBarrier();');
     }
-    fold.push(
-      G4
-        ? range(NU)
-            .map(
-              (u) =>
-                `      qs[${QO}(sl * ${D}u + d) * ${NU}u + ${u}u] = vec4f(${range(4)
-                  .map((k) => `fq${4 * u + k}`)
-                  .join(', ')}) * fs;`,
-            )
-            .join('\n')
-        : H.map((h) => `      qs[${QO}(sl * ${D}u + d) * ${G}u + ${h}u] = fq${h} * fs;`).join('\n'),
-    );
-    fold.push('    }');
-    fold.push('    workgroupBarrier();');
     if (!sgfold) {
       fold.push(`    if (li < ${NO * R}u) {`);
       fold.push(`      let o = li / ${R}u; let r = li % ${R}u;`);
@@ -606,6 +853,7 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
           : '      kbias[li] = sum;',
       );
       fold.push('    }');
+      if (kh) fold.push(`    if (li < ${NKG}u) { atomicStore(&qmx[li], 0u); }`);
       fold.push('    workgroupBarrier();');
     }
   }
@@ -650,14 +898,23 @@ var<workgroup> kbp: array<f32, ${WG}>;`
     : '';
   // kbias as units
   const kbiasFix = uniK && G4 ? 'kbias4' : 'kbias';
-  const kLines = K.join('\n').replaceAll('kbias[', `${kbiasFix}[`);
+  const early = !!c.early && c.probe !== 1;
+  const kLines = (early ? K.slice(kLoads) : K).join('\n').replaceAll('kbias[', `${kbiasFix}[`);
+  const earlyLines = early ? [...K.slice(0, kLoads), ...vEarly].join('\n') : '';
 
-  return `${c.subgroups ? 'enable subgroups;' : ''}
+  return `${kh || vh ? 'enable f16;' : ''}${c.subgroups ? 'enable subgroups;' : ''}
 ${SPLIT_ATTENTION_BINDINGS}
 @group(0) @binding(5) var<storage, read> k4: array<vec4u>;
 @group(0) @binding(6) var<storage, read> aux: array<f32>;
 var<workgroup> qraw: array<f32, ${D * G}>;
-var<workgroup> qs: array<${unit}, ${qsUnits * (dbufQ ? 2 : 1)}>;
+${
+  kh
+    ? `var<workgroup> qst: array<vec2f, ${NKG * NP * G}>;
+var<workgroup> qs16: array<${G4 ? 'vec4u' : 'u32'}, ${NKG * NP * NU}>;
+var<workgroup> qmx: array<atomic<u32>, ${NKG}>;
+var<workgroup> kqsc: array<f32, ${NKG}>;`
+    : `var<workgroup> qs: array<${unit}, ${qsUnits * (dbufQ ? 2 : 1)}>;`
+}
 ${kbiasDecl}
 var<workgroup> pw: array<${unit}, ${TT * NU * (dbuf ? 2 : 1)}>;
 var<workgroup> fl: array<u32, 2>;
@@ -700,6 +957,7 @@ ${
     let par = tile & 1u;
 ${dbufQ ? `    let qo = par * ${qsUnits}u;` : ''}
 ${dbuf ? '' : '    workgroupBarrier();'}
+${earlyLines}
 ${c.probe === 1 ? '' : fold.join('\n')}
 ${kLines}
 ${S.join('\n')}

@@ -21,6 +21,7 @@ import {
   tpAttentionWgsl,
   tpAuxData,
   tpAuxLayout,
+  tpF16Unsupported,
   tpReduceRotateWgsl,
   tpUnsupported,
 } from '../kernels/decode-attention-tp.wgsl.js';
@@ -65,7 +66,20 @@ export interface DecodeAttentionOptions {
    * default: token-parallel wherever it reads the formats, else lane.
    */
   readonly kernel?: 'mma' | 'token' | 'lane';
-  /** token-parallel kernel: tokens per thread in the key phase (1 or 2; default 1 from batch·kvHeads·tokens ≥ 2^19, else 2) */
+  /**
+   * token-parallel kernel: `'f16'` runs the uniform keys and/or values it can read (code widths 1, 2,
+   * 4 or 8 bits; values need the unrolled value phase) in packed-f16 arithmetic, with f16 partial
+   * sums added into f32 scores and accumulators (about 10⁻³ of the output's largest value; needs the
+   * device's `shader-f16`, which Dawn withholds on NVIDIA Vulkan unless
+   * `createGpuContext({ nvidiaShaderF16: true })`); `'f32'` never; `'auto'` (default) as `'f16'` where
+   * the device has `shader-f16` and B·kvHeads·tokens ≥ 2^18 (where it measured faster on the H100),
+   * else `'f32'`. The `arithmetic` property says which sides it applied to.
+   */
+  readonly arithmetic?: 'auto' | 'f16' | 'f32';
+  /**
+   * token-parallel kernel: tokens per thread in the key phase (1 or 2; default 2 with f16
+   * arithmetic, else 1 from batch·kvHeads·tokens ≥ 2^19, else 2)
+   */
   readonly tokensPerThread?: number;
   /** token-parallel and mma kernels: tiles (128·tokensPerThread, or 32 tokens) per workgroup (default from the shape) */
   readonly tilesPerChunk?: number;
@@ -82,6 +96,11 @@ export interface DecodeAttentionOptions {
     readonly vbatch?: number;
     readonly lazy?: boolean;
     readonly prefetch?: boolean;
+    readonly kflush?: number;
+    readonly kcenter?: boolean;
+    readonly early?: boolean;
+    /** token-parallel kernel: channels per thread in the value phase (default 16 for ≤ 4 query heads per KV head, else 8) */
+    readonly cpt?: number;
   };
 }
 
@@ -99,6 +118,11 @@ export class DecodeAttention implements Disposable {
   readonly tilesPerChunk: number;
   /** token-parallel kernel: tokens per thread in the key phase (0 for the lane kernel) */
   readonly tokensPerThread: number;
+  /** arithmetic of the key and value phases (f16 only where `arithmetic: 'f16'` was asked for and applies) */
+  readonly arithmetic: { readonly keys: 'f16' | 'f32'; readonly values: 'f16' | 'f32' } = {
+    keys: 'f32',
+    values: 'f32',
+  };
   #tp: TpAttentionConfig | null = null;
   #mma: MmaAttentionConfig | null = null;
   #aux: GpuBuffer | null = null;
@@ -134,9 +158,15 @@ export class DecodeAttention implements Disposable {
     // and one token per thread in the key phase from 2^19 (16×32k kivi-2: 0.92 → 0.63 ms); below
     // that the grid is too small to hide the longer per-tile latency
     const work = batch * kvHeads * tokens;
-    const tpt = options.tokensPerThread ?? (work >= 1 << 19 ? 1 : 2);
+    const cpt = options.tuning?.cpt ?? (G <= 4 ? 16 : 8);
+    if (![4, 8, 16, 32].includes(cpt) || cpt > headDim)
+      throw new InvalidArgumentError(`tuning.cpt must be 4, 8, 16 or 32 (≤ headDim), got ${cpt}`);
+    const vunroll = options.tuning?.vunroll ?? work >= 1 << 18;
+    const f16 = f16Plan(ctx, options.arithmetic, keys, values, cpt, vunroll, work);
+    // measured on the H100 (bench/results/h100-2026-12-06-f16-*): with f16 arithmetic, 2 tokens per
+    // thread at every size (16 × 32k kivi-2: 0.566 → 0.522 ms)
+    const tpt = options.tokensPerThread ?? (f16.keys || f16.values || work < 1 << 19 ? 2 : 1);
     if (tpt !== 1 && tpt !== 2) throw new InvalidArgumentError(`tokensPerThread must be 1 or 2, got ${tpt}`);
-    const cpt = G <= 4 ? 16 : 8;
     const why = tpUnsupported(keys, values, headDim, tpt, cpt);
     const higgs = keys.kind === 'higgs' || values.kind === 'higgs';
     if (options.kernel === 'mma') {
@@ -188,6 +218,8 @@ export class DecodeAttention implements Disposable {
       this.tilesPerChunk = tiles;
       this.tokensPerThread = tpt;
       this.nChunks = Math.ceil(tilesTotal / tiles);
+      const tuning = { ...(options.tuning ?? {}), vunroll };
+      this.arithmetic = { keys: f16.keys ? 'f16' : 'f32', values: f16.values ? 'f16' : 'f32' };
       this.#tp = {
         headDim,
         group: G,
@@ -198,8 +230,9 @@ export class DecodeAttention implements Disposable {
         cpt,
         channels: kvHeads * headDim,
         kvec: keyRowsVec4(keys, kvHeads * headDim, headDim),
-        vunroll: work >= 1 << 18,
-        ...(options.tuning ?? {}),
+        ...tuning,
+        f16Keys: f16.keys,
+        f16Values: f16.values,
       };
       const shared = tpSharedBytes(this.#tp);
       if (shared > ctx.limits.maxComputeWorkgroupStorageSize) {
@@ -240,6 +273,11 @@ export class DecodeAttention implements Disposable {
       this.span = Math.ceil(span / tpi) * tpi;
       this.nChunks = Math.ceil(tokens / (SLOTS * this.span));
     }
+    if (options.arithmetic === 'f16' && this.kernel !== 'token')
+      throw new UnsupportedOpError(
+        'webgpu',
+        `arithmetic 'f16' outside the token-parallel kernel (this shape and format use the ${this.kernel} kernel)`,
+      );
     this.#partials = new GpuBuffer(
       ctx,
       batch * queryHeads * this.nChunks * (headDim + 2) * 4,
@@ -394,6 +432,38 @@ function keyRowsVec4(f: KvTileFormat, C: number, D: number): boolean {
   return false;
 }
 
+/**
+ * Which sides of the token-parallel kernel run in packed-f16 arithmetic: `'f32'` neither; `'f16'`
+ * every side that can (throws when the device has no shader-f16 or no side can); `'auto'` (default)
+ * like `'f16'` where the device has shader-f16 and the step is large (B·Hkv·N ≥ 2^18, where it
+ * measured faster on the H100), else neither.
+ */
+function f16Plan(
+  ctx: GpuContext,
+  arithmetic: DecodeAttentionOptions['arithmetic'],
+  keys: KvTileFormat,
+  values: KvTileFormat,
+  cpt: number,
+  vunroll: boolean,
+  work: number,
+): { keys: boolean; values: boolean } {
+  const mode = arithmetic ?? 'auto';
+  if (mode !== 'auto' && mode !== 'f16' && mode !== 'f32')
+    throw new InvalidArgumentError(`arithmetic must be 'auto', 'f16' or 'f32', got ${String(arithmetic)}`);
+  if (mode === 'f32' || (mode === 'auto' && (!ctx.features.shaderF16 || work < 1 << 18)))
+    return { keys: false, values: false };
+  if (!ctx.features.shaderF16)
+    throw new UnsupportedOpError('webgpu', "arithmetic 'f16' (the device has no shader-f16)");
+  const whyK = tpF16Unsupported('keys', keys, cpt);
+  const whyV = vunroll ? tpF16Unsupported('values', values, cpt) : 'values without the unrolled value phase';
+  if (mode === 'f16' && whyK && whyV)
+    throw new UnsupportedOpError(
+      'webgpu',
+      `arithmetic 'f16' for these keys or values (keys: ${whyK}; values: ${whyV})`,
+    );
+  return { keys: whyK === null, values: whyV === null };
+}
+
 /** Workgroup memory of the token-parallel kernel (bytes). */
 function tpSharedBytes(c: TpAttentionConfig): number {
   const D = c.headDim;
@@ -404,7 +474,10 @@ function tpSharedBytes(c: TpAttentionConfig): number {
   const tab = (f: KvTileFormat) => (f.kind === 'higgs' ? 2 << f.codeBits : 0);
   const red = Math.max(NTG * D, c.keys.kind === 'uniform' ? nkg * D * G : 0, TP_THREADS * G);
   const x2 = c.dbuf ? 2 : 1;
-  const qs = nkg * D * G * (c.dbuf && c.keys.kind === 'uniform' ? 2 : 1);
+  // f16 keys: f32 pairs staged (2 words per pair and head), packed pairs (1 word), max and scale per slot
+  const qs = c.f16Keys
+    ? nkg * (D / 2) * G * 3 + 2 * nkg
+    : nkg * D * G * (c.dbuf && c.keys.kind === 'uniform' ? 2 : 1);
   return 4 * (D * G + qs + nkg * G + TP_THREADS + TT * G * x2 + red + 2 * G + tab(c.keys) + tab(c.values));
 }
 
