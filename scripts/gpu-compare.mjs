@@ -24,6 +24,11 @@ const pairs = [
   ['k4v2', 'k4v2/g128'],
   ['aqua-2.5', 'aqua-2.5 pages'],
   ['kvq-2 K2/V2', 'kvq-2 K2/V2 pages'],
+  // packed-f16 arithmetic (DecodeAttention's default for large steps where the device has shader-f16)
+  ['kivi-2 f16', 'kivi-2/g128'],
+  ['k4v2 f16', 'k4v2/g128'],
+  ['aqua-2.5 f16', 'aqua-2.5 pages'],
+  ['kvq-2 K2/V2 f16', 'kvq-2 K2/V2 pages'],
 ];
 const best = (method, B, T) => {
   const rows = webgpu.attention.filter((r) => r.method === method && r.batch === B && r.tokens === T && r.ms);

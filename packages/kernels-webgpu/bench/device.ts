@@ -87,6 +87,8 @@ const METHODS: {
   // aqua-2.5's predicted layers (HIGGS residuals K 2.5-bit / V 2-bit 2-D grids) and kvq-2's most common width
   { name: 'aqua-2.5', k: higgs(2.5, 0x6b), v: higgs(2, 0x76) },
   { name: 'kvq-2 K2/V2', k: higgs(2, 0x6b), v: higgs(2, 0x76) },
+  { name: 'aqua-2.5 f16', k: higgs(2.5, 0x6b), v: higgs(2, 0x76), f16: true },
+  { name: 'kvq-2 K2/V2 f16', k: higgs(2, 0x6b), v: higgs(2, 0x76), f16: true },
 ];
 
 interface Result {

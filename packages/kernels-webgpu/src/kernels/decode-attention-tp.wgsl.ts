@@ -104,6 +104,7 @@ export const TP_F16_BITS: readonly number[] = [1, 2, 4, 8];
 
 /** Why packed-f16 arithmetic cannot run for the keys / values of a configuration (null when it can). */
 export function tpF16Unsupported(side: 'keys' | 'values', f: KvTileFormat, cpt: number): string | null {
+  if (f.kind === 'higgs') return null;
   if (f.kind !== 'uniform') return `${f.kind} ${side}`;
   if (!TP_F16_BITS.includes(f.bits)) return `${f.bits}-bit ${side}`;
   if (side === 'values' && (cpt * f.bits) % 32 !== 0) return `${cpt} channels of ${f.bits} bits per thread`;
@@ -423,6 +424,41 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
         for (const u of U)
           K.push(`    sa${tp}_${u} = fma(${unit}(${xs[tp]![j]}), qw${j}_${u}, sa${tp}_${u});`);
     }
+  } else if (kh) {
+    // HIGGS, f16: grid points (f16 table) × the rotated query (f16 pairs, scaled by kqsc[0])
+    for (const tp of range(TPT)) for (const u of U) K.push(`    var sa${tp}_${u} = ${zero};`);
+    K.push('    let ksc = kqsc[0];');
+    const idx: string[][] = range(TPT).map(() => []);
+    for (const tp of range(TPT))
+      codes(`kw${tp}_`, D / 2, kBits, 'raw', (j, e) => idx[tp]!.push(e), K, `k${tp}_`);
+    const qh = (p: number, h: number) =>
+      G4 ? `bitcast<vec2<f16>>(kq${p}_${h >> 2}[${h & 3}])` : `bitcast<vec2<f16>>(kq${p}_${h})`;
+    for (let p0 = 0; p0 < NP; p0 += KF) {
+      const g = p0 / KF;
+      for (let p = p0; p < p0 + KF; p++) {
+        for (const u of U) K.push(`    let kq${p}_${u} = qs16[${p * NU + u}u];`);
+        for (const tp of range(TPT)) {
+          K.push(`    let kx${tp}_${p} = bitcast<vec2<f16>>(tabK16[${idx[tp]![p]}]);`);
+          for (const h of H)
+            K.push(
+              p === p0
+                ? `    var ha${tp}_${h}_${g} = kx${tp}_${p} * ${qh(p, h)};`
+                : `    ha${tp}_${h}_${g} = fma(kx${tp}_${p}, ${qh(p, h)}, ha${tp}_${h}_${g});`,
+            );
+        }
+      }
+      const hs = (tp: number, h: number) => `(f32(ha${tp}_${h}_${g}.x) + f32(ha${tp}_${h}_${g}.y))`;
+      for (const tp of range(TPT))
+        for (const u of U)
+          K.push(
+            G4
+              ? `    sa${tp}_${u} = fma(vec4f(${range(4)
+                  .map((k) => hs(tp, 4 * u + k))
+                  .join(', ')}), vec4f(ksc), sa${tp}_${u});`
+              : `    sa${tp}_${u} = fma(${hs(tp, u)}, ksc, sa${tp}_${u});`,
+          );
+    }
+    for (const tp of range(TPT)) for (const u of U) K.push(`    sa${tp}_${u} = sa${tp}_${u} * ksc${tp};`);
   } else {
     for (const tp of range(TPT)) for (const u of U) K.push(`    var sa${tp}_${u} = ${zero};`);
     const idx: string[][] = range(TPT).map(() => []);
@@ -645,6 +681,27 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
         for (const u of U)
           mt.push(`      acc${j}_${u} = fma(w${x}_${g}_${u}, ${unit}(vx${x}_${j}), acc${j}_${u});`);
       }
+    } else if (vh) {
+      // HIGGS, f16: grid points (f16 table) × p·scale (normalized by the batch's power of two)
+      ld.push(`      let vsc${x} = half_v(2u * vbase${x} + vti${x} * ${C / D}u + hk);`);
+      vsig.push(`abs(vsc${x})`);
+      for (const u of U)
+        mt.push(
+          G4
+            ? `      let wh${x}_${u} = vec4<f16>(pu${x}_${u} * (vsc${x} * vinv));`
+            : `      let wh${x}_${u} = f16(pu${x}_${u} * (vsc${x} * vinv));`,
+        );
+      const idx: string[] = [];
+      const L: string[] = [];
+      codes(`vw${x}_`, CPT / 2, vBits, 'raw', (_j, e) => idx.push(e), L, `v${x}`);
+      mt.push(...L.map((l) => `  ${l}`));
+      for (const j of range(CPT / 2)) {
+        mt.push(`      let vp${x}_${j} = bitcast<vec2<f16>>(tabV16[${idx[j]}]);`);
+        for (const h of H) {
+          const w = G4 ? `wh${x}_${h >> 2}[${h & 3}]` : `wh${x}_${h}`;
+          mt.push(`      ah0_${j}_${h} = fma(vp${x}_${j}, vec2<f16>(${w}), ah0_${j}_${h});`);
+        }
+      }
     } else {
       ld.push(`      let vsc${x} = half_v(2u * vbase${x} + vti${x} * ${C / D}u + hk);`);
       for (const u of U) mt.push(`      let w${x}_${u} = pu${x}_${u} * vsc${x};`);
@@ -672,30 +729,34 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
     for (const k of range(nb)) vtok(`k${k}`, `(kb * ${nb}u + ${k}u)`, ld, mt);
     const pre: string[] = [];
     const post: string[] = [];
-    if (vh && uniV && !c.probe) {
+    if (vh && !c.probe) {
       // the batch's weights are scaled by a power of two below its largest value scale; the f16
-      // sums are added into the f32 accumulators (times that power) once per batch
-      const half = 16 / uniV.bits;
-      const n = 2 * half;
+      // sums are added into the f32 accumulators (times that power) once per batch. Pairs `ah{i}_{j}`
+      // hold channels (lo, hi): uniform codes (j, j + n/2) of word i, HIGGS pair codes (2j, 2j + 1).
+      const pairs: { id: string; lo: number; hi: number }[] = [];
+      if (uniV) {
+        const half = 16 / uniV.bits;
+        for (const i of range(NWV))
+          for (const j of range(half))
+            pairs.push({ id: `${i}_${j}`, lo: i * 2 * half + j, hi: i * 2 * half + j + half });
+      } else for (const j of range(CPT / 2)) pairs.push({ id: `0_${j}`, lo: 2 * j, hi: 2 * j + 1 });
       const mx = vsig.reduce((e, v) => (e ? `max(${e}, ${v})` : v), '');
       pre.push(`      let vex = frexp(${mx}).exp;`);
       pre.push('      let vinv = ldexp(1.0, -vex); let vscb = ldexp(1.0, vex);');
-      for (const i of range(NWV))
-        for (const j of range(half)) for (const h of H) pre.push(`      var ah${i}_${j}_${h} = vec2<f16>();`);
-      for (const i of range(NWV))
-        for (const j of range(half))
-          for (const [ch, comp2] of [
-            [i * n + j, 'x'],
-            [i * n + j + half, 'y'],
-          ] as const)
-            for (const u of U)
-              post.push(
-                G4
-                  ? `      acc${ch}_${u} = fma(vec4f(${range(4)
-                      .map((k) => `f32(ah${i}_${j}_${4 * u + k}.${comp2})`)
-                      .join(', ')}), vec4f(vscb), acc${ch}_${u});`
-                  : `      acc${ch}_${u} = fma(f32(ah${i}_${j}_${u}.${comp2}), vscb, acc${ch}_${u});`,
-              );
+      for (const { id } of pairs) for (const h of H) pre.push(`      var ah${id}_${h} = vec2<f16>();`);
+      for (const { id, lo, hi } of pairs)
+        for (const [ch, comp2] of [
+          [lo, 'x'],
+          [hi, 'y'],
+        ] as const)
+          for (const u of U)
+            post.push(
+              G4
+                ? `      acc${ch}_${u} = fma(vec4f(${range(4)
+                    .map((k) => `f32(ah${id}_${4 * u + k}.${comp2})`)
+                    .join(', ')}), vec4f(vscb), acc${ch}_${u});`
+                : `      acc${ch}_${u} = fma(f32(ah${id}_${u}.${comp2}), vscb, acc${ch}_${u});`,
+            );
     }
     if (c.early && nb === TPG) {
       // one batch: its loads go to the start of the tile (vEarly), the math stays here
@@ -730,12 +791,20 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
   pro.push('  if (p.N == 0xffffffffu) { part[0] = f32(k4[0].x) + aux[0] + f32(kbuf[0]) + f32(vbuf[0]); }');
   if (higK) {
     pro.push(`  for (var i = li; i < ${2 << higK.codeBits}u / 2u; i = i + ${WG}u) {`);
-    pro.push(`    tabK[i] = vec2f(aux[${aux.tk}u + 2u * i], aux[${aux.tk}u + 2u * i + 1u]);`);
+    pro.push(
+      kh
+        ? `    tabK16[i] = pack2x16float(vec2f(aux[${aux.tk}u + 2u * i], aux[${aux.tk}u + 2u * i + 1u]));`
+        : `    tabK[i] = vec2f(aux[${aux.tk}u + 2u * i], aux[${aux.tk}u + 2u * i + 1u]);`,
+    );
     pro.push('  }');
   }
   if (higV) {
     pro.push(`  for (var i = li; i < ${2 << higV.codeBits}u / 2u; i = i + ${WG}u) {`);
-    pro.push(`    tabV[i] = vec2f(aux[${aux.tv}u + 2u * i], aux[${aux.tv}u + 2u * i + 1u]);`);
+    pro.push(
+      vh
+        ? `    tabV16[i] = pack2x16float(vec2f(aux[${aux.tv}u + 2u * i], aux[${aux.tv}u + 2u * i + 1u]));`
+        : `    tabV[i] = vec2f(aux[${aux.tv}u + 2u * i], aux[${aux.tv}u + 2u * i + 1u]);`,
+    );
     pro.push('  }');
   }
   pro.push('  workgroupBarrier();');
@@ -756,8 +825,30 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
         ? `    qs[i] = vec4f(qraw[4u * i], qraw[4u * i + 1u], qraw[4u * i + 2u], qraw[4u * i + 3u]) * ${(1 / Math.sqrt(D)).toPrecision(9)};`
         : `    qs[i] = qraw[i] * ${(1 / Math.sqrt(D)).toPrecision(9)};`,
     );
+    if (kh)
+      pro.push(
+        `    atomicMax(&qmx[0], bitcast<u32>(${G4 ? 'max(max(abs(qs[i].x), abs(qs[i].y)), max(abs(qs[i].z), abs(qs[i].w)))' : 'abs(qs[i])'}));`,
+      );
     pro.push('  }');
     pro.push('  workgroupBarrier();');
+    if (kh) {
+      // f16 pairs of the rotated query (channels 2p, 2p + 1), scaled by a power of two below its largest element
+      pro.push('  let qe = frexp(bitcast<f32>(atomicLoad(&qmx[0]))).exp;');
+      pro.push('  let qinv = ldexp(1.0, -qe);');
+      pro.push(`  for (var i = li; i < ${NP * NU}u; i = i + ${WG}u) {`);
+      pro.push(`    let pr = i / ${NU}u; let u = i % ${NU}u;`);
+      pro.push(`    let qa = qs[2u * pr * ${NU}u + u]; let qb = qs[(2u * pr + 1u) * ${NU}u + u];`);
+      pro.push(
+        G4
+          ? `    qs16[i] = vec4u(${range(4)
+              .map((k) => `pack2x16float(vec2f(qa[${k}], qb[${k}]) * qinv)`)
+              .join(', ')});`
+          : '    qs16[i] = pack2x16float(vec2f(qa, qb) * qinv);',
+      );
+      pro.push('  }');
+      pro.push('  if (li == 0u) { kqsc[0] = ldexp(1.0, qe); }');
+      pro.push('  workgroupBarrier();');
+    }
   }
 
   // per-tile fold of uniform key scales/mins into the query weights
@@ -907,21 +998,21 @@ ${SPLIT_ATTENTION_BINDINGS}
 @group(0) @binding(5) var<storage, read> k4: array<vec4u>;
 @group(0) @binding(6) var<storage, read> aux: array<f32>;
 var<workgroup> qraw: array<f32, ${D * G}>;
+${kh && uniK ? `var<workgroup> qst: array<vec2f, ${NKG * NP * G}>;` : `var<workgroup> qs: array<${unit}, ${qsUnits * (dbufQ ? 2 : 1)}>;`}
 ${
   kh
-    ? `var<workgroup> qst: array<vec2f, ${NKG * NP * G}>;
-var<workgroup> qs16: array<${G4 ? 'vec4u' : 'u32'}, ${NKG * NP * NU}>;
+    ? `var<workgroup> qs16: array<${G4 ? 'vec4u' : 'u32'}, ${NKG * NP * NU}>;
 var<workgroup> qmx: array<atomic<u32>, ${NKG}>;
 var<workgroup> kqsc: array<f32, ${NKG}>;`
-    : `var<workgroup> qs: array<${unit}, ${qsUnits * (dbufQ ? 2 : 1)}>;`
+    : ''
 }
 ${kbiasDecl}
 var<workgroup> pw: array<${unit}, ${TT * NU * (dbuf ? 2 : 1)}>;
 var<workgroup> fl: array<u32, 2>;
 var<workgroup> red: array<f32, ${redLen}>;
 var<workgroup> wm: array<atomic<u32>, ${2 * G}>;
-${higK ? `var<workgroup> tabK: array<vec2f, ${1 << higK.codeBits}>;` : ''}
-${higV ? `var<workgroup> tabV: array<vec2f, ${1 << higV.codeBits}>;` : ''}
+${higK ? (kh ? `var<workgroup> tabK16: array<u32, ${1 << higK.codeBits}>;` : `var<workgroup> tabK: array<vec2f, ${1 << higK.codeBits}>;`) : ''}
+${higV ? (vh ? `var<workgroup> tabV16: array<u32, ${1 << higV.codeBits}>;` : `var<workgroup> tabV: array<vec2f, ${1 << higV.codeBits}>;`) : ''}
 fn half_k(i: u32) -> f32 { return unpack2x16float(kbuf[i >> 1u])[i & 1u]; }
 fn half_v(i: u32) -> f32 { return unpack2x16float(vbuf[i >> 1u])[i & 1u]; }
 // order-preserving u32 of an f32 (for atomicMax), and back

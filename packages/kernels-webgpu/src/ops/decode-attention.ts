@@ -475,8 +475,12 @@ function tpSharedBytes(c: TpAttentionConfig): number {
   const red = Math.max(NTG * D, c.keys.kind === 'uniform' ? nkg * D * G : 0, TP_THREADS * G);
   const x2 = c.dbuf ? 2 : 1;
   // f16 keys: f32 pairs staged (2 words per pair and head), packed pairs (1 word), max and scale per slot
+  // f16 keys: uniform ones stage f32 pairs (2 words per pair and head) and keep packed pairs (1 word),
+  // HIGGS ones keep the f32 rotated query and packed pairs; both a max and a scale per slot
   const qs = c.f16Keys
-    ? nkg * (D / 2) * G * 3 + 2 * nkg
+    ? c.keys.kind === 'uniform'
+      ? nkg * (D / 2) * G * 3 + 2 * nkg
+      : D * G + (D / 2) * G + 2
     : nkg * D * G * (c.dbuf && c.keys.kind === 'uniform' ? 2 : 1);
   return 4 * (D * G + qs + nkg * G + TP_THREADS + TT * G * x2 + red + 2 * G + tab(c.keys) + tab(c.values));
 }
