@@ -775,11 +775,11 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
                   ? { prefetch: false }
                   : { tiles: Number(v.slice(1)) },
             });
-        // KVQ_F16_VARIANTS=k8,b4,t1+c8,…: on 'kivi-2 f16', f16 flush every 8 key pairs (k), value
+        // KVQ_F16_VARIANTS=k8,b4,t1+c8,…: on the f16 rows, f16 flush every 8 key pairs (k), value
         // batches of 4 tokens (b), tokens per thread (t), channels per thread (c), tiles per chunk (w),
         // loads at the start of the tile (e);
         // '+' joins knobs into one variant
-        if (m.name === 'kivi-2 f16')
+        if (m.f16)
           for (const v of (process.env.KVQ_F16_VARIANTS ?? '').split(',').filter(Boolean)) {
             const x: {
               noSubgroups: boolean;
