@@ -819,6 +819,7 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
     pro.push('    }');
     pro.push('    workgroupBarrier();');
     pro.push('  }');
+    if (kh) pro.push('  var qm = 0.0;');
     pro.push(`  for (var i = li; i < ${D * NU}u; i = i + ${WG}u) {`);
     pro.push(
       G4
@@ -827,9 +828,16 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
     );
     if (kh)
       pro.push(
-        `    atomicMax(&qmx[0], bitcast<u32>(${G4 ? 'max(max(abs(qs[i].x), abs(qs[i].y)), max(abs(qs[i].z), abs(qs[i].w)))' : 'abs(qs[i])'}));`,
+        `    qm = max(qm, ${G4 ? 'max(max(abs(qs[i].x), abs(qs[i].y)), max(abs(qs[i].z), abs(qs[i].w)))' : 'abs(qs[i])'});`,
       );
     pro.push('  }');
+    // the rotated query's largest magnitude: one atomic per subgroup (or per thread)
+    if (kh)
+      pro.push(
+        c.subgroups
+          ? '  { let m = subgroupMax(qm); if (subgroupElect()) { atomicMax(&qmx[0], bitcast<u32>(m)); } }'
+          : '  atomicMax(&qmx[0], bitcast<u32>(qm));',
+      );
     pro.push('  workgroupBarrier();');
     if (kh) {
       // f16 pairs of the rotated query (channels 2p, 2p + 1), scaled by a power of two below its largest element
@@ -863,6 +871,13 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
       // f16 keys: both channels of a code pair per iteration; the folded weights are staged in f32
       // with each slot's largest magnitude, then packed to f16 scaled by a power of two below it
       const half = 16 / kBits;
+      const sgMax = c.subgroups && NKG <= 4;
+      if (sgMax)
+        fold.push(
+          `    ${range(NKG)
+            .map((sl) => `var qm${sl} = 0.0;`)
+            .join(' ')}`,
+        );
       fold.push(`    for (var i = li; i < ${NKG * NP}u; i = i + ${WG}u) {`);
       fold.push(`      let sl = i / ${NP}u; let pr = i % ${NP}u;`);
       fold.push(`      let da = (pr / ${half}u) * ${2 * half}u + pr % ${half}u; let db = da + ${half}u;`);
@@ -883,8 +898,18 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
         fold.push(`      let fw${h} = vec2f(fqa${h} * fsa, fqb${h} * fsb);`);
         fold.push(`      qst[i * ${G}u + ${h}u] = fw${h}; mx = max(mx, max(abs(fw${h}.x), abs(fw${h}.y)));`);
       }
-      fold.push('      atomicMax(&qmx[sl], bitcast<u32>(mx));');
+      // the slots' largest magnitudes: with subgroups (and ≤ 4 slots) one subgroupMax per slot
+      // after the loop and one atomic per subgroup, else one atomic per iteration
+      if (sgMax)
+        for (const sl of range(NKG))
+          fold.push(`      qm${sl} = select(qm${sl}, max(qm${sl}, mx), sl == ${sl}u);`);
+      else fold.push('      atomicMax(&qmx[sl], bitcast<u32>(mx));');
       fold.push('    }');
+      if (sgMax)
+        for (const sl of range(NKG))
+          fold.push(
+            `    { let m = subgroupMax(qm${sl}); if (subgroupElect()) { atomicMax(&qmx[${sl}u], bitcast<u32>(m)); } }`,
+          );
       fold.push('    workgroupBarrier();');
       fold.push(`    for (var i = li; i < ${NKG * NP * NU}u; i = i + ${WG}u) {`);
       fold.push(`      let inv = ldexp(1.0, -frexp(bitcast<f32>(atomicLoad(&qmx[i / ${NP * NU}u]))).exp);`);
