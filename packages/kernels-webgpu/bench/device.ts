@@ -26,6 +26,7 @@ import {
   recordEncode,
 } from '../src/index.js';
 import { copyWgsl } from '../src/kernels/copy.wgsl.js';
+import { relErr, relMaxErr } from '../test/metrics.js';
 import { genWgsl } from './gen.wgsl.js';
 import { timeRecorded } from './timing.js';
 
@@ -109,29 +110,6 @@ const results: {
   codec: [],
   attention: [],
 };
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 1;
-  for (let i = 0; i < b.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    if (!(d <= num)) num = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
-    den = Math.max(den, Math.abs(b[i]!));
-  }
-  return num / den;
-}
-
-/** max |a − b| / max |b| (no floor) */
-function relMaxErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    if (!(d <= num)) num = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
-    den = Math.max(den, Math.abs(b[i]!));
-  }
-  return num / den;
-}
 
 function refDecodeAttention(
   q: Float32Array,

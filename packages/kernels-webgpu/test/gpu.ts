@@ -59,29 +59,7 @@ export function title(name: string, p: Probe): string {
   return p.ok ? `${name} [${p.reason}]` : `${name} — SKIPPED: ${p.reason}`;
 }
 
-/** max |a − b| / max(1, max |b|) */
-export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 1;
-  for (let i = 0; i < b.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    if (!(d <= num)) num = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
-    den = Math.max(den, Math.abs(b[i]!));
-  }
-  return num / den;
-}
-
-/** max |a − b| / max |b| (no floor: for outputs far from 1 in magnitude) */
-export function relMaxErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    if (!(d <= num)) num = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
-    den = Math.max(den, Math.abs(b[i]!));
-  }
-  return num / den;
-}
+export { relErr, relMaxErr } from './metrics.js';
 
 /** fp64 causal GQA attention over dense K/V `[N, Hkv, D]`, queries `[qTokens, Hq, D]`. */
 export function refAttention(

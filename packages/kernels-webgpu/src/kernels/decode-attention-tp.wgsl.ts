@@ -328,6 +328,42 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
 
   // ---- key phase -------------------------------------------------------------------------------
   const K: string[] = [];
+  /**
+   * f16 scores: pairs `kx{tp}_{p}` (defined before, or by `pairLines`) × the f16 query pairs of
+   * `qs16[qIndex(p, u)]`, summed in f16 over `kflush` pairs, then into the f32 scores `sa` × ksc
+   */
+  const f16Scores = (
+    qIndex: (p: number, u: number) => string,
+    pairLines: (tp: number, p: number) => string[],
+  ) => {
+    const qh = (p: number, h: number) =>
+      G4 ? `bitcast<vec2<f16>>(kq${p}_${h >> 2}[${h & 3}])` : `bitcast<vec2<f16>>(kq${p}_${h})`;
+    for (let p0 = 0; p0 < NP; p0 += KF) {
+      const g = p0 / KF;
+      for (let p = p0; p < p0 + KF; p++) {
+        for (const u of U) K.push(`    let kq${p}_${u} = qs16[${qIndex(p, u)}];`);
+        for (const tp of range(TPT)) {
+          K.push(...pairLines(tp, p));
+          for (const h of H)
+            K.push(
+              p === p0
+                ? `    var ha${tp}_${h}_${g} = kx${tp}_${p} * ${qh(p, h)};`
+                : `    ha${tp}_${h}_${g} = fma(kx${tp}_${p}, ${qh(p, h)}, ha${tp}_${h}_${g});`,
+            );
+        }
+      }
+      const hs = (tp: number, h: number) => `(f32(ha${tp}_${h}_${g}.x) + f32(ha${tp}_${h}_${g}.y))`;
+      for (const tp of range(TPT))
+        for (const u of U)
+          K.push(
+            G4
+              ? `    sa${tp}_${u} = fma(vec4f(${range(4)
+                  .map((k) => hs(tp, 4 * u + k))
+                  .join(', ')}), vec4f(ksc), sa${tp}_${u});`
+              : `    sa${tp}_${u} = fma(${hs(tp, u)}, ksc, sa${tp}_${u});`,
+          );
+    }
+  };
   K.push(`    let tb = tstart + li * ${TPT}u;`);
   const kWords = higK ? ((D / 2) * kBits) / 32 : (D * kBits) / 32;
   for (const tp of range(TPT)) {
@@ -363,31 +399,10 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
     for (const tp of range(TPT))
       for (const p of range(NP))
         K.push(`    let kx${tp}_${p} = ${f16Pair(`kw${tp}_${Math.floor(p / half)}`, p % half, kBits, KC)};`);
-    const qh = (p: number, h: number) =>
-      G4 ? `bitcast<vec2<f16>>(kq${p}_${h >> 2}[${h & 3}])` : `bitcast<vec2<f16>>(kq${p}_${h})`;
-    for (let p0 = 0; p0 < NP; p0 += KF) {
-      const g = p0 / KF;
-      for (let p = p0; p < p0 + KF; p++) {
-        for (const u of U) K.push(`    let kq${p}_${u} = qs16[(slot * ${NP}u + ${p}u) * ${NU}u + ${u}u];`);
-        for (const tp of range(TPT))
-          for (const h of H)
-            K.push(
-              p === p0
-                ? `    var ha${tp}_${h}_${g} = kx${tp}_${p} * ${qh(p, h)};`
-                : `    ha${tp}_${h}_${g} = fma(kx${tp}_${p}, ${qh(p, h)}, ha${tp}_${h}_${g});`,
-            );
-      }
-      const hs = (tp: number, h: number) => `(f32(ha${tp}_${h}_${g}.x) + f32(ha${tp}_${h}_${g}.y))`;
-      for (const tp of range(TPT))
-        for (const u of U)
-          K.push(
-            G4
-              ? `    sa${tp}_${u} = fma(vec4f(${range(4)
-                  .map((k) => hs(tp, 4 * u + k))
-                  .join(', ')}), vec4f(ksc), sa${tp}_${u});`
-              : `    sa${tp}_${u} = fma(${hs(tp, u)}, ksc, sa${tp}_${u});`,
-          );
-    }
+    f16Scores(
+      (p, u) => `(slot * ${NP}u + ${p}u) * ${NU}u + ${u}u`,
+      () => [],
+    );
   } else if (uniK) {
     K.push(`    let slot = ${NKG > 1 ? `(li * ${TPT}u) / ${slotTokens}u` : '0u'};`);
     if (sgfold) {
@@ -431,33 +446,10 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
     const idx: string[][] = range(TPT).map(() => []);
     for (const tp of range(TPT))
       codes(`kw${tp}_`, D / 2, kBits, 'raw', (j, e) => idx[tp]!.push(e), K, `k${tp}_`);
-    const qh = (p: number, h: number) =>
-      G4 ? `bitcast<vec2<f16>>(kq${p}_${h >> 2}[${h & 3}])` : `bitcast<vec2<f16>>(kq${p}_${h})`;
-    for (let p0 = 0; p0 < NP; p0 += KF) {
-      const g = p0 / KF;
-      for (let p = p0; p < p0 + KF; p++) {
-        for (const u of U) K.push(`    let kq${p}_${u} = qs16[${p * NU + u}u];`);
-        for (const tp of range(TPT)) {
-          K.push(`    let kx${tp}_${p} = bitcast<vec2<f16>>(tabK16[${idx[tp]![p]}]);`);
-          for (const h of H)
-            K.push(
-              p === p0
-                ? `    var ha${tp}_${h}_${g} = kx${tp}_${p} * ${qh(p, h)};`
-                : `    ha${tp}_${h}_${g} = fma(kx${tp}_${p}, ${qh(p, h)}, ha${tp}_${h}_${g});`,
-            );
-        }
-      }
-      const hs = (tp: number, h: number) => `(f32(ha${tp}_${h}_${g}.x) + f32(ha${tp}_${h}_${g}.y))`;
-      for (const tp of range(TPT))
-        for (const u of U)
-          K.push(
-            G4
-              ? `    sa${tp}_${u} = fma(vec4f(${range(4)
-                  .map((k) => hs(tp, 4 * u + k))
-                  .join(', ')}), vec4f(ksc), sa${tp}_${u});`
-              : `    sa${tp}_${u} = fma(${hs(tp, u)}, ksc, sa${tp}_${u});`,
-          );
-    }
+    f16Scores(
+      (p, u) => `${p * NU + u}u`,
+      (tp, p) => [`    let kx${tp}_${p} = bitcast<vec2<f16>>(tabK16[${idx[tp]![p]}]);`],
+    );
     for (const tp of range(TPT)) for (const u of U) K.push(`    sa${tp}_${u} = sa${tp}_${u} * ksc${tp};`);
   } else {
     for (const tp of range(TPT)) for (const u of U) K.push(`    var sa${tp}_${u} = ${zero};`);
