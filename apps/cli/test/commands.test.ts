@@ -196,5 +196,8 @@ describe('plots (Vega-Lite rendered to SVG)', () => {
     writeFileSync(bad, '{"x":1}');
     expect((await kvq(['bench', '--results', bad, '--plot', svg])).code).toBe(1);
     expect((await kvq(['bench', '--plot', svg])).code).toBe(2);
+    const webgpuPlot = await kvq(['bench', '--backend', 'webgpu', '--plot', svg]);
+    expect(webgpuPlot.code).toBe(2);
+    expect(webgpuPlot.stderr).toMatch(/--plot draws speed-ups over PyTorch from a CUDA bench/);
   });
 });

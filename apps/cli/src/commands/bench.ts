@@ -25,6 +25,7 @@ export interface BenchCommandOptions {
   plot?: string;
   results?: string;
   torch?: string;
+  quick?: boolean;
   progress: boolean;
 }
 
@@ -55,6 +56,7 @@ export function registerBench(program: Command): void {
     )
     .option('--results <bench.json>', 'a CUDA bench result to plot instead of running a benchmark')
     .option('--torch <torch.json>', 'cuda: the PyTorch baseline from bench/torch_sdpa.py of the same run')
+    .option('--quick', 'webgpu: small shapes only (a smoke run, e.g. on a software adapter)')
     .option('--no-progress', 'no progress on stderr')
     .action(async (opts: BenchCommandOptions) => {
       await runBench(opts);
@@ -117,6 +119,45 @@ async function runCudaBench(opts: BenchCommandOptions): Promise<void> {
   if (toStdout) process.stdout.write(await readFile(out, 'utf8'));
 }
 
+/**
+ * `kvq bench --backend webgpu`: runs @kvq/kernels-webgpu's device benchmark (copy ceiling, on-device
+ * checks against fp64, encode/decode throughput, fused decode attention per K/V format with f32 and
+ * packed-f16 arithmetic vs the WebGPU fp16 kernel) from a repository checkout: `bench/run.mjs` there
+ * bundles it and runs it with this Node (Dawn from the `webgpu` package). `--plot` is CUDA's.
+ */
+async function runWebGpuBench(opts: BenchCommandOptions): Promise<void> {
+  if (opts.plot)
+    throw new CliError(
+      '--plot draws speed-ups over PyTorch from a CUDA bench',
+      'use --plot with --backend cuda, or with --results <cuda bench.json>',
+      EXIT.usage,
+    );
+  let dir: string;
+  try {
+    dir = dirname(createRequire(import.meta.url).resolve('@kvq/kernels-webgpu/package.json'));
+  } catch {
+    throw new CliError('@kvq/kernels-webgpu is not installed', 'pnpm add @kvq/kernels-webgpu webgpu');
+  }
+  const script = join(dir, 'bench', 'run.mjs');
+  if (!isFile(script))
+    throw new CliError(
+      `the WebGPU bench is not part of the installed package (${script} is missing)`,
+      'run kvq bench --backend webgpu from a kvq repository checkout (pnpm install there)',
+    );
+  const toStdout = jsonOnStdout(opts.json);
+  const out = typeof opts.json === 'string' ? opts.json : join(process.cwd(), 'kvq-webgpu-bench.json');
+  // with a bare --json, the bench's own text goes to stderr and only the JSON to stdout
+  const r = spawnSync(process.execPath, [script, '--out', out, ...(opts.quick ? ['--quick'] : [])], {
+    stdio: toStdout ? ['inherit', 2, 2] : 'inherit',
+  });
+  if (r.status !== 0)
+    throw new CliError(
+      `the WebGPU bench failed (exit ${r.status})`,
+      'it needs a WebGPU adapter: a GPU with a Vulkan driver, or packages/kernels-webgpu/scripts/setup-vulkan.sh for a software one',
+    );
+  if (toStdout) process.stdout.write(await readFile(out, 'utf8'));
+}
+
 /** Runs `kvq bench`. */
 export async function runBench(opts: BenchCommandOptions): Promise<unknown> {
   if (opts.results) {
@@ -127,12 +168,7 @@ export async function runBench(opts: BenchCommandOptions): Promise<unknown> {
   }
   if (opts.plot) checkPlotPath(opts.plot);
   if (opts.backend === 'cuda') return runCudaBench(opts);
-  if (opts.backend !== 'cpu') {
-    throw new CliError(
-      `kvq bench --backend ${opts.backend} runs through the kernel package's own benchmark on a GPU machine`,
-      'see packages/kernels-webgpu/README.md (node packages/kernels-webgpu/bench/run.mjs)',
-    );
-  }
+  if (opts.backend === 'webgpu') return runWebGpuBench(opts);
   if (opts.plot)
     throw new CliError(
       '--plot draws decode-attention speed-ups, which the cpu bench does not measure',
