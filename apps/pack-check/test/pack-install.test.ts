@@ -3,11 +3,12 @@
  * rewrites workspace: ranges), the tarballs are installed with npm into a scratch project outside
  * the workspace, and each package is imported there from its published `exports` map.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -31,17 +32,30 @@ function publishable(): Pkg[] {
     .filter((p) => !p.private);
 }
 
+// Child processes run asynchronously: a synchronous one blocks the test worker's event loop, and
+// vitest's worker RPC times out when that lasts a minute (npm install on a loaded 2-core machine).
+const execFileAsync = promisify(execFile);
+const run = async (cmd: string, args: string[], cwd: string, env?: NodeJS.ProcessEnv): Promise<string> =>
+  (await execFileAsync(cmd, args, { cwd, encoding: 'utf8', env: env ?? process.env, maxBuffer: 64 << 20 }))
+    .stdout;
+/** Runs a command with inherited stdio; rejects on a non-zero exit. */
+const runInherit = (cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd, stdio: 'inherit', env });
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')}: exit ${code}`)),
+    );
+  });
+
 const pkgs = publishable();
 let scratch = '';
 
-beforeAll(() => {
+beforeAll(async () => {
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'kvq-pack-'));
   const tarballs: Record<string, string> = {};
   for (const p of pkgs) {
-    const out = execFileSync('pnpm', ['pack', '--pack-destination', scratch], {
-      cwd: p.dir,
-      encoding: 'utf8',
-    });
+    const out = await run('pnpm', ['pack', '--pack-destination', scratch], p.dir);
     const file = out.trim().split('\n').pop()!.trim();
     tarballs[p.name] = `file:${path.isAbsolute(file) ? file : path.join(scratch, path.basename(file))}`;
   }
@@ -55,11 +69,15 @@ beforeAll(() => {
     ),
   );
   // --ignore-scripts: native packages must import cleanly without running their install step.
-  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'], {
-    cwd: scratch,
-    stdio: 'inherit',
-    env: { ...process.env, npm_config_yes: 'true' },
-  });
+  await runInherit(
+    'npm',
+    ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'],
+    scratch,
+    {
+      ...process.env,
+      npm_config_yes: 'true',
+    },
+  );
 });
 
 afterAll(() => {
@@ -82,7 +100,7 @@ describe('packed packages install and import outside the workspace', () => {
       expect(JSON.stringify(pj)).not.toContain('workspace:');
     });
     for (const sub of Object.keys(p.exports).filter((k) => k !== './package.json')) {
-      it(`${p.name}: import('${sub}') works`, () => {
+      it(`${p.name}: import('${sub}') works`, async () => {
         const spec = sub === '.' ? p.name : `${p.name}/${sub.slice(2)}`;
         if (spec === '@kvq/core/testing') {
           // the conformance suite is a vitest module: run it, as a kernel package would, on the CPU backend
@@ -90,27 +108,28 @@ describe('packed packages install and import outside the workspace', () => {
             path.join(scratch, 'conformance.test.mjs'),
             "import { createCpuBackend } from '@kvq/core';\nimport { runConformance } from '@kvq/core/testing';\nrunConformance(async () => createCpuBackend(), { quick: true });\n",
           );
-          const run = execFileSync(
+          const out = await run(
             path.join(scratch, 'node_modules/.bin/vitest'),
             ['run', 'conformance.test.mjs'],
+            scratch,
             {
-              cwd: scratch,
-              encoding: 'utf8',
-              env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+              ...process.env,
+              NO_COLOR: '1',
+              FORCE_COLOR: '0',
             },
           );
-          expect(run).toMatch(/Tests\s+\d+ passed \(\d+\)/);
-          expect(run).not.toMatch(/failed/);
+          expect(out).toMatch(/Tests\s+\d+ passed \(\d+\)/);
+          expect(out).not.toMatch(/failed/);
           return;
         }
-        const out = execFileSync(
+        const out = await run(
           process.execPath,
           [
             '--input-type=module',
             '-e',
             `const m = await import(${JSON.stringify(spec)}); console.log(Object.keys(m).length);`,
           ],
-          { cwd: scratch, encoding: 'utf8' },
+          scratch,
         );
         expect(Number(out.trim())).toBeGreaterThan(0);
       });
