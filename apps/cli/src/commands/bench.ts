@@ -56,7 +56,7 @@ export function registerBench(program: Command): void {
     )
     .option('--results <bench.json>', 'a CUDA bench result to plot instead of running a benchmark')
     .option('--torch <torch.json>', 'cuda: the PyTorch baseline from bench/torch_sdpa.py of the same run')
-    .option('--quick', 'webgpu: small shapes only (a smoke run, e.g. on a software adapter)')
+    .option('--quick', 'webgpu: small shapes only (a shorter run)')
     .option('--no-progress', 'no progress on stderr')
     .action(async (opts: BenchCommandOptions) => {
       await runBench(opts);
