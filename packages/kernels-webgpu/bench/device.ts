@@ -6,13 +6,7 @@
  * Prints a table last and writes JSON.
  */
 import { writeFileSync } from 'node:fs';
-import {
-  type EncodedBlock,
-  type QuantizerSpec,
-  SeededRandom,
-  createQuantizer,
-  higgsUnbiasedGain,
-} from '@kvq/core';
+import { type QuantizerSpec, SeededRandom, createQuantizer, higgsUnbiasedGain } from '@kvq/core';
 import {
   BufferScope,
   DecodeAttention,
@@ -26,6 +20,7 @@ import {
   recordEncode,
 } from '../src/index.js';
 import { copyWgsl } from '../src/kernels/copy.wgsl.js';
+import { encodeKvBlocks, refAttention } from '../test/attention-reference.js';
 import { relErr, relMaxErr } from '../test/metrics.js';
 import { genWgsl } from './gen.wgsl.js';
 import { timeRecorded } from './timing.js';
@@ -110,42 +105,6 @@ const results: {
   codec: [],
   attention: [],
 };
-
-function refDecodeAttention(
-  q: Float32Array,
-  Hq: number,
-  Hkv: number,
-  D: number,
-  K: Float32Array,
-  V: Float32Array,
-  N: number,
-): Float64Array {
-  const out = new Float64Array(Hq * D);
-  const G = Hq / Hkv;
-  const sc = 1 / Math.sqrt(D);
-  for (let h = 0; h < Hq; h++) {
-    const hk = Math.floor(h / G);
-    const s = new Float64Array(N);
-    let m = Number.NEGATIVE_INFINITY;
-    for (let j = 0; j < N; j++) {
-      let a = 0;
-      for (let d = 0; d < D; d++) a += q[h * D + d]! * K[(j * Hkv + hk) * D + d]!;
-      s[j] = a * sc;
-      m = Math.max(m, s[j]!);
-    }
-    let sum = 0;
-    for (let j = 0; j < N; j++) {
-      s[j] = Math.exp(s[j]! - m);
-      sum += s[j]!;
-    }
-    for (let d = 0; d < D; d++) {
-      let a = 0;
-      for (let j = 0; j < N; j++) a += s[j]! * V[(j * Hkv + hk) * D + d]!;
-      out[h * D + d] = a / sum;
-    }
-  }
-  return out;
-}
 
 /**
  * Tolerance of the fused kernels vs fp64 over the same decoded cache (relative to the output's
@@ -332,36 +291,17 @@ async function mmaChecks(ctx: GpuContext, rng: SeededRandom): Promise<void> {
   }
   for (const c of cases) {
     const C = c.Hkv * c.D;
-    const kq = createQuantizer(c.k);
-    const vq = createQuantizer(c.v);
-    const kb: EncodedBlock[][] = [];
-    const vb: EncodedBlock[][] = [];
-    const kd: Float32Array[] = [];
-    const vd: Float32Array[] = [];
-    const bs = { tokens: c.bt, kvHeads: c.Hkv, headDim: c.D };
-    for (let s = 0; s < c.B; s++) {
-      const ks: EncodedBlock[] = [];
-      const vs: EncodedBlock[] = [];
-      const kAll = new Float32Array(c.cap * C);
-      const vAll = new Float32Array(c.cap * C);
-      for (let j = 0; j < c.cap / c.bt; j++) {
-        const K = rng.normalArray(c.bt * C, 0.3, 1.5);
-        const V = rng.normalArray(c.bt * C, 0, c.vScale ?? 1);
-        ks.push(kq.encode(K, bs));
-        vs.push(vq.encode(V, bs));
-        kAll.set(kq.decode(ks[j]!), j * c.bt * C);
-        vAll.set(vq.decode(vs[j]!), j * c.bt * C);
-      }
-      kb.push(ks);
-      vb.push(vs);
-      kd.push(kAll);
-      vd.push(vAll);
-    }
+    const kv = encodeKvBlocks(
+      c.k,
+      c.v,
+      { batch: c.B, blocks: c.cap / c.bt, blockTokens: c.bt, kvHeads: c.Hkv, headDim: c.D },
+      () => ({ k: rng.normalArray(c.bt * C, 0.3, 1.5), v: rng.normalArray(c.bt * C, 0, c.vScale ?? 1) }),
+    );
     const q = rng.normalArray(c.B * c.Hq * c.D);
     const ts = { batch: c.B, tokens: c.cap, kvHeads: c.Hkv, headDim: c.D, blockTokens: c.bt };
     using scope = new BufferScope(ctx);
-    using kt = GpuKvTensor.fromBlocks(ctx, c.k, ts, kb);
-    using vt = GpuKvTensor.fromBlocks(ctx, c.v, ts, vb);
+    using kt = GpuKvTensor.fromBlocks(ctx, c.k, ts, kv.keys);
+    using vt = GpuKvTensor.fromBlocks(ctx, c.v, ts, kv.values);
     let err = Number.POSITIVE_INFINITY;
     let note = '';
     // disposed by hand: the bundle lowers `using` in a loop to function-scoped error flags, so one
@@ -390,13 +330,15 @@ async function mmaChecks(ctx: GpuContext, rng: SeededRandom): Promise<void> {
       });
       err = 0;
       for (let s = 0; s < c.B; s++) {
-        const ref = refDecodeAttention(
+        const ref = refAttention(
           q.subarray(s * c.Hq * c.D, (s + 1) * c.Hq * c.D),
+          1,
           c.Hq,
           c.Hkv,
           c.D,
-          kd[s]!,
-          vd[s]!,
+          c.N - 1,
+          kv.kDecoded[s]!,
+          kv.vDecoded[s]!,
           c.N,
         );
         err = Math.max(err, relErr(got.subarray(s * c.Hq * c.D, (s + 1) * c.Hq * c.D), ref));
@@ -466,26 +408,20 @@ async function checks(ctx: GpuContext): Promise<void> {
       [false, true],
     ] as const) {
       if (unrolled && (m.kernel === 'lane' || m.name === 'fp16' || m.name === 'fp8')) continue;
-      const kq = createQuantizer(m.k);
-      const vq = createQuantizer(m.v);
-      const kb: EncodedBlock[][] = [];
-      const vb: EncodedBlock[][] = [];
-      const kd: Float32Array[] = [];
-      const vd: Float32Array[] = [];
-      for (let s = 0; s < B; s++) {
-        const bs = { tokens: N, kvHeads: Hkv, headDim: D };
-        const K = rng.normalArray(N * C, 0.3, 1.5);
-        const V = rng.normalArray(N * C);
-        kb.push([kq.encode(K, bs)]);
-        vb.push([vq.encode(V, bs)]);
-        kd.push(kq.decode(kb[s]![0]!));
-        vd.push(vq.decode(vb[s]![0]!));
-      }
+      const kv = encodeKvBlocks(
+        m.k,
+        m.v,
+        { batch: B, blocks: 1, blockTokens: N, kvHeads: Hkv, headDim: D },
+        () => ({
+          k: rng.normalArray(N * C, 0.3, 1.5),
+          v: rng.normalArray(N * C),
+        }),
+      );
       const q = rng.normalArray(B * Hq * D);
       const ts = { batch: B, tokens: N, kvHeads: Hkv, headDim: D, blockTokens: N };
       using scope = new BufferScope(ctx);
-      using kt = GpuKvTensor.fromBlocks(ctx, m.k, ts, kb);
-      using vt = GpuKvTensor.fromBlocks(ctx, m.v, ts, vb);
+      using kt = GpuKvTensor.fromBlocks(ctx, m.k, ts, kv.keys);
+      using vt = GpuKvTensor.fromBlocks(ctx, m.v, ts, kv.values);
       using attn = new DecodeAttention(
         ctx,
         { batch: B, tokens: N, queryHeads: Hq, kvHeads: Hkv, headDim: D },
@@ -508,13 +444,15 @@ async function checks(ctx: GpuContext): Promise<void> {
       });
       let err = 0;
       for (let s = 0; s < B; s++) {
-        const ref = refDecodeAttention(
+        const ref = refAttention(
           q.subarray(s * Hq * D, (s + 1) * Hq * D),
+          1,
           Hq,
           Hkv,
           D,
-          kd[s]!,
-          vd[s]!,
+          N - 1,
+          kv.kDecoded[s]!,
+          kv.vDecoded[s]!,
           N,
         );
         // f16: relative to the output's largest value without the floor of 1
@@ -571,20 +509,14 @@ async function checks(ctx: GpuContext): Promise<void> {
         { kind: 'dense', tokens: 8, keys: K2, values: V2 },
       ],
     });
+    // causal: query token t sees tokens 0 … Nn − qT + t
+    const ref = refAttention(query, qT, Hq, Hkv, D, Nn - qT, K, V, Nn);
     let err = 0;
-    for (let t = 0; t < qT; t++) {
-      const n = Nn - qT + t + 1;
-      const ref = refDecodeAttention(
-        query.subarray(t * Hq * D, (t + 1) * Hq * D),
-        Hq,
-        Hkv,
-        D,
-        K.subarray(0, n * C),
-        V.subarray(0, n * C),
-        n,
+    for (let t = 0; t < qT; t++)
+      err = Math.max(
+        err,
+        relErr(got.subarray(t * Hq * D, (t + 1) * Hq * D), ref.subarray(t * Hq * D, (t + 1) * Hq * D)),
       );
-      err = Math.max(err, relErr(got.subarray(t * Hq * D, (t + 1) * Hq * D), ref));
-    }
     results.checks.push({ check: 'Backend.attention (segments) vs fp64', relErr: err, ok: err < 1e-4 });
   }
   backend.dispose(); // does not dispose the shared context

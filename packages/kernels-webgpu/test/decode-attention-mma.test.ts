@@ -1,10 +1,4 @@
-import {
-  type EncodedBlock,
-  type QuantizerSpec,
-  SeededRandom,
-  UnsupportedOpError,
-  createQuantizer,
-} from '@kvq/core';
+import { type QuantizerSpec, SeededRandom, UnsupportedOpError } from '@kvq/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   BufferScope,
@@ -18,6 +12,7 @@ import {
 } from '../src/index.js';
 import { mmaColumns } from '../src/kernels/decode-attention-mma.wgsl.js';
 import type { KvTileFormat } from '../src/kernels/decode-attention.wgsl.js';
+import { encodeKvBlocks } from './attention-reference.js';
 import { refAttention, relErr } from './gpu.js';
 
 const tile = (
@@ -201,34 +196,17 @@ describe.skipIf(ctx === null || why !== '')(
         const g = ctx!;
         const rng = new SeededRandom(c.N + c.D);
         const C = c.Hkv * c.D;
-        const kq = createQuantizer(c.k);
-        const vq = createQuantizer(c.v);
-        const kb: EncodedBlock[][] = [];
-        const vb: EncodedBlock[][] = [];
-        const kd: Float32Array[] = [];
-        const vd: Float32Array[] = [];
-        const bs = { tokens: c.bt, kvHeads: c.Hkv, headDim: c.D };
-        for (let s = 0; s < c.B; s++) {
-          kb.push([]);
-          vb.push([]);
-          const K = new Float32Array(c.cap * C);
-          const V = new Float32Array(c.cap * C);
-          for (let j = 0; j < c.cap / c.bt; j++) {
-            const k = kq.encode(rng.normalArray(c.bt * C, 0.2, 1.5), bs);
-            const v = vq.encode(rng.normalArray(c.bt * C), bs);
-            kb[s]!.push(k);
-            vb[s]!.push(v);
-            K.set(kq.decode(k), j * c.bt * C);
-            V.set(vq.decode(v), j * c.bt * C);
-          }
-          kd.push(K);
-          vd.push(V);
-        }
+        const kv = encodeKvBlocks(
+          c.k,
+          c.v,
+          { batch: c.B, blocks: c.cap / c.bt, blockTokens: c.bt, kvHeads: c.Hkv, headDim: c.D },
+          () => ({ k: rng.normalArray(c.bt * C, 0.2, 1.5), v: rng.normalArray(c.bt * C) }),
+        );
         const q = rng.normalArray(c.B * c.Hq * c.D);
         const ts = { batch: c.B, tokens: c.cap, kvHeads: c.Hkv, headDim: c.D, blockTokens: c.bt };
         using scope = new BufferScope(g);
-        using kt = GpuKvTensor.fromBlocks(g, c.k, ts, kb);
-        using vt = GpuKvTensor.fromBlocks(g, c.v, ts, vb);
+        using kt = GpuKvTensor.fromBlocks(g, c.k, ts, kv.keys);
+        using vt = GpuKvTensor.fromBlocks(g, c.v, ts, kv.values);
         using attn = new DecodeAttention(
           g,
           { batch: c.B, tokens: c.N, queryHeads: c.Hq, kvHeads: c.Hkv, headDim: c.D },
@@ -253,8 +231,8 @@ describe.skipIf(ctx === null || why !== '')(
             c.Hkv,
             c.D,
             c.N - 1,
-            kd[s]!,
-            vd[s]!,
+            kv.kDecoded[s]!,
+            kv.vDecoded[s]!,
             c.N,
           );
           // 16-bit fixed-point query and weights (see the kernel): 1e-3 of the output's largest value

@@ -1,6 +1,7 @@
-import { type EncodedBlock, type QuantizerSpec, SeededRandom, createQuantizer } from '@kvq/core';
+import { type QuantizerSpec, SeededRandom } from '@kvq/core';
 import { describe, expect, it } from 'vitest';
 import { BufferScope, DecodeAttention, GpuKvTensor, Recorder } from '../src/index.js';
+import { encodeKvBlocks } from './attention-reference.js';
 import { probe, refAttention, relErr, relMaxErr, sharedBackend, title } from './gpu.js';
 
 const p = await probe();
@@ -434,35 +435,28 @@ describe.skipIf(!p.ok)(
             const rng = new SeededRandom(c.N * 7 + c.D);
             const C = c.Hkv * c.D;
             const shape = { batch: c.B, tokens: c.N, kvHeads: c.Hkv, headDim: c.D, blockTokens: c.bt };
-            const kq = createQuantizer(c.k);
-            const vq = createQuantizer(c.v);
-            const kBlocks: EncodedBlock[][] = [];
-            const vBlocks: EncodedBlock[][] = [];
-            const Kdec: Float32Array[] = [];
-            const Vdec: Float32Array[] = [];
-            for (let s = 0; s < c.B; s++) {
-              const K = rng.normalArray(c.N * C, 0.2, 1.5).map((x) => x * (c.kScale ?? 1));
-              const V = rng.normalArray(c.N * C).map((x) => x * (c.vScale ?? 1));
-              const kd = new Float32Array(c.N * C);
-              const vd = new Float32Array(c.N * C);
-              kBlocks.push([]);
-              vBlocks.push([]);
-              for (let j = 0; j < c.N / c.bt; j++) {
-                const bs = { tokens: c.bt, kvHeads: c.Hkv, headDim: c.D };
-                const kb = kq.encode(K.subarray(j * c.bt * C, (j + 1) * c.bt * C), bs);
-                const vb = vq.encode(V.subarray(j * c.bt * C, (j + 1) * c.bt * C), bs);
-                kBlocks[s]!.push(kb);
-                vBlocks[s]!.push(vb);
-                kd.set(kq.decode(kb), j * c.bt * C);
-                vd.set(vq.decode(vb), j * c.bt * C);
-              }
-              Kdec.push(kd);
-              Vdec.push(vd);
-            }
+            // each sequence's K and V drawn whole, then cut into blocks
+            let K = new Float32Array(0);
+            let V = new Float32Array(0);
+            const kv = encodeKvBlocks(
+              c.k,
+              c.v,
+              { batch: c.B, blocks: c.N / c.bt, blockTokens: c.bt, kvHeads: c.Hkv, headDim: c.D },
+              (_s, j) => {
+                if (j === 0) {
+                  K = rng.normalArray(c.N * C, 0.2, 1.5).map((x) => x * (c.kScale ?? 1));
+                  V = rng.normalArray(c.N * C).map((x) => x * (c.vScale ?? 1));
+                }
+                return {
+                  k: K.subarray(j * c.bt * C, (j + 1) * c.bt * C),
+                  v: V.subarray(j * c.bt * C, (j + 1) * c.bt * C),
+                };
+              },
+            );
             const q = rng.normalArray(c.B * c.Hq * c.D);
             using scope = new BufferScope(ctx);
-            using kt = GpuKvTensor.fromBlocks(ctx, c.k, shape, kBlocks);
-            using vt = GpuKvTensor.fromBlocks(ctx, c.v, shape, vBlocks);
+            using kt = GpuKvTensor.fromBlocks(ctx, c.k, shape, kv.keys);
+            using vt = GpuKvTensor.fromBlocks(ctx, c.v, shape, kv.values);
             using attn = new DecodeAttention(
               ctx,
               { batch: c.B, tokens: c.N, queryHeads: c.Hq, kvHeads: c.Hkv, headDim: c.D },
@@ -492,7 +486,17 @@ describe.skipIf(!p.ok)(
             });
             for (let s = 0; s < c.B; s++) {
               const qs = q.subarray(s * c.Hq * c.D, (s + 1) * c.Hq * c.D);
-              const ref = refAttention(qs, 1, c.Hq, c.Hkv, c.D, c.N - 1, Kdec[s]!, Vdec[s]!, c.N);
+              const ref = refAttention(
+                qs,
+                1,
+                c.Hq,
+                c.Hkv,
+                c.D,
+                c.N - 1,
+                kv.kDecoded[s]!,
+                kv.vDecoded[s]!,
+                c.N,
+              );
               const o = got.subarray(s * c.Hq * c.D, (s + 1) * c.Hq * c.D);
               if (c.f16) expect(relMaxErr(o, ref)).toBeLessThan(F16_TOL);
               else expect(relErr(o, ref)).toBeLessThan(1e-4);

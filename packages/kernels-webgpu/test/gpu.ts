@@ -61,44 +61,4 @@ export function title(name: string, p: Probe): string {
 
 export { relErr, relMaxErr } from './metrics.js';
 
-/** fp64 causal GQA attention over dense K/V `[N, Hkv, D]`, queries `[qTokens, Hq, D]`. */
-export function refAttention(
-  q: Float32Array,
-  qTokens: number,
-  Hq: number,
-  Hkv: number,
-  D: number,
-  qStart: number,
-  K: Float32Array,
-  V: Float32Array,
-  N: number,
-  scale = 1 / Math.sqrt(D),
-): Float64Array {
-  const out = new Float64Array(qTokens * Hq * D);
-  const G = Hq / Hkv;
-  for (let t = 0; t < qTokens; t++) {
-    for (let h = 0; h < Hq; h++) {
-      const hk = Math.floor(h / G);
-      const last = Math.min(N, qStart + t + 1);
-      const s = new Float64Array(last);
-      let m = Number.NEGATIVE_INFINITY;
-      for (let j = 0; j < last; j++) {
-        let acc = 0;
-        for (let d = 0; d < D; d++) acc += q[(t * Hq + h) * D + d]! * K[(j * Hkv + hk) * D + d]!;
-        s[j] = acc * scale;
-        m = Math.max(m, s[j]!);
-      }
-      let sum = 0;
-      for (let j = 0; j < last; j++) {
-        s[j] = Math.exp(s[j]! - m);
-        sum += s[j]!;
-      }
-      for (let d = 0; d < D; d++) {
-        let acc = 0;
-        for (let j = 0; j < last; j++) acc += s[j]! * V[(j * Hkv + hk) * D + d]!;
-        out[(t * Hq + h) * D + d] = acc / sum;
-      }
-    }
-  }
-  return out;
-}
+export { refAttention } from './attention-reference.js';
