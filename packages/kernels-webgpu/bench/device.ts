@@ -20,7 +20,13 @@ import {
   recordEncode,
 } from '../src/index.js';
 import { copyWgsl } from '../src/kernels/copy.wgsl.js';
-import { encodeKvBlocks, refAttention } from '../test/attention-reference.js';
+import {
+  decodeReferences,
+  encodeKvBlocks,
+  refAttention,
+  worstSequenceError,
+} from '../test/attention-reference.js';
+import { runDecodeAttention } from '../test/decode-attention-run.js';
 import { relErr, relMaxErr } from '../test/metrics.js';
 import { genWgsl } from './gen.wgsl.js';
 import { timeRecorded } from './timing.js';
@@ -319,30 +325,9 @@ async function mmaChecks(ctx: GpuContext, rng: SeededRandom): Promise<void> {
           ...(c.prefetch !== undefined ? { tuning: { prefetch: c.prefetch } } : {}),
         },
       );
-      const qb = scope.upload(q);
-      const ob = scope.create(q.byteLength);
-      const a = attn;
-      const got = await ctx.scoped('check mma attention', async () => {
-        const rec = new Recorder(ctx);
-        a.record(rec, qb, kt, vt, ob);
-        rec.submit();
-        return new Float32Array(await ob.read(q.byteLength));
-      });
-      err = 0;
-      for (let s = 0; s < c.B; s++) {
-        const ref = refAttention(
-          q.subarray(s * c.Hq * c.D, (s + 1) * c.Hq * c.D),
-          1,
-          c.Hq,
-          c.Hkv,
-          c.D,
-          c.N - 1,
-          kv.kDecoded[s]!,
-          kv.vDecoded[s]!,
-          c.N,
-        );
-        err = Math.max(err, relErr(got.subarray(s * c.Hq * c.D, (s + 1) * c.Hq * c.D), ref));
-      }
+      const got = await runDecodeAttention(ctx, scope, attn, q, kt, vt, 'check mma attention');
+      const dims = { batch: c.B, queryHeads: c.Hq, kvHeads: c.Hkv, headDim: c.D, tokens: c.N };
+      err = worstSequenceError(got, decodeReferences(q, kv, dims), relErr);
       note = `${attn.nChunks} chunks`;
     } catch (e) {
       note = (e as Error).message;
@@ -434,31 +419,10 @@ async function checks(ctx: GpuContext): Promise<void> {
           arithmetic: m.f16 ? ('f16' as const) : ('f32' as const),
         },
       );
-      const qb = scope.upload(q);
-      const ob = scope.create(q.byteLength);
-      const got = await ctx.scoped('check attention', async () => {
-        const rec = new Recorder(ctx);
-        attn.record(rec, qb, kt, vt, ob);
-        rec.submit();
-        return new Float32Array(await ob.read(q.byteLength));
-      });
-      let err = 0;
-      for (let s = 0; s < B; s++) {
-        const ref = refAttention(
-          q.subarray(s * Hq * D, (s + 1) * Hq * D),
-          1,
-          Hq,
-          Hkv,
-          D,
-          N - 1,
-          kv.kDecoded[s]!,
-          kv.vDecoded[s]!,
-          N,
-        );
-        // f16: relative to the output's largest value without the floor of 1
-        const o = got.subarray(s * Hq * D, (s + 1) * Hq * D);
-        err = Math.max(err, m.f16 ? relMaxErr(o, ref) : relErr(o, ref));
-      }
+      const got = await runDecodeAttention(ctx, scope, attn, q, kt, vt, 'check attention');
+      const refs = decodeReferences(q, kv, { batch: B, queryHeads: Hq, kvHeads: Hkv, headDim: D, tokens: N });
+      // f16: relative to the output's largest value without the floor of 1
+      const err = worstSequenceError(got, refs, m.f16 ? relMaxErr : relErr);
       const tol = attnTolerance(m.f16 ? 'f16' : attn.kernel);
       results.checks.push({
         check: 'fused decode attention vs fp64',

@@ -90,3 +90,41 @@ export function encodeKvBlocks(
   }
   return out;
 }
+
+/**
+ * fp64 references of one decode step per sequence: the query `[batch, Hq, D]` at position `tokens − 1`
+ * attending to the sequence's decoded K/V of `kv` (its first `tokens` tokens).
+ */
+export function decodeReferences(
+  q: Float32Array,
+  kv: Pick<EncodedKvBlocks, 'kDecoded' | 'vDecoded'>,
+  d: { batch: number; queryHeads: number; kvHeads: number; headDim: number; tokens: number },
+): Float64Array[] {
+  const n = d.queryHeads * d.headDim;
+  return Array.from({ length: d.batch }, (_, s) =>
+    refAttention(
+      q.subarray(s * n, (s + 1) * n),
+      1,
+      d.queryHeads,
+      d.kvHeads,
+      d.headDim,
+      d.tokens - 1,
+      kv.kDecoded[s]!,
+      kv.vDecoded[s]!,
+      d.tokens,
+    ),
+  );
+}
+
+/** The largest of `metric(sequence's output, its reference)` over the sequences of `got` `[batch, …]`. */
+export function worstSequenceError(
+  got: Float32Array,
+  refs: readonly Float64Array[],
+  metric: (got: Float32Array, ref: Float64Array) => number,
+): number {
+  let worst = 0;
+  refs.forEach((ref, s) => {
+    worst = Math.max(worst, metric(got.subarray(s * ref.length, (s + 1) * ref.length), ref));
+  });
+  return worst;
+}

@@ -5,15 +5,15 @@ import {
   DecodeAttention,
   type GpuContext,
   GpuKvTensor,
-  Recorder,
   createGpuContext,
   mmaCodePosition,
   mmaUnsupported,
 } from '../src/index.js';
 import { mmaColumns } from '../src/kernels/decode-attention-mma.wgsl.js';
 import type { KvTileFormat } from '../src/kernels/decode-attention.wgsl.js';
-import { encodeKvBlocks } from './attention-reference.js';
-import { refAttention, relErr } from './gpu.js';
+import { decodeReferences, encodeKvBlocks, worstSequenceError } from './attention-reference.js';
+import { runDecodeAttention } from './decode-attention-run.js';
+import { relErr } from './gpu.js';
 
 const tile = (
   bits: number,
@@ -215,29 +215,16 @@ describe.skipIf(ctx === null || why !== '')(
           { kernel: 'mma' },
         );
         expect(attn.kernel).toBe('mma');
-        const qb = scope.upload(q);
-        const out = scope.create(q.byteLength);
-        const got = await g.scoped('mma attention', async () => {
-          const rec = new Recorder(g);
-          attn.record(rec, qb, kt, vt, out);
-          rec.submit();
-          return new Float32Array(await out.read(q.byteLength));
+        const got = await runDecodeAttention(g, scope, attn, q, kt, vt, 'mma attention');
+        const refs = decodeReferences(q, kv, {
+          batch: c.B,
+          queryHeads: c.Hq,
+          kvHeads: c.Hkv,
+          headDim: c.D,
+          tokens: c.N,
         });
-        for (let s = 0; s < c.B; s++) {
-          const ref = refAttention(
-            q.subarray(s * c.Hq * c.D, (s + 1) * c.Hq * c.D),
-            1,
-            c.Hq,
-            c.Hkv,
-            c.D,
-            c.N - 1,
-            kv.kDecoded[s]!,
-            kv.vDecoded[s]!,
-            c.N,
-          );
-          // 16-bit fixed-point query and weights (see the kernel): 1e-3 of the output's largest value
-          expect(relErr(got.subarray(s * c.Hq * c.D, (s + 1) * c.Hq * c.D), ref)).toBeLessThan(1e-3);
-        }
+        // 16-bit fixed-point query and weights (see the kernel): 1e-3 of the output's largest value
+        expect(worstSequenceError(got, refs, relErr)).toBeLessThan(1e-3);
       });
     }
   },

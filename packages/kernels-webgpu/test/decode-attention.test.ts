@@ -1,8 +1,9 @@
 import { type QuantizerSpec, SeededRandom } from '@kvq/core';
 import { describe, expect, it } from 'vitest';
-import { BufferScope, DecodeAttention, GpuKvTensor, Recorder } from '../src/index.js';
-import { encodeKvBlocks } from './attention-reference.js';
-import { probe, refAttention, relErr, relMaxErr, sharedBackend, title } from './gpu.js';
+import { BufferScope, DecodeAttention, GpuKvTensor } from '../src/index.js';
+import { decodeReferences, encodeKvBlocks, worstSequenceError } from './attention-reference.js';
+import { runDecodeAttention } from './decode-attention-run.js';
+import { probe, relErr, relMaxErr, sharedBackend, title } from './gpu.js';
 
 const p = await probe();
 
@@ -476,31 +477,16 @@ describe.skipIf(!p.ok)(
             expect(attn.kernel).toBe(c.kernel);
             expect(attn.arithmetic).toEqual(c.f16 ?? { keys: 'f32', values: 'f32' });
             if (noSubgroups) expect(attn.subgroups).toBe(false);
-            const qb = scope.upload(q);
-            const out = scope.create(q.byteLength);
-            const got = await ctx.scoped('fused attention', async () => {
-              const rec = new Recorder(ctx);
-              attn.record(rec, qb, kt, vt, out);
-              rec.submit();
-              return new Float32Array(await out.read(q.byteLength));
+            const got = await runDecodeAttention(ctx, scope, attn, q, kt, vt);
+            const refs = decodeReferences(q, kv, {
+              batch: c.B,
+              queryHeads: c.Hq,
+              kvHeads: c.Hkv,
+              headDim: c.D,
+              tokens: c.N,
             });
-            for (let s = 0; s < c.B; s++) {
-              const qs = q.subarray(s * c.Hq * c.D, (s + 1) * c.Hq * c.D);
-              const ref = refAttention(
-                qs,
-                1,
-                c.Hq,
-                c.Hkv,
-                c.D,
-                c.N - 1,
-                kv.kDecoded[s]!,
-                kv.vDecoded[s]!,
-                c.N,
-              );
-              const o = got.subarray(s * c.Hq * c.D, (s + 1) * c.Hq * c.D);
-              if (c.f16) expect(relMaxErr(o, ref)).toBeLessThan(F16_TOL);
-              else expect(relErr(o, ref)).toBeLessThan(1e-4);
-            }
+            if (c.f16) expect(worstSequenceError(got, refs, relMaxErr)).toBeLessThan(F16_TOL);
+            else expect(worstSequenceError(got, refs, relErr)).toBeLessThan(1e-4);
             // a software adapter compiles each fused kernel with LLVM: 10–30 s idle, several times that on a
             // loaded 2-core CI machine
           },
