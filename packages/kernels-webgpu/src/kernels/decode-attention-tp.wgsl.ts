@@ -619,7 +619,6 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
       const gs = uniV.groupSize;
       const scale2b = 2 ** uniV.bits;
       const half = 16 / uniV.bits;
-      const n = 2 * half;
       for (const g of range(NVG)) {
         ld.push(`      let vg${x}_${g} = vti${x} * ${C / gs}u + (vch + ${g * gs}u) / ${gs}u;`);
         ld.push(
@@ -638,8 +637,7 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
       const whh = (g: number, h: number) => (G4 ? `wh${x}_${g}_${h >> 2}[${h & 3}]` : `wh${x}_${g}_${h}`);
       for (const i of range(NWV))
         for (const j of range(half)) {
-          const ja = i * n + j;
-          const jb = ja + half;
+          const [ja, jb] = f16PairChannels(i * half + j, uniV.bits);
           const grp = (ch: number) => Math.floor(ch / Math.min(gs, CPT));
           mt.push(`      let vx${x}_${i}_${j} = ${f16Pair(`vw${x}_${i}`, j, uniV.bits, true)};`);
           for (const h of H) {
@@ -729,8 +727,10 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
       if (uniV) {
         const half = 16 / uniV.bits;
         for (const i of range(NWV))
-          for (const j of range(half))
-            pairs.push({ id: `${i}_${j}`, lo: i * 2 * half + j, hi: i * 2 * half + j + half });
+          for (const j of range(half)) {
+            const [lo, hi] = f16PairChannels(i * half + j, uniV.bits);
+            pairs.push({ id: `${i}_${j}`, lo, hi });
+          }
       } else for (const j of range(CPT / 2)) pairs.push({ id: `0_${j}`, lo: 2 * j, hi: 2 * j + 1 });
       const mx = vsig.reduce((e, v) => (e ? `max(${e}, ${v})` : v), '');
       pre.push(`      let vex = frexp(${mx}).exp;`);
@@ -872,6 +872,7 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
         );
       fold.push(`    for (var i = li; i < ${NKG * NP}u; i = i + ${WG}u) {`);
       fold.push(`      let sl = i / ${NP}u; let pr = i % ${NP}u;`);
+      // channels (da, db) of pair pr: f16PairChannels, at run time
       fold.push(`      let da = (pr / ${half}u) * ${2 * half}u + pr % ${half}u; let db = da + ${half}u;`);
       fold.push(`      let ft = min(tstart + sl * ${slotTokens}u, p.N - 1u);`);
       fold.push(`      let fbase = (b * p.nBlocksK + ft / ${uniK.blockTokens}u) * ${uniK.blockWords}u;`);

@@ -67,8 +67,8 @@ export interface DecodeAttentionOptions {
    */
   readonly kernel?: 'mma' | 'token' | 'lane';
   /**
-   * token-parallel kernel: `'f16'` runs the uniform keys and/or values it can read (code widths 1, 2,
-   * 4 or 8 bits; values need the unrolled value phase) in packed-f16 arithmetic, with f16 partial
+   * token-parallel kernel: `'f16'` runs the keys and/or values it can read (HIGGS, or uniform codes of
+   * 1, 2, 4 or 8 bits; values need the unrolled value phase) in packed-f16 arithmetic, with f16 partial
    * sums added into f32 scores and accumulators (about 10⁻³ of the output's largest value; needs the
    * device's `shader-f16`, which Dawn withholds on NVIDIA Vulkan unless
    * `createGpuContext({ nvidiaShaderF16: true })`); `'f32'` never; `'auto'` (default) as `'f16'` where
@@ -474,7 +474,6 @@ function tpSharedBytes(c: TpAttentionConfig): number {
   const tab = (f: KvTileFormat) => (f.kind === 'higgs' ? 2 << f.codeBits : 0);
   const red = Math.max(NTG * D, c.keys.kind === 'uniform' ? nkg * D * G : 0, TP_THREADS * G);
   const x2 = c.dbuf ? 2 : 1;
-  // f16 keys: f32 pairs staged (2 words per pair and head), packed pairs (1 word), max and scale per slot
   // f16 keys: uniform ones stage f32 pairs (2 words per pair and head) and keep packed pairs (1 word),
   // HIGGS ones keep the f32 rotated query and packed pairs; both a max and a scale per slot
   const qs = c.f16Keys
