@@ -108,15 +108,36 @@ async function runCudaBench(opts: BenchCommandOptions): Promise<void> {
       `the CUDA bench bundle is missing (${script})`,
       `run \`node ${join(dir, 'bench', 'build.mjs')}\` first`,
     );
-  const toStdout = jsonOnStdout(opts.json);
-  const out = typeof opts.json === 'string' ? opts.json : join(process.cwd(), 'kvq-cuda-bench.json');
-  // with a bare --json, the bench's own text goes to stderr and only the JSON to stdout
-  const r = spawnSync(process.execPath, [script, opts.torch ?? '', out], {
-    stdio: toStdout ? ['inherit', 2, 2] : 'inherit',
-  });
-  if (r.status !== 0) throw new CliError(`the CUDA bench failed (exit ${r.status})`);
+  const { out, toStdout } = spawnBench(
+    script,
+    (o) => [opts.torch ?? '', o],
+    opts.json,
+    'kvq-cuda-bench.json',
+    (status) => new CliError(`the CUDA bench failed (exit ${status})`),
+  );
   if (opts.plot) await plotResults(out, opts.plot, toStdout ? undefined : opts.json);
   if (toStdout) process.stdout.write(await readFile(out, 'utf8'));
+}
+
+/**
+ * Runs a kernel package's bench script with this Node; `args(out)` are its arguments given the JSON
+ * path (`--json <path>`, else `<cwd>/<defaultName>`). With a bare `--json` the bench's own text goes
+ * to stderr, so that the caller can write only the JSON to stdout (`toStdout`).
+ */
+function spawnBench(
+  script: string,
+  args: (out: string) => string[],
+  json: BenchCommandOptions['json'],
+  defaultName: string,
+  failed: (status: number | null) => CliError,
+): { out: string; toStdout: boolean } {
+  const toStdout = jsonOnStdout(json);
+  const out = typeof json === 'string' ? json : join(process.cwd(), defaultName);
+  const r = spawnSync(process.execPath, [script, ...args(out)], {
+    stdio: toStdout ? ['inherit', 2, 2] : 'inherit',
+  });
+  if (r.status !== 0) throw failed(r.status);
+  return { out, toStdout };
 }
 
 /**
@@ -144,17 +165,17 @@ async function runWebGpuBench(opts: BenchCommandOptions): Promise<void> {
       `the WebGPU bench is not part of the installed package (${script} is missing)`,
       'run kvq bench --backend webgpu from a kvq repository checkout (pnpm install there)',
     );
-  const toStdout = jsonOnStdout(opts.json);
-  const out = typeof opts.json === 'string' ? opts.json : join(process.cwd(), 'kvq-webgpu-bench.json');
-  // with a bare --json, the bench's own text goes to stderr and only the JSON to stdout
-  const r = spawnSync(process.execPath, [script, '--out', out, ...(opts.quick ? ['--quick'] : [])], {
-    stdio: toStdout ? ['inherit', 2, 2] : 'inherit',
-  });
-  if (r.status !== 0)
-    throw new CliError(
-      `the WebGPU bench failed (exit ${r.status})`,
-      'it needs a WebGPU adapter: a GPU with a Vulkan driver, or packages/kernels-webgpu/scripts/setup-vulkan.sh for a software one',
-    );
+  const { out, toStdout } = spawnBench(
+    script,
+    (o) => ['--out', o, ...(opts.quick ? ['--quick'] : [])],
+    opts.json,
+    'kvq-webgpu-bench.json',
+    (status) =>
+      new CliError(
+        `the WebGPU bench failed (exit ${status})`,
+        'it needs a WebGPU adapter: a GPU with a Vulkan driver, or packages/kernels-webgpu/scripts/setup-vulkan.sh for a software one',
+      ),
+  );
   if (toStdout) process.stdout.write(await readFile(out, 'utf8'));
 }
 
