@@ -1,7 +1,12 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts', node: 'src/node.ts' },
+  entry: {
+    index: 'src/index.ts',
+    'testing/index': 'src/testing/index.ts',
+    'testing/cases': 'src/testing/cases.ts',
+    node: 'src/node.ts',
+  },
   format: ['esm'],
   dts: true,
   sourcemap: true,

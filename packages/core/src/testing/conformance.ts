@@ -5,21 +5,9 @@ import { createQuantizer } from '../quantizers/factory.js';
 import type { QuantizerSpec } from '../quantizers/spec.js';
 import type { BlockShape } from '../quantizers/types.js';
 import { SeededRandom } from '../random.js';
+import { CONFORMANCE_SPECS, CONFORMANCE_TOLERANCE, relL2 } from './cases.js';
 
-/**
- * Tolerances of the conformance suite, as relative L2 error ‖backend − cpu‖ / ‖cpu‖.
- * - dense fp32 ops (linear, rmsNorm, rope, swiglu): summation order may differ, no tf32.
- * - decode of the same bytes: arithmetic on the same fp16/fp32 values.
- * - encode: the CPU decode of the backend's bytes vs of the CPU's bytes; a GPU may pick the
- *   other code on exact or near ties (FORMAT.md), which moves a few values by one step.
- * - attention: fp32 softmax with a different summation order (fp16 intermediates allowed).
- */
-export const CONFORMANCE_TOLERANCE = {
-  dense: 1e-5,
-  decode: 1e-6,
-  encode: 2e-2,
-  attention: 1e-3,
-} as const;
+export { CONFORMANCE_SPECS, CONFORMANCE_TOLERANCE, relL2 };
 
 /** Options of {@link runConformance}. */
 export interface ConformanceOptions {
@@ -36,41 +24,6 @@ export interface ConformanceOptions {
    * with this reason in the suite's name, and `createBackend` is never called
    */
   readonly skip?: string;
-}
-
-/** Every quantizer kind, as the conformance suite exercises them. */
-export const CONFORMANCE_SPECS: readonly QuantizerSpec[] = [
-  { kind: 'fp16' },
-  { kind: 'bf16' },
-  { kind: 'fp8', format: 'e4m3' },
-  { kind: 'uniform', bits: 2, axis: 'channel', groupSize: 32 },
-  { kind: 'uniform', bits: 4, axis: 'token', groupSize: 32 },
-  { kind: 'uniform', bits: 3, axis: 'channel', groupSize: 128 },
-  { kind: 'codebook', bits: 3, axis: 'channel', groupSize: 32, norm: 'rms' },
-  { kind: 'codebook', bits: 2, axis: 'token', groupSize: 32, norm: 'absmax' },
-  { kind: 'higgs', bits: 2, dim: 1, block: 64, seed: 7 },
-  { kind: 'higgs', bits: 2, dim: 2, block: 128, seed: 9 },
-  { kind: 'higgs', bits: 1.5, dim: 2, block: 64, seed: 3 },
-  {
-    kind: 'outliers',
-    axis: 'token',
-    count: 2,
-    inner: { kind: 'uniform', bits: 2, axis: 'channel', groupSize: 32 },
-  },
-];
-
-/** Relative L2 error ‖a − ref‖ / ‖ref‖ (0 when both are zero). NaN anywhere gives Infinity. */
-export function relL2(a: ArrayLike<number>, ref: ArrayLike<number>): number {
-  if (a.length !== ref.length) return Number.POSITIVE_INFINITY;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = a[i]! - ref[i]!;
-    if (Number.isNaN(d)) return Number.POSITIVE_INFINITY;
-    num += d * d;
-    den += ref[i]! * ref[i]!;
-  }
-  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
 }
 
 /** Heavy-tailed data with a few outlier channels, like real keys. */

@@ -3,42 +3,9 @@
  * quantizer kind vs the CPU reference, dense ops, segment attention) on navigator.gpu and
  * reports `window.__kvqResult = { status: 'pass' | 'fail' | 'skip', ... }`.
  */
-import { type Backend, type QuantizerSpec, SeededRandom, createQuantizer, selectBackend } from '@kvq/core';
+import { type Backend, SeededRandom, createQuantizer, selectBackend } from '@kvq/core';
+import { CONFORMANCE_SPECS as SPECS, CONFORMANCE_TOLERANCE as TOL, relL2 } from '@kvq/core/testing/cases';
 import { createWebGpuBackend } from '../../src/index.js';
-
-// the specs and tolerances of @kvq/core/testing (that module needs vitest, so they are restated here)
-const SPECS: QuantizerSpec[] = [
-  { kind: 'fp16' },
-  { kind: 'bf16' },
-  { kind: 'fp8', format: 'e4m3' },
-  { kind: 'uniform', bits: 2, axis: 'channel', groupSize: 32 },
-  { kind: 'uniform', bits: 4, axis: 'token', groupSize: 32 },
-  { kind: 'uniform', bits: 3, axis: 'channel', groupSize: 128 },
-  { kind: 'codebook', bits: 3, axis: 'channel', groupSize: 32, norm: 'rms' },
-  { kind: 'codebook', bits: 2, axis: 'token', groupSize: 32, norm: 'absmax' },
-  { kind: 'higgs', bits: 2, dim: 1, block: 64, seed: 7 },
-  { kind: 'higgs', bits: 2, dim: 2, block: 128, seed: 9 },
-  {
-    kind: 'outliers',
-    axis: 'token',
-    count: 2,
-    inner: { kind: 'uniform', bits: 2, axis: 'channel', groupSize: 32 },
-  },
-];
-const TOL = { dense: 1e-5, decode: 1e-6, encode: 2e-2, attention: 1e-3 };
-
-function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return Number.POSITIVE_INFINITY;
-  let n = 0;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) {
-    const e = a[i]! - b[i]!;
-    if (Number.isNaN(e)) return Number.POSITIVE_INFINITY;
-    n += e * e;
-    d += b[i]! * b[i]!;
-  }
-  return d === 0 ? Math.sqrt(n) : Math.sqrt(n / d);
-}
 
 interface Case {
   name: string;
