@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeSafetensors } from '@kvq/core';
 import { describe, expect, it } from 'vitest';
-import { STORIES, TINY_TEXT, kvq } from './helpers.js';
+import { STORIES, TINY_TEXT, kvq, quickEvalArgs } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kvq-cmd-'));
 const ADAPTERS = join(
@@ -149,20 +149,7 @@ describe('kvq presets / inspect / compress / decompress (the real binary)', () =
 describe('plots (Vega-Lite rendered to SVG)', () => {
   it('eval --plot draws one point per preset and the fp16 line', async () => {
     const svg = join(dir, 'eval.svg');
-    const r = await kvq([
-      'eval',
-      '--quick',
-      '--windows',
-      '1',
-      '--model',
-      STORIES,
-      '--text',
-      TINY_TEXT,
-      '--presets',
-      'fp16,kivi-2,k4v2,kivi-4',
-      '--plot',
-      svg,
-    ]);
+    const r = await kvq(quickEvalArgs('fp16,kivi-2,k4v2,kivi-4', '--windows', '1', '--plot', svg));
     expect(r.code).toBe(0);
     const s = readFileSync(svg, 'utf8');
     expect(s.startsWith('<svg')).toBe(true);

@@ -9,6 +9,11 @@ export const BIN = join(here, '..', 'dist', 'kvq.js');
 export const STORIES = join(modelsDir(here), 'stories260K.gguf');
 export const TINY_TEXT = join(dataDir(here), 'tinystories_sample_30k.txt');
 
+/** Arguments of a quick `kvq eval` of stories260K on the tiny text: `presets` comma-separated, then `extra`. */
+export function quickEvalArgs(presets: string, ...extra: string[]): string[] {
+  return ['eval', '--quick', '--model', STORIES, '--text', TINY_TEXT, '--presets', presets, ...extra];
+}
+
 if (!existsSync(BIN)) throw new Error(`${BIN} is missing: build @kvq/cli first (turbo's test task does)`);
 
 /** What a finished subprocess left: its exit code (null when killed), stdout and stderr. */

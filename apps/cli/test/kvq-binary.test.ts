@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { STORIES, TINY_TEXT, kvq } from './helpers.js';
+import { STORIES, TINY_TEXT, kvq, quickEvalArgs } from './helpers.js';
 
 describe('the kvq binary', () => {
   it('--help lists the eval command; eval --help lists its flags', async () => {
@@ -47,16 +47,7 @@ describe('the kvq binary', () => {
     expect(truncated.code).toBe(3);
     expect(truncated.stderr).toMatch(/^kvq: .*cut\.gguf: truncated: .*\n {2}hint: check the --model/);
     expect(truncated.stderr.split('\n')).toHaveLength(3);
-    const aqua = await kvq([
-      'eval',
-      '--quick',
-      '--model',
-      STORIES,
-      '--text',
-      TINY_TEXT,
-      '--presets',
-      'fp16,aqua-2.5',
-    ]);
+    const aqua = await kvq(quickEvalArgs('fp16,aqua-2.5'));
     expect(aqua.code).toBe(1);
     expect(aqua.stdout).toBe('');
     expect(aqua.stderr).toMatch(
@@ -69,18 +60,7 @@ describe('the kvq binary', () => {
 
   it('a quick eval prints the table and writes the JSON report', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'kvq-cli-')), 'r.json');
-    const r = await kvq([
-      'eval',
-      '--quick',
-      '--model',
-      STORIES,
-      '--text',
-      TINY_TEXT,
-      '--presets',
-      'fp16,kivi-2,fp32',
-      '--json',
-      out,
-    ]);
+    const r = await kvq(quickEvalArgs('fp16,kivi-2,fp32', '--json', out));
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/protocol aqua-kv: 32-token chunks, 4 fp16 sinks, fp16 buffer 128/);

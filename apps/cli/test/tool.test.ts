@@ -10,7 +10,7 @@ import {
 } from '@kvq/core';
 import { defaultModelPath } from '@kvq/decoder/node';
 import { describe, expect, it } from 'vitest';
-import { STORIES, TINY_TEXT, kvq, runProcess } from './helpers.js';
+import { STORIES, TINY_TEXT, kvq, quickEvalArgs, runProcess } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kvq-tool-'));
 const REF = defaultModelPath(import.meta.dirname);
@@ -42,21 +42,7 @@ function relMse(a: Float32Array, b: Float32Array): number {
 describe('--json on stdout, plots as files', () => {
   it('eval --json prints only JSON on stdout and nothing on stderr; --plot .png writes a PNG', async () => {
     const png = join(dir, 'ppl.png');
-    const r = await kvq([
-      'eval',
-      '--quick',
-      '--windows',
-      '1',
-      '--model',
-      STORIES,
-      '--text',
-      TINY_TEXT,
-      '--presets',
-      'fp16,kivi-2,k4v2',
-      '--json',
-      '--plot',
-      png,
-    ]);
+    const r = await kvq(quickEvalArgs('fp16,kivi-2,k4v2', '--windows', '1', '--json', '--plot', png));
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout);
@@ -85,19 +71,7 @@ describe('--json on stdout, plots as files', () => {
     const svg = join(dir, 'ppl.svg');
     const presets = ['fp16', 'kivi-2', 'kivi-4', 'k4v2', 'fp8'];
     const r = await kvq([
-      'eval',
-      '--quick',
-      '--windows',
-      '1',
-      '--model',
-      STORIES,
-      '--text',
-      TINY_TEXT,
-      '--presets',
-      presets.join(','),
-      '--plot',
-      svg,
-      '--no-progress',
+      ...quickEvalArgs(presets.join(','), '--windows', '1', '--plot', svg, '--no-progress'),
     ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`wrote ${svg.replaceAll('.', '\\.')}\\n$`));
