@@ -20,17 +20,24 @@ import {
 const { addon, device } = requireCuda();
 const [torchPath, outPath] = process.argv.slice(2);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-function time(fn: (i: number) => void, reps = 20, warm = 3): number {
+/**
+ * Median of `reps` single calls between two CUDA events. With `busyNs` a kernel keeps the GPU busy
+ * before the start event while the host enqueues the call, so the figure is the GPU's time alone
+ * (as triton's do_bench does); without it, an idle GPU also waits for the host's launches.
+ */
+function time(fn: (i: number) => void, reps = 20, warm = 3, busyNs = 0): number {
   for (let i = 0; i < warm; i++) fn(i);
   addon.sync();
   const ts: number[] = [];
   for (let i = 0; i < reps; i++) {
-    addon.eventBegin();
+    addon.eventBegin(busyNs);
     fn(i);
     ts.push(addon.eventEnd());
   }
   return median(ts);
 }
+/** GPU busy time before a GPU-alone measurement: longer than the host takes to enqueue one call. */
+const BUSY_NS = 300_000;
 const rng = new SeededRandom(7);
 const GiB = 2 ** 30;
 const results: Record<string, unknown> = { device, date: new Date().toISOString() };
@@ -166,7 +173,7 @@ function measure(
           kernel === 'scalar' ? undefined : format,
         );
       using partial = new DeviceBuffer(partialBytes(B, HQ, pagesPerSeq, splitPages));
-      const ms = time((i) =>
+      const call = (i: number) =>
         decodeAttention({
           pool,
           query: q,
@@ -179,14 +186,16 @@ function measure(
           maxPages: pagesPerSeq,
           splitPages,
           kernel,
-        }),
-      );
+        });
+      const ms = time(call);
+      const gpuMs = time(call, 20, 3, BUSY_NS);
       for (const t of tables) t.dispose();
       const r = {
         format: name,
         B,
         ctx,
         ms,
+        gpuMs,
         cacheBytes: bytes,
         GBps: bytes / ms / 1e6,
         bitsPerValue: (pb * 8) / (2 * P * HKV * 128),
@@ -194,7 +203,7 @@ function measure(
       };
       sink.push(r);
       console.log(
-        `attn ${name} B=${B} ctx=${ctx} split=${splitPages}: ${ms.toFixed(4)} ms, ${r.GBps.toFixed(0)} GB/s`,
+        `attn ${name} B=${B} ctx=${ctx} split=${splitPages}: ${ms.toFixed(4)} ms (GPU alone ${gpuMs.toFixed(4)} ms), ${r.GBps.toFixed(0)} GB/s`,
       );
     } catch (err) {
       sink.push({ format: name, B, ctx, error: String(err) });
@@ -219,10 +228,14 @@ const sweepFormats =
     : sweepEnv
       ? sweepEnv.split(',')
       : [];
+// KVQ_BENCH_SWEEP_BATCH / KVQ_BENCH_SWEEP_SPLITS: comma lists replacing the batches (1,16) and splits
+const envList = (v: string | undefined, dflt: number[]) => (v ? v.split(',').map(Number) : dflt);
+const sweepBatches = envList(process.env.KVQ_BENCH_SWEEP_BATCH, [1, 16]);
+const sweepSplits = envList(process.env.KVQ_BENCH_SWEEP_SPLITS, [4, 8, 16, 32, 64]);
 for (const [name, format, kernel] of formats.filter(([n]) => sweepFormats.includes(n)))
-  for (const B of [1, 16])
+  for (const B of sweepBatches)
     for (const ctx of [32768, 131072])
-      for (const sp of [4, 8, 16, 32, 64]) measure(name, format, kernel, B, ctx, sweep, sp);
+      for (const sp of sweepSplits) measure(name, format, kernel, B, ctx, sweep, sp);
 results.splitSweep = sweep;
 
 // 5. capacity in 70 GiB, 32 layers, allocated for real (one buffer per layer)

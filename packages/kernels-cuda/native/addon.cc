@@ -123,7 +123,8 @@ Napi::Value Sync(const Napi::CallbackInfo& info) {
 }
 Napi::Value EventBegin(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CK(kvq_event_begin(), "cudaEventRecord");
+  const int busyNs = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
+  CK(kvq_event_begin(busyNs), "cudaEventRecord");
   return env.Undefined();
 }
 Napi::Value EventEnd(const Napi::CallbackInfo& info) {

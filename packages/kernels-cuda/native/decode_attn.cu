@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include "check.cuh"
 #include "kvq_cuda.h"
+#include "split_combine.cuh"
 
 #define D 128
 #define NW 4            // warps per block
@@ -217,22 +218,6 @@ __global__ void __launch_bounds__(128) k_decode_uniform(const uint16_t* q, const
   merge_and_store<G>(acc, m, l, partial, b, kh, split, Hq, maxSplits);
 }
 
-// combine the splits of each (sequence, q head): out = Σ A·2^(M−M*) / Σ L·2^(M−M*)
-__global__ void k_combine(const float* partial, uint16_t* out, int maxSplits) {
-  int bh = blockIdx.x, d = threadIdx.x;
-  const float* p = partial + (size_t)bh * maxSplits * (2 + D);
-  float M = -INFINITY;
-  for (int s = 0; s < maxSplits; s++) M = fmaxf(M, p[s * (2 + D)]);
-  float L = 0.f, A = 0.f;
-  if (M != -INFINITY)
-    for (int s = 0; s < maxSplits; s++) {
-      float c = exp2f(p[s * (2 + D)] - M);
-      L += p[s * (2 + D) + 1] * c;
-      A += p[s * (2 + D) + 2 + d] * c;
-    }
-  out[(size_t)bh * D + d] = __half_as_ushort(__float2half_rn(L > 0.f ? A / L : 0.f));
-}
-
 static int max_splits(int maxPages, int splitPages) { return (maxPages + splitPages - 1) / splitPages; }
 
 extern "C" {
@@ -259,7 +244,7 @@ int kvq_decode_attn_f16(const uint16_t* q, const uint16_t* pool, const int* page
     }
     KVQ_LAUNCHED();
   }
-  k_combine<<<B * Hq, D>>>(partial, out, S);
+  k_split_combine<D, false><<<B * Hq, D>>>(partial, out, S, nullptr);
   KVQ_LAUNCHED();
   return 0;
 }
@@ -280,7 +265,7 @@ int kvq_decode_attn_uniform(const uint16_t* q, const uint8_t* pool, const int* p
     int rc = kvq_launch_decode_uniform_mma(q, pool, pageTable, lens, partial, B, Hq, Hkv, maxPages, P, splitPages, S,
                                            sl, bitsK, gsK, bitsV, gsV, kb, kb + vb);
     if (rc) return rc;
-    k_combine<<<B * Hq, D>>>(partial, out, S);
+    k_split_combine<D, false><<<B * Hq, D>>>(partial, out, S, nullptr);
     KVQ_LAUNCHED();
     return 0;
   }
@@ -294,7 +279,7 @@ int kvq_decode_attn_uniform(const uint16_t* q, const uint8_t* pool, const int* p
   KVQ_U(2, 2) KVQ_U(4, 2) KVQ_U(4, 4) { return (int)cudaErrorInvalidValue; }
 #undef KVQ_U
   KVQ_LAUNCHED();
-  k_combine<<<B * Hq, D>>>(partial, out, S);
+  k_split_combine<D, false><<<B * Hq, D>>>(partial, out, S, nullptr);
   KVQ_LAUNCHED();
   return 0;
 }

@@ -26,11 +26,15 @@
 #include "kvq_cuda.h"
 #include "mma_sync.cuh"
 #include "paged.cuh"
+#include "split_combine.cuh"
 
 using namespace kvq;
 
 #define D 128
 #define NWARP 4
+#ifndef KVQ_STAGES
+#define KVQ_STAGES 2  // chunk stages per warp in shared memory (cp.async pipeline depth)
+#endif
 #define TCH 32  // tokens per warp chunk
 #ifndef KVQ_HIGGS_MIN_BLOCKS
 #define KVQ_HIGGS_MIN_BLOCKS 2  // blocks per SM the register allocation aims for
@@ -124,7 +128,9 @@ __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
   const int KS = 2 * P * Hkv;  // bytes of the scale field of a block
 
   using S_ = HStage<CBK, CBV>;
-  constexpr int SB = 2 * S_::BYTES;
+  // KVQ_STAGES, or 2 where that many stages would not fit in 40 KB of static shared memory
+  constexpr int STAGES = NWARP * KVQ_STAGES * S_::BYTES <= 40960 ? KVQ_STAGES : 2;
+  constexpr int SB = STAGES * S_::BYTES;
   constexpr int MERGE = NWARP * 8 * D * 4 + 2 * NWARP * 8 * 4;
   __shared__ __align__(16) uint8_t smem[(NWARP * SB > MERGE ? NWARP * SB : MERGE)];
   __shared__ float qrot[8][D];
@@ -214,21 +220,28 @@ __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
   };
 
   const int first = start + warp * TCH;
-  int st = 0, pageNext = 0;
-  if (first < end) {
-    issue(first, pageTable[(size_t)b * maxPages + pd.div(first)], 0);
-    if (first + stride < end) pageNext = pageTable[(size_t)b * maxPages + pd.div(first + stride)];
+  int st = 0;
+  // KVQ_STAGES chunk stages per warp: chunks i + 1 … i + STAGES − 1 are in flight while chunk i is
+  // computed; pageNext is the page of the next chunk to issue (its index load one chunk ahead as well)
+  int tIssue = first, stIssue = 0, pageNext = 0;
+#pragma unroll
+  for (int i = 0; i + 1 < STAGES; i++) {
+    if (tIssue < end) issue(tIssue, pageTable[(size_t)b * maxPages + pd.div(tIssue)], stIssue);
+    cp_async_commit();
+    tIssue += stride;
+    stIssue++;
   }
-  cp_async_commit();
+  if (tIssue < end) pageNext = pageTable[(size_t)b * maxPages + pd.div(tIssue)];
   for (int t0 = first; t0 < end; t0 += stride) {
-    const int tn = t0 + stride;
-    if (tn < end) {
+    if (tIssue < end) {
       const int pn = pageNext;
-      if (tn + stride < end) pageNext = pageTable[(size_t)b * maxPages + pd.div(tn + stride)];
-      issue(tn, pn, st ^ 1);
+      if (tIssue + stride < end) pageNext = pageTable[(size_t)b * maxPages + pd.div(tIssue + stride)];
+      issue(tIssue, pn, stIssue);
     }
     cp_async_commit();
-    cp_async_wait1();
+    tIssue += stride;
+    stIssue = stIssue + 1 == STAGES ? 0 : stIssue + 1;
+    cp_async_wait<STAGES - 1>();
     __syncwarp();
     const uint8_t* sb = wbuf + st * S_::BYTES;
     const int tp0 = pd.mod(t0);
@@ -363,7 +376,7 @@ __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
       }
     }
     __syncwarp();
-    st ^= 1;
+    st = st + 1 == STAGES ? 0 : st + 1;
   }
   asm volatile("cp.async.wait_all;\n" ::: "memory");
   __syncthreads();
@@ -416,34 +429,6 @@ __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
   }
 }
 
-// combine the splits (as k_combine) in the rotated space, then rotate back: out = signs_V ⊙ H·(A / L)
-__global__ void k_combine_rotated(const float* partial, uint16_t* out, int maxSplits, const float* signsV) {
-  __shared__ float y[D];
-  const int bh = blockIdx.x, d = threadIdx.x;
-  const float* p = partial + (size_t)bh * maxSplits * (2 + D);
-  float M = -INFINITY;
-  for (int s = 0; s < maxSplits; s++) M = fmaxf(M, p[s * (2 + D)]);
-  float L = 0.f, A = 0.f;
-  if (M != -INFINITY)
-    for (int s = 0; s < maxSplits; s++) {
-      const float c = exp2f(p[s * (2 + D)] - M);
-      L += p[s * (2 + D) + 1] * c;
-      A += p[s * (2 + D) + 2 + d] * c;
-    }
-  y[d] = L > 0.f ? A / L : 0.f;
-  __syncthreads();
-  for (int hs = 1; hs < D; hs <<= 1) {
-    if (d < D / 2) {
-      const int k = (d / hs) * 2 * hs + (d % hs);
-      const float a = y[k], c = y[k + hs];
-      y[k] = a + c;
-      y[k + hs] = a - c;
-    }
-    __syncthreads();
-  }
-  out[(size_t)bh * D + d] = __half_as_ushort(__float2half_rn(signsV[d] * y[d] * rsqrtf((float)D)));
-}
-
 bool cb_ok(int cbK, int cbV) {
   return (cbK == 5 && cbV == 4) || (cbK == 8 && cbV == 8) || (cbK == 6 && cbV == 5) || (cbK == 6 && cbV == 6) ||
          (cbK == 3 && cbV == 3) || (cbK == 4 && cbV == 3) || (cbK == 2 && cbV == 3) || (cbK == 4 && cbV == 4);
@@ -480,7 +465,7 @@ extern "C" int kvq_decode_attn_higgs(const uint16_t* q, const uint8_t* pool, con
   }
 #undef KVQ_H
   KVQ_LAUNCHED();
-  k_combine_rotated<<<B * Hq, D>>>(partial, out, S, signsV);
+  k_split_combine<D, true><<<B * Hq, D>>>(partial, out, S, signsV);
   KVQ_LAUNCHED();
   return 0;
 }

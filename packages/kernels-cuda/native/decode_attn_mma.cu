@@ -28,6 +28,12 @@ using namespace kvq;
 
 #define D 128
 #define NWARP 4
+#ifndef KVQ_STAGES
+#define KVQ_STAGES 2  // chunk stages per warp in shared memory (cp.async pipeline depth)
+#endif
+#ifndef KVQ_GROUP_RUNS
+#define KVQ_GROUP_RUNS 0  // 1: each warp walks whole key groups (see the kernel)
+#endif
 #define TCH 32  // tokens per warp chunk
 #ifndef KVQ_MMA_MIN_BLOCKS
 #define KVQ_MMA_MIN_BLOCKS 2  // blocks per SM the register allocation aims for (VF kernels: 3, see below)
@@ -158,10 +164,12 @@ __global__ void __launch_bounds__(128, VF ? 3 : KVQ_MMA_MIN_BLOCKS) k_decode_uni
   // HP: B of P·V for lane (g, r) is (p, 0) for j' = g & 1 = 0, (0, p) for 1: byte selectors of the low/high half
   const uint32_t selLo = (g & 1) ? 0x1054u : 0x5410u, selHi = (g & 1) ? 0x3254u : 0x5432u;
 
-  // Per-warp double-buffered staging in shared memory, filled with cp.async one chunk ahead, so the
-  // loads of chunk i+1 are in flight while chunk i is computed. nS = value scales per token and head.
+  // Per-warp staging in shared memory (STAGES chunks), filled with cp.async STAGES − 1 chunks ahead, so
+  // the loads of the next chunks are in flight while chunk i is computed. nS = value scales per token and head.
   using S_ = Stage<BK, BV>;
-  constexpr int SB = 2 * S_::BYTES;  // two stages per warp
+  // KVQ_STAGES, or 2 where that many stages would not fit in 40 KB of static shared memory
+  constexpr int STAGES = NWARP * KVQ_STAGES * S_::BYTES <= 40960 ? KVQ_STAGES : 2;
+  constexpr int SB = STAGES * S_::BYTES;
   constexpr int MERGE = NWARP * 8 * D * 4 + 2 * NWARP * 8 * 4;
   __shared__ __align__(16) uint8_t smem[(NWARP * SB > MERGE ? NWARP * SB : MERGE)];
   uint8_t* const wbuf = smem + warp * SB;
@@ -171,7 +179,6 @@ __global__ void __launch_bounds__(128, VF ? 3 : KVQ_MMA_MIN_BLOCKS) k_decode_uni
   const int wsh = nS <= 2 ? 0 : nS == 4 ? 1 : 2;  // log2 of 4-byte copies per token slot (nS 1, 2 → 1)
   const int cg = C / gsV, kvg = (kh * D) / gsV;
   const int vh0 = nS == 1 ? 0 : (16 * g) / gsV;
-  const int stride = NWARP * TCH;
 
   // VF (one value scale per token and head: gsV a multiple of D): each token's value scale and min move
   // out of the A operand, which becomes codes2_biased alone (one LOP3 per pair): B = fp16(p·scale/σ) and
@@ -241,54 +248,85 @@ __global__ void __launch_bounds__(128, VF ? 3 : KVQ_MMA_MIN_BLOCKS) k_decode_uni
     }
   };
 
+#if KVQ_GROUP_RUNS
+  // each warp walks whole key groups (the chunks of a group in a row; groups w, w + NWARP, … of the split),
+  // so the key group's fold into the query below is computed once per group, not once per chunk
+  auto next = [&](int t) {
+    t += TCH;
+    return gd.mod(t) == 0 ? t + (NWARP - 1) * gsK : t;
+  };
+  const int first = start + warp * gsK;
+#else
+  auto next = [&](int t) { return t + NWARP * TCH; };
   const int first = start + warp * TCH;
+#endif
   int st = 0;
-  int pageNext = 0;
-  if (first < end) {
-    issue(first, pageTable[(size_t)b * maxPages + pd.div(first)], 0);
-    if (first + stride < end) pageNext = pageTable[(size_t)b * maxPages + pd.div(first + stride)];
+  // KVQ_STAGES chunk stages per warp: chunks i + 1 … i + STAGES − 1 are in flight while chunk i is
+  // computed; pageNext is the page of the next chunk to issue (its index load one chunk ahead as well)
+  int tIssue = first, stIssue = 0, pageNext = 0;
+#pragma unroll
+  for (int i = 0; i + 1 < STAGES; i++) {
+    if (tIssue < end) issue(tIssue, pageTable[(size_t)b * maxPages + pd.div(tIssue)], stIssue);
+    cp_async_commit();
+    tIssue = next(tIssue);
+    stIssue++;
   }
-  cp_async_commit();
-  for (int t0 = first; t0 < end; t0 += stride) {
-    const int tn = t0 + stride;
-    if (tn < end) {
+  if (tIssue < end) pageNext = pageTable[(size_t)b * maxPages + pd.div(tIssue)];
+  // key group constants, kept while the warp stays in one group: the scale folded into q (B operand, head
+  // g), Σ q·min of the score columns 2r and 2r + 1, and (VF) the codes' bias Σ q·scale·2^(10−s')
+  uint32_t qs[16];
+  float qm0 = 0.f, qm1 = 0.f, ce[4] = {0.f, 0.f, 0.f, 0.f};
+  for (int t0 = first; t0 < end; t0 = next(t0)) {
+    if (tIssue < end) {
       const int pn = pageNext;
-      if (tn + stride < end) pageNext = pageTable[(size_t)b * maxPages + pd.div(tn + stride)];
-      issue(tn, pn, st ^ 1);
+      const int tn = next(tIssue);
+      if (tn < end) pageNext = pageTable[(size_t)b * maxPages + pd.div(tn)];
+      issue(tIssue, pn, stIssue);
     }
     cp_async_commit();
-    cp_async_wait1();
+    tIssue = next(tIssue);
+    stIssue = stIssue + 1 == STAGES ? 0 : stIssue + 1;
+    cp_async_wait<STAGES - 1>();
     __syncwarp();
     const uint8_t* sb = wbuf + st * S_::BYTES;
     const int tp0 = pd.mod(t0);
 
-    uint4 ks4[4], km4[4];  // key scales / mins of this lane's 32 channels
+    if (!KVQ_GROUP_RUNS || gd.mod(t0) == 0) {
+      uint4 ks4[4], km4[4];  // key scales / mins of this lane's 32 channels
 #pragma unroll
-    for (int x = 0; x < 4; x++) {
-      ks4[x] = ((const uint4*)(sb + S_::KSC + 64 * r))[x];
-      km4[x] = ((const uint4*)(sb + S_::KMN + 64 * r))[x];
-    }
-    // key group constants: the scale folded into q (B operand, head g), Σ q·min per head
-    const __half* ksh = (const __half*)ks4;
-    const __half* kmh = (const __half*)km4;
-    uint32_t qs[16];
-    float qm = 0.f;
+      for (int x = 0; x < 4; x++) {
+        ks4[x] = ((const uint4*)(sb + S_::KSC + 64 * r))[x];
+        km4[x] = ((const uint4*)(sb + S_::KMN + 64 * r))[x];
+      }
+      const __half* ksh = (const __half*)ks4;
+      const __half* kmh = (const __half*)km4;
+      float qm = 0.f;
 #pragma unroll
-    for (int p = 0; p < 16; p++) {
-      int lo, hi;
-      key_pair_dims<BK>(p, lo, hi);
-      __half2 s2 = __halves2half2(ksh[lo], ksh[hi]);
-      __half2 m2 = __halves2half2(kmh[lo], kmh[hi]);
-      qs[p] = h2u(__hmul2(qh[p], s2));
-      float2 qf = __half22float2(qh[p]), mf = __half22float2(m2);
-      qm = fmaf(qf.x, mf.x, fmaf(qf.y, mf.y, qm));
+      for (int p = 0; p < 16; p++) {
+        int lo, hi;
+        key_pair_dims<BK>(p, lo, hi);
+        __half2 s2 = __halves2half2(ksh[lo], ksh[hi]);
+        __half2 m2 = __halves2half2(kmh[lo], kmh[hi]);
+        qs[p] = h2u(__hmul2(qh[p], s2));
+        float2 qf = __half22float2(qh[p]), mf = __half22float2(m2);
+        qm = fmaf(qf.x, mf.x, fmaf(qf.y, mf.y, qm));
+      }
+      qm += __shfl_xor_sync(0xffffffffu, qm, 1);
+      qm += __shfl_xor_sync(0xffffffffu, qm, 2);
+      // lanes (g, ·) hold Σ q·min of column g's head; the score fragment needs columns 2r and 2r + 1
+      // (HP: both head r)
+      qm0 = __shfl_sync(0xffffffffu, qm, 8 * r);
+      qm1 = HP ? qm0 : __shfl_sync(0xffffffffu, qm, 8 * r + 4);
+      if constexpr (VF) {
+        ce[0] = ce[1] = ce[2] = ce[3] = 0.f;
+#pragma unroll
+        for (int k = 0; k < 8; k++) {
+          constexpr int per = 16 / BK;
+          const uint32_t z0 = code_magic<BK>(((2 * k) % per) * BK), z1 = code_magic<BK>(((2 * k + 1) % per) * BK);
+          mma_full(ce, z0, z0, z1, z1, qs[2 * k], qs[2 * k + 1]);
+        }
+      }
     }
-    qm += __shfl_xor_sync(0xffffffffu, qm, 1);
-    qm += __shfl_xor_sync(0xffffffffu, qm, 2);
-    // lanes (g, ·) hold Σ q·min of column g's head; the score fragment needs columns 2r and 2r + 1
-    // (HP: both head r)
-    const float qm0 = __shfl_sync(0xffffffffu, qm, 8 * r), qm1 = HP ? qm0 : __shfl_sync(0xffffffffu, qm, 8 * r + 4);
-
     // scores S = K·Qᵀ: 2 tiles of 16 tokens (rows) × 8 heads; lane holds tokens 16mt + g (+8), heads 2r, 2r + 1
     // VF: the A operand is codes2_biased (one LOP3 per pair, no subtract), and the scores start from minus
     // the codes' bias Σ q·scale·2^(10−s'), which one more MMA per k-step computes from the bias alone (every
@@ -298,13 +336,6 @@ __global__ void __launch_bounds__(128, VF ? 3 : KVQ_MMA_MIN_BLOCKS) k_decode_uni
 #pragma unroll
       for (int mt = 0; mt < 2; mt++) c[mt][0] = c[mt][1] = c[mt][2] = c[mt][3] = 0.f;
     } else {
-      float ce[4] = {0.f, 0.f, 0.f, 0.f};
-#pragma unroll
-      for (int k = 0; k < 8; k++) {
-        constexpr int per = 16 / BK;
-        const uint32_t z0 = code_magic<BK>(((2 * k) % per) * BK), z1 = code_magic<BK>(((2 * k + 1) % per) * BK);
-        mma_full(ce, z0, z0, z1, z1, qs[2 * k], qs[2 * k + 1]);
-      }
 #pragma unroll
       for (int mt = 0; mt < 2; mt++) {
         c[mt][0] = -ce[0]; c[mt][1] = -ce[1]; c[mt][2] = -ce[2]; c[mt][3] = -ce[3];
@@ -513,7 +544,7 @@ __global__ void __launch_bounds__(128, VF ? 3 : KVQ_MMA_MIN_BLOCKS) k_decode_uni
       }
     }
     __syncwarp();  // every lane is done with stage st before it is refilled
-    st ^= 1;
+    st = st + 1 == STAGES ? 0 : st + 1;
   }
   asm volatile("cp.async.wait_all;\n" ::: "memory");
   __syncthreads();  // the staging buffers become the merge buffers

@@ -23,7 +23,7 @@ int kvq_d2d_2d(void* dst, size_t dpitch, const void* src, size_t spitch, size_t 
 int kvq_memset(void* p, int value, size_t bytes);
 int kvq_sync(void);
 // timing: runs nothing itself; event pair around a region on the default stream
-int kvq_event_begin(void);
+int kvq_event_begin(int busyNs);
 int kvq_event_end(float* ms);
 
 // quantizers (block [T, C], token-major)

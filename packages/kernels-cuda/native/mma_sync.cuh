@@ -41,6 +41,9 @@ __device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
 }
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 __device__ __forceinline__ void cp_async_wait1() { asm volatile("cp.async.wait_group 1;\n" ::: "memory"); }
+// wait until at most N committed groups are pending
+template <int N>
+__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory"); }
 
 // 2^x by the SFU alone (ex2.approx.ftz: ≤ 2 ulp, results below 2^-126 flush to 0 — softmax weights become
 // fp16 anyway); exp2f adds a range check and a rescale around it for subnormal results

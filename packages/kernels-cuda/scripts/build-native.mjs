@@ -35,6 +35,8 @@ mkdirSync(join(out, 'obj'), { recursive: true });
 const arches = (process.env.KVQ_CUDA_ARCHS ?? '80,86,89,90').split(',');
 const gencode = arches.flatMap((a) => ['-gencode', `arch=compute_${a},code=sm_${a}`]);
 gencode.push('-gencode', 'arch=compute_90,code=compute_90');
+// KVQ_NVCC_FLAGS: extra nvcc arguments, space-separated (e.g. kernel variants: -DKVQ_STAGES=3)
+const extra = (process.env.KVQ_NVCC_FLAGS ?? '').split(' ').filter(Boolean);
 const cudaCandidates = [
   process.env.CUDA_HOME,
   process.env.CUDA_PATH,
@@ -61,7 +63,18 @@ const compile = (f) =>
   new Promise((resolve, reject) => {
     const o = join(out, 'obj', `${f}.o`);
     objs.push(o);
-    const args = ['-O3', '-std=c++17', '-Xcompiler', '-fPIC', ...gencode, '-c', join(native, f), '-o', o];
+    const args = [
+      '-O3',
+      '-std=c++17',
+      '-Xcompiler',
+      '-fPIC',
+      ...gencode,
+      ...extra,
+      '-c',
+      join(native, f),
+      '-o',
+      o,
+    ];
     console.log([nvcc, ...args].join(' '));
     const p = spawn(nvcc, args, { stdio: 'inherit' });
     p.on('exit', (c) => (c === 0 ? resolve() : reject(new Error(`nvcc failed on ${f}`))));

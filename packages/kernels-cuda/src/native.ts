@@ -35,7 +35,11 @@ export interface NativeAddon {
   ): void;
   memset(p: DevicePtr, value: number, bytes: number): void;
   sync(): void;
-  eventBegin(): void;
+  /**
+   * Records the start event; with `busyNs` > 0 a kernel first keeps the GPU busy that long, so that
+   * the work enqueued next runs back to back and the events time the GPU alone.
+   */
+  eventBegin(busyNs?: number): void;
   eventEnd(): number;
   fp16Encode(x: DevicePtr, out: DevicePtr, n: number, bf16: number): void;
   fp16Decode(x: DevicePtr, out: DevicePtr, n: number, bf16: number): void;

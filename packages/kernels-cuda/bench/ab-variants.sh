@@ -1,0 +1,52 @@
+#!/bin/sh
+# A/B of compile-time kernel variants of the decode-attention kernels, in one device call.
+#   here (nvcc, node_modules):  sh bench/ab-variants.sh build
+#       builds build/ab/<variant>.node for sm_90 (KVQ_NVCC_FLAGS per variant), packs them into
+#       build/ab.tar.xz (~0.6 MB each) and bundles bench/dist; then rebuild the default addon with
+#       `node scripts/build-native.mjs --force`.
+#   device (carry .device, packages/kernels-cuda/build/ab.tar.xz, packages/kernels-cuda/bench/dist):
+#       . .device/setup.sh; sh packages/kernels-cuda/bench/ab-variants.sh run "$OUT"
+#       GPU tests of each variant, PyTorch's SDPA, then the attention bench of each variant (both
+#       timings: from an idle GPU and the GPU alone), each into OUT/<variant>.{json,txt}; a table last.
+# Variants (name:nvcc flags; KVQ_SPLIT_COMBINE=0 is the first split combine, KVQ_STAGES the cp.async
+# chunk stages per warp, KVQ_GROUP_RUNS=1 whole key groups per warp in the uniform kernel):
+set -e
+VARIANTS="${KVQ_AB_VARIANTS:-serial:-DKVQ_SPLIT_COMBINE=0;combine:;st3:-DKVQ_STAGES=3;gr:-DKVQ_GROUP_RUNS=1;grst3:-DKVQ_GROUP_RUNS=1 -DKVQ_STAGES=3}"
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+case "$1" in
+build)
+  rm -rf build/ab && mkdir -p build/ab
+  echo "$VARIANTS" | tr ';' '\n' | while IFS= read -r v; do
+    [ -n "$v" ] || continue
+    name=${v%%:*}
+    KVQ_NVCC_FLAGS="${v#*:}" KVQ_CUDA_ARCHS=90 node scripts/build-native.mjs --force > build/ab/$name.log 2>&1 ||
+      { tail -20 build/ab/$name.log; exit 1; }
+    cp build/Release/kvq_cuda.node build/ab/$name.node
+    echo "built $name (${v#*:})"
+  done
+  (cd build/ab && tar -cJf ../ab.tar.xz ./*.node)
+  node bench/build.mjs
+  ls -la build/ab.tar.xz
+  ;;
+run)
+  R=${2:?usage: ab-variants.sh run OUTDIR}
+  A=/tmp/kvq-ab && rm -rf $A && mkdir -p $A && tar -xJf build/ab.tar.xz -C $A
+  names=$(echo "$VARIANTS" | tr ';' '\n' | sed 's/:.*//' | grep .)
+  nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$R/gpu.txt" || true
+  for n in $names; do
+    KVQ_CUDA_ADDON=$A/$n.node timeout 120 node bench/dist/gpu-tests.mjs > "$R/tests-$n.txt" 2>&1 || true
+  done
+  timeout 150 python3 bench/torch_sdpa.py "$R/torch.json" > "$R/torch.txt" 2>&1 || true
+  for n in $names; do
+    KVQ_CUDA_ADDON=$A/$n.node KVQ_BENCH_PARTS=attn timeout 150 node bench/dist/run.mjs "$R/torch.json" "$R/$n.json" > "$R/$n.txt" 2>&1 || true
+  done
+  cat "$R/gpu.txt"
+  for n in $names; do printf '%s: ' "$n"; grep "GPU TESTS" "$R/tests-$n.txt" || echo 'no test summary'; done
+  for n in $names; do echo "== $n"; grep '^attn' "$R/$n.txt" | sed 's/, [0-9]* GB.s//;s/^attn //'; done
+  ;;
+*)
+  sed -n '2,13p' "$0"
+  exit 2
+  ;;
+esac
