@@ -25,6 +25,7 @@
 #include "check.cuh"
 #include "kvq_cuda.h"
 #include "mma_sync.cuh"
+#include "chunk_pipeline.cuh"
 #include "paged.cuh"
 #include "split_combine.cuh"
 
@@ -220,27 +221,13 @@ __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
   };
 
   const int first = start + warp * TCH;
+  auto next = [&](int t) { return t + stride; };
   int st = 0;
-  // KVQ_STAGES chunk stages per warp: chunks i + 1 … i + STAGES − 1 are in flight while chunk i is
-  // computed; pageNext is the page of the next chunk to issue (its index load one chunk ahead as well)
-  int tIssue = first, stIssue = 0, pageNext = 0;
-#pragma unroll
-  for (int i = 0; i + 1 < STAGES; i++) {
-    if (tIssue < end) issue(tIssue, pageTable[(size_t)b * maxPages + pd.div(tIssue)], stIssue);
-    cp_async_commit();
-    tIssue += stride;
-    stIssue++;
-  }
-  if (tIssue < end) pageNext = pageTable[(size_t)b * maxPages + pd.div(tIssue)];
+  const int* const pageRow = pageTable + (size_t)b * maxPages;
+  ChunkPipeline<STAGES> pipe;  // STAGES − 1 chunks in flight ahead of chunk t0
+  pipe.start(first, end, pageRow, pd, issue, next);
   for (int t0 = first; t0 < end; t0 += stride) {
-    if (tIssue < end) {
-      const int pn = pageNext;
-      if (tIssue + stride < end) pageNext = pageTable[(size_t)b * maxPages + pd.div(tIssue + stride)];
-      issue(tIssue, pn, stIssue);
-    }
-    cp_async_commit();
-    tIssue += stride;
-    stIssue = stIssue + 1 == STAGES ? 0 : stIssue + 1;
+    pipe.step(end, pageRow, pd, issue, next);
     cp_async_wait<STAGES - 1>();
     __syncwarp();
     const uint8_t* sb = wbuf + st * S_::BYTES;

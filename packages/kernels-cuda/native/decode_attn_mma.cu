@@ -22,6 +22,7 @@
 #include "check.cuh"
 #include "kvq_cuda.h"
 #include "mma_sync.cuh"
+#include "chunk_pipeline.cuh"
 #include "paged.cuh"
 
 using namespace kvq;
@@ -261,31 +262,15 @@ __global__ void __launch_bounds__(128, VF ? 3 : KVQ_MMA_MIN_BLOCKS) k_decode_uni
   const int first = start + warp * TCH;
 #endif
   int st = 0;
-  // KVQ_STAGES chunk stages per warp: chunks i + 1 … i + STAGES − 1 are in flight while chunk i is
-  // computed; pageNext is the page of the next chunk to issue (its index load one chunk ahead as well)
-  int tIssue = first, stIssue = 0, pageNext = 0;
-#pragma unroll
-  for (int i = 0; i + 1 < STAGES; i++) {
-    if (tIssue < end) issue(tIssue, pageTable[(size_t)b * maxPages + pd.div(tIssue)], stIssue);
-    cp_async_commit();
-    tIssue = next(tIssue);
-    stIssue++;
-  }
-  if (tIssue < end) pageNext = pageTable[(size_t)b * maxPages + pd.div(tIssue)];
+  const int* const pageRow = pageTable + (size_t)b * maxPages;
+  ChunkPipeline<STAGES> pipe;  // STAGES − 1 chunks in flight ahead of chunk t0
+  pipe.start(first, end, pageRow, pd, issue, next);
   // key group constants, kept while the warp stays in one group: the scale folded into q (B operand, head
   // g), Σ q·min of the score columns 2r and 2r + 1, and (VF) the codes' bias Σ q·scale·2^(10−s')
   uint32_t qs[16];
   float qm0 = 0.f, qm1 = 0.f, ce[4] = {0.f, 0.f, 0.f, 0.f};
   for (int t0 = first; t0 < end; t0 = next(t0)) {
-    if (tIssue < end) {
-      const int pn = pageNext;
-      const int tn = next(tIssue);
-      if (tn < end) pageNext = pageTable[(size_t)b * maxPages + pd.div(tn)];
-      issue(tIssue, pn, stIssue);
-    }
-    cp_async_commit();
-    tIssue = next(tIssue);
-    stIssue = stIssue + 1 == STAGES ? 0 : stIssue + 1;
+    pipe.step(end, pageRow, pd, issue, next);
     cp_async_wait<STAGES - 1>();
     __syncwarp();
     const uint8_t* sb = wbuf + st * S_::BYTES;
