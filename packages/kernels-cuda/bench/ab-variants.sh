@@ -38,12 +38,22 @@ run)
     KVQ_CUDA_ADDON=$A/$n.node timeout 120 node bench/dist/gpu-tests.mjs > "$R/tests-$n.txt" 2>&1 || true
   done
   timeout 150 python3 bench/torch_sdpa.py "$R/torch.json" > "$R/torch.txt" 2>&1 || true
+  t0=$(date +%s)
   for n in $names; do
+    # stay inside one device call (600 s): skip what would not finish
+    [ $(( $(date +%s) - t0 )) -lt 420 ] || { echo "skipped (time)" > "$R/$n.txt"; continue; }
     KVQ_CUDA_ADDON=$A/$n.node KVQ_BENCH_PARTS=attn timeout 150 node bench/dist/run.mjs "$R/torch.json" "$R/$n.json" > "$R/$n.txt" 2>&1 || true
   done
+  # batch-1 split sweep with the parallel combine (KVQ_AB_SWEEP=0 skips it)
+  if [ "${KVQ_AB_SWEEP:-1}" != 0 ] && [ $(( $(date +%s) - t0 )) -lt 460 ]; then
+    KVQ_CUDA_ADDON=$A/combine.node KVQ_BENCH_PARTS=none KVQ_BENCH_SWEEP=kivi-2,kivi-2/g128,aqua-2.5\ pages \
+      KVQ_BENCH_SWEEP_BATCH=1 KVQ_BENCH_SWEEP_SPLITS=2,4,8,16 timeout 90 node bench/dist/run.mjs "" "$R/sweep.json" > "$R/sweep.txt" 2>&1 || true
+  fi
   cat "$R/gpu.txt"
   for n in $names; do printf '%s: ' "$n"; grep "GPU TESTS" "$R/tests-$n.txt" || echo 'no test summary'; done
   for n in $names; do echo "== $n"; grep '^attn' "$R/$n.txt" | sed 's/, [0-9]* GB.s//;s/^attn //'; done
+  [ -f "$R/sweep.txt" ] && { echo "== sweep (combine, B=1)"; grep '^attn' "$R/sweep.txt" | sed 's/, [0-9]* GB.s//;s/^attn //'; }
+  true
   ;;
 *)
   sed -n '2,13p' "$0"
