@@ -9,9 +9,10 @@
 #       GPU tests of each variant, PyTorch's SDPA, then the attention bench of each variant (both
 #       timings: from an idle GPU and the GPU alone), each into OUT/<variant>.{json,txt}; a table last.
 # Variants (name:nvcc flags; KVQ_SPLIT_COMBINE=0 is the first split combine, KVQ_STAGES the cp.async
-# chunk stages per warp, KVQ_GROUP_RUNS=1 whole key groups per warp in the uniform kernel):
+# chunk stages per warp, KVQ_GROUP_RUNS=1 whole key groups per warp in the uniform kernel, KVQ_PDL=1 the
+# split combine as a programmatic dependent launch):
 set -e
-VARIANTS="${KVQ_AB_VARIANTS:-serial:-DKVQ_SPLIT_COMBINE=0;combine:;st3:-DKVQ_STAGES=3;gr:-DKVQ_GROUP_RUNS=1;grst3:-DKVQ_GROUP_RUNS=1 -DKVQ_STAGES=3}"
+VARIANTS="${KVQ_AB_VARIANTS:-serial:-DKVQ_SPLIT_COMBINE=0;combine:;st3:-DKVQ_STAGES=3;gr:-DKVQ_GROUP_RUNS=1;grst3:-DKVQ_GROUP_RUNS=1 -DKVQ_STAGES=3;pdl:-DKVQ_PDL=1}"
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 case "$1" in

@@ -94,6 +94,7 @@ template <int G>
 __global__ void __launch_bounds__(128) k_decode_f16(const uint16_t* q, const uint16_t* pool, const int* pageTable,
                                                     const int* lens, float* partial, int Hq, int Hkv, int maxPages,
                                                     int P, int splitPages, int maxSplits, float scaleLog2) {
+  KVQ_PDL_TRIGGER();
   int split = blockIdx.x, kh = blockIdx.y, b = blockIdx.z;
   int hw = threadIdx.x / 16, li = threadIdx.x & 15;
   int len = lens[b];
@@ -156,6 +157,7 @@ __global__ void __launch_bounds__(128) k_decode_uniform(const uint16_t* q, const
                                                         int maxPages, int P, int splitPages, int maxSplits,
                                                         float scaleLog2, int gsK, int gsV, size_t keyBytes,
                                                         size_t pageBytes) {
+  KVQ_PDL_TRIGGER();
   int split = blockIdx.x, kh = blockIdx.y, b = blockIdx.z;
   int hw = threadIdx.x / 16, li = threadIdx.x & 15;
   int C = Hkv * D, c0 = kh * D + li * 8;
@@ -244,7 +246,7 @@ int kvq_decode_attn_f16(const uint16_t* q, const uint16_t* pool, const int* page
     }
     KVQ_LAUNCHED();
   }
-  k_split_combine<D, false><<<B * Hq, D>>>(partial, out, S, nullptr);
+  { cudaError_t e_ = launch_split_combine<D, false>(partial, out, B * Hq, S, nullptr); if (e_) return (int)e_; }
   KVQ_LAUNCHED();
   return 0;
 }
@@ -265,7 +267,7 @@ int kvq_decode_attn_uniform(const uint16_t* q, const uint8_t* pool, const int* p
     int rc = kvq_launch_decode_uniform_mma(q, pool, pageTable, lens, partial, B, Hq, Hkv, maxPages, P, splitPages, S,
                                            sl, bitsK, gsK, bitsV, gsV, kb, kb + vb);
     if (rc) return rc;
-    k_split_combine<D, false><<<B * Hq, D>>>(partial, out, S, nullptr);
+    { cudaError_t e_ = launch_split_combine<D, false>(partial, out, B * Hq, S, nullptr); if (e_) return (int)e_; }
     KVQ_LAUNCHED();
     return 0;
   }
@@ -279,7 +281,7 @@ int kvq_decode_attn_uniform(const uint16_t* q, const uint8_t* pool, const int* p
   KVQ_U(2, 2) KVQ_U(4, 2) KVQ_U(4, 4) { return (int)cudaErrorInvalidValue; }
 #undef KVQ_U
   KVQ_LAUNCHED();
-  k_split_combine<D, false><<<B * Hq, D>>>(partial, out, S, nullptr);
+  { cudaError_t e_ = launch_split_combine<D, false>(partial, out, B * Hq, S, nullptr); if (e_) return (int)e_; }
   KVQ_LAUNCHED();
   return 0;
 }

@@ -10,6 +10,7 @@
 #include "check.cuh"
 #include "kvq_cuda.h"
 #include "mma_sync.cuh"
+#include "split_combine.cuh"
 
 #define D 128
 #define NWARP 4
@@ -39,6 +40,7 @@ constexpr int SMEM = SMEM_STAGES > SMEM_MERGE ? SMEM_STAGES : SMEM_MERGE;
 __global__ void __launch_bounds__(128, 2)
     k_decode_f16_mma(const uint16_t* q, const uint8_t* pool, const int* pageTable, const int* lens, float* partial,
                      int G, int Hq, int Hkv, int maxPages, int P, int splitPages, int maxSplits, float scaleLog2) {
+  KVQ_PDL_TRIGGER();
   extern __shared__ __align__(16) uint8_t smem[];
   const int split = blockIdx.x, kh = blockIdx.y, b = blockIdx.z;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, r = lane & 3;

@@ -120,6 +120,7 @@ __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
                        int G, int Hq, int Hkv, int maxPages, int P, int splitPages, int maxSplits, float scaleLog2,
                        size_t keyBytes, size_t pageBytes, const float2* lutKg, const float2* lutVg,
                        const float* signsK, PowDiv pd) {
+  KVQ_PDL_TRIGGER();
   // blockIdx.x = split · Hkv + kh: the blocks of one split of all KV heads run side by side, so the heads'
   // interleaved rows of each page ([token][head][codes]) are read by concurrent blocks
   const int split = blockIdx.x / Hkv, kh = blockIdx.x - split * Hkv, b = blockIdx.z;
@@ -452,7 +453,7 @@ extern "C" int kvq_decode_attn_higgs(const uint16_t* q, const uint8_t* pool, con
   }
 #undef KVQ_H
   KVQ_LAUNCHED();
-  k_split_combine<D, true><<<B * Hq, D>>>(partial, out, S, signsV);
+  { cudaError_t e_ = launch_split_combine<D, true>(partial, out, B * Hq, S, signsV); if (e_) return (int)e_; }
   KVQ_LAUNCHED();
   return 0;
 }

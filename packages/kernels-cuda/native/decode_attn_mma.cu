@@ -24,6 +24,7 @@
 #include "mma_sync.cuh"
 #include "chunk_pipeline.cuh"
 #include "paged.cuh"
+#include "split_combine.cuh"
 
 using namespace kvq;
 
@@ -130,6 +131,7 @@ __global__ void __launch_bounds__(128, VF ? 3 : KVQ_MMA_MIN_BLOCKS) k_decode_uni
                                                             int maxPages, int P, int splitPages, int maxSplits,
                                                             float scaleLog2, int gsK, int gsV, size_t keyBytes,
                                                             size_t pageBytes, PowDiv pd, PowDiv gd) {
+  KVQ_PDL_TRIGGER();
   // blockIdx.x = split · Hkv + kh: the blocks of one split of all KV heads run side by side, so the heads'
   // interleaved rows of each page ([token][head][codes]) are read by concurrent blocks
   const int split = blockIdx.x / Hkv, kh = blockIdx.x - split * Hkv, b = blockIdx.z;

@@ -1,11 +1,28 @@
 // The flash-decoding split combine shared by the decode-attention kernels.
 #pragma once
 #include <cuda_fp16.h>
+#include <cuda_runtime.h>
 #include <math.h>
 #include <stdint.h>
 
 #ifndef KVQ_SPLIT_COMBINE
 #define KVQ_SPLIT_COMBINE 1  // 0: the first combine (every thread walks the splits twice, one at a time), for A/B runs
+#endif
+#ifndef KVQ_PDL
+#define KVQ_PDL 0  // 1: the combine is a programmatic dependent launch (Hopper): it starts during the kernel's tail
+#endif
+
+// Programmatic dependent launch (cc 9.0+, PTX griddepcontrol): the decode kernels call
+// KVQ_PDL_TRIGGER() first, which lets the combine's blocks be scheduled once every decode block has
+// started; the combine calls KVQ_PDL_WAIT() before its first read, which waits until the decode grid
+// has finished and its writes are visible. Both are no-ops below cc 9.0, without KVQ_PDL, and (the wait)
+// in a grid launched without the attribute.
+#if KVQ_PDL && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define KVQ_PDL_TRIGGER() asm volatile("griddepcontrol.launch_dependents;" ::: "memory")
+#define KVQ_PDL_WAIT() asm volatile("griddepcontrol.wait;" ::: "memory")
+#else
+#define KVQ_PDL_TRIGGER() ((void)0)
+#define KVQ_PDL_WAIT() ((void)0)
 #endif
 
 // Merges the splits of each (sequence, query head) row: out = Σ_s A_s·2^(M_s − M*) / Σ_s L_s·2^(M_s − M*),
@@ -23,6 +40,7 @@ __global__ void k_split_combine(const float* __restrict__ partial, uint16_t* __r
   __shared__ float y[ROTATE ? HD : 1];
   const int t = threadIdx.x;
   const float* p = partial + (size_t)blockIdx.x * S * R;
+  KVQ_PDL_WAIT();
   float res;
   if constexpr (!KVQ_SPLIT_COMBINE) {
     float M = -INFINITY;
@@ -88,4 +106,26 @@ __global__ void k_split_combine(const float* __restrict__ partial, uint16_t* __r
     }
     out[(size_t)blockIdx.x * HD + t] = __half_as_ushort(__float2half_rn(signsV[t] * y[t] * rsqrtf((float)HD)));
   }
+}
+
+// Launches k_split_combine over `rows` (sequence, query head) rows on the default stream, after the decode
+// kernel launched just before it: with KVQ_PDL on a cc 9.0+ device as a programmatic dependent launch.
+template <int HD, bool ROTATE>
+inline cudaError_t launch_split_combine(const float* partial, uint16_t* out, int rows, int S, const float* signsV) {
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3(rows);
+  cfg.blockDim = dim3(HD);
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = 0;
+  if (KVQ_PDL) {
+    int dev = 0, major = 0;
+    cudaError_t e = cudaGetDevice(&dev);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+    if (e != cudaSuccess) return e;
+    cfg.numAttrs = major >= 9 ? 1 : 0;
+  }
+  return cudaLaunchKernelEx(&cfg, k_split_combine<HD, ROTATE>, partial, out, S, signsV);
 }
