@@ -12,7 +12,7 @@
 # chunk stages per warp, KVQ_GROUP_RUNS=1 whole key groups per warp in the uniform kernel, KVQ_PDL=1 the
 # split combine as a programmatic dependent launch):
 set -e
-VARIANTS="${KVQ_AB_VARIANTS:-serial:-DKVQ_SPLIT_COMBINE=0;combine:;st3:-DKVQ_STAGES=3;gr:-DKVQ_GROUP_RUNS=1;grst3:-DKVQ_GROUP_RUNS=1 -DKVQ_STAGES=3;pdl:-DKVQ_PDL=1}"
+VARIANTS="${KVQ_AB_VARIANTS:-combine:;serial:-DKVQ_SPLIT_COMBINE=0;pdl:-DKVQ_PDL=1;grst3:-DKVQ_GROUP_RUNS=1 -DKVQ_STAGES=3;st3:-DKVQ_STAGES=3;gr:-DKVQ_GROUP_RUNS=1}"
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 case "$1" in
@@ -34,21 +34,24 @@ run)
   R=${2:?usage: ab-variants.sh run OUTDIR}
   A=/tmp/kvq-ab && rm -rf $A && mkdir -p $A && tar -xJf build/ab.tar.xz -C $A
   names=$(echo "$VARIANTS" | tr ';' '\n' | sed 's/:.*//' | grep .)
+  formats=${KVQ_AB_FORMATS:-fp16,kivi-2,kivi-2/g128,k4v2/g128,aqua-2.5 pages,kvq-2 K2/V2 pages}
   nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$R/gpu.txt" || true
+  # stay inside one device call: nothing new starts after KVQ_AB_BUDGET seconds (default 400)
+  t0=$(date +%s) budget=${KVQ_AB_BUDGET:-400}
+  left() { [ $(( $(date +%s) - t0 )) -lt "$1" ]; }
   for n in $names; do
-    KVQ_CUDA_ADDON=$A/$n.node timeout 120 node bench/dist/gpu-tests.mjs > "$R/tests-$n.txt" 2>&1 || true
+    left $((budget / 3)) || { echo "skipped (time)" > "$R/tests-$n.txt"; continue; }
+    KVQ_CUDA_ADDON=$A/$n.node timeout 90 node bench/dist/gpu-tests.mjs > "$R/tests-$n.txt" 2>&1 || true
   done
-  timeout 150 python3 bench/torch_sdpa.py "$R/torch.json" > "$R/torch.txt" 2>&1 || true
-  t0=$(date +%s)
+  timeout 120 python3 bench/torch_sdpa.py "$R/torch.json" > "$R/torch.txt" 2>&1 || true
   for n in $names; do
-    # stay inside one device call (600 s): skip what would not finish
-    [ $(( $(date +%s) - t0 )) -lt 420 ] || { echo "skipped (time)" > "$R/$n.txt"; continue; }
-    KVQ_CUDA_ADDON=$A/$n.node KVQ_BENCH_PARTS=attn timeout 150 node bench/dist/run.mjs "$R/torch.json" "$R/$n.json" > "$R/$n.txt" 2>&1 || true
+    left $((budget - 60)) || { echo "skipped (time)" > "$R/$n.txt"; continue; }
+    KVQ_CUDA_ADDON=$A/$n.node KVQ_BENCH_PARTS=attn KVQ_BENCH_FORMATS="$formats" timeout 120 node bench/dist/run.mjs "$R/torch.json" "$R/$n.json" > "$R/$n.txt" 2>&1 || true
   done
   # batch-1 split sweep with the parallel combine (KVQ_AB_SWEEP=0 skips it)
-  if [ "${KVQ_AB_SWEEP:-1}" != 0 ] && [ $(( $(date +%s) - t0 )) -lt 460 ]; then
+  if [ "${KVQ_AB_SWEEP:-1}" != 0 ] && left "$budget"; then
     KVQ_CUDA_ADDON=$A/combine.node KVQ_BENCH_PARTS=none KVQ_BENCH_SWEEP=kivi-2,kivi-2/g128,aqua-2.5\ pages \
-      KVQ_BENCH_SWEEP_BATCH=1 KVQ_BENCH_SWEEP_SPLITS=2,4,8,16 timeout 90 node bench/dist/run.mjs "" "$R/sweep.json" > "$R/sweep.txt" 2>&1 || true
+      KVQ_BENCH_SWEEP_BATCH=1 KVQ_BENCH_SWEEP_SPLITS=2,4,8,16 timeout 80 node bench/dist/run.mjs "" "$R/sweep.json" > "$R/sweep.txt" 2>&1 || true
   fi
   cat "$R/gpu.txt"
   for n in $names; do printf '%s: ' "$n"; grep "GPU TESTS" "$R/tests-$n.txt" || echo 'no test summary'; done
