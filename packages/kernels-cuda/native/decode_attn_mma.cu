@@ -33,9 +33,6 @@ using namespace kvq;
 #ifndef KVQ_STAGES
 #define KVQ_STAGES 2  // chunk stages per warp in shared memory (cp.async pipeline depth)
 #endif
-#ifndef KVQ_GROUP_RUNS
-#define KVQ_GROUP_RUNS 0  // 1: each warp walks whole key groups (see the kernel)
-#endif
 #define TCH 32  // tokens per warp chunk
 #ifndef KVQ_MMA_MIN_BLOCKS
 #define KVQ_MMA_MIN_BLOCKS 2  // blocks per SM the register allocation aims for (VF kernels: 3, see below)
@@ -125,7 +122,11 @@ struct Stage {
 // accumulator is half as large. HP = false: the layout described above (G ≤ 8).
 // VF kernels ask for 3 blocks per SM: with 2 they take up to 187 registers and fit only 2 (the others fit 3
 // at ≤ 166); at 3 they take ≤ 168 with no spills.
-template <int BK, int BV, bool HP, bool VF>
+// GR (key groups of more than one chunk): see `next` in the kernel; measured on the H100 (2026-12-07,
+// bench/results/h100-2026-12-07-ab-*), it took kivi-2/g128 at 16 × 32k from 0.196 to 0.187 ms, and slowed
+// groups of one chunk (kivi-2, g32) by 9% though it walks them in the same order, so it is used only where
+// a group spans several chunks.
+template <int BK, int BV, bool HP, bool VF, bool GR>
 __global__ void __launch_bounds__(128, VF ? 3 : KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(const uint16_t* q, const uint8_t* pool, const int* pageTable,
                                                             const int* lens, float* partial, int G, int Hq, int Hkv,
                                                             int maxPages, int P, int splitPages, int maxSplits,
@@ -251,18 +252,17 @@ __global__ void __launch_bounds__(128, VF ? 3 : KVQ_MMA_MIN_BLOCKS) k_decode_uni
     }
   };
 
-#if KVQ_GROUP_RUNS
-  // each warp walks whole key groups (the chunks of a group in a row; groups w, w + NWARP, … of the split),
-  // so the key group's fold into the query below is computed once per group, not once per chunk
+  // GR: each warp walks whole key groups (the chunks of a group in a row; groups w, w + NWARP, … of the
+  // split), so the key group's fold into the query below is computed once per group, not once per chunk
   auto next = [&](int t) {
-    t += TCH;
-    return gd.mod(t) == 0 ? t + (NWARP - 1) * gsK : t;
+    if constexpr (GR) {
+      t += TCH;
+      return gd.mod(t) == 0 ? t + (NWARP - 1) * gsK : t;
+    } else {
+      return t + NWARP * TCH;
+    }
   };
-  const int first = start + warp * gsK;
-#else
-  auto next = [&](int t) { return t + NWARP * TCH; };
-  const int first = start + warp * TCH;
-#endif
+  const int first = start + warp * (GR ? gsK : TCH);
   int st = 0;
   const int* const pageRow = pageTable + (size_t)b * maxPages;
   ChunkPipeline<STAGES> pipe;  // STAGES − 1 chunks in flight ahead of chunk t0
@@ -278,7 +278,7 @@ __global__ void __launch_bounds__(128, VF ? 3 : KVQ_MMA_MIN_BLOCKS) k_decode_uni
     const uint8_t* sb = wbuf + st * S_::BYTES;
     const int tp0 = pd.mod(t0);
 
-    if (!KVQ_GROUP_RUNS || gd.mod(t0) == 0) {
+    if (!GR || gd.mod(t0) == 0) {
       uint4 ks4[4], km4[4];  // key scales / mins of this lane's 32 channels
 #pragma unroll
       for (int x = 0; x < 4; x++) {
@@ -626,10 +626,13 @@ extern "C" int kvq_launch_decode_uniform_mma(const uint16_t* q, const uint8_t* p
   const int G = Hq / Hkv;
   dim3 grid(maxSplits * Hkv, 1, B);  // KV heads fastest: see the kernel
   const bool vf = gsV % D == 0;      // one value scale per token and head: folded into P
+  const bool gr = gsK > TCH;         // key groups of several chunks: walked whole by one warp
 #define KVQ_M(BK_, BV_)                                                                                         \
   if (bitsK == BK_ && bitsV == BV_) {                                                                            \
-    auto k_ = G <= 4 ? (vf ? k_decode_uniform_mma<BK_, BV_, true, true> : k_decode_uniform_mma<BK_, BV_, true, false>) \
-                     : (vf ? k_decode_uniform_mma<BK_, BV_, false, true> : k_decode_uniform_mma<BK_, BV_, false, false>); \
+    auto k_ = gr ? (G <= 4 ? (vf ? k_decode_uniform_mma<BK_, BV_, true, true, true> : k_decode_uniform_mma<BK_, BV_, true, false, true>) \
+                           : (vf ? k_decode_uniform_mma<BK_, BV_, false, true, true> : k_decode_uniform_mma<BK_, BV_, false, false, true>)) \
+                 : (G <= 4 ? (vf ? k_decode_uniform_mma<BK_, BV_, true, true, false> : k_decode_uniform_mma<BK_, BV_, true, false, false>) \
+                           : (vf ? k_decode_uniform_mma<BK_, BV_, false, true, false> : k_decode_uniform_mma<BK_, BV_, false, false, false>)); \
     k_<<<grid, 128>>>(q, pool, pageTable, lens, partial, G, Hq, Hkv, maxPages, P, splitPages, maxSplits, scaleLog2, \
                       gsK, gsV, keyBytes, pageBytes, pow_div(P), pow_div(gsK));                                  \
   } else

@@ -9,7 +9,7 @@
 #define KVQ_SPLIT_COMBINE 1  // 0: the first combine (every thread walks the splits twice, one at a time), for A/B runs
 #endif
 #ifndef KVQ_PDL
-#define KVQ_PDL 0  // 1: the combine is a programmatic dependent launch (Hopper): it starts during the kernel's tail
+#define KVQ_PDL 1  // the combine is a programmatic dependent launch on cc 9.0+ (0: a plain launch, for A/B runs)
 #endif
 
 // Programmatic dependent launch (cc 9.0+, PTX griddepcontrol): the decode kernels call
