@@ -7,12 +7,14 @@
 #   device (carry .device, packages/kernels-cuda/build/ab.tar.xz, packages/kernels-cuda/bench/dist):
 #       . .device/setup.sh; sh packages/kernels-cuda/bench/ab-variants.sh run "$OUT"
 #       GPU tests of each variant, PyTorch's SDPA, then the attention bench of each variant (both
-#       timings: from an idle GPU and the GPU alone), each into OUT/<variant>.{json,txt}; a table last.
-# Variants (name:nvcc flags; KVQ_SPLIT_COMBINE=0 is the first split combine, KVQ_STAGES the cp.async
-# chunk stages per warp, KVQ_GROUP_RUNS=1 whole key groups per warp in the uniform kernel, KVQ_PDL=1 the
-# split combine as a programmatic dependent launch):
+#       timings: from an idle GPU and the GPU alone), packed into OUT/ab.tgz (<variant>.{json,txt},
+#       tests-<variant>.txt, torch.json, sweep.txt); a table last.
+# Variants (name:nvcc flags; the first is also the one of the batch-1 split sweep): the defaults;
+# KVQ_PDL=0 a plain launch of the split combine instead of a programmatic dependent one; KVQ_SPLIT_COMBINE=0
+# the first split combine; KVQ_STAGES the cp.async chunk stages per warp. The 2026-12-07 A/B
+# (bench/results/h100-2026-12-07-ab-*) also had KVQ_GROUP_RUNS=1, since then chosen at launch.
 set -e
-VARIANTS="${KVQ_AB_VARIANTS:-combine:;serial:-DKVQ_SPLIT_COMBINE=0;pdl:-DKVQ_PDL=1;grst3:-DKVQ_GROUP_RUNS=1 -DKVQ_STAGES=3;st3:-DKVQ_STAGES=3;gr:-DKVQ_GROUP_RUNS=1}"
+VARIANTS="${KVQ_AB_VARIANTS:-default:;nopdl:-DKVQ_PDL=0;serial:-DKVQ_SPLIT_COMBINE=0 -DKVQ_PDL=0;st3:-DKVQ_STAGES=3}"
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 case "$1" in
@@ -31,9 +33,13 @@ build)
   ls -la build/ab.tar.xz
   ;;
 run)
-  R=${2:?usage: ab-variants.sh run OUTDIR}
+  OUT=${2:?usage: ab-variants.sh run OUTDIR}
+  # everything is written to R and packed into OUTDIR/ab.tgz at the end (the device tool brings back
+  # only a few files per call)
+  R=/tmp/kvq-ab-out && rm -rf $R && mkdir -p $R
   A=/tmp/kvq-ab && rm -rf $A && mkdir -p $A && tar -xJf build/ab.tar.xz -C $A
   names=$(echo "$VARIANTS" | tr ';' '\n' | sed 's/:.*//' | grep .)
+  first=$(echo "$names" | head -1)
   formats=${KVQ_AB_FORMATS:-fp16,kivi-2,kivi-2/g128,k4v2/g128,aqua-2.5 pages,kvq-2 K2/V2 pages}
   nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$R/gpu.txt" || true
   # stay inside one device call: nothing new starts after KVQ_AB_BUDGET seconds (default 400)
@@ -48,16 +54,16 @@ run)
     left $((budget - 60)) || { echo "skipped (time)" > "$R/$n.txt"; continue; }
     KVQ_CUDA_ADDON=$A/$n.node KVQ_BENCH_PARTS=attn KVQ_BENCH_FORMATS="$formats" timeout 120 node bench/dist/run.mjs "$R/torch.json" "$R/$n.json" > "$R/$n.txt" 2>&1 || true
   done
-  # batch-1 split sweep with the parallel combine (KVQ_AB_SWEEP=0 skips it)
+  # batch-1 split sweep with the first variant (KVQ_AB_SWEEP=0 skips it)
   if [ "${KVQ_AB_SWEEP:-1}" != 0 ] && left "$budget"; then
-    KVQ_CUDA_ADDON=$A/combine.node KVQ_BENCH_PARTS=none KVQ_BENCH_SWEEP=kivi-2,kivi-2/g128,aqua-2.5\ pages \
+    KVQ_CUDA_ADDON=$A/$first.node KVQ_BENCH_PARTS=none KVQ_BENCH_SWEEP=kivi-2,kivi-2/g128,aqua-2.5\ pages \
       KVQ_BENCH_SWEEP_BATCH=1 KVQ_BENCH_SWEEP_SPLITS=2,4,8,16 timeout 80 node bench/dist/run.mjs "" "$R/sweep.json" > "$R/sweep.txt" 2>&1 || true
   fi
   cat "$R/gpu.txt"
   for n in $names; do printf '%s: ' "$n"; grep "GPU TESTS" "$R/tests-$n.txt" || echo 'no test summary'; done
   for n in $names; do echo "== $n"; grep '^attn' "$R/$n.txt" | sed 's/, [0-9]* GB.s//;s/^attn //'; done
-  [ -f "$R/sweep.txt" ] && { echo "== sweep (combine, B=1)"; grep '^attn' "$R/sweep.txt" | sed 's/, [0-9]* GB.s//;s/^attn //'; }
-  true
+  [ -f "$R/sweep.txt" ] && { echo "== sweep ($first, B=1)"; grep '^attn' "$R/sweep.txt" | sed 's/, [0-9]* GB.s//;s/^attn //'; }
+  tar -czf "$OUT/ab.tgz" -C "$R" .
   ;;
 *)
   sed -n '2,13p' "$0"
