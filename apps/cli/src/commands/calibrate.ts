@@ -4,11 +4,11 @@ import { type LayerFitReport, fitAquaAdapters, recordKV } from '@kvq/calibrate';
 import { getPreset } from '@kvq/core';
 import { saveAdapters } from '@kvq/core/node';
 import { LlamaModel, readGgufFile, tokenizerFromGguf } from '@kvq/decoder';
-import { dataDir, defaultModelPath } from '@kvq/decoder/node';
+import { dataDir } from '@kvq/decoder/node';
 import type { Command } from 'commander';
 import { integerArg } from '../args.js';
 import { CliError, EXIT } from '../errors.js';
-import { isFile } from '../inputs.js';
+import { resolveModelAndText } from '../inputs.js';
 import { type JsonOption, jsonOnStdout, printResult } from '../output.js';
 import { createProgress, progressMode } from '../progress.js';
 
@@ -71,20 +71,10 @@ export function registerCalibrate(program: Command): void {
 
 /** Runs `kvq calibrate`; returns the per-preset fit reports. */
 export async function runCalibrate(opts: CalibrateCommandOptions): Promise<Record<string, LayerFitReport[]>> {
-  const modelPath = opts.model ?? defaultModelPath();
-  const textPath = opts.text ?? defaultCalibrationText();
-  if (!isFile(modelPath))
-    throw new CliError(
-      `model file not found: ${modelPath}`,
-      'pass --model <gguf> or set KVQ_MODEL',
-      EXIT.input,
-    );
-  if (!isFile(textPath))
-    throw new CliError(
-      `text file not found: ${textPath}`,
-      'pass --text <file> or set KVQ_DATA_DIR',
-      EXIT.input,
-    );
+  const { modelPath, textPath } = resolveModelAndText({
+    model: opts.model,
+    text: opts.text ?? defaultCalibrationText(),
+  });
   if (/wiki\.test/.test(textPath)) {
     throw new CliError(
       `refusing to calibrate on the evaluation text ${textPath}`,
