@@ -263,6 +263,13 @@ export function decodeAttention(a: DecodeAttentionArgs): void {
     a.lengths.ptr,
     a.out.ptr,
     a.partial.ptr,
+    a.batch,
+    a.queryHeads,
+    l.kvHeads,
+    a.maxPages,
+    l.pageTokens,
+    a.splitPages,
+    scale,
   ] as const;
   if (l.format.kind === 'higgs') {
     if (kernel === 'scalar')
@@ -272,13 +279,6 @@ export function decodeAttention(a: DecodeAttentionArgs): void {
     cuda('decode attention', () =>
       addon.decodeAttnHiggs(
         ...args,
-        a.batch,
-        a.queryHeads,
-        l.kvHeads,
-        a.maxPages,
-        l.pageTokens,
-        a.splitPages,
-        scale,
         higgsPairCodeBits(f.keys),
         higgsPairCodeBits(f.values),
         lutK.ptr,
@@ -289,30 +289,13 @@ export function decodeAttention(a: DecodeAttentionArgs): void {
     );
   } else if (l.format.kind === 'fp16') {
     cuda('decode attention', () =>
-      addon.decodeAttnF16(
-        ...args,
-        a.batch,
-        a.queryHeads,
-        l.kvHeads,
-        a.maxPages,
-        l.pageTokens,
-        a.splitPages,
-        scale,
-        kernel === 'scalar' ? 1 : kernel === 'tensor-core' ? 2 : 0,
-      ),
+      addon.decodeAttnF16(...args, kernel === 'scalar' ? 1 : kernel === 'tensor-core' ? 2 : 0),
     );
   } else {
     const f = l.format;
     cuda('decode attention', () =>
       addon.decodeAttnUniform(
         ...args,
-        a.batch,
-        a.queryHeads,
-        l.kvHeads,
-        a.maxPages,
-        l.pageTokens,
-        a.splitPages,
-        scale,
         f.bitsK,
         f.gsK,
         f.bitsV,
