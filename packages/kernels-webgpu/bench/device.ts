@@ -326,8 +326,7 @@ async function mmaChecks(ctx: GpuContext, rng: SeededRandom): Promise<void> {
         },
       );
       const got = await runDecodeAttention(ctx, scope, attn, q, kt, vt, 'check mma attention');
-      const dims = { batch: c.B, queryHeads: c.Hq, kvHeads: c.Hkv, headDim: c.D, tokens: c.N };
-      err = worstSequenceError(got, decodeReferences(q, kv, dims), relErr);
+      err = worstSequenceError(got, decodeReferences(q, kv, attn.shape), relErr);
       note = `${attn.nChunks} chunks`;
     } catch (e) {
       note = (e as Error).message;
@@ -420,7 +419,7 @@ async function checks(ctx: GpuContext): Promise<void> {
         },
       );
       const got = await runDecodeAttention(ctx, scope, attn, q, kt, vt, 'check attention');
-      const refs = decodeReferences(q, kv, { batch: B, queryHeads: Hq, kvHeads: Hkv, headDim: D, tokens: N });
+      const refs = decodeReferences(q, kv, attn.shape);
       // f16: relative to the output's largest value without the floor of 1
       const err = worstSequenceError(got, refs, m.f16 ? relMaxErr : relErr);
       const tol = attnTolerance(m.f16 ? 'f16' : attn.kernel);

@@ -3,6 +3,7 @@
  * (`bench/device.ts` bundles this file).
  */
 import { type EncodedBlock, type QuantizerSpec, createQuantizer } from '@kvq/core';
+import type { DecodeAttentionShape } from '../src/index.js';
 
 /** fp64 causal GQA attention over dense K/V `[N, Hkv, D]`, queries `[qTokens, Hq, D]`. */
 export function refAttention(
@@ -93,12 +94,13 @@ export function encodeKvBlocks(
 
 /**
  * fp64 references of one decode step per sequence: the query `[batch, Hq, D]` at position `tokens − 1`
- * attending to the sequence's decoded K/V of `kv` (its first `tokens` tokens).
+ * attending to the sequence's decoded K/V of `kv` (its first `tokens` tokens); `d` is the step's shape,
+ * e.g. `DecodeAttention.shape`.
  */
 export function decodeReferences(
   q: Float32Array,
   kv: Pick<EncodedKvBlocks, 'kDecoded' | 'vDecoded'>,
-  d: { batch: number; queryHeads: number; kvHeads: number; headDim: number; tokens: number },
+  d: DecodeAttentionShape,
 ): Float64Array[] {
   const n = d.queryHeads * d.headDim;
   return Array.from({ length: d.batch }, (_, s) =>
