@@ -10,11 +10,12 @@
 #       timings: from an idle GPU and the GPU alone), packed into OUT/ab.tgz (<variant>.{json,txt},
 #       tests-<variant>.txt, torch.json, sweep.txt); a table last.
 # Variants (name:nvcc flags; the first is also the one of the batch-1 split sweep): the defaults;
-# KVQ_PDL=0 a plain launch of the split combine instead of a programmatic dependent one; KVQ_SPLIT_COMBINE=0
-# the first split combine; KVQ_STAGES the cp.async chunk stages per warp. The 2026-12-07 A/B
-# (bench/results/h100-2026-12-07-ab-*) also had KVQ_GROUP_RUNS=1, since then chosen at launch.
+# KVQ_PDL=0 a plain launch of the split combine instead of a programmatic dependent one; KVQ_STAGES the
+# cp.async chunk stages per warp. The 2026-12-07 A/B (bench/results/h100-2026-12-07-ab-*) also had
+# KVQ_GROUP_RUNS=1, since then chosen at launch, and KVQ_SPLIT_COMBINE=0 (the first split combine, since
+# removed).
 set -e
-VARIANTS="${KVQ_AB_VARIANTS:-default:;nopdl:-DKVQ_PDL=0;serial:-DKVQ_SPLIT_COMBINE=0 -DKVQ_PDL=0;st3:-DKVQ_STAGES=3}"
+VARIANTS="${KVQ_AB_VARIANTS:-default:;nopdl:-DKVQ_PDL=0;st3:-DKVQ_STAGES=3}"
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 case "$1" in

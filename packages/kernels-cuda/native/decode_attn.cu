@@ -246,9 +246,7 @@ int kvq_decode_attn_f16(const uint16_t* q, const uint16_t* pool, const int* page
     }
     KVQ_LAUNCHED();
   }
-  { cudaError_t e_ = launch_split_combine<D, false>(partial, out, B * Hq, S, nullptr); if (e_) return (int)e_; }
-  KVQ_LAUNCHED();
-  return 0;
+  return launch_split_combine<D, false>(partial, out, B * Hq, S, nullptr);
 }
 int kvq_decode_attn_uniform(const uint16_t* q, const uint8_t* pool, const int* pageTable, const int* lens,
                             uint16_t* out, float* partial, int B, int Hq, int Hkv, int maxPages, int P,
@@ -267,9 +265,7 @@ int kvq_decode_attn_uniform(const uint16_t* q, const uint8_t* pool, const int* p
     int rc = kvq_launch_decode_uniform_mma(q, pool, pageTable, lens, partial, B, Hq, Hkv, maxPages, P, splitPages, S,
                                            sl, bitsK, gsK, bitsV, gsV, kb, kb + vb);
     if (rc) return rc;
-    { cudaError_t e_ = launch_split_combine<D, false>(partial, out, B * Hq, S, nullptr); if (e_) return (int)e_; }
-    KVQ_LAUNCHED();
-    return 0;
+    return launch_split_combine<D, false>(partial, out, B * Hq, S, nullptr);
   }
 #define KVQ_U(BK_, BV_)                                                                                    \
   if (bitsK == BK_ && bitsV == BV_) {                                                                       \
@@ -281,8 +277,6 @@ int kvq_decode_attn_uniform(const uint16_t* q, const uint8_t* pool, const int* p
   KVQ_U(2, 2) KVQ_U(4, 2) KVQ_U(4, 4) { return (int)cudaErrorInvalidValue; }
 #undef KVQ_U
   KVQ_LAUNCHED();
-  { cudaError_t e_ = launch_split_combine<D, false>(partial, out, B * Hq, S, nullptr); if (e_) return (int)e_; }
-  KVQ_LAUNCHED();
-  return 0;
+  return launch_split_combine<D, false>(partial, out, B * Hq, S, nullptr);
 }
 }

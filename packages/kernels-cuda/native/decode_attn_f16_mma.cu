@@ -96,7 +96,7 @@ __global__ void __launch_bounds__(128, 2)
       issue(tn, pn, st ^ 1);
     }
     cp_async_commit();
-    cp_async_wait1();
+    cp_async_wait<1>();
     __syncwarp();
     const uint8_t* sk = wbuf + st * STAGE;
     const uint8_t* sv = sk + TCH * ROWB;

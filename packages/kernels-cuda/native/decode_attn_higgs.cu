@@ -453,7 +453,5 @@ extern "C" int kvq_decode_attn_higgs(const uint16_t* q, const uint8_t* pool, con
   }
 #undef KVQ_H
   KVQ_LAUNCHED();
-  { cudaError_t e_ = launch_split_combine<D, true>(partial, out, B * Hq, S, signsV); if (e_) return (int)e_; }
-  KVQ_LAUNCHED();
-  return 0;
+  return launch_split_combine<D, true>(partial, out, B * Hq, S, signsV);
 }

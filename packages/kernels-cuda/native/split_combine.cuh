@@ -5,9 +5,6 @@
 #include <math.h>
 #include <stdint.h>
 
-#ifndef KVQ_SPLIT_COMBINE
-#define KVQ_SPLIT_COMBINE 1  // 0: the first combine (every thread walks the splits twice, one at a time), for A/B runs
-#endif
 #ifndef KVQ_PDL
 #define KVQ_PDL 1  // the combine is a programmatic dependent launch on cc 9.0+ (0: a plain launch, for A/B runs)
 #endif
@@ -41,55 +38,41 @@ __global__ void k_split_combine(const float* __restrict__ partial, uint16_t* __r
   const int t = threadIdx.x;
   const float* p = partial + (size_t)blockIdx.x * S * R;
   KVQ_PDL_WAIT();
-  float res;
-  if constexpr (!KVQ_SPLIT_COMBINE) {
-    float M = -INFINITY;
-    for (int s = 0; s < S; s++) M = fmaxf(M, p[(size_t)s * R]);
-    float L = 0.f, A = 0.f;
-    if (M != -INFINITY)
-      for (int s = 0; s < S; s++) {
-        const float c = exp2f(p[(size_t)s * R] - M);
-        L += p[(size_t)s * R + 1] * c;
-        A += p[(size_t)s * R + 2 + t] * c;
+  const int lane = t & 31, w = t >> 5;
+  float m = -INFINITY;
+  for (int s = t; s < S; s += HD) m = fmaxf(m, p[(size_t)s * R]);
+#pragma unroll
+  for (int o = 16; o; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+  if (lane == 0) red[w] = m;
+  __syncthreads();
+  float M = red[0];
+#pragma unroll
+  for (int i = 1; i < W; i++) M = fmaxf(M, red[i]);
+  __syncthreads();  // red is reused for the sums
+  float l = 0.f, A = 0.f;
+  if (M != -INFINITY) {
+    for (int s = t; s < S; s += HD) l += p[(size_t)s * R + 1] * exp2f(p[(size_t)s * R] - M);
+    int s = 0;
+    for (; s + 8 <= S; s += 8) {
+      float a[8], ms[8];
+#pragma unroll
+      for (int u = 0; u < 8; u++) {
+        ms[u] = p[(size_t)(s + u) * R];
+        a[u] = p[(size_t)(s + u) * R + 2 + t];
       }
-    res = L > 0.f ? A / L : 0.f;
-  } else {
-    const int lane = t & 31, w = t >> 5;
-    float m = -INFINITY;
-    for (int s = t; s < S; s += HD) m = fmaxf(m, p[(size_t)s * R]);
 #pragma unroll
-    for (int o = 16; o; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
-    if (lane == 0) red[w] = m;
-    __syncthreads();
-    float M = red[0];
-#pragma unroll
-    for (int i = 1; i < W; i++) M = fmaxf(M, red[i]);
-    __syncthreads();  // red is reused for the sums
-    float l = 0.f, A = 0.f;
-    if (M != -INFINITY) {
-      for (int s = t; s < S; s += HD) l += p[(size_t)s * R + 1] * exp2f(p[(size_t)s * R] - M);
-      int s = 0;
-      for (; s + 8 <= S; s += 8) {
-        float a[8], ms[8];
-#pragma unroll
-        for (int u = 0; u < 8; u++) {
-          ms[u] = p[(size_t)(s + u) * R];
-          a[u] = p[(size_t)(s + u) * R + 2 + t];
-        }
-#pragma unroll
-        for (int u = 0; u < 8; u++) A = fmaf(a[u], exp2f(ms[u] - M), A);
-      }
-      for (; s < S; s++) A = fmaf(p[(size_t)s * R + 2 + t], exp2f(p[(size_t)s * R] - M), A);
+      for (int u = 0; u < 8; u++) A = fmaf(a[u], exp2f(ms[u] - M), A);
     }
-#pragma unroll
-    for (int o = 16; o; o >>= 1) l += __shfl_xor_sync(0xffffffffu, l, o);
-    if (lane == 0) red[w] = l;
-    __syncthreads();
-    float L = 0.f;
-#pragma unroll
-    for (int i = 0; i < W; i++) L += red[i];
-    res = L > 0.f ? A / L : 0.f;
+    for (; s < S; s++) A = fmaf(p[(size_t)s * R + 2 + t], exp2f(p[(size_t)s * R] - M), A);
   }
+#pragma unroll
+  for (int o = 16; o; o >>= 1) l += __shfl_xor_sync(0xffffffffu, l, o);
+  if (lane == 0) red[w] = l;
+  __syncthreads();
+  float L = 0.f;
+#pragma unroll
+  for (int i = 0; i < W; i++) L += red[i];
+  const float res = L > 0.f ? A / L : 0.f;
   if constexpr (!ROTATE) {
     out[(size_t)blockIdx.x * HD + t] = __half_as_ushort(__float2half_rn(res));
   } else {
@@ -110,8 +93,9 @@ __global__ void k_split_combine(const float* __restrict__ partial, uint16_t* __r
 
 // Launches k_split_combine over `rows` (sequence, query head) rows on the default stream, after the decode
 // kernel launched just before it: with KVQ_PDL on a cc 9.0+ device as a programmatic dependent launch.
+// Returns 0 or the cudaError_t of the launch.
 template <int HD, bool ROTATE>
-inline cudaError_t launch_split_combine(const float* partial, uint16_t* out, int rows, int S, const float* signsV) {
+inline int launch_split_combine(const float* partial, uint16_t* out, int rows, int S, const float* signsV) {
   cudaLaunchConfig_t cfg = {};
   cfg.gridDim = dim3(rows);
   cfg.blockDim = dim3(HD);
@@ -124,8 +108,8 @@ inline cudaError_t launch_split_combine(const float* partial, uint16_t* out, int
     int dev = 0, major = 0;
     cudaError_t e = cudaGetDevice(&dev);
     if (e == cudaSuccess) e = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
-    if (e != cudaSuccess) return e;
+    if (e != cudaSuccess) return (int)e;
     cfg.numAttrs = major >= 9 ? 1 : 0;
   }
-  return cudaLaunchKernelEx(&cfg, k_split_combine<HD, ROTATE>, partial, out, S, signsV);
+  return (int)cudaLaunchKernelEx(&cfg, k_split_combine<HD, ROTATE>, partial, out, S, signsV);
 }
