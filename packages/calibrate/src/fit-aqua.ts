@@ -10,7 +10,7 @@ import {
   createQuantizer,
   valuePredictorInput,
 } from '@kvq/core';
-import { NormalEquations, applyLinear, solveRidge } from './ridge.js';
+import { type LinearFit, NormalEquations, applyLinear, solveRidge } from './ridge.js';
 
 /** Recorded true (pre-RoPE) keys and values of every layer, each `[tokens, kvHeads·headDim]`. */
 export interface RecordedKV {
@@ -30,6 +30,19 @@ export interface LayerFitReport {
   readonly valueRelError: number;
 }
 
+/**
+ * The shape of the fitted adapters:
+ * - `'full'`: AQUA-KV's dense maps — every key channel of layer l from every key channel of layer
+ *   l−1 (`[C, C]`), every value channel from all of [K_l, V_{l−1}] (`[C, 2C]`).
+ * - `'per-kv-head'`: block-diagonal maps — head h of K_l only from head h of K_{l−1} (a
+ *   headDim×headDim block), head h of V_l only from head h of K_l and head h of V_{l−1} (a
+ *   headDim×2·headDim block); one ridge problem per KV head. The blocks are stored in the same
+ *   full-size weight arrays with zeros everywhere else, so decoding is unchanged.
+ */
+export type AdapterStructure = 'full' | 'per-kv-head';
+
+const STRUCTURES: readonly AdapterStructure[] = ['full', 'per-kv-head'];
+
 export interface FitAquaOptions {
   readonly layout: KVLayout;
   readonly preset: PresetConfig;
@@ -38,6 +51,13 @@ export interface FitAquaOptions {
   readonly blockTokens?: number;
   /** ridge strength relative to mean(diag(XᵀX)) (AQUA-KV: 1e-3) */
   readonly lambdaScale?: number;
+  /**
+   * `'full'` (default, AQUA-KV) or `'per-kv-head'` (block-diagonal per KV head, for fused per-head
+   * decoding kernels); see {@link AdapterStructure}. With `'per-kv-head'` the ridge λ is taken
+   * relative to each head's own mean(diag(XᵀX)), and fewer calibration tokens are needed
+   * (≥ 2·headDim instead of ≥ 2·C). Recorded as `calibration.structure`.
+   */
+  readonly structure?: AdapterStructure;
   readonly calibration?: Record<string, unknown>;
   /** called after each layer */
   readonly onLayer?: (report: LayerFitReport) => void;
@@ -112,12 +132,94 @@ function addInPlace(a: Float32Array, b: Float32Array): Float32Array {
   return a;
 }
 
+/** Columns `[offset, offset + width)` of every row of `x` `[tokens, c]`, as `[tokens, width]`. */
+function columns(x: Float32Array, tokens: number, c: number, offset: number, width: number): Float32Array {
+  const out = new Float32Array(tokens * width);
+  for (let t = 0; t < tokens; t++) out.set(x.subarray(t * c + offset, t * c + offset + width), t * width);
+  return out;
+}
+
+/** Fits K_l ≈ K̃_{l−1}·Wᵀ + b: dense, or one headDim×headDim block per KV head embedded in `[C, C]`. */
+function fitKeyMap(
+  prevK: Float32Array,
+  k: Float32Array,
+  tokens: number,
+  layout: KVLayout,
+  structure: AdapterStructure,
+  lambdaScale: number,
+): LinearFit {
+  const c = channels(layout);
+  if (structure === 'full') {
+    const eq = new NormalEquations(c, c);
+    eq.add(prevK, k, tokens);
+    return solveRidge(eq, lambdaScale);
+  }
+  const d = layout.headDim;
+  const weight = new Float32Array(c * c);
+  const bias = new Float32Array(c);
+  for (let h = 0; h < layout.kvHeads; h++) {
+    const eq = new NormalEquations(d, d);
+    eq.add(columns(prevK, tokens, c, h * d, d), columns(k, tokens, c, h * d, d), tokens);
+    const fit = solveRidge(eq, lambdaScale);
+    for (let o = 0; o < d; o++) {
+      // output channel h·d + o reads input channels h·d … h·d + d − 1
+      weight.set(fit.weight.subarray(o * d, (o + 1) * d), (h * d + o) * c + h * d);
+      bias[h * d + o] = fit.bias[o]!;
+    }
+  }
+  return { weight, bias };
+}
+
+/**
+ * Fits V_l ≈ [K̃_l, Ṽ_{l−1}]·Wᵀ + b: dense `[C, 2C]`, or per KV head h a headDim×2·headDim block
+ * whose first headDim columns sit at K̃_l's head h (columns h·d…) and the rest at Ṽ_{l−1}'s head h
+ * (columns C + h·d…), as in {@link valuePredictorInput}'s row layout.
+ */
+function fitValueMap(
+  kRec: Float32Array,
+  prevV: Float32Array,
+  v: Float32Array,
+  tokens: number,
+  layout: KVLayout,
+  structure: AdapterStructure,
+  lambdaScale: number,
+): LinearFit {
+  const c = channels(layout);
+  if (structure === 'full') {
+    const eq = new NormalEquations(2 * c, c);
+    eq.add(valuePredictorInput(kRec, prevV, tokens, c), v, tokens);
+    return solveRidge(eq, lambdaScale);
+  }
+  const d = layout.headDim;
+  const weight = new Float32Array(c * 2 * c);
+  const bias = new Float32Array(c);
+  for (let h = 0; h < layout.kvHeads; h++) {
+    const x = valuePredictorInput(
+      columns(kRec, tokens, c, h * d, d),
+      columns(prevV, tokens, c, h * d, d),
+      tokens,
+      d,
+    );
+    const eq = new NormalEquations(2 * d, d);
+    eq.add(x, columns(v, tokens, c, h * d, d), tokens);
+    const fit = solveRidge(eq, lambdaScale);
+    for (let o = 0; o < d; o++) {
+      const row = (h * d + o) * 2 * c;
+      weight.set(fit.weight.subarray(o * 2 * d, o * 2 * d + d), row + h * d);
+      weight.set(fit.weight.subarray(o * 2 * d + d, (o + 1) * 2 * d), row + c + h * d);
+      bias[h * d + o] = fit.bias[o]!;
+    }
+  }
+  return { weight, bias };
+}
+
 /**
  * Fits AQUA-KV adapters layer by layer as the paper's reference code does: layer l's keys are
  * predicted from layer l−1's RECONSTRUCTED keys, its values from layer l's reconstructed keys and
  * layer l−1's reconstructed values, by ridge regression in float64; each layer's residual is then
  * quantized with the preset's quantizers in the cache's block size, so that what is fitted is what
- * decoding will see. Layer 0 has no predictor.
+ * decoding will see. Layer 0 has no predictor. `structure: 'per-kv-head'` fits block-diagonal
+ * maps (one ridge problem per KV head) stored in the same full-size arrays.
  */
 export function fitAquaAdapters(recorded: RecordedKV, opts: FitAquaOptions): FitAquaResult {
   const { layout, preset } = opts;
@@ -133,9 +235,21 @@ export function fitAquaAdapters(recorded: RecordedKV, opts: FitAquaOptions): Fit
       throw new InvalidArgumentError(`fitAquaAdapters: layer ${l} K/V must be [${tokens}, ${c}]`);
     }
   }
-  if (tokens < 2 * c) {
+  const structure = opts.structure ?? 'full';
+  if (!STRUCTURES.includes(structure)) {
     throw new InvalidArgumentError(
-      `fitAquaAdapters: ${tokens} tokens is too few to fit ${c}×${2 * c} adapters (need ≥ ${2 * c})`,
+      `fitAquaAdapters: unknown structure ${JSON.stringify(structure)} (expected ${STRUCTURES.map((x) => `'${x}'`).join(' or ')})`,
+    );
+  }
+  // the value predictor has the most inputs: 2C (full) or 2·headDim per head (per-kv-head)
+  const inputs = structure === 'full' ? 2 * c : 2 * layout.headDim;
+  if (tokens < inputs) {
+    const shape =
+      structure === 'full'
+        ? `${c}×${2 * c} adapters`
+        : `per-kv-head ${layout.headDim}×${2 * layout.headDim} adapter blocks`;
+    throw new InvalidArgumentError(
+      `fitAquaAdapters: ${tokens} tokens is too few to fit ${shape} (need ≥ ${inputs})`,
     );
   }
   const blockTokens = opts.blockTokens ?? (preset.policy.bufferTokens > 0 ? preset.policy.bufferTokens : 128);
@@ -161,16 +275,13 @@ export function fitAquaAdapters(recorded: RecordedKV, opts: FitAquaOptions): Fit
     const k = recorded.keys[l]!;
     const v = recorded.values[l]!;
 
-    const keq = new NormalEquations(c, c);
-    keq.add(prevK, k, tokens);
-    const kfit = solveRidge(keq, lambdaScale);
+    const kfit = fitKeyMap(prevK, k, tokens, layout, structure, lambdaScale);
     const kPred = applyLinear(kfit, prevK, tokens, c);
     const kRec = addInPlace(roundTrip(qs.keys, subtract(k, kPred), tokens, layout, blockTokens), kPred);
 
+    const vfit = fitValueMap(kRec, prevV, v, tokens, layout, structure, lambdaScale);
+    // predictions from the stored (full-size) weights, exactly as decoding applies them
     const vIn = valuePredictorInput(kRec, prevV, tokens, c);
-    const veq = new NormalEquations(2 * c, c);
-    veq.add(vIn, v, tokens);
-    const vfit = solveRidge(veq, lambdaScale);
     const vPred = applyLinear(vfit, vIn, tokens, 2 * c);
     const vRec = addInPlace(roundTrip(qs.values, subtract(v, vPred), tokens, layout, blockTokens), vPred);
 
@@ -197,7 +308,14 @@ export function fitAquaAdapters(recorded: RecordedKV, opts: FitAquaOptions): Fit
       layout,
       model: opts.model,
       layers,
-      calibration: { preset: preset.name, tokens, blockTokens, lambdaScale, ...(opts.calibration ?? {}) },
+      calibration: {
+        preset: preset.name,
+        tokens,
+        blockTokens,
+        lambdaScale,
+        structure,
+        ...(opts.calibration ?? {}),
+      },
     },
     report,
   };
