@@ -1,0 +1,124 @@
+// The adapter-structure study: what block-diagonal (per-KV-head) AQUA-KV adapters cost against
+// AQUA-KV's full ones, on kvq-ref-35M and WikiText-2 (1024-token windows, AQUA-KV protocol: 4 sinks
+// + 128-token fp16 buffer). Presets aqua-2.5 and kvq-2, each with full and per-kv-head adapters,
+// all fitted on the same calibration tokens (tokens 4096.. of War and Peace); fp16 is the reference.
+// Usage (after building core, decoder and calibrate):
+//   node packages/calibrate/scripts/adapter-structure-study.mjs [--windows 8] [--tokens 12288] [--json out.json]
+import { readFile, writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { fitAquaAdapters, recordKV } from '@kvq/calibrate';
+import { createCache, getPreset } from '@kvq/core';
+import {
+  LlamaModel,
+  evaluateCaches,
+  nonOverlappingWindows,
+  readGgufFile,
+  tokenizerFromGguf,
+} from '@kvq/decoder';
+import { dataDir, defaultModelPath } from '@kvq/decoder/node';
+
+const { values: args } = parseArgs({
+  options: {
+    windows: { type: 'string', default: '8' },
+    tokens: { type: 'string', default: '12288' },
+    json: { type: 'string' },
+  },
+});
+const t0 = performance.now();
+const minutes = () => ((performance.now() - t0) / 60000).toFixed(1);
+const file = await readGgufFile(defaultModelPath());
+const model = LlamaModel.fromGguf(file);
+const tok = tokenizerFromGguf(file.metadata);
+const layout = model.layout;
+const windows = nonOverlappingWindows(
+  tok.encode(await readFile(`${dataDir()}/wiki.test.raw`, 'utf8')),
+  1024,
+  Number(args.windows),
+);
+const cal = tok
+  .encode(await readFile(`${dataDir()}/war_and_peace.gutenberg2600.txt`, 'utf8'))
+  .slice(4096, 4096 + Number(args.tokens));
+process.stderr.write(
+  `layout ${JSON.stringify(layout)}; recording ${cal.length} calibration tokens… (${minutes()} min)\n`,
+);
+const rec = await recordKV(model, cal, { windowTokens: 1024 });
+
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const specs = [];
+const fits = [];
+for (const presetName of ['aqua-2.5', 'kvq-2']) {
+  const preset = getPreset(presetName);
+  for (const structure of ['full', 'per-kv-head']) {
+    const name = `${presetName} ${structure}`;
+    process.stderr.write(`fitting ${name}… (${minutes()} min)\n`);
+    const { adapters, report } = fitAquaAdapters(rec, {
+      layout,
+      preset,
+      model: { name: model.config.name },
+      structure,
+    });
+    const later = report.slice(1); // layer 0 has no predictor
+    fits.push({
+      variant: name,
+      keyExplainedVariance: mean(later.map((r) => r.keyExplainedVariance)),
+      valueExplainedVariance: mean(later.map((r) => r.valueExplainedVariance)),
+      report,
+    });
+    specs.push({ name, create: () => createCache({ layout, preset, adapters }) });
+  }
+}
+process.stderr.write(
+  `evaluating ${windows.length} windows × ${specs.length + 1} caches… (${minutes()} min)\n`,
+);
+const res = await evaluateCaches({
+  model,
+  windows,
+  reference: { name: 'fp16', create: () => createCache({ layout, preset: 'fp16' }) },
+  caches: specs,
+  chunk: 32,
+});
+const ref = res[0];
+const rows = res.map((r) => {
+  const f = fits.find((x) => x.variant === r.name);
+  return {
+    variant: r.name,
+    bitsPerValue: r.bitsPerValue,
+    perplexity: r.perplexity,
+    relPerplexity: r.perplexity / ref.perplexity - 1,
+    kl: r.kl,
+    top1: r.top1,
+    keyExplainedVariance: f?.keyExplainedVariance ?? null,
+    valueExplainedVariance: f?.valueExplainedVariance ?? null,
+  };
+});
+const ev = (x) => (x === null ? '–' : x.toFixed(3));
+console.log(
+  `adapter-structure study: kvq-ref-35M (${layout.kvHeads} KV heads × headDim ${layout.headDim}), WikiText-2, ${windows.length} windows × 1024 (${ref.tokens} predicted tokens), calibration ${cal.length} tokens of War and Peace (from token 4096), ${minutes()} min`,
+);
+console.log(
+  'key/value EV: mean explained variance of the predictors over layers 1.. on the calibration tokens',
+);
+console.log(
+  '| variant | bits/value | ppl | Δppl vs fp16 | KL | top-1 | key EV | value EV |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+);
+for (const r of rows)
+  console.log(
+    `| ${r.variant} | ${r.bitsPerValue.toFixed(3)} | ${r.perplexity.toFixed(3)} | ${(100 * r.relPerplexity).toFixed(2)}% | ${r.kl.toFixed(5)} | ${(100 * r.top1).toFixed(2)}% | ${ev(r.keyExplainedVariance)} | ${ev(r.valueExplainedVariance)} |`,
+  );
+if (args.json)
+  await writeFile(
+    args.json,
+    JSON.stringify(
+      {
+        layout,
+        windows: windows.length,
+        predictedTokens: ref.tokens,
+        calibrationTokens: cal.length,
+        minutes: Number(minutes()),
+        rows,
+        fitReports: fits.map(({ variant, report }) => ({ variant, report })),
+      },
+      null,
+      2,
+    ),
+  );
