@@ -4,44 +4,18 @@
 // all fitted on the same calibration tokens (tokens 4096.. of War and Peace); fp16 is the reference.
 // Usage (after building core, decoder and calibrate):
 //   node packages/calibrate/scripts/adapter-structure-study.mjs [--windows 8] [--tokens 12288] [--json out.json]
-import { readFile, writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
-import { fitAquaAdapters, recordKV } from '@kvq/calibrate';
+import { writeFile } from 'node:fs/promises';
+import { fitAquaAdapters } from '@kvq/calibrate';
 import { createCache, getPreset } from '@kvq/core';
-import {
-  LlamaModel,
-  evaluateCaches,
-  nonOverlappingWindows,
-  readGgufFile,
-  tokenizerFromGguf,
-} from '@kvq/decoder';
-import { dataDir, defaultModelPath } from '@kvq/decoder/node';
+import { evaluateCaches } from '@kvq/decoder';
+import { loadStudyInputs } from './study-inputs.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    windows: { type: 'string', default: '8' },
-    tokens: { type: 'string', default: '12288' },
-    json: { type: 'string' },
-  },
-});
 const t0 = performance.now();
 const minutes = () => ((performance.now() - t0) / 60000).toFixed(1);
-const file = await readGgufFile(defaultModelPath());
-const model = LlamaModel.fromGguf(file);
-const tok = tokenizerFromGguf(file.metadata);
-const layout = model.layout;
-const windows = nonOverlappingWindows(
-  tok.encode(await readFile(`${dataDir()}/wiki.test.raw`, 'utf8')),
-  1024,
-  Number(args.windows),
-);
-const cal = tok
-  .encode(await readFile(`${dataDir()}/war_and_peace.gutenberg2600.txt`, 'utf8'))
-  .slice(4096, 4096 + Number(args.tokens));
-process.stderr.write(
-  `layout ${JSON.stringify(layout)}; recording ${cal.length} calibration tokens… (${minutes()} min)\n`,
-);
-const rec = await recordKV(model, cal, { windowTokens: 1024 });
+const { args, model, layout, windows, cal, rec } = await loadStudyInputs({
+  defaultTokens: 12288,
+  onRecord: (n) => process.stderr.write(`recording ${n} calibration tokens… (${minutes()} min)\n`),
+});
 
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const specs = [];

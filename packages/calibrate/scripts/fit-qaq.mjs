@@ -2,41 +2,15 @@
 // codebooks fitted on kvq-ref-35M K/V recorded over War and Peace (tokens 4096..), then evaluated
 // against the Gaussian-default `qaq` on WikiText-2 (AQUA-KV protocol).
 // Usage (after `pnpm build`): node packages/calibrate/scripts/fit-qaq.mjs [--windows 8] [--tokens 8192] [--json out.json]
-import { readFile, writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
-import { fitPresetCodebooks, recordKV } from '@kvq/calibrate';
+import { writeFile } from 'node:fs/promises';
+import { fitPresetCodebooks } from '@kvq/calibrate';
 import { createCache, getPreset } from '@kvq/core';
-import {
-  LlamaModel,
-  evaluateCaches,
-  nonOverlappingWindows,
-  readGgufFile,
-  tokenizerFromGguf,
-} from '@kvq/decoder';
-import { dataDir, defaultModelPath } from '@kvq/decoder/node';
+import { evaluateCaches } from '@kvq/decoder';
+import { loadStudyInputs } from './study-inputs.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    windows: { type: 'string', default: '8' },
-    tokens: { type: 'string', default: '8192' },
-    json: { type: 'string' },
-  },
-});
-const file = await readGgufFile(defaultModelPath());
-const model = LlamaModel.fromGguf(file);
-const tok = tokenizerFromGguf(file.metadata);
-const layout = model.layout;
-const cal = tok
-  .encode(await readFile(`${dataDir()}/war_and_peace.gutenberg2600.txt`, 'utf8'))
-  .slice(4096, 4096 + Number(args.tokens));
-const rec = await recordKV(model, cal, { windowTokens: 1024 });
+const { args, model, layout, windows, cal, rec } = await loadStudyInputs({ defaultTokens: 8192 });
 const base = getPreset('qaq');
 const fitted = fitPresetCodebooks(rec, base, { layout });
-const windows = nonOverlappingWindows(
-  tok.encode(await readFile(`${dataDir()}/wiki.test.raw`, 'utf8')),
-  1024,
-  Number(args.windows),
-);
 const res = await evaluateCaches({
   model,
   windows,

@@ -2,41 +2,17 @@
 // WikiText-2 (1024-token windows, AQUA-KV protocol: 4 sinks + 128-token fp16 buffer).
 // Calibration: tokens 4096.. of War and Peace. Every variant gets adapters fitted for itself.
 // Usage (after `pnpm build`): node packages/calibrate/scripts/kvq2-study.mjs [--windows 8] [--tokens 12288] [--json out.json]
-import { readFile, writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
-import { allocateBits, fitAquaAdapters, recordKV } from '@kvq/calibrate';
+import { writeFile } from 'node:fs/promises';
+import { allocateBits, fitAquaAdapters } from '@kvq/calibrate';
 import { createCache, defaultPolicy, higgsGridMse } from '@kvq/core';
-import {
-  LlamaModel,
-  evaluateCaches,
-  nonOverlappingWindows,
-  readGgufFile,
-  tokenizerFromGguf,
-} from '@kvq/decoder';
-import { dataDir, defaultModelPath } from '@kvq/decoder/node';
+import { evaluateCaches } from '@kvq/decoder';
+import { loadStudyInputs } from './study-inputs.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    windows: { type: 'string', default: '8' },
-    tokens: { type: 'string', default: '12288' },
-    json: { type: 'string' },
-  },
-});
 const t0 = performance.now();
-const file = await readGgufFile(defaultModelPath());
-const model = LlamaModel.fromGguf(file);
-const tok = tokenizerFromGguf(file.metadata);
-const layout = model.layout;
-const windows = nonOverlappingWindows(
-  tok.encode(await readFile(`${dataDir()}/wiki.test.raw`, 'utf8')),
-  1024,
-  Number(args.windows),
-);
-const cal = tok
-  .encode(await readFile(`${dataDir()}/war_and_peace.gutenberg2600.txt`, 'utf8'))
-  .slice(4096, 4096 + Number(args.tokens));
-process.stderr.write(`recording ${cal.length} calibration tokens…\n`);
-const rec = await recordKV(model, cal, { windowTokens: 1024 });
+const { args, model, layout, windows, cal, rec } = await loadStudyInputs({
+  defaultTokens: 12288,
+  onRecord: (n) => process.stderr.write(`recording ${n} calibration tokens…\n`),
+});
 
 /** HIGGS 2-D (1-D for 3/4 bits of layer 0) with stored-scale gain (1 − D)^−alpha (alpha 0: none). */
 const h = (bits, seed, alpha, dim = bits >= 3.5 || bits === 1 ? 1 : 2) => ({
