@@ -7,8 +7,7 @@
 import { writeFile } from 'node:fs/promises';
 import { fitAquaAdapters } from '@kvq/calibrate';
 import { createCache, getPreset } from '@kvq/core';
-import { evaluateCaches } from '@kvq/decoder';
-import { loadStudyInputs } from './study-inputs.mjs';
+import { evaluateAgainstFp16, loadStudyInputs } from './study-inputs.mjs';
 
 const t0 = performance.now();
 const minutes = () => ((performance.now() - t0) / 60000).toFixed(1);
@@ -44,23 +43,12 @@ for (const presetName of ['aqua-2.5', 'kvq-2']) {
 process.stderr.write(
   `evaluating ${windows.length} windows × ${specs.length + 1} caches… (${minutes()} min)\n`,
 );
-const res = await evaluateCaches({
-  model,
-  windows,
-  reference: { name: 'fp16', create: () => createCache({ layout, preset: 'fp16' }) },
-  caches: specs,
-  chunk: 32,
-});
-const ref = res[0];
-const rows = res.map((r) => {
-  const f = fits.find((x) => x.variant === r.name);
+const evaluated = await evaluateAgainstFp16({ model, layout, windows }, specs);
+const ref = evaluated.ref;
+const rows = evaluated.rows.map((r) => {
+  const f = fits.find((x) => x.variant === r.variant);
   return {
-    variant: r.name,
-    bitsPerValue: r.bitsPerValue,
-    perplexity: r.perplexity,
-    relPerplexity: r.perplexity / ref.perplexity - 1,
-    kl: r.kl,
-    top1: r.top1,
+    ...r,
     keyExplainedVariance: f?.keyExplainedVariance ?? null,
     valueExplainedVariance: f?.valueExplainedVariance ?? null,
   };

@@ -5,8 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import { allocateBits, fitAquaAdapters } from '@kvq/calibrate';
 import { createCache, defaultPolicy, higgsGridMse } from '@kvq/core';
-import { evaluateCaches } from '@kvq/decoder';
-import { loadStudyInputs } from './study-inputs.mjs';
+import { evaluateAgainstFp16, loadStudyInputs } from './study-inputs.mjs';
 
 const t0 = performance.now();
 const { args, model, layout, windows, cal, rec } = await loadStudyInputs({
@@ -63,22 +62,7 @@ for (const p of variants) {
   const { adapters } = fitAquaAdapters(rec, { layout, preset: p, model: { name: model.config.name } });
   specs.push({ name: p.name, create: () => createCache({ layout, preset: p, adapters }), preset: p });
 }
-const res = await evaluateCaches({
-  model,
-  windows,
-  reference: { name: 'fp16', create: () => createCache({ layout, preset: 'fp16' }) },
-  caches: specs,
-  chunk: 32,
-});
-const ref = res[0];
-const rows = res.map((r) => ({
-  variant: r.name,
-  bitsPerValue: r.bitsPerValue,
-  perplexity: r.perplexity,
-  relPerplexity: r.perplexity / ref.perplexity - 1,
-  kl: r.kl,
-  top1: r.top1,
-}));
+const { ref, rows } = await evaluateAgainstFp16({ model, layout, windows }, specs);
 console.log(
   `kvq-2 study: kvq-ref-35M, WikiText-2, ${windows.length} windows × 1024 (${ref.tokens} predicted tokens), calibration ${cal.length} tokens of War and Peace, ${((performance.now() - t0) / 60000).toFixed(1)} min`,
 );

@@ -4,7 +4,14 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { recordKV } from '@kvq/calibrate';
-import { LlamaModel, nonOverlappingWindows, readGgufFile, tokenizerFromGguf } from '@kvq/decoder';
+import { createCache } from '@kvq/core';
+import {
+  LlamaModel,
+  evaluateCaches,
+  nonOverlappingWindows,
+  readGgufFile,
+  tokenizerFromGguf,
+} from '@kvq/decoder';
 import { dataDir, defaultModelPath } from '@kvq/decoder/node';
 
 /**
@@ -33,4 +40,29 @@ export async function loadStudyInputs({ defaultTokens, onRecord } = {}) {
   onRecord?.(cal.length);
   const rec = await recordKV(model, cal, { windowTokens: 1024 });
   return { args, model, layout: model.layout, windows, cal, rec };
+}
+
+/**
+ * Evaluates `caches` ({ name, create }) on the study's windows against an fp16 cache (32-token chunks)
+ * and returns the reference's result and one row per cache (the reference first): variant,
+ * bitsPerValue, perplexity, relPerplexity (vs fp16), kl, top1.
+ */
+export async function evaluateAgainstFp16({ model, layout, windows }, caches) {
+  const res = await evaluateCaches({
+    model,
+    windows,
+    reference: { name: 'fp16', create: () => createCache({ layout, preset: 'fp16' }) },
+    caches,
+    chunk: 32,
+  });
+  const ref = res[0];
+  const rows = res.map((r) => ({
+    variant: r.name,
+    bitsPerValue: r.bitsPerValue,
+    perplexity: r.perplexity,
+    relPerplexity: r.perplexity / ref.perplexity - 1,
+    kl: r.kl,
+    top1: r.top1,
+  }));
+  return { ref, rows };
 }
