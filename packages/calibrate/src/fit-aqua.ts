@@ -132,83 +132,64 @@ function addInPlace(a: Float32Array, b: Float32Array): Float32Array {
   return a;
 }
 
-/** Columns `[offset, offset + width)` of every row of `x` `[tokens, c]`, as `[tokens, width]`. */
-function columns(x: Float32Array, tokens: number, c: number, offset: number, width: number): Float32Array {
-  const out = new Float32Array(tokens * width);
-  for (let t = 0; t < tokens; t++) out.set(x.subarray(t * c + offset, t * c + offset + width), t * width);
+/**
+ * Columns `[offset, offset + width)` of every row of each `xs[j]` `[tokens, c]`, side by side:
+ * `[tokens, xs.length·width]` (the whole of a single input as it is). With `offset` 0 and `width` C
+ * this is {@link valuePredictorInput}'s row layout `[K̃_l, Ṽ_{l−1}]`.
+ */
+function sideBySide(
+  xs: readonly Float32Array[],
+  tokens: number,
+  c: number,
+  offset: number,
+  width: number,
+): Float32Array {
+  if (xs.length === 1 && offset === 0 && width === c) return xs[0]!;
+  const n = xs.length;
+  const out = new Float32Array(tokens * n * width);
+  for (let t = 0; t < tokens; t++)
+    for (let j = 0; j < n; j++)
+      out.set(xs[j]!.subarray(t * c + offset, t * c + offset + width), (t * n + j) * width);
   return out;
 }
 
-/** Fits K_l ≈ K̃_{l−1}·Wᵀ + b: dense, or one headDim×headDim block per KV head embedded in `[C, C]`. */
-function fitKeyMap(
-  prevK: Float32Array,
-  k: Float32Array,
-  tokens: number,
-  layout: KVLayout,
-  structure: AdapterStructure,
-  lambdaScale: number,
-): LinearFit {
-  const c = channels(layout);
-  if (structure === 'full') {
-    const eq = new NormalEquations(c, c);
-    eq.add(prevK, k, tokens);
-    return solveRidge(eq, lambdaScale);
-  }
-  const d = layout.headDim;
-  const weight = new Float32Array(c * c);
-  const bias = new Float32Array(c);
-  for (let h = 0; h < layout.kvHeads; h++) {
-    const eq = new NormalEquations(d, d);
-    eq.add(columns(prevK, tokens, c, h * d, d), columns(k, tokens, c, h * d, d), tokens);
-    const fit = solveRidge(eq, lambdaScale);
-    for (let o = 0; o < d; o++) {
-      // output channel h·d + o reads input channels h·d … h·d + d − 1
-      weight.set(fit.weight.subarray(o * d, (o + 1) * d), (h * d + o) * c + h * d);
-      bias[h * d + o] = fit.bias[o]!;
-    }
-  }
-  return { weight, bias };
-}
-
 /**
- * Fits V_l ≈ [K̃_l, Ṽ_{l−1}]·Wᵀ + b: dense `[C, 2C]`, or per KV head h a headDim×2·headDim block
- * whose first headDim columns sit at K̃_l's head h (columns h·d…) and the rest at Ṽ_{l−1}'s head h
- * (columns C + h·d…), as in {@link valuePredictorInput}'s row layout.
+ * Fits y ≈ [xs[0], xs[1], …]·Wᵀ + b (each `[tokens, C]`; keys: [K̃_{l−1}], values: [K̃_l, Ṽ_{l−1}]):
+ * dense `[C, n·C]`, or per KV head h a headDim×n·headDim block reading head h of every input, stored
+ * at columns j·C + h·headDim of the full-size weights (zeros elsewhere). `whole`: the inputs side by
+ * side `[tokens, n·C]`, where the caller has them already (the dense fit reads it).
  */
-function fitValueMap(
-  kRec: Float32Array,
-  prevV: Float32Array,
-  v: Float32Array,
+function fitMap(
+  xs: readonly Float32Array[],
+  y: Float32Array,
   tokens: number,
   layout: KVLayout,
   structure: AdapterStructure,
   lambdaScale: number,
+  whole?: Float32Array,
 ): LinearFit {
   const c = channels(layout);
+  const n = xs.length;
   if (structure === 'full') {
-    const eq = new NormalEquations(2 * c, c);
-    eq.add(valuePredictorInput(kRec, prevV, tokens, c), v, tokens);
+    const eq = new NormalEquations(n * c, c);
+    eq.add(whole ?? sideBySide(xs, tokens, c, 0, c), y, tokens);
     return solveRidge(eq, lambdaScale);
   }
   const d = layout.headDim;
-  const weight = new Float32Array(c * 2 * c);
+  const weight = new Float32Array(c * n * c);
   const bias = new Float32Array(c);
   for (let h = 0; h < layout.kvHeads; h++) {
-    const x = valuePredictorInput(
-      columns(kRec, tokens, c, h * d, d),
-      columns(prevV, tokens, c, h * d, d),
-      tokens,
-      d,
-    );
-    const eq = new NormalEquations(2 * d, d);
-    eq.add(x, columns(v, tokens, c, h * d, d), tokens);
+    const eq = new NormalEquations(n * d, d);
+    eq.add(sideBySide(xs, tokens, c, h * d, d), sideBySide([y], tokens, c, h * d, d), tokens);
     const fit = solveRidge(eq, lambdaScale);
-    for (let o = 0; o < d; o++) {
-      const row = (h * d + o) * 2 * c;
-      weight.set(fit.weight.subarray(o * 2 * d, o * 2 * d + d), row + h * d);
-      weight.set(fit.weight.subarray(o * 2 * d + d, (o + 1) * 2 * d), row + c + h * d);
-      bias[h * d + o] = fit.bias[o]!;
-    }
+    for (let o = 0; o < d; o++)
+      for (let j = 0; j < n; j++)
+        // output channel h·d + o reads channels h·d … h·d + d − 1 of input j
+        weight.set(
+          fit.weight.subarray((o * n + j) * d, (o * n + j + 1) * d),
+          (h * d + o) * n * c + j * c + h * d,
+        );
+    bias.set(fit.bias.subarray(0, d), h * d);
   }
   return { weight, bias };
 }
@@ -275,13 +256,13 @@ export function fitAquaAdapters(recorded: RecordedKV, opts: FitAquaOptions): Fit
     const k = recorded.keys[l]!;
     const v = recorded.values[l]!;
 
-    const kfit = fitKeyMap(prevK, k, tokens, layout, structure, lambdaScale);
+    const kfit = fitMap([prevK], k, tokens, layout, structure, lambdaScale);
     const kPred = applyLinear(kfit, prevK, tokens, c);
     const kRec = addInPlace(roundTrip(qs.keys, subtract(k, kPred), tokens, layout, blockTokens), kPred);
 
-    const vfit = fitValueMap(kRec, prevV, v, tokens, layout, structure, lambdaScale);
-    // predictions from the stored (full-size) weights, exactly as decoding applies them
     const vIn = valuePredictorInput(kRec, prevV, tokens, c);
+    const vfit = fitMap([kRec, prevV], v, tokens, layout, structure, lambdaScale, vIn);
+    // predictions from the stored (full-size) weights, exactly as decoding applies them
     const vPred = applyLinear(vfit, vIn, tokens, 2 * c);
     const vRec = addInPlace(roundTrip(qs.values, subtract(v, vPred), tokens, layout, blockTokens), vPred);
 
