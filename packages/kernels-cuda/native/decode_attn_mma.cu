@@ -37,6 +37,9 @@ using namespace kvq;
 #ifndef KVQ_MMA_MIN_BLOCKS
 #define KVQ_MMA_MIN_BLOCKS 2  // blocks per SM the register allocation aims for (VF kernels: 3, see below)
 #endif
+#ifndef KVQ_MMA_VF_MIN_BLOCKS
+#define KVQ_MMA_VF_MIN_BLOCKS 3  // the same for the VF kernels (A/B runs: 4, at most 128 registers)
+#endif
 
 // Two b-bit codes at bit positions s and s + 16 of w, as fp16 bit patterns. s is a constant once the
 // loops are unrolled. Codes that lie in the fp16 mantissa (s + B ≤ 10) need no shift: with the biased
@@ -127,7 +130,7 @@ struct Stage {
 // groups of one chunk (kivi-2, g32) by 9% though it walks them in the same order, so it is used only where
 // a group spans several chunks.
 template <int BK, int BV, bool HP, bool VF, bool GR>
-__global__ void __launch_bounds__(128, VF ? 3 : KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(const uint16_t* q, const uint8_t* pool, const int* pageTable,
+__global__ void __launch_bounds__(128, VF ? KVQ_MMA_VF_MIN_BLOCKS : KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(const uint16_t* q, const uint8_t* pool, const int* pageTable,
                                                             const int* lens, float* partial, int G, int Hq, int Hkv,
                                                             int maxPages, int P, int splitPages, int maxSplits,
                                                             float scaleLog2, int gsK, int gsV, size_t keyBytes,
@@ -220,28 +223,23 @@ __global__ void __launch_bounds__(128, VF ? 3 : KVQ_MMA_MIN_BLOCKS) k_decode_uni
     pm = fmaf(p, mn, pm);
   };
 
+  // the code rows of a chunk (C·bits/8 bytes apart in a page), copied with per-lane offsets computed once
+  RowCopies<TCH, S_::KROW> kcopy;
+  RowCopies<TCH, S_::VROW> vcopy;
+  kcopy.init(lane, C * BK / 8);
+  vcopy.init(lane, C * BV / 8);
   // issue the copies of the chunk at t into stage st (page index pg_)
   auto issue = [&](int t, int page_, int st) {
     const uint8_t* pg = pool + (size_t)page_ * pageBytes;
     const int tp0 = pd.mod(t), tg = gd.div(tp0);
     uint8_t* sb = wbuf + st * S_::BYTES;
-    const uint8_t* kcodes = pg + (size_t)GK * 4 + ((size_t)tp0 * C + kh * D) * BK / 8;
-#pragma unroll
-    for (int x = lane; x < TCH * S_::KROW / 16; x += 32) {
-      const int row = x / (S_::KROW / 16), col = x % (S_::KROW / 16);
-      cp_async16(sb + S_::KCODE + row * S_::KROW + col * 16, kcodes + (size_t)row * C * BK / 8 + col * 16);
-    }
+    kcopy.issue(sb + S_::KCODE, pg + ((size_t)GK * 4 + (uint32_t)(tp0 * C + kh * D) * BK / 8));
     {
       const __half* src = (const __half*)pg + (lane < 16 ? 0 : GK) + (size_t)tg * C + kh * D + 8 * (lane & 15);
       cp_async16(sb + (lane < 16 ? S_::KSC : S_::KMN) + 16 * (lane & 15), src);
     }
     const uint8_t* vblk = pg + keyBytes;
-    const uint8_t* vcodes = vblk + (size_t)GV * 4 + ((size_t)tp0 * C + kh * D) * BV / 8;
-#pragma unroll
-    for (int x = lane; x < TCH * S_::VROW / 16; x += 32) {
-      const int row = x / (S_::VROW / 16), col = x % (S_::VROW / 16);
-      cp_async16(sb + S_::VCODE + row * S_::VROW + col * 16, vcodes + (size_t)row * C * BV / 8 + col * 16);
-    }
+    vcopy.issue(sb + S_::VCODE, vblk + ((size_t)GV * 4 + (uint32_t)(tp0 * C + kh * D) * BV / 8));
     const __half* vsc = (const __half*)vblk;
     for (int x = lane; x < (2 * TCH) << wsh; x += 32) {
       const int which = x >> (5 + wsh), rest = x & ((TCH << wsh) - 1), tok = rest >> wsh,
