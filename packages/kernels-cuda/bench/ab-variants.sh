@@ -2,8 +2,9 @@
 # A/B of compile-time kernel variants of the decode-attention kernels, in one device call.
 #   here (nvcc, node_modules):  sh bench/ab-variants.sh build
 #       builds build/ab/<variant>.node for sm_90 (KVQ_NVCC_FLAGS per variant), packs them into
-#       build/ab.tar.xz (~0.6 MB each) and bundles bench/dist; then rebuild the default addon with
-#       `node scripts/build-native.mjs --force`.
+#       build/ab.tar.xz (~0.8 MB each) and bundles bench/dist; then rebuild the default addon with
+#       `node scripts/build-native.mjs --force`. KVQ_AB_BASE_REV=<git rev> adds that revision's code,
+#       unflagged, as the first variant "base" (built in a temporary git worktree).
 #   device (carry .device, packages/kernels-cuda/build/ab.tar.xz, packages/kernels-cuda/bench/dist):
 #       . .device/setup.sh; sh packages/kernels-cuda/bench/ab-variants.sh run "$OUT"
 #       GPU tests of each variant, PyTorch's SDPA, then the attention bench of each variant (both
@@ -27,15 +28,27 @@ cd "$here"
 case "$1" in
 build)
   rm -rf build/ab && mkdir -p build/ab
+  # KVQ_AB_BASE_REV=<git revision>: that revision's addon too, as variant "base" (built in a worktree)
+  if [ -n "${KVQ_AB_BASE_REV:-}" ]; then
+    wt=$(mktemp -d) && git worktree add -q --detach "$wt" "$KVQ_AB_BASE_REV"
+    ln -s "$here/node_modules" "$wt/packages/kernels-cuda/node_modules"
+    (cd "$wt/packages/kernels-cuda" && KVQ_CUDA_ARCHS=90 node scripts/build-native.mjs --force) > build/ab/base.log 2>&1 ||
+      { tail -20 build/ab/base.log; git worktree remove --force "$wt"; exit 1; }
+    cp "$wt/packages/kernels-cuda/build/Release/kvq_cuda.node" build/ab/base.node
+    git worktree remove --force "$wt"
+    echo base > build/ab/order.txt
+    echo "built base ($KVQ_AB_BASE_REV)"
+  fi
   echo "$VARIANTS" | tr ';' '\n' | while IFS= read -r v; do
     [ -n "$v" ] || continue
     name=${v%%:*}
     KVQ_NVCC_FLAGS="${v#*:}" KVQ_CUDA_ARCHS=90 node scripts/build-native.mjs --force > build/ab/$name.log 2>&1 ||
       { tail -20 build/ab/$name.log; exit 1; }
     cp build/Release/kvq_cuda.node build/ab/$name.node
+    echo "$name" >> build/ab/order.txt
     echo "built $name (${v#*:})"
   done
-  (cd build/ab && tar -cJf ../ab.tar.xz ./*.node)
+  (cd build/ab && tar -cJf ../ab.tar.xz ./*.node order.txt)
   node bench/build.mjs
   ls -la build/ab.tar.xz
   ;;
@@ -45,7 +58,9 @@ run)
   # only a few files per call)
   R=/tmp/kvq-ab-out && rm -rf $R && mkdir -p $R
   A=/tmp/kvq-ab && rm -rf $A && mkdir -p $A && tar -xJf build/ab.tar.xz -C $A
-  names=$(echo "$VARIANTS" | tr ';' '\n' | sed 's/:.*//' | grep .)
+  # the variants built (order.txt), or those named in KVQ_AB_VARIANTS
+  if [ -z "${KVQ_AB_VARIANTS:-}" ] && [ -f $A/order.txt ]; then names=$(cat $A/order.txt); else
+    names=$(echo "$VARIANTS" | tr ';' '\n' | sed 's/:.*//' | grep .); fi
   first=$(echo "$names" | head -1)
   formats=${KVQ_AB_FORMATS:-fp16,kivi-2,kivi-2/g128,k4v2/g128,aqua-2.5 pages,kvq-2 K2/V2 pages}
   sweepFormats=${KVQ_AB_SWEEP_FORMATS:-kivi-2,kivi-2/g128,aqua-2.5 pages}
