@@ -40,6 +40,9 @@ using namespace kvq;
 #ifndef KVQ_HIGGS_MIN_BLOCKS
 #define KVQ_HIGGS_MIN_BLOCKS 2  // blocks per SM the register allocation aims for
 #endif
+#ifndef KVQ_HIGGS_HP_MIN_BLOCKS
+#define KVQ_HIGGS_HP_MIN_BLOCKS KVQ_HIGGS_MIN_BLOCKS  // the same for the head-pair kernels (G ≤ 4)
+#endif
 #ifndef KVQ_HIGGS_EARLY
 #define KVQ_HIGGS_EARLY 1  // issue the first chunk's copies before the query rotation (0: after it, for A/B runs)
 #endif
@@ -118,7 +121,7 @@ struct HStage {
 // it is (no transposition of value pairs), no MMA column is padding for G = 4, the online softmax runs
 // once per (token, head) and the accumulator is half as large. HP = false: the layout above (G ≤ 8).
 template <int CBK, int CBV, bool HP>
-__global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
+__global__ void __launch_bounds__(128, HP ? KVQ_HIGGS_HP_MIN_BLOCKS : KVQ_HIGGS_MIN_BLOCKS)
     k_decode_higgs_mma(const uint16_t* q, const uint8_t* pool, const int* pageTable, const int* lens, float* partial,
                        int G, int Hq, int Hkv, int maxPages, int P, int splitPages, int maxSplits, float scaleLog2,
                        size_t keyBytes, size_t pageBytes, const float2* lutKg, const float2* lutVg,

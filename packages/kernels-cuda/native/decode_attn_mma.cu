@@ -37,8 +37,16 @@ using namespace kvq;
 #ifndef KVQ_MMA_MIN_BLOCKS
 #define KVQ_MMA_MIN_BLOCKS 2  // blocks per SM the register allocation aims for (VF kernels: 3, see below)
 #endif
+// The same for the VF kernels: 2-bit keys and values in the head-pair layout (kivi-2/g128) at 4 blocks
+// (at most 128 registers, no spills on sm_90; the other VF kernels would spill there), the others at 3.
+// 2026-12-07 A/B on an H100 (bench/results/h100-2026-12-07-ab2-*), B=16: 4 blocks for every VF kernel
+// took kivi-2/g128 0.1790 -> 0.1741 ms at 32k and 0.6549 -> 0.6278 ms at 128k, but k4v2/g128 0.2114 ->
+// 0.2221 and 0.8010 -> 0.8572 ms.
+#ifndef KVQ_MMA_VF2_MIN_BLOCKS
+#define KVQ_MMA_VF2_MIN_BLOCKS 4
+#endif
 #ifndef KVQ_MMA_VF_MIN_BLOCKS
-#define KVQ_MMA_VF_MIN_BLOCKS 3  // the same for the VF kernels (A/B runs: 4, at most 128 registers)
+#define KVQ_MMA_VF_MIN_BLOCKS 3
 #endif
 
 // Two b-bit codes at bit positions s and s + 16 of w, as fp16 bit patterns. s is a constant once the
@@ -130,7 +138,7 @@ struct Stage {
 // groups of one chunk (kivi-2, g32) by 9% though it walks them in the same order, so it is used only where
 // a group spans several chunks.
 template <int BK, int BV, bool HP, bool VF, bool GR>
-__global__ void __launch_bounds__(128, VF ? KVQ_MMA_VF_MIN_BLOCKS : KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(const uint16_t* q, const uint8_t* pool, const int* pageTable,
+__global__ void __launch_bounds__(128, VF ? (BK == 2 && BV == 2 && HP ? KVQ_MMA_VF2_MIN_BLOCKS : KVQ_MMA_VF_MIN_BLOCKS) : KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(const uint16_t* q, const uint8_t* pool, const int* pageTable,
                                                             const int* lens, float* partial, int G, int Hq, int Hkv,
                                                             int maxPages, int P, int splitPages, int maxSplits,
                                                             float scaleLog2, int gsK, int gsV, size_t keyBytes,
@@ -224,6 +232,8 @@ __global__ void __launch_bounds__(128, VF ? KVQ_MMA_VF_MIN_BLOCKS : KVQ_MMA_MIN_
   };
 
   // the code rows of a chunk (C·bits/8 bytes apart in a page), copied with per-lane offsets computed once
+  // (4-bit keys: per piece, as before RowCopies — their kernels ran 2–3% slower with it in the 2026-12-07
+  // A/B, k4v2/g128 at B=16 32k and 128k, while the 2-bit ones ran 2–3% faster)
   RowCopies<TCH, S_::KROW> kcopy;
   RowCopies<TCH, S_::VROW> vcopy;
   kcopy.init(lane, C * BK / 8);
@@ -233,7 +243,16 @@ __global__ void __launch_bounds__(128, VF ? KVQ_MMA_VF_MIN_BLOCKS : KVQ_MMA_MIN_
     const uint8_t* pg = pool + (size_t)page_ * pageBytes;
     const int tp0 = pd.mod(t), tg = gd.div(tp0);
     uint8_t* sb = wbuf + st * S_::BYTES;
-    kcopy.issue(sb + S_::KCODE, pg + ((size_t)GK * 4 + (uint32_t)(tp0 * C + kh * D) * BK / 8));
+    if constexpr (BK == 2) {
+      kcopy.issue(sb + S_::KCODE, pg + ((size_t)GK * 4 + (uint32_t)(tp0 * C + kh * D) * BK / 8));
+    } else {
+      const uint8_t* kcodes = pg + (size_t)GK * 4 + ((size_t)tp0 * C + kh * D) * BK / 8;
+#pragma unroll
+      for (int x = lane; x < TCH * S_::KROW / 16; x += 32) {
+        const int row = x / (S_::KROW / 16), col = x % (S_::KROW / 16);
+        cp_async16(sb + S_::KCODE + row * S_::KROW + col * 16, kcodes + (size_t)row * C * BK / 8 + col * 16);
+      }
+    }
     {
       const __half* src = (const __half*)pg + (lane < 16 ? 0 : GK) + (size_t)tg * C + kh * D + 8 * (lane & 15);
       cp_async16(sb + (lane < 16 ? S_::KSC : S_::KMN) + 16 * (lane & 15), src);
