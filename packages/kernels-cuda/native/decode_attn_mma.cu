@@ -37,8 +37,9 @@ using namespace kvq;
 #ifndef KVQ_MMA_MIN_BLOCKS
 #define KVQ_MMA_MIN_BLOCKS 2  // blocks per SM the register allocation aims for (VF kernels: 3, see below)
 #endif
-// The same for the VF kernels: 2-bit keys and values in the head-pair layout (kivi-2/g128) at 4 blocks
-// (at most 128 registers, no spills on sm_90; the other VF kernels would spill there), the others at 3.
+// The same for the VF kernels: 2-bit keys and values in the head-pair layout with key groups of several
+// chunks (kivi-2/g128) at 4 blocks (at most 128 registers; no spills on sm_80–90, where the other VF
+// kernels would spill), the others at 3.
 // 2026-12-07 A/B on an H100 (bench/results/h100-2026-12-07-ab2-*), B=16: 4 blocks for every VF kernel
 // took kivi-2/g128 0.1790 -> 0.1741 ms at 32k and 0.6549 -> 0.6278 ms at 128k, but k4v2/g128 0.2114 ->
 // 0.2221 and 0.8010 -> 0.8572 ms.
@@ -138,7 +139,7 @@ struct Stage {
 // groups of one chunk (kivi-2, g32) by 9% though it walks them in the same order, so it is used only where
 // a group spans several chunks.
 template <int BK, int BV, bool HP, bool VF, bool GR>
-__global__ void __launch_bounds__(128, VF ? (BK == 2 && BV == 2 && HP ? KVQ_MMA_VF2_MIN_BLOCKS : KVQ_MMA_VF_MIN_BLOCKS) : KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(const uint16_t* q, const uint8_t* pool, const int* pageTable,
+__global__ void __launch_bounds__(128, VF ? (BK == 2 && BV == 2 && HP && GR ? KVQ_MMA_VF2_MIN_BLOCKS : KVQ_MMA_VF_MIN_BLOCKS) : KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(const uint16_t* q, const uint8_t* pool, const int* pageTable,
                                                             const int* lens, float* partial, int G, int Hq, int Hkv,
                                                             int maxPages, int P, int splitPages, int maxSplits,
                                                             float scaleLog2, int gsK, int gsV, size_t keyBytes,
