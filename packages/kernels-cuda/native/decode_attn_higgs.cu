@@ -40,8 +40,13 @@ using namespace kvq;
 #ifndef KVQ_HIGGS_MIN_BLOCKS
 #define KVQ_HIGGS_MIN_BLOCKS 2  // blocks per SM the register allocation aims for
 #endif
+// The same for the head-pair kernels (G ≤ 4): 5 (94 registers for aqua-2.5's 5/4-bit codes, 89 for
+// kvq-2's 4/4, no spills on sm_90) instead of the 4 their 117 / 105 registers allow. 2026-12-07 A/B on
+// an H100 (bench/results/h100-2026-12-07-ab3-*), B=16 128k: aqua-2.5 pages 0.6800 -> 0.6664 ms, aqua-2
+// 0.7457 -> 0.7395, kvq-2 K2/V2 0.5696 -> 0.5718, 32k and B=1 within 1%; 6 blocks (80 registers) was
+// slower for all three.
 #ifndef KVQ_HIGGS_HP_MIN_BLOCKS
-#define KVQ_HIGGS_HP_MIN_BLOCKS KVQ_HIGGS_MIN_BLOCKS  // the same for the head-pair kernels (G ≤ 4)
+#define KVQ_HIGGS_HP_MIN_BLOCKS 5
 #endif
 #ifndef KVQ_HIGGS_EARLY
 #define KVQ_HIGGS_EARLY 1  // issue the first chunk's copies before the query rotation (0: after it, for A/B runs)
