@@ -13,17 +13,17 @@
 #       the split sweep of the first variant (or of KVQ_AB_SWEEP_VARIANTS, space-separated):
 #       KVQ_AB_SWEEP=0 (off), KVQ_AB_SWEEP_FORMATS,
 #       KVQ_AB_SWEEP_BATCH (one batch size, default 1), KVQ_AB_SWEEP_SPLITS (pages per block).
-# Variants (name:nvcc flags; the first is also the one of the split sweep): the defaults; h5 / h6 the HIGGS
-# head-pair kernels (G ≤ 4) held to 5 / 6 blocks per SM (94 / 80 registers for aqua-2.5, no spills on
-# sm_90) instead of the 4 their 117 registers allow. Other flags: KVQ_HIGGS_EARLY=0 the HIGGS kernel
-# issuing its first chunk's copies after the query rotation; KVQ_MMA_VF2_MIN_BLOCKS / KVQ_MMA_VF_MIN_BLOCKS
-# the blocks per SM of the uniform kernels with one value scale per token and head;
+# Variants (name:nvcc flags; the first is also the one of the split sweep): the defaults; h4 the HIGGS
+# head-pair kernels at 4 blocks per SM (as their registers allow without a bound) instead of 5; vf3 no
+# 4-blocks-per-SM build of kivi-2/g128's kernel for large grids (KVQ_MMA_WIDE_MIN_BLOCKS=3: the same
+# bound as the one for small grids). Other flags: KVQ_HIGGS_EARLY=0 the HIGGS kernel issuing its first
+# chunk's copies after the query rotation;
 # KVQ_PDL=0 a plain launch of the split combine instead of a programmatic dependent one; KVQ_STAGES the
 # cp.async chunk stages per warp. The first 2026-12-07 A/B (bench/results/h100-2026-12-07-ab-*) also had
 # KVQ_GROUP_RUNS=1, since then chosen at launch, and KVQ_SPLIT_COMBINE=0 (the first split combine, since
 # removed).
 set -e
-VARIANTS="${KVQ_AB_VARIANTS:-default:;h5:-DKVQ_HIGGS_HP_MIN_BLOCKS=5;h6:-DKVQ_HIGGS_HP_MIN_BLOCKS=6}"
+VARIANTS="${KVQ_AB_VARIANTS:-default:;h4:-DKVQ_HIGGS_HP_MIN_BLOCKS=4;vf3:-DKVQ_MMA_WIDE_MIN_BLOCKS=3}"
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 case "$1" in
