@@ -52,10 +52,12 @@ function attentionTable(key, title) {
   }
   console.log('');
 }
-attentionTable(
-  'ms',
-  'Decode attention, ms per call from an idle GPU (host launches included); (PyTorch ÷ kvq)',
-);
+// a run of other parts only (KVQ_BENCH_PARTS=quant,capacity) has no attention rows: no empty tables
+if (r.attention.length)
+  attentionTable(
+    'ms',
+    'Decode attention, ms per call from an idle GPU (host launches included); (PyTorch ÷ kvq)',
+  );
 if (r.attention.some((a) => a.gpuMs))
   attentionTable(
     'gpuMs',

@@ -40,4 +40,35 @@ struct ChunkPipeline {
   }
 };
 
+// A warp's copies of ROWS rows of ROW bytes each (rows `srcStride` bytes apart in global memory, packed
+// one after another in shared memory), in W-byte cp.async pieces (16 where ROW allows, else 8), consecutive
+// lanes on consecutive pieces of a row. Each lane's piece offsets (source and destination) are computed
+// once, in init(), so that issuing a chunk's copies costs one 64-bit add per piece instead of the
+// row/column arithmetic (64-bit multiplies) of every piece in every chunk.
+template <int ROWS, int ROW>
+struct RowCopies {
+  static constexpr int W = ROW % 16 == 0 ? 16 : 8;
+  static constexpr int N = ROWS * ROW / W / 32;  // pieces per lane
+  static_assert(ROW % 8 == 0 && (ROWS * ROW) % (32 * W) == 0, "RowCopies: whole 8-byte pieces, a multiple of 32");
+  uint32_t src[N], dst[N];
+  __device__ __forceinline__ void init(int lane, uint32_t srcStride) {
+#pragma unroll
+    for (int i = 0; i < N; i++) {
+      const int x = lane + 32 * i, row = x / (ROW / W), col = x % (ROW / W);
+      src[i] = row * srcStride + col * W;
+      dst[i] = row * ROW + col * W;
+    }
+  }
+  // rows from gsrc (the first row's first byte) into sdst
+  __device__ __forceinline__ void issue(uint8_t* sdst, const uint8_t* gsrc) const {
+#pragma unroll
+    for (int i = 0; i < N; i++) {
+      if constexpr (W == 16)
+        cp_async16(sdst + dst[i], gsrc + src[i]);
+      else
+        cp_async8(sdst + dst[i], gsrc + src[i]);
+    }
+  }
+};
+
 }  // namespace kvq

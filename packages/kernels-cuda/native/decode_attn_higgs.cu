@@ -40,6 +40,17 @@ using namespace kvq;
 #ifndef KVQ_HIGGS_MIN_BLOCKS
 #define KVQ_HIGGS_MIN_BLOCKS 2  // blocks per SM the register allocation aims for
 #endif
+// The same for the head-pair kernels (G ≤ 4): 5 (94 registers for aqua-2.5's 5/4-bit codes, 89 for
+// kvq-2's 4/4, no spills on sm_90) instead of the 4 their 117 / 105 registers allow. 2026-12-07 A/B on
+// an H100 (bench/results/h100-2026-12-07-ab3-*), B=16 128k: aqua-2.5 pages 0.6800 -> 0.6664 ms, aqua-2
+// 0.7457 -> 0.7395, kvq-2 K2/V2 0.5696 -> 0.5718, 32k and B=1 within 1%; 6 blocks (80 registers) was
+// slower for all three.
+#ifndef KVQ_HIGGS_HP_MIN_BLOCKS
+#define KVQ_HIGGS_HP_MIN_BLOCKS 5
+#endif
+#ifndef KVQ_HIGGS_EARLY
+#define KVQ_HIGGS_EARLY 1  // issue the first chunk's copies before the query rotation (0: after it, for A/B runs)
+#endif
 
 namespace {
 
@@ -115,7 +126,7 @@ struct HStage {
 // it is (no transposition of value pairs), no MMA column is padding for G = 4, the online softmax runs
 // once per (token, head) and the accumulator is half as large. HP = false: the layout above (G ≤ 8).
 template <int CBK, int CBV, bool HP>
-__global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
+__global__ void __launch_bounds__(128, HP ? KVQ_HIGGS_HP_MIN_BLOCKS : KVQ_HIGGS_MIN_BLOCKS)
     k_decode_higgs_mma(const uint16_t* q, const uint8_t* pool, const int* pageTable, const int* lens, float* partial,
                        int G, int Hq, int Hkv, int maxPages, int P, int splitPages, int maxSplits, float scaleLog2,
                        size_t keyBytes, size_t pageBytes, const float2* lutKg, const float2* lutVg,
@@ -142,6 +153,35 @@ __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
   uint32_t* const lutK = lut;
   uint32_t* const lutV = lut + (1 << CBK);
 
+  uint8_t* const wbuf = smem + warp * SB;
+  const int stride = NWARP * TCH;
+  const uint32_t rowK = Hkv * S_::KROW, rowV = Hkv * S_::VROW;  // bytes per token of a block's codes
+  RowCopies<TCH, S_::KROW> kcopy;
+  RowCopies<TCH, S_::VROW> vcopy;
+  kcopy.init(lane, rowK);
+  vcopy.init(lane, rowV);
+
+  auto issue = [&](int t, int page_, int st) {
+    const uint8_t* pg = pool + (size_t)page_ * pageBytes;
+    const int tp0 = pd.mod(t);
+    uint8_t* sb = wbuf + st * S_::BYTES;
+    kcopy.issue(sb + S_::KCODE, pg + (KS + tp0 * rowK + kh * S_::KROW));
+    vcopy.issue(sb + S_::VCODE, pg + (keyBytes + KS + tp0 * rowV + kh * S_::VROW));
+    // scales: token lane, head kh → fp16 index (tp0 + lane)·Hkv + kh; copy the aligned 4-byte pair
+    const int si = ((tp0 + lane) * Hkv + kh) & ~1;
+    cp_async4(sb + S_::KSC + 4 * lane, (const uint16_t*)pg + si);
+    cp_async4(sb + S_::VSC + 4 * lane, (const uint16_t*)(pg + keyBytes) + si);
+  };
+
+  const int first = start + warp * TCH;
+  auto next = [&](int t) { return t + stride; };
+  int st = 0;
+  const int* const pageRow = pageTable + (size_t)b * maxPages;
+  ChunkPipeline<STAGES> pipe;  // STAGES − 1 chunks in flight ahead of chunk t0
+  // the first chunk's copies go out before the query is rotated, so that their latency overlaps the
+  // rotation's barriers instead of following them
+  if (KVQ_HIGGS_EARLY) pipe.start(first, end, pageRow, pd, issue, next);
+
   // rotate the block's query heads: q̃ = H·(signs_K ⊙ q), orthonormal, in shared memory
   for (int x = threadIdx.x; x < G * D; x += blockDim.x) {
     const int h = x / D, d = x % D;
@@ -160,6 +200,8 @@ __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
     }
     __syncthreads();
   }
+  if (!KVQ_HIGGS_EARLY) pipe.start(first, end, pageRow, pd, issue, next);
+
   const float norm = rsqrtf((float)D);
   uint32_t qp[16];  // pairs 16r + j of the head of MMA column g, fp16
   const int hq = HP ? g >> 1 : g;
@@ -179,54 +221,6 @@ __global__ void __launch_bounds__(128, KVQ_HIGGS_MIN_BLOCKS)
   // HP: B of P·V for lane (g, r) is (p, 0) for j' = g & 1 = 0, (0, p) for 1: byte selectors of the low/high half
   const uint32_t selLo = (g & 1) ? 0x1054u : 0x5410u, selHi = (g & 1) ? 0x3254u : 0x5432u;
 
-  uint8_t* const wbuf = smem + warp * SB;
-  const int stride = NWARP * TCH;
-  const size_t rowK = (size_t)Hkv * S_::KROW, rowV = (size_t)Hkv * S_::VROW;  // bytes per token of a block
-
-  auto issue = [&](int t, int page_, int st) {
-    const uint8_t* pg = pool + (size_t)page_ * pageBytes;
-    const int tp0 = pd.mod(t);
-    uint8_t* sb = wbuf + st * S_::BYTES;
-    const uint8_t* kc = pg + KS + (size_t)tp0 * rowK + (size_t)kh * S_::KROW;
-    const uint8_t* vc = pg + keyBytes + KS + (size_t)tp0 * rowV + (size_t)kh * S_::VROW;
-    if constexpr (S_::KROW % 16 == 0) {
-#pragma unroll
-      for (int x = lane; x < TCH * S_::KROW / 16; x += 32) {
-        const int row = x / (S_::KROW / 16), col = x % (S_::KROW / 16);
-        cp_async16(sb + S_::KCODE + row * S_::KROW + col * 16, kc + row * rowK + col * 16);
-      }
-    } else {
-#pragma unroll
-      for (int x = lane; x < TCH * S_::KROW / 8; x += 32) {
-        const int row = x / (S_::KROW / 8), col = x % (S_::KROW / 8);
-        cp_async8(sb + S_::KCODE + row * S_::KROW + col * 8, kc + row * rowK + col * 8);
-      }
-    }
-    if constexpr (S_::VROW % 16 == 0) {
-#pragma unroll
-      for (int x = lane; x < TCH * S_::VROW / 16; x += 32) {
-        const int row = x / (S_::VROW / 16), col = x % (S_::VROW / 16);
-        cp_async16(sb + S_::VCODE + row * S_::VROW + col * 16, vc + row * rowV + col * 16);
-      }
-    } else {
-#pragma unroll
-      for (int x = lane; x < TCH * S_::VROW / 8; x += 32) {
-        const int row = x / (S_::VROW / 8), col = x % (S_::VROW / 8);
-        cp_async8(sb + S_::VCODE + row * S_::VROW + col * 8, vc + row * rowV + col * 8);
-      }
-    }
-    // scales: token lane, head kh → fp16 index (tp0 + lane)·Hkv + kh; copy the aligned 4-byte pair
-    const int si = ((tp0 + lane) * Hkv + kh) & ~1;
-    cp_async4(sb + S_::KSC + 4 * lane, (const uint16_t*)pg + si);
-    cp_async4(sb + S_::VSC + 4 * lane, (const uint16_t*)(pg + keyBytes) + si);
-  };
-
-  const int first = start + warp * TCH;
-  auto next = [&](int t) { return t + stride; };
-  int st = 0;
-  const int* const pageRow = pageTable + (size_t)b * maxPages;
-  ChunkPipeline<STAGES> pipe;  // STAGES − 1 chunks in flight ahead of chunk t0
-  pipe.start(first, end, pageRow, pd, issue, next);
   for (int t0 = first; t0 < end; t0 += stride) {
     pipe.step(end, pageRow, pd, issue, next);
     cp_async_wait<STAGES - 1>();

@@ -37,6 +37,19 @@ using namespace kvq;
 #ifndef KVQ_MMA_MIN_BLOCKS
 #define KVQ_MMA_MIN_BLOCKS 2  // blocks per SM the register allocation aims for (VF kernels: 3, see below)
 #endif
+// The same for the VF kernels (3), and for WIDE, a second build of the kivi-2/g128 one (2-bit keys and
+// values, head pairs, key groups of several chunks) held to 4 blocks per SM (at most 128 registers; no
+// spills on sm_80–90), launched where the grid has more than 3 blocks per SM. 2026-12-07 A/Bs on an H100
+// (bench/results/h100-2026-12-07-ab2-*, -ab3-*): 4 blocks per SM took kivi-2/g128 at B=16 from 0.1850 to
+// 0.1770 ms at 32k and 0.6727 to 0.6377 ms at 128k, but at B=1 (256 blocks) from 0.0259 to 0.0269 ms at
+// 32k and 0.0623 to 0.0659 ms at 128k; for every VF kernel it also slowed k4v2/g128 (0.2114 -> 0.2221 ms
+// at B=16 32k), and the other VF kernels would spill at 128 registers.
+#ifndef KVQ_MMA_VF_MIN_BLOCKS
+#define KVQ_MMA_VF_MIN_BLOCKS 3
+#endif
+#ifndef KVQ_MMA_WIDE_MIN_BLOCKS
+#define KVQ_MMA_WIDE_MIN_BLOCKS 4
+#endif
 
 // Two b-bit codes at bit positions s and s + 16 of w, as fp16 bit patterns. s is a constant once the
 // loops are unrolled. Codes that lie in the fp16 mantissa (s + B ≤ 10) need no shift: with the biased
@@ -126,8 +139,8 @@ struct Stage {
 // bench/results/h100-2026-12-07-ab-*), it took kivi-2/g128 at 16 × 32k from 0.196 to 0.187 ms, and slowed
 // groups of one chunk (kivi-2, g32) by 9% though it walks them in the same order, so it is used only where
 // a group spans several chunks.
-template <int BK, int BV, bool HP, bool VF, bool GR>
-__global__ void __launch_bounds__(128, VF ? 3 : KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(const uint16_t* q, const uint8_t* pool, const int* pageTable,
+template <int BK, int BV, bool HP, bool VF, bool GR, bool WIDE = false>
+__global__ void __launch_bounds__(128, WIDE ? KVQ_MMA_WIDE_MIN_BLOCKS : VF ? KVQ_MMA_VF_MIN_BLOCKS : KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(const uint16_t* q, const uint8_t* pool, const int* pageTable,
                                                             const int* lens, float* partial, int G, int Hq, int Hkv,
                                                             int maxPages, int P, int splitPages, int maxSplits,
                                                             float scaleLog2, int gsK, int gsV, size_t keyBytes,
@@ -220,27 +233,43 @@ __global__ void __launch_bounds__(128, VF ? 3 : KVQ_MMA_MIN_BLOCKS) k_decode_uni
     pm = fmaf(p, mn, pm);
   };
 
+  // the code rows of a chunk (C·bits/8 bytes apart in a page), copied with per-lane offsets computed once
+  // (kernels with 4-bit keys: per piece, as before RowCopies — they ran 2–3% slower with it at B=16 128k in
+  // the 2026-12-07 A/Bs, k4v2 and k4v2/g128, while those with 2-bit keys ran 2–5% faster)
+  constexpr bool ROWCOPIES = BK == 2;
+  RowCopies<TCH, S_::KROW> kcopy;
+  RowCopies<TCH, S_::VROW> vcopy;
+  kcopy.init(lane, C * BK / 8);
+  vcopy.init(lane, C * BV / 8);
   // issue the copies of the chunk at t into stage st (page index pg_)
   auto issue = [&](int t, int page_, int st) {
     const uint8_t* pg = pool + (size_t)page_ * pageBytes;
     const int tp0 = pd.mod(t), tg = gd.div(tp0);
     uint8_t* sb = wbuf + st * S_::BYTES;
-    const uint8_t* kcodes = pg + (size_t)GK * 4 + ((size_t)tp0 * C + kh * D) * BK / 8;
+    if constexpr (ROWCOPIES) {
+      kcopy.issue(sb + S_::KCODE, pg + ((size_t)GK * 4 + (uint32_t)(tp0 * C + kh * D) * BK / 8));
+    } else {
+      const uint8_t* kcodes = pg + (size_t)GK * 4 + ((size_t)tp0 * C + kh * D) * BK / 8;
 #pragma unroll
-    for (int x = lane; x < TCH * S_::KROW / 16; x += 32) {
-      const int row = x / (S_::KROW / 16), col = x % (S_::KROW / 16);
-      cp_async16(sb + S_::KCODE + row * S_::KROW + col * 16, kcodes + (size_t)row * C * BK / 8 + col * 16);
+      for (int x = lane; x < TCH * S_::KROW / 16; x += 32) {
+        const int row = x / (S_::KROW / 16), col = x % (S_::KROW / 16);
+        cp_async16(sb + S_::KCODE + row * S_::KROW + col * 16, kcodes + (size_t)row * C * BK / 8 + col * 16);
+      }
     }
     {
       const __half* src = (const __half*)pg + (lane < 16 ? 0 : GK) + (size_t)tg * C + kh * D + 8 * (lane & 15);
       cp_async16(sb + (lane < 16 ? S_::KSC : S_::KMN) + 16 * (lane & 15), src);
     }
     const uint8_t* vblk = pg + keyBytes;
-    const uint8_t* vcodes = vblk + (size_t)GV * 4 + ((size_t)tp0 * C + kh * D) * BV / 8;
+    if constexpr (ROWCOPIES) {
+      vcopy.issue(sb + S_::VCODE, vblk + ((size_t)GV * 4 + (uint32_t)(tp0 * C + kh * D) * BV / 8));
+    } else {
+      const uint8_t* vcodes = vblk + (size_t)GV * 4 + ((size_t)tp0 * C + kh * D) * BV / 8;
 #pragma unroll
-    for (int x = lane; x < TCH * S_::VROW / 16; x += 32) {
-      const int row = x / (S_::VROW / 16), col = x % (S_::VROW / 16);
-      cp_async16(sb + S_::VCODE + row * S_::VROW + col * 16, vcodes + (size_t)row * C * BV / 8 + col * 16);
+      for (int x = lane; x < TCH * S_::VROW / 16; x += 32) {
+        const int row = x / (S_::VROW / 16), col = x % (S_::VROW / 16);
+        cp_async16(sb + S_::VCODE + row * S_::VROW + col * 16, vcodes + (size_t)row * C * BV / 8 + col * 16);
+      }
     }
     const __half* vsc = (const __half*)vblk;
     for (int x = lane; x < (2 * TCH) << wsh; x += 32) {
@@ -627,9 +656,15 @@ extern "C" int kvq_launch_decode_uniform_mma(const uint16_t* q, const uint8_t* p
   dim3 grid(maxSplits * Hkv, 1, B);  // KV heads fastest: see the kernel
   const bool vf = gsV % D == 0;      // one value scale per token and head: folded into P
   const bool gr = gsK > TCH;         // key groups of several chunks: walked whole by one warp
+  int dev = 0, sms = 0;
+  KVQ_CUDA_TRY(cudaGetDevice(&dev));
+  KVQ_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+  const bool wide = (long long)grid.x * B > 3LL * sms;  // more blocks than the 3-per-SM builds hold at once
 #define KVQ_M(BK_, BV_)                                                                                         \
   if (bitsK == BK_ && bitsV == BV_) {                                                                            \
-    auto k_ = gr ? (G <= 4 ? (vf ? k_decode_uniform_mma<BK_, BV_, true, true, true> : k_decode_uniform_mma<BK_, BV_, true, false, true>) \
+    auto k_ = gr ? (G <= 4 ? (vf ? (BK_ == 2 && BV_ == 2 && wide ? k_decode_uniform_mma<BK_, BV_, true, true, true, BK_ == 2 && BV_ == 2> \
+                                                               : k_decode_uniform_mma<BK_, BV_, true, true, true>) \
+                                  : k_decode_uniform_mma<BK_, BV_, true, false, true>) \
                            : (vf ? k_decode_uniform_mma<BK_, BV_, false, true, true> : k_decode_uniform_mma<BK_, BV_, false, false, true>)) \
                  : (G <= 4 ? (vf ? k_decode_uniform_mma<BK_, BV_, true, true, false> : k_decode_uniform_mma<BK_, BV_, true, false, false>) \
                            : (vf ? k_decode_uniform_mma<BK_, BV_, false, true, false> : k_decode_uniform_mma<BK_, BV_, false, false, false>)); \

@@ -146,7 +146,10 @@ export class PagedKVPool implements Disposable {
  * most 16 pages (split sweep of bench/run.ts on an H100: at B=1, 32k, 8 pages per block ran 0.081 ms
  * vs 0.109 ms at 2). The tensor-core kernel (pass `format` of a uniform layout) amortises its
  * per-block set-up and merge over longer runs: one wave of 2 blocks per SM (its register use allows
- * 2), 4 to 32 pages (sweep: B=1 32k best at 8, B=1 128k at 32, B=16 32k at 32).
+ * 2), 4 to 32 pages (sweep: B=1 32k best at 8, B=1 128k at 32, B=16 32k at 32). HIGGS pages go to
+ * 64: in the 2026-12-07 sweep at B=16 (bench/results/h100-2026-12-07-ab2-sweep-*.txt, two builds each)
+ * 64 pages per block beat 32 in all 8 pairs of runs of aqua-2.5 and kvq-2 K2/V2 at 32k and 128k, by
+ * 0.4–1.4%, as in the 2026-12-06 sweep; 128 was slower.
  */
 export function defaultSplitPages(
   batch: number,
@@ -157,7 +160,8 @@ export function defaultSplitPages(
 ): number {
   if (format) {
     const perSplit = Math.ceil((batch * kvHeads * maxPages) / (2 * multiProcessors));
-    return Math.max(1, Math.min(maxPages, 32, Math.max(4, perSplit)));
+    const cap = format.kind === 'higgs' ? 64 : 32;
+    return Math.max(1, Math.min(maxPages, cap, Math.max(4, perSplit)));
   }
   const perSplit = Math.ceil((batch * kvHeads * maxPages) / (2 * multiProcessors));
   return Math.max(1, Math.min(maxPages, 16, perSplit));
