@@ -14,6 +14,7 @@ import {
   PagedKVPool,
   type PagedLayout,
   decodeAttention,
+  defaultSplitPages,
   higgsAttentionUnsupported,
   partialBytes,
   tensorCoreApplies,
@@ -130,6 +131,24 @@ describe('HIGGS pages', () => {
     expect(tensorCoreApplies(L({ kind: 'higgs', keys: spec(2.5, 2), values: spec(2, 2) }, 64), 16)).toBe(
       false,
     );
+  });
+});
+
+describe('defaultSplitPages', () => {
+  const higgs = {
+    kind: 'higgs',
+    keys: { kind: 'higgs', bits: 2.5, dim: 2, block: 128, seed: 1 },
+    values: { kind: 'higgs', bits: 2, dim: 2, block: 128, seed: 1 },
+  } as const;
+  it('spreads small batches over about 2 blocks per SM and caps long runs by kernel', () => {
+    // Llama-3.1-8B: 8 KV heads, pages of 128 tokens, 132 SMs
+    expect(defaultSplitPages(1, 8, 256, 132, u(2, 128, 2, 128))).toBe(8); // B=1, 32k
+    expect(defaultSplitPages(1, 8, 1024, 132, higgs)).toBe(32); // B=1, 128k
+    expect(defaultSplitPages(16, 8, 256, 132, u(2, 128, 2, 128))).toBe(32); // uniform cap
+    expect(defaultSplitPages(16, 8, 256, 132, higgs)).toBe(64); // HIGGS cap
+    expect(defaultSplitPages(16, 8, 32, 132, higgs)).toBe(16); // B=16, 4k
+    expect(defaultSplitPages(1, 1, 2, 132, higgs)).toBe(2); // never more than the pages
+    expect(defaultSplitPages(64, 8, 2048, 132)).toBe(16); // fp16 / scalar kernels
   });
 });
 
