@@ -117,7 +117,6 @@ __device__ __forceinline__ void key_pair_dims(int p, int& lo, int& hi) {
   hi = lo + per;
 }
 
-
 // One warp's staging buffer for a 32-token chunk of one KV head (bytes): key codes [32][KROW], key
 // scales and mins [128] fp16 each, value codes [32][VROW], value scales and mins [32][VSLOT].
 template <int BK, int BV>
@@ -656,13 +655,19 @@ extern "C" int kvq_launch_decode_uniform_mma(const uint16_t* q, const uint8_t* p
   dim3 grid(maxSplits * Hkv, 1, B);  // KV heads fastest: see the kernel
   const bool vf = gsV % D == 0;      // one value scale per token and head: folded into P
   const bool gr = gsK > TCH;         // key groups of several chunks: walked whole by one warp
-  int dev = 0, sms = 0;
-  KVQ_CUDA_TRY(cudaGetDevice(&dev));
-  KVQ_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-  const bool wide = (long long)grid.x * B > 3LL * sms;  // more blocks than the 3-per-SM builds hold at once
+  // the kivi-2/g128 kernel (2-bit keys and values, head pairs, key-group runs, folded value scales) has a
+  // 4-blocks-per-SM build for grids of more blocks than the 3-per-SM one holds at once; only its launches
+  // ask for the SM count
+  bool wide = false;
+  if (bitsK == 2 && bitsV == 2 && G <= 4 && vf && gr) {
+    int dev = 0, sms = 0;
+    KVQ_CUDA_TRY(cudaGetDevice(&dev));
+    KVQ_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+    wide = (long long)grid.x * B > 3LL * sms;
+  }
 #define KVQ_M(BK_, BV_)                                                                                         \
   if (bitsK == BK_ && bitsV == BV_) {                                                                            \
-    auto k_ = gr ? (G <= 4 ? (vf ? (BK_ == 2 && BV_ == 2 && wide ? k_decode_uniform_mma<BK_, BV_, true, true, true, BK_ == 2 && BV_ == 2> \
+    auto k_ = gr ? (G <= 4 ? (vf ? (wide ? k_decode_uniform_mma<BK_, BV_, true, true, true, BK_ == 2 && BV_ == 2> \
                                                                : k_decode_uniform_mma<BK_, BV_, true, true, true>) \
                                   : k_decode_uniform_mma<BK_, BV_, true, false, true>) \
                            : (vf ? k_decode_uniform_mma<BK_, BV_, false, true, true> : k_decode_uniform_mma<BK_, BV_, false, false, true>)) \

@@ -147,9 +147,9 @@ export class PagedKVPool implements Disposable {
  * vs 0.109 ms at 2). The tensor-core kernel (pass `format` of a uniform layout) amortises its
  * per-block set-up and merge over longer runs: one wave of 2 blocks per SM (its register use allows
  * 2), 4 to 32 pages (sweep: B=1 32k best at 8, B=1 128k at 32, B=16 32k at 32). HIGGS pages go to
- * 64: in the 2026-12-07 sweep at B=16 (bench/results/h100-2026-12-07-ab2-sweep-*.txt, two builds each)
- * 64 pages per block beat 32 in all 8 pairs of runs of aqua-2.5 and kvq-2 K2/V2 at 32k and 128k, by
- * 0.4–1.4%, as in the 2026-12-06 sweep; 128 was slower.
+ * 64: in the 2026-12-07 sweeps at B=16 (bench/results/h100-2026-12-07-ab{2,3}-sweep-*.txt, five builds)
+ * 64 pages per block beat 32 in 19 of 20 pairs of runs of aqua-2.5 and kvq-2 K2/V2 at 32k and 128k, by
+ * up to 3%, as in the 2026-12-06 sweep; 128 was slower.
  */
 export function defaultSplitPages(
   batch: number,
