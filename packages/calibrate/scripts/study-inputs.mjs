@@ -1,4 +1,5 @@
-// The inputs every calibration study script shares: its command line (--windows, --tokens, --json),
+// The inputs every calibration study script shares: its command line (--windows, --tokens, --json,
+// and a script's own `options` for node:util parseArgs),
 // kvq-ref-35M (or $KVQ_MODEL), the WikiText-2 evaluation windows (1024 tokens, non-overlapping) and
 // the calibration tokens (tokens 4096.. of War and Peace), recorded as K/V of every layer.
 import { readFile } from 'node:fs/promises';
@@ -15,15 +16,17 @@ import {
 import { dataDir, defaultModelPath } from '@kvq/decoder/node';
 
 /**
- * Parses the command line (defaults: 8 windows, `defaultTokens` calibration tokens), loads the model,
- * tokenizes both texts and records the calibration K/V. `onRecord(tokens)` is called before recording.
+ * Parses the command line (defaults: 8 windows, `defaultTokens` calibration tokens; `options`: the
+ * script's own parseArgs options), loads the model, tokenizes both texts and records the calibration
+ * K/V. `onRecord(tokens)` is called before recording.
  */
-export async function loadStudyInputs({ defaultTokens, onRecord } = {}) {
+export async function loadStudyInputs({ defaultTokens, onRecord, options } = {}) {
   const { values: args } = parseArgs({
     options: {
       windows: { type: 'string', default: '8' },
       tokens: { type: 'string', default: String(defaultTokens ?? 12288) },
       json: { type: 'string' },
+      ...options,
     },
   });
   const file = await readGgufFile(defaultModelPath());
