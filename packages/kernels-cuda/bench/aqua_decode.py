@@ -11,13 +11,19 @@
 #             reusing layer l-1's reconstruction kept in an fp16 scratch), then SDPA. The residuals
 #             are read as fp16 here, which is a LOWER bound on the naive cost (a real one also
 #             unpacks 2-bit codes).
-#   folded-A  exact algebra instead of reconstruction: q·K_l = (Wk_l q)·K_{l-1} + q·Rk_l, applied
+#   folded-A  algebra instead of reconstruction: q·K_l = (Wk_l q)·K_{l-1} + q·Rk_l, applied
 #             recursively down to an anchor layer (stored without prediction every A layers), so
 #             layer l's scores are sum_j q~_j · R_j over the residual layers j back to the anchor,
 #             and its output is a sum of p-weighted residual sums mapped by small C x C matrices.
 #             No per-token GEMM; per hop it reads one layer's residuals once. In this prototype
 #             the residuals are fp16 (torch.bmm), i.e. 16/2.25 ~ 7x the bytes a fused kernel over
 #             2.25-bit codes would read; the table prints those bytes beside the time.
+#             NOT EXACT FOR KEYS (found 2026-12-07): AQUA-KV's key adapters act on pre-RoPE keys and
+#             the scores on RoPE_t(K_l[t]); q·RoPE_t(K_{l-1}[t]·W) = (W·RoPE_t⁻¹(q))·K_{l-1}[t] needs a
+#             query rotated per token unless W commutes with every RoPE rotation. The value fold is
+#             exact (values carry no RoPE); the CUDA kernel decodeAttentionValueChain implements it,
+#             with keys stored without prediction (bench/run.ts part "aqua-step"). The folded rows
+#             here time the operation count of the key fold, not a correct decode step.
 # Writes JSON to argv[1]; prints a table last.
 import json, sys, time
 import torch

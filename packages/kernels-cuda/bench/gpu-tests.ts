@@ -5,6 +5,7 @@ import '../test/memory.test.js';
 import '../test/decode-attention.test.js';
 import '../test/grid-quantizers.test.js';
 import '../test/aqua-predictor.test.js';
+import '../test/value-chain.test.js';
 import { writeFileSync } from 'node:fs';
 import { runAll } from './vitest-shim.js';
 

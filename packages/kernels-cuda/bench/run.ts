@@ -4,14 +4,18 @@
 // Usage: node bench/dist/run.mjs [torch.json] [out.json]
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { type HiggsSpec, SeededRandom, float32ToFloat16Bits, getPreset, layerQuantizers } from '@kvq/core';
+import { higgsSigns } from '../src/higgs-pages.js';
 import {
   DeviceBuffer,
   type PageFormat,
   PagedKVPool,
   type PagedLayout,
+  ValueChainMaps,
   decodeAttention,
+  decodeAttentionValueChain,
   defaultSplitPages,
   deviceMemory,
+  foldValueChain,
   pageBytes,
   partialBytes,
   requireCuda,
@@ -238,6 +242,144 @@ for (const [name, format, kernel] of formats.filter(([n]) => sweepFormats.includ
       for (const sp of sweepSplits) measure(name, format, kernel, B, ctx, sweep, sp);
 results.splitSweep = sweep;
 
+// 4. AQUA-KV's decode step over 32 layers with values predicted per KV head from the previous layer's
+// values, folded into attention (decodeAttentionValueChain), anchors (layers stored without prediction)
+// every A layers: layer l reads its own key codes and the value residual codes of layers l … its anchor.
+// 32 real pools of aqua-2.5 pages (the same widths for anchors and predicted layers); random predictors
+// (the time does not depend on their values). Baselines in the same run: kvq fp16 and aqua-2.5 pages
+// without prediction (A = 1), each 32 launches, and PyTorch's SDPA × 32 (torch.json).
+const aquaStep: Record<string, unknown>[] = [];
+if (parts.includes('aqua-step')) {
+  const format = higgsPages('aqua-2.5', 1);
+  if (format.kind !== 'higgs') throw new Error('aqua-2.5 pages are HIGGS');
+  const layout: PagedLayout = { format, pageTokens: P, kvHeads: HKV, headDim: 128 };
+  const L = 32;
+  const foldedFor = (nv: number) => {
+    const preds = Array.from({ length: nv - 1 }, () => ({
+      weight: Float32Array.from(rng.normalArray(HKV * 128 * 128), (x) => (0.5 * x) / Math.sqrt(128)),
+      bias: Float32Array.from(rng.normalArray(HKV * 128), (x) => 0.1 * x),
+    }));
+    return new ValueChainMaps(foldValueChain(preds, HKV, higgsSigns(format.values)));
+  };
+  const mapsByNv = new Map<number, ValueChainMaps>([2, 3, 4].map((nv) => [nv, foldedFor(nv)]));
+  for (const [B, ctx] of [
+    [1, 32768],
+    [16, 32768],
+  ] as const) {
+    const pagesPerSeq = ctx / P;
+    const total = B * pagesPerSeq;
+    const pools: PagedKVPool[] = [];
+    try {
+      for (let l = 0; l < L; l++) pools.push(new PagedKVPool(layout, total));
+      const n = P * HKV * 128;
+      const templates = Math.min(16, total);
+      for (let i = 0; i < templates; i++) pools[0]!.writePage(i, rng.normalArray(n), rng.normalArray(n));
+      for (let i = templates; i < total; i++) pools[0]!.copyPage(i, i % templates);
+      for (let l = 1; l < L; l++)
+        addon.d2d(pools[l]!.buffer.ptr, pools[0]!.buffer.ptr, pools[0]!.buffer.bytes);
+      const perm = Int32Array.from({ length: total }, (_, i) => i);
+      for (let i = total - 1; i > 0; i--) {
+        const j = Math.floor(rng.next() * (i + 1));
+        [perm[i], perm[j]] = [perm[j]!, perm[i]!];
+      }
+      using table = DeviceBuffer.from(perm);
+      using lens = DeviceBuffer.from(new Int32Array(B).fill(ctx));
+      using q = DeviceBuffer.from(float32ToFloat16Bits(rng.normalArray(B * HQ * 128)));
+      using out = new DeviceBuffer(B * HQ * 128 * 2);
+      const splitPages = defaultSplitPages(B, HKV, pagesPerSeq, device.multiProcessors, format);
+      using partial = new DeviceBuffer(partialBytes(B, HQ, pagesPerSeq, splitPages, 4));
+      const common = {
+        query: q,
+        pageTable: table,
+        lengths: lens,
+        out,
+        partial,
+        batch: B,
+        queryHeads: HQ,
+        maxPages: pagesPerSeq,
+        splitPages,
+      };
+      const layer = (l: number, A: number) => {
+        const nv = (l % A) + 1; // value layers: l's own and back to its anchor ⌊l/A⌋·A
+        if (nv === 1) decodeAttention({ ...common, pool: pools[l]!, kernel: 'tensor-core' });
+        else
+          decodeAttentionValueChain({
+            ...common,
+            pool: pools[l]!,
+            chain: pools.slice(l - nv + 1, l).reverse(),
+            maps: mapsByNv.get(nv)!,
+          });
+      };
+      // one layer at a time, by value layers read (the layer after an anchor reads 2, …)
+      for (const nv of [1, 2, 3, 4]) {
+        const call = () => layer(nv - 1, 4);
+        const ms = time(call);
+        const gpuMs = time(call, 20, 3, BUSY_NS);
+        aquaStep.push({ kind: 'layer', B, ctx, valueLayers: nv, ms, gpuMs, splitPages });
+        console.log(
+          `aqua-step layer with ${nv} value layer(s) B=${B} ctx=${ctx}: ${ms.toFixed(4)} ms (GPU alone ${gpuMs.toFixed(4)})`,
+        );
+      }
+      for (const A of [1, 2, 3, 4]) {
+        const step = () => {
+          for (let l = 0; l < L; l++) layer(l, A);
+        };
+        const ms = time(step, 10, 2);
+        const gpuMs = time(step, 10, 2, BUSY_NS);
+        const reads = Array.from({ length: L }, (_, l) => (l % A) + 1).reduce((s, x) => s + x, 0);
+        aquaStep.push({ kind: 'step', B, ctx, anchorEvery: A, ms, gpuMs, valueLayersRead: reads });
+        console.log(
+          `aqua-step 32 layers, anchors every ${A}, B=${B} ctx=${ctx}: ${ms.toFixed(3)} ms (GPU alone ${gpuMs.toFixed(3)}), ${reads} value layers read`,
+        );
+      }
+    } catch (err) {
+      aquaStep.push({ kind: 'error', B, ctx, error: String(err) });
+      console.log(`aqua-step B=${B} ctx=${ctx}: ${String(err)}`);
+    } finally {
+      for (const p of pools) p.dispose();
+    }
+    // the fp16 baseline: kvq's fp16 kernel 32 times over one pool (2 GiB at B=16: no cache reuse)
+    try {
+      const fl: PagedLayout = { format: { kind: 'fp16' }, pageTokens: P, kvHeads: HKV, headDim: 128 };
+      using pool = new PagedKVPool(fl, total);
+      const n = P * HKV * 128;
+      pool.writePage(0, rng.normalArray(n), rng.normalArray(n));
+      for (let i = 1; i < total; i++) pool.copyPage(i, 0);
+      using table = DeviceBuffer.from(Int32Array.from({ length: total }, (_, i) => i));
+      using lens = DeviceBuffer.from(new Int32Array(B).fill(ctx));
+      using q = DeviceBuffer.from(float32ToFloat16Bits(rng.normalArray(B * HQ * 128)));
+      using out = new DeviceBuffer(B * HQ * 128 * 2);
+      const splitPages = defaultSplitPages(B, HKV, pagesPerSeq, device.multiProcessors, fl.format);
+      using partial = new DeviceBuffer(partialBytes(B, HQ, pagesPerSeq, splitPages));
+      const step = () => {
+        for (let l = 0; l < L; l++)
+          decodeAttention({
+            pool,
+            query: q,
+            pageTable: table,
+            lengths: lens,
+            out,
+            partial,
+            batch: B,
+            queryHeads: HQ,
+            maxPages: pagesPerSeq,
+            splitPages,
+          });
+      };
+      const ms = time(step, 10, 2);
+      const gpuMs = time(step, 10, 2, BUSY_NS);
+      aquaStep.push({ kind: 'fp16 step', B, ctx, ms, gpuMs });
+      console.log(
+        `aqua-step fp16 32 layers B=${B} ctx=${ctx}: ${ms.toFixed(3)} ms (GPU alone ${gpuMs.toFixed(3)})`,
+      );
+    } catch (err) {
+      aquaStep.push({ kind: 'error', B, ctx, error: `fp16: ${String(err)}` });
+    }
+  }
+  for (const m of mapsByNv.values()) m.dispose();
+  results.aquaStep = aquaStep;
+}
+
 // 5. capacity in 70 GiB, 32 layers, allocated for real (one buffer per layer)
 const budget = 70 * GiB;
 const capacity: Record<string, unknown>[] = [];
@@ -317,6 +459,42 @@ for (const B of [1, 16]) {
       return m === undefined ? 'n/a' : `${m.toFixed(4)} (${t ? (t / m).toFixed(2) : '?'}×)`;
     };
     console.log(`| ${B} | ${ctx} | ${t?.toFixed(4) ?? 'n/a'} | ${shown.map(cell).join(' | ')} |`);
+  }
+}
+if (aquaStep.length) {
+  type Row = {
+    kind: string;
+    B: number;
+    ctx: number;
+    anchorEvery?: number;
+    valueLayers?: number;
+    ms?: number;
+    gpuMs?: number;
+  };
+  const rows = aquaStep as Row[];
+  console.log(
+    '| AQUA-KV step, 32 layers (values folded, aqua-2.5 pages) | B | ctx | ms (idle GPU) | GPU alone | × kvq fp16 step | PyTorch SDPA × 32 ÷ kvq |',
+  );
+  for (const B of [1, 16]) {
+    const ctx = 32768;
+    const f16 = rows.find((r) => r.kind === 'fp16 step' && r.B === B);
+    const t = tms(B, ctx);
+    const line = (name: string, r?: Row) =>
+      r?.ms !== undefined &&
+      console.log(
+        `| ${name} | ${B} | ${ctx} | ${r.ms.toFixed(3)} | ${r.gpuMs?.toFixed(3)} | ${f16?.ms ? (r.ms / f16.ms).toFixed(2) : '?'} | ${t ? ((32 * t) / r.ms).toFixed(2) : '?'} |`,
+      );
+    line('kvq fp16', f16);
+    for (const A of [1, 2, 3, 4])
+      line(
+        A === 1 ? 'no prediction (every layer an anchor)' : `anchors every ${A}`,
+        rows.find((r) => r.kind === 'step' && r.B === B && r.anchorEvery === A),
+      );
+    for (const nv of [1, 2, 3, 4])
+      line(
+        `one layer, ${nv} value layer(s)`,
+        rows.find((r) => r.kind === 'layer' && r.B === B && r.valueLayers === nv),
+      );
   }
 }
 for (const c of capacity as {

@@ -237,6 +237,30 @@ Napi::Value DecodeAttnHiggs(const Napi::CallbackInfo& i) {
      "decode attention higgs");
   return env.Undefined();
 }
+// (q, pool, chain: BigInt[NV − 1], pageTable, lens, out, partial, B, Hq, Hkv, maxPages, P, splitPages, scale,
+//  cbK, cbV, lutK, lutV, signsK, maps, bias)
+Napi::Value DecodeAttnHiggsChain(const Napi::CallbackInfo& i) {
+  Napi::Env env = i.Env();
+  const Napi::Array arr = i[2].As<Napi::Array>();
+  const uint32_t n = arr.Length();
+  if (n < 1 || n > 3) {
+    Napi::RangeError::New(env, "decodeAttnHiggsChain: 1 to 3 earlier value pools").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const uint8_t* chain[3] = {nullptr, nullptr, nullptr};
+  for (uint32_t j = 0; j < n; j++) chain[j] = (const uint8_t*)P(arr.Get(j));
+  CK(kvq_decode_attn_higgs_chain((const uint16_t*)P(i[0]), (const uint8_t*)P(i[1]), chain, (int)n + 1,
+                                 (const int*)P(i[3]), (const int*)P(i[4]), (uint16_t*)P(i[5]), (float*)P(i[6]),
+                                 I(i[7]), I(i[8]), I(i[9]), I(i[10]), I(i[11]), I(i[12]), (float)F(i[13]), I(i[14]),
+                                 I(i[15]), (const float*)P(i[16]), (const float*)P(i[17]), (const float*)P(i[18]),
+                                 (const float*)P(i[19]), (const float*)P(i[20])),
+     "decode attention higgs chain");
+  return env.Undefined();
+}
+Napi::Value DecodeAttnHiggsChainOk(const Napi::CallbackInfo& i) {
+  return Napi::Boolean::New(i.Env(),
+                            kvq_decode_attn_higgs_chain_ok(I(i[0]), I(i[1]), I(i[2]), I(i[3]), I(i[4])) != 0);
+}
 Napi::Value DecodeAttnHiggsOk(const Napi::CallbackInfo& i) {
   return Napi::Boolean::New(i.Env(), kvq_decode_attn_higgs_ok(I(i[0]), I(i[1]), I(i[2]), I(i[3])) != 0);
 }
@@ -334,6 +358,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   E("decodeAttnUniform", DecodeAttnUniform);
   E("decodeAttnHiggs", DecodeAttnHiggs);
   E("decodeAttnHiggsOk", DecodeAttnHiggsOk);
+  E("decodeAttnHiggsChain", DecodeAttnHiggsChain);
+  E("decodeAttnHiggsChainOk", DecodeAttnHiggsChainOk);
 #undef E
   return exports;
 }

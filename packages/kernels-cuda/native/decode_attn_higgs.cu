@@ -48,6 +48,11 @@ using namespace kvq;
 #ifndef KVQ_HIGGS_HP_MIN_BLOCKS
 #define KVQ_HIGGS_HP_MIN_BLOCKS 5
 #endif
+// The value-chain kernels (NV > 1 value layers, below): 3 blocks per SM.
+#ifndef KVQ_HIGGS_CHAIN_MIN_BLOCKS
+#define KVQ_HIGGS_CHAIN_MIN_BLOCKS 3
+#endif
+#define MAXNV 4  // value layers of a value chain, the layer's own included
 #ifndef KVQ_HIGGS_EARLY
 #define KVQ_HIGGS_EARLY 1  // issue the first chunk's copies before the query rotation (0: after it, for A/B runs)
 #endif
@@ -111,13 +116,20 @@ struct Codes : Slice<NBITS> {
   }
 };
 
-// Per-warp staging of a 32-token chunk of one KV head: key codes [32][KROW], key scale words [32],
-// value codes [32][VROW], value scale words [32] (each word holds the token's fp16 scale in one half).
-template <int CBK, int CBV>
+// Per-warp staging of a 32-token chunk of one KV head: key codes [32][KROW], key scale words [32], then
+// for each of NV value layers value codes [32][VROW] and value scale words [32] (each scale word holds the
+// token's fp16 scale in one half); value layer j's parts are VHOP·j bytes after layer 0's.
+template <int CBK, int CBV, int NV = 1>
 struct HStage {
   static constexpr int KROW = 8 * CBK, VROW = 8 * CBV;  // 64 pairs × CB bits / 8
   static constexpr int KCODE = 0, KSC = KCODE + TCH * KROW, VCODE = KSC + TCH * 4, VSC = VCODE + TCH * VROW,
-                       BYTES = VSC + TCH * 4;
+                       VHOP = TCH * VROW + TCH * 4, BYTES = VCODE + NV * VHOP;
+};
+
+// The value pools of the earlier layers of a value chain (value layers 1 .. NV − 1; layer 0 is the pool of
+// the layer whose keys are read). Same page geometry as that pool; the same page table.
+struct ValueChain {
+  const uint8_t* pool[MAXNV - 1];
 };
 
 // HP ("head pairs", G ≤ 4): the scores' 8 MMA columns hold each query head twice (column n = head n / 2),
@@ -125,12 +137,18 @@ struct HStage {
 // pair, N = 4 heads × 2, B[(τ, j)][(h, j')] = p_τh·[j = j']: a looked-up grid point is an A register as
 // it is (no transposition of value pairs), no MMA column is padding for G = 4, the online softmax runs
 // once per (token, head) and the accumulator is half as large. HP = false: the layout above (G ≤ 8).
-template <int CBK, int CBV, bool HP>
-__global__ void __launch_bounds__(128, HP ? KVQ_HIGGS_HP_MIN_BLOCKS : KVQ_HIGGS_MIN_BLOCKS)
+//
+// NV > 1 (value chains, HP only): the softmax weights of the layer's scores are applied to the values of NV
+// layers (the layer's own, then vc.pool[0 ..]), each into its own accumulator, for an exact fold of linear
+// value predictors: see kvq_decode_attn_higgs_chain. A split's partial row is [M, L, A_0[D] .. A_{NV−1}[D]].
+template <int CBK, int CBV, bool HP, int NV = 1>
+__global__ void __launch_bounds__(128, NV > 1 ? KVQ_HIGGS_CHAIN_MIN_BLOCKS
+                                              : HP ? KVQ_HIGGS_HP_MIN_BLOCKS : KVQ_HIGGS_MIN_BLOCKS)
     k_decode_higgs_mma(const uint16_t* q, const uint8_t* pool, const int* pageTable, const int* lens, float* partial,
                        int G, int Hq, int Hkv, int maxPages, int P, int splitPages, int maxSplits, float scaleLog2,
                        size_t keyBytes, size_t pageBytes, const float2* lutKg, const float2* lutVg,
-                       const float* signsK, PowDiv pd) {
+                       const float* signsK, PowDiv pd, ValueChain vc) {
+  static_assert(NV >= 1 && NV <= MAXNV && (HP || NV == 1), "value chains run the head-pair layout");
   KVQ_PDL_TRIGGER();
   // blockIdx.x = split · Hkv + kh: the blocks of one split of all KV heads run side by side, so the heads'
   // interleaved rows of each page ([token][head][codes]) are read by concurrent blocks
@@ -140,12 +158,15 @@ __global__ void __launch_bounds__(128, HP ? KVQ_HIGGS_HP_MIN_BLOCKS : KVQ_HIGGS_
   const int start = split * splitPages * P, end = min(len, start + splitPages * P);
   const int KS = 2 * P * Hkv;  // bytes of the scale field of a block
 
-  using S_ = HStage<CBK, CBV>;
+  using S_ = HStage<CBK, CBV, NV>;
   // KVQ_STAGES, or 2 where that many stages would not fit in 40 KB of static shared memory
   constexpr int STAGES = NWARP * KVQ_STAGES * S_::BYTES <= 40960 ? KVQ_STAGES : 2;
   constexpr int SB = STAGES * S_::BYTES;
   constexpr int MERGE = NWARP * 8 * D * 4 + 2 * NWARP * 8 * 4;
-  __shared__ __align__(16) uint8_t smem[(NWARP * SB > MERGE ? NWARP * SB : MERGE)];
+  // value chains: dynamic shared memory of chain_smem_bytes (more than the 48 KB static limit allows)
+  __shared__ __align__(16) uint8_t smem1[NV > 1 ? 16 : (NWARP * SB > MERGE ? NWARP * SB : MERGE)];
+  extern __shared__ __align__(16) uint8_t smemDyn[];
+  uint8_t* const smem = NV > 1 ? smemDyn : smem1;
   __shared__ float qrot[8][D];
   // both tables in one array: a value lookup is the key table's base + a constant offset (one uniform
   // register for both in the loads' addresses)
@@ -162,15 +183,20 @@ __global__ void __launch_bounds__(128, HP ? KVQ_HIGGS_HP_MIN_BLOCKS : KVQ_HIGGS_
   vcopy.init(lane, rowV);
 
   auto issue = [&](int t, int page_, int st) {
-    const uint8_t* pg = pool + (size_t)page_ * pageBytes;
+    const size_t po = (size_t)page_ * pageBytes;
+    const uint8_t* pg = pool + po;
     const int tp0 = pd.mod(t);
     uint8_t* sb = wbuf + st * S_::BYTES;
     kcopy.issue(sb + S_::KCODE, pg + (KS + tp0 * rowK + kh * S_::KROW));
-    vcopy.issue(sb + S_::VCODE, pg + (keyBytes + KS + tp0 * rowV + kh * S_::VROW));
+#pragma unroll
+    for (int j = 0; j < NV; j++)
+      vcopy.issue(sb + S_::VCODE + j * S_::VHOP, (j ? vc.pool[j - 1] + po : pg) + (keyBytes + KS + tp0 * rowV + kh * S_::VROW));
     // scales: token lane, head kh → fp16 index (tp0 + lane)·Hkv + kh; copy the aligned 4-byte pair
     const int si = ((tp0 + lane) * Hkv + kh) & ~1;
     cp_async4(sb + S_::KSC + 4 * lane, (const uint16_t*)pg + si);
-    cp_async4(sb + S_::VSC + 4 * lane, (const uint16_t*)(pg + keyBytes) + si);
+#pragma unroll
+    for (int j = 0; j < NV; j++)
+      cp_async4(sb + S_::VSC + j * S_::VHOP + 4 * lane, (const uint16_t*)((j ? vc.pool[j - 1] + po : pg) + keyBytes) + si);
   };
 
   const int first = start + warp * TCH;
@@ -214,9 +240,11 @@ __global__ void __launch_bounds__(128, HP ? KVQ_HIGGS_HP_MIN_BLOCKS : KVQ_HIGGS_
   // HP: [pair tile pt][c0..c3] = channels 16g + 4pt + (0..3) of head r.
   // Otherwise: [channel tile ct][c0..c3] = channels 2(8g + ct) (+1 for c2, c3), heads 2r (c0, c2), 2r + 1.
   constexpr int NACC = HP ? 4 : 8;
-  float acc[NACC][4];
+  float acc[NV][NACC][4];  // per value layer
 #pragma unroll
-  for (int n = 0; n < NACC; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
+  for (int j = 0; j < NV; j++)
+#pragma unroll
+    for (int n = 0; n < NACC; n++) acc[j][n][0] = acc[j][n][1] = acc[j][n][2] = acc[j][n][3] = 0.f;
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};  // heads 2r, 2r + 1 (HP: head r in [0]; l: this lane's share)
   // HP: B of P·V for lane (g, r) is (p, 0) for j' = g & 1 = 0, (0, p) for 1: byte selectors of the low/high half
   const uint32_t selLo = (g & 1) ? 0x1054u : 0x5410u, selHi = (g & 1) ? 0x3254u : 0x5432u;
@@ -274,39 +302,47 @@ __global__ void __launch_bounds__(128, HP ? KVQ_HIGGS_HP_MIN_BLOCKS : KVQ_HIGGS_
       const float base = softmax_step(m[0], s[0][0], s[0][2], s[1][0], s[1][2], corr);
       // P (value scales folded in) of the 8 tokens T = 8·ks of step ks = 2mt + hi, transposed: lane (g, r)
       // gets head g / 2 at tokens T + 2r (τ = r) and T + 2r + 1 (τ = r + 4), placed at j' = g & 1
-      uint32_t pb[4][2];
+      uint32_t pb[NV][4][2];  // per value layer: its token scales differ
       float ps = 0.f;
 #pragma unroll
       for (int mt = 0; mt < 2; mt++)
 #pragma unroll
         for (int hi = 0; hi < 2; hi++) {
           const int tl = 16 * mt + g + 8 * hi;
-          const float sv = t0 + tl < end ? scaleOf(S_::VSC, tl) : 0.f;  // a masked token's word may be garbage
-          const float p = ex2(s[mt][2 * hi] - base);                      // 0 for masked tokens
+          float sv[NV];
+#pragma unroll
+          for (int j = 0; j < NV; j++)  // a masked token's word may be garbage
+            sv[j] = t0 + tl < end ? scaleOf(S_::VSC + j * S_::VHOP, tl) : 0.f;
+          const float p = ex2(s[mt][2 * hi] - base);  // 0 for masked tokens
           ps += p;
-          head_pair_b(p * sv, selLo, selHi, pb[2 * mt + hi]);
+#pragma unroll
+          for (int j = 0; j < NV; j++) head_pair_b(p * sv[j], selLo, selHi, pb[j][2 * mt + hi]);
         }
       l[0] = l[0] * corr + ps;
 #pragma unroll
-      for (int n = 0; n < NACC; n++) {
-        acc[n][0] *= corr; acc[n][1] *= corr; acc[n][2] *= corr; acc[n][3] *= corr;
-      }
+      for (int j = 0; j < NV; j++)
+#pragma unroll
+        for (int n = 0; n < NACC; n++) {
+          acc[j][n][0] *= corr; acc[j][n][1] *= corr; acc[j][n][2] *= corr; acc[j][n][3] *= corr;
+        }
       // Oᵀ += Y·B per step of 8 tokens: A row g = pair 8g + 2pt, row g + 8 = pair 8g + 2pt + 1 (codes of
       // both in the lane's slice of pairs [8g, 8g + 8)), K (τ, j): τ = r → token T + 2r, τ = r + 4 → T + 2r + 1
 #pragma unroll
-      for (int ks = 0; ks < 4; ks++) {
-        Codes<8 * CBV, CBV> v0, v1;
-        v0.load(sb + S_::VCODE + (8 * ks + 2 * r) * S_::VROW, 8 * g * CBV);
-        v1.load(sb + S_::VCODE + (8 * ks + 2 * r + 1) * S_::VROW, 8 * g * CBV);
+      for (int j = 0; j < NV; j++)
 #pragma unroll
-        for (int pt = 0; pt < 4; pt++) {
-          const uint32_t a0 = *(const uint32_t*)(lv + v0.at(2 * pt));
-          const uint32_t a1 = *(const uint32_t*)(lv + v0.at(2 * pt + 1));
-          const uint32_t a2 = *(const uint32_t*)(lv + v1.at(2 * pt));
-          const uint32_t a3 = *(const uint32_t*)(lv + v1.at(2 * pt + 1));
-          mma_full(acc[pt], a0, a1, a2, a3, pb[ks][0], pb[ks][1]);
+        for (int ks = 0; ks < 4; ks++) {
+          Codes<8 * CBV, CBV> v0, v1;
+          v0.load(sb + S_::VCODE + j * S_::VHOP + (8 * ks + 2 * r) * S_::VROW, 8 * g * CBV);
+          v1.load(sb + S_::VCODE + j * S_::VHOP + (8 * ks + 2 * r + 1) * S_::VROW, 8 * g * CBV);
+#pragma unroll
+          for (int pt = 0; pt < 4; pt++) {
+            const uint32_t a0 = *(const uint32_t*)(lv + v0.at(2 * pt));
+            const uint32_t a1 = *(const uint32_t*)(lv + v0.at(2 * pt + 1));
+            const uint32_t a2 = *(const uint32_t*)(lv + v1.at(2 * pt));
+            const uint32_t a3 = *(const uint32_t*)(lv + v1.at(2 * pt + 1));
+            mma_full(acc[j][pt], a0, a1, a2, a3, pb[j][ks][0], pb[j][ks][1]);
+          }
         }
-      }
     } else {
       float corr[2], base[2];
 #pragma unroll
@@ -336,7 +372,7 @@ __global__ void __launch_bounds__(128, HP ? KVQ_HIGGS_HP_MIN_BLOCKS : KVQ_HIGGS_
       for (int e = 0; e < 2; e++) l[e] = l[e] * corr[e] + ps[e];
 #pragma unroll
       for (int n = 0; n < 8; n++) {
-        acc[n][0] *= corr[0]; acc[n][1] *= corr[1]; acc[n][2] *= corr[0]; acc[n][3] *= corr[1];
+        acc[0][n][0] *= corr[0]; acc[0][n][1] *= corr[1]; acc[0][n][2] *= corr[0]; acc[0][n][3] *= corr[1];
       }
 
       // O^T += V^T·P^T: 8 tiles of 16 channels (rows g, g + 8 = channels 2p, 2p + 1 of pair p = 8g + ct)
@@ -352,7 +388,7 @@ __global__ void __launch_bounds__(128, HP ? KVQ_HIGGS_HP_MIN_BLOCKS : KVQ_HIGGS_
           const uint32_t y8 = *(const uint32_t*)(lv + vs[2].template code4<CBV>(ct));
           const uint32_t y9 = *(const uint32_t*)(lv + vs[3].template code4<CBV>(ct));
           // the grid points as they are: the scales are in P
-          mma_full(acc[ct], __byte_perm(y0, y1, 0x5410), __byte_perm(y0, y1, 0x7632), __byte_perm(y8, y9, 0x5410),
+          mma_full(acc[0][ct], __byte_perm(y0, y1, 0x5410), __byte_perm(y0, y1, 0x7632), __byte_perm(y8, y9, 0x5410),
                    __byte_perm(y8, y9, 0x7632), pb[kstep][0], pb[kstep][1]);
         }
       }
@@ -373,47 +409,119 @@ __global__ void __launch_bounds__(128, HP ? KVQ_HIGGS_HP_MIN_BLOCKS : KVQ_HIGGS_
     l[e] += __shfl_xor_sync(0xffffffffu, l[e], 8);
     l[e] += __shfl_xor_sync(0xffffffffu, l[e], 16);
   }
-  if constexpr (HP) {
 #pragma unroll
-    for (int pt = 0; pt < 4; pt++)
+  for (int j = 0; j < NV; j++) {  // one value layer at a time through the shared merge buffer
+    if (j) __syncthreads();       // the previous layer's merge has read it
+    if constexpr (HP) {
 #pragma unroll
-      for (int i = 0; i < 4; i++) sacc[warp][r][16 * g + 4 * pt + i] = acc[pt][i];
-    if (g == 0) { sm[warp][r] = m[0]; sl[warp][r] = l[0]; }
-  } else {
+      for (int pt = 0; pt < 4; pt++)
 #pragma unroll
-    for (int ct = 0; ct < 8; ct++) {
-      const int ch = 2 * (8 * g + ct);
-      sacc[warp][2 * r][ch] = acc[ct][0];
-      sacc[warp][2 * r + 1][ch] = acc[ct][1];
-      sacc[warp][2 * r][ch + 1] = acc[ct][2];
-      sacc[warp][2 * r + 1][ch + 1] = acc[ct][3];
-    }
-    if (g == 0) {
-      sm[warp][2 * r] = m[0]; sl[warp][2 * r] = l[0];
-      sm[warp][2 * r + 1] = m[1]; sl[warp][2 * r + 1] = l[1];
-    }
-  }
-  __syncthreads();
-  const int d = threadIdx.x;
-  for (int h = 0; h < G; h++) {
-    float M = -INFINITY;
-    for (int w = 0; w < NWARP; w++) M = fmaxf(M, sm[w][h]);
-    float L = 0.f, A = 0.f;
-    if (M != -INFINITY)
-      for (int w = 0; w < NWARP; w++) {
-        const float cw = exp2f(sm[w][h] - M);
-        L += sl[w][h] * cw;
-        A += sacc[w][h][d] * cw;
+        for (int i = 0; i < 4; i++) sacc[warp][r][16 * g + 4 * pt + i] = acc[j][pt][i];
+      if (g == 0) { sm[warp][r] = m[0]; sl[warp][r] = l[0]; }
+    } else {
+#pragma unroll
+      for (int ct = 0; ct < 8; ct++) {
+        const int ch = 2 * (8 * g + ct);
+        sacc[warp][2 * r][ch] = acc[j][ct][0];
+        sacc[warp][2 * r + 1][ch] = acc[j][ct][1];
+        sacc[warp][2 * r][ch + 1] = acc[j][ct][2];
+        sacc[warp][2 * r + 1][ch + 1] = acc[j][ct][3];
       }
-    float* out = partial + (((size_t)b * Hq + kh * G + h) * maxSplits + split) * (2 + D);
-    if (d == 0) { out[0] = M; out[1] = L; }
-    out[2 + d] = A;
+      if (g == 0) {
+        sm[warp][2 * r] = m[0]; sl[warp][2 * r] = l[0];
+        sm[warp][2 * r + 1] = m[1]; sl[warp][2 * r + 1] = l[1];
+      }
+    }
+    __syncthreads();
+    const int d = threadIdx.x;
+    for (int h = 0; h < G; h++) {
+      float M = -INFINITY;
+      for (int w = 0; w < NWARP; w++) M = fmaxf(M, sm[w][h]);
+      float L = 0.f, A = 0.f;
+      if (M != -INFINITY)
+        for (int w = 0; w < NWARP; w++) {
+          const float cw = exp2f(sm[w][h] - M);
+          L += sl[w][h] * cw;
+          A += sacc[w][h][d] * cw;
+        }
+      float* out = partial + (((size_t)b * Hq + kh * G + h) * maxSplits + split) * (2 + NV * D);
+      if (d == 0 && j == 0) { out[0] = M; out[1] = L; }
+      out[2 + j * D + d] = A;
+    }
   }
 }
 
 bool cb_ok(int cbK, int cbV) {
   return (cbK == 5 && cbV == 4) || (cbK == 8 && cbV == 8) || (cbK == 6 && cbV == 5) || (cbK == 6 && cbV == 6) ||
          (cbK == 3 && cbV == 3) || (cbK == 4 && cbV == 3) || (cbK == 2 && cbV == 3) || (cbK == 4 && cbV == 4);
+}
+
+// Bytes of dynamic shared memory of a value-chain kernel: the warps' staging (NV ≥ 2 value layers).
+template <int CBK, int CBV, int NV>
+constexpr int chain_smem_bytes() {
+  constexpr int stageBytes = HStage<CBK, CBV, NV>::BYTES;
+  constexpr int stages = NWARP * KVQ_STAGES * stageBytes <= 40960 ? KVQ_STAGES : 2;
+  constexpr int merge = NWARP * 8 * D * 4 + 2 * NWARP * 8 * 4;
+  return NWARP * stages * stageBytes > merge ? NWARP * stages * stageBytes : merge;
+}
+
+// The combine of the value-chain kernel: one block of D threads per (sequence, KV head), for its G ≤ 4
+// query heads. Merges the splits as k_split_combine does, giving ŷ_j = A_j / L for each value layer j (in
+// the values' Hadamard domain), then out = Σ_j ŷ_j·maps[j][kh] + bias[kh], maps fp32 [NV][Hkv][D][D]
+// (row d, column e: out[e] += ŷ[d]·maps[..][d][e]) and bias fp32 [Hkv][D]. An empty sequence gives 0.
+template <int NV>
+__global__ void __launch_bounds__(D) k_chain_combine(const float* __restrict__ partial, uint16_t* __restrict__ out,
+                                                     int G, int Hkv, int S, const float* __restrict__ maps,
+                                                     const float* __restrict__ bias) {
+  constexpr int R = 2 + NV * D;
+  __shared__ float y[4][NV][D];
+  const int t = threadIdx.x, kh = blockIdx.x % Hkv;
+  const size_t row0 = (size_t)blockIdx.x * G;  // rows b·Hq + kh·G + h
+  KVQ_PDL_WAIT();
+  bool empty[4];
+#pragma unroll
+  for (int h = 0; h < 4; h++) {
+    empty[h] = true;
+    if (h >= G) continue;
+    const float* p = partial + (row0 + h) * S * R;
+    float M = -INFINITY;
+    for (int s = 0; s < S; s++) M = fmaxf(M, p[(size_t)s * R]);
+    float L = 0.f, A[NV];
+#pragma unroll
+    for (int j = 0; j < NV; j++) A[j] = 0.f;
+    if (M != -INFINITY)
+      for (int s = 0; s < S; s++) {
+        const float w = exp2f(p[(size_t)s * R] - M);
+        L += p[(size_t)s * R + 1] * w;
+#pragma unroll
+        for (int j = 0; j < NV; j++) A[j] = fmaf(p[(size_t)s * R + 2 + j * D + t], w, A[j]);
+      }
+    empty[h] = !(L > 0.f);
+#pragma unroll
+    for (int j = 0; j < NV; j++) y[h][j][t] = L > 0.f ? A[j] / L : 0.f;
+  }
+  __syncthreads();
+  float o[4];
+  const float b0 = bias[kh * D + t];
+#pragma unroll
+  for (int h = 0; h < 4; h++) o[h] = b0;
+#pragma unroll
+  for (int j = 0; j < NV; j++) {
+    const float* mj = maps + ((size_t)j * Hkv + kh) * D * D + t;
+#pragma unroll 8
+    for (int d = 0; d < D; d++) {
+      const float m = mj[(size_t)d * D];
+#pragma unroll
+      for (int h = 0; h < 4; h++) o[h] = fmaf(y[h][j][d], m, o[h]);
+    }
+  }
+#pragma unroll
+  for (int h = 0; h < 4; h++)
+    if (h < G) out[(row0 + h) * D + t] = __half_as_ushort(__float2half_rn(empty[h] ? 0.f : o[h]));
+}
+
+bool chain_cb_ok(int cbK, int cbV) {
+  return (cbK == 5 && cbV == 4) || (cbK == 3 && cbV == 3) || (cbK == 6 && cbV == 5) || (cbK == 4 && cbV == 4);
 }
 
 }  // namespace
@@ -440,7 +548,7 @@ extern "C" int kvq_decode_attn_higgs(const uint16_t* q, const uint8_t* pool, con
   if (cbK == K_ && cbV == V_) {                                                                                 \
     auto k_ = G <= 4 ? k_decode_higgs_mma<K_, V_, true> : k_decode_higgs_mma<K_, V_, false>;               \
     k_<<<grid, 128>>>(q, pool, pageTable, lens, partial, G, Hq, Hkv, maxPages, P, splitPages, S, sl, keyBytes,  \
-                      pageBytes, (const float2*)lutK, (const float2*)lutV, signsK, pow_div(P));                 \
+                      pageBytes, (const float2*)lutK, (const float2*)lutV, signsK, pow_div(P), ValueChain{});   \
   } else
   KVQ_H(5, 4) KVQ_H(8, 8) KVQ_H(6, 5) KVQ_H(6, 6) KVQ_H(3, 3) KVQ_H(4, 3) KVQ_H(2, 3) KVQ_H(4, 4) {
     return (int)cudaErrorInvalidValue;
@@ -448,4 +556,58 @@ extern "C" int kvq_decode_attn_higgs(const uint16_t* q, const uint8_t* pool, con
 #undef KVQ_H
   KVQ_LAUNCHED();
   return launch_split_combine<D, true>(partial, out, B * Hq, S, signsV);
+}
+
+extern "C" int kvq_decode_attn_higgs_chain_ok(int G, int P, int cbK, int cbV, int NV) {
+  return G >= 1 && G <= 4 && P > 0 && P % TCH == 0 && chain_cb_ok(cbK, cbV) && NV >= 2 && NV <= MAXNV;
+}
+
+extern "C" int kvq_decode_attn_higgs_chain(const uint16_t* q, const uint8_t* pool, const uint8_t* const* chain, int NV,
+                                           const int* pageTable, const int* lens, uint16_t* out, float* partial, int B,
+                                           int Hq, int Hkv, int maxPages, int P, int splitPages, float scale, int cbK,
+                                           int cbV, const float* lutK, const float* lutV, const float* signsK,
+                                           const float* maps, const float* bias) {
+  const int G = Hkv > 0 ? Hq / Hkv : 0;
+  if (Hkv <= 0 || Hq != G * Hkv || !kvq_decode_attn_higgs_chain_ok(G, P, cbK, cbV, NV) || splitPages <= 0 ||
+      B <= 0 || maxPages <= 0 || !chain)
+    return (int)cudaErrorInvalidValue;
+  ValueChain vc{};
+  for (int j = 1; j < NV; j++) {
+    if (!chain[j - 1]) return (int)cudaErrorInvalidValue;
+    vc.pool[j - 1] = chain[j - 1];
+  }
+  const int S = (maxPages + splitPages - 1) / splitPages;
+  const size_t C = (size_t)Hkv * D;
+  const size_t keyBytes = 2 * (size_t)P * Hkv + (size_t)P * C * cbK / 16;
+  const size_t pageBytes = keyBytes + 2 * (size_t)P * Hkv + (size_t)P * C * cbV / 16;
+  const float sl = scale * 1.4426950408889634f;
+  dim3 grid(S * Hkv, 1, B);
+  cudaError_t e = cudaSuccess;
+#define KVQ_HC(K_, V_, N_)                                                                                        \
+  if (cbK == K_ && cbV == V_ && NV == N_) {                                                                       \
+    auto k_ = k_decode_higgs_mma<K_, V_, true, N_>;                                                               \
+    constexpr int bytes = chain_smem_bytes<K_, V_, N_>();                                                         \
+    e = cudaFuncSetAttribute(k_, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);                            \
+    if (e != cudaSuccess) return (int)e;                                                                         \
+    k_<<<grid, 128, bytes>>>(q, pool, pageTable, lens, partial, G, Hq, Hkv, maxPages, P, splitPages, S, sl,       \
+                             keyBytes, pageBytes, (const float2*)lutK, (const float2*)lutV, signsK, pow_div(P), vc); \
+  } else
+#define KVQ_HC3(K_, V_) KVQ_HC(K_, V_, 2) KVQ_HC(K_, V_, 3) KVQ_HC(K_, V_, 4)
+  KVQ_HC3(5, 4) KVQ_HC3(3, 3) KVQ_HC3(6, 5) KVQ_HC3(4, 4) { return (int)cudaErrorInvalidValue; }
+#undef KVQ_HC3
+#undef KVQ_HC
+  KVQ_LAUNCHED();
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3(B * Hkv);
+  cfg.blockDim = dim3(D);
+  cudaLaunchAttribute attr[1];
+  int pdl = 0;
+  if ((e = pdl_attribute(attr, &pdl)) != cudaSuccess) return (int)e;
+  cfg.attrs = attr;
+  cfg.numAttrs = pdl;
+  switch (NV) {
+    case 2: return (int)cudaLaunchKernelEx(&cfg, k_chain_combine<2>, partial, out, G, Hkv, S, maps, bias);
+    case 3: return (int)cudaLaunchKernelEx(&cfg, k_chain_combine<3>, partial, out, G, Hkv, S, maps, bias);
+    default: return (int)cudaLaunchKernelEx(&cfg, k_chain_combine<4>, partial, out, G, Hkv, S, maps, bias);
+  }
 }

@@ -91,6 +91,22 @@ __global__ void k_split_combine(const float* __restrict__ partial, uint16_t* __r
   }
 }
 
+// The launch attribute that makes a combine a programmatic dependent launch of the decode kernel launched
+// just before it; *count = 1 where it applies (KVQ_PDL on a cc 9.0+ device), else 0.
+inline cudaError_t pdl_attribute(cudaLaunchAttribute (&attr)[1], int* count) {
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  *count = 0;
+  if (KVQ_PDL) {
+    int dev = 0, major = 0;
+    cudaError_t e = cudaGetDevice(&dev);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+    if (e != cudaSuccess) return e;
+    *count = major >= 9 ? 1 : 0;
+  }
+  return cudaSuccess;
+}
+
 // Launches k_split_combine over `rows` (sequence, query head) rows on the default stream, after the decode
 // kernel launched just before it: with KVQ_PDL on a cc 9.0+ device as a programmatic dependent launch.
 // Returns 0 or the cudaError_t of the launch.
@@ -100,16 +116,10 @@ inline int launch_split_combine(const float* partial, uint16_t* out, int rows, i
   cfg.gridDim = dim3(rows);
   cfg.blockDim = dim3(HD);
   cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  int n = 0;
+  const cudaError_t e = pdl_attribute(attr, &n);
+  if (e != cudaSuccess) return (int)e;
   cfg.attrs = attr;
-  cfg.numAttrs = 0;
-  if (KVQ_PDL) {
-    int dev = 0, major = 0;
-    cudaError_t e = cudaGetDevice(&dev);
-    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
-    if (e != cudaSuccess) return (int)e;
-    cfg.numAttrs = major >= 9 ? 1 : 0;
-  }
+  cfg.numAttrs = n;
   return (int)cudaLaunchKernelEx(&cfg, k_split_combine<HD, ROTATE>, partial, out, S, signsV);
 }

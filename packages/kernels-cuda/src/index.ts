@@ -28,6 +28,17 @@ export { CudaError } from './errors.js';
 export { HIGGS_MAX_BLOCK, OUTLIERS_MAX_COUNT, gpuQuantizes } from './quantizers.js';
 export * from './paged.js';
 export {
+  type DecodeAttentionValueChainArgs,
+  type FoldedValueChain,
+  VALUE_CHAIN_MAX_LAYERS,
+  ValueChainMaps,
+  type ValuePredictorBlocks,
+  decodeAttentionValueChain,
+  foldValueChain,
+  valueChainFromAdapters,
+  valueSignsOf,
+} from './value-chain.js';
+export {
   HIGGS_ATTENTION_CODE_BITS,
   higgsAttentionUnsupported,
   higgsPairCodeBits,

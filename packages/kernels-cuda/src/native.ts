@@ -237,6 +237,35 @@ export interface NativeAddon {
   ): void;
   /** whether the HIGGS decode attention kernel handles (G, P, cbK, cbV) */
   decodeAttnHiggsOk(G: number, P: number, cbK: number, cbV: number): boolean;
+  /** HIGGS decode attention over a value chain (see kvq_cuda.h): NV = chain.length + 1 value layers */
+  decodeAttnHiggsChain(
+    q: DevicePtr,
+    pool: DevicePtr,
+    /** device pointers of the earlier layers' pools (1 to 3) */
+    chain: readonly DevicePtr[],
+    pageTable: DevicePtr,
+    lens: DevicePtr,
+    out: DevicePtr,
+    partial: DevicePtr,
+    B: number,
+    Hq: number,
+    Hkv: number,
+    maxPages: number,
+    P: number,
+    splitPages: number,
+    scale: number,
+    cbK: number,
+    cbV: number,
+    lutK: DevicePtr,
+    lutV: DevicePtr,
+    signsK: DevicePtr,
+    /** fp32 [NV, Hkv, 128, 128] */
+    maps: DevicePtr,
+    /** fp32 [Hkv, 128] */
+    bias: DevicePtr,
+  ): void;
+  /** whether the value-chain kernel handles (G, P, cbK, cbV, NV) */
+  decodeAttnHiggsChainOk(G: number, P: number, cbK: number, cbV: number, NV: number): boolean;
 }
 
 let cached: { addon?: NativeAddon; error?: string } | undefined;

@@ -167,14 +167,18 @@ export function defaultSplitPages(
   return Math.max(1, Math.min(maxPages, 16, perSplit));
 }
 
-/** Scratch for {@link decodeAttention}: partial softmax states [B, Hq, splits, 2 + 128] fp32. */
+/**
+ * Scratch for {@link decodeAttention}: partial softmax states [B, Hq, splits, 2 + 128] fp32; with
+ * `valueLayers` > 1, for a value chain (decodeAttentionValueChain): [B, Hq, splits, 2 + 128 · valueLayers].
+ */
 export function partialBytes(
   batch: number,
   queryHeads: number,
   maxPages: number,
   splitPages: number,
+  valueLayers = 1,
 ): number {
-  return batch * queryHeads * Math.ceil(maxPages / splitPages) * 130 * 4;
+  return batch * queryHeads * Math.ceil(maxPages / splitPages) * (2 + 128 * valueLayers) * 4;
 }
 
 /** Arguments of {@link decodeAttention} (device buffers). */

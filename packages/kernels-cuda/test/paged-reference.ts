@@ -2,19 +2,14 @@ import { HiggsQuantizer, PassthroughQuantizer, UniformQuantizer, float16Table } 
 import type { PagedLayout } from '../src/index.js';
 
 /**
- * CPU reference of paged decode attention: pages decoded with @kvq/core's quantizers from the
- * pool's bytes, attention in float64. q is fp16 bits [B, Hq, 128]; returns fp32 [B, Hq, 128].
+ * Page index → its keys and values decoded with @kvq/core's quantizers from the pool's bytes, fp32
+ * `[P, Hkv, 128]` (memoized).
  */
-export function referenceDecodeAttention(
+export function poolPageDecoder(
   layout: PagedLayout,
   poolBytes: Uint8Array,
   pageBytes: number,
-  q16: Uint16Array,
-  table: Int32Array,
-  lens: Int32Array,
-  maxPages: number,
-  Hq: number,
-): Float32Array {
+): (i: number) => { k: Float32Array; v: Float32Array } {
   const P = layout.pageTokens;
   const Hkv = layout.kvHeads;
   const D = 128;
@@ -53,6 +48,42 @@ export function referenceDecodeAttention(
     cache.set(i, p);
     return p;
   };
+  return page;
+}
+
+/**
+ * CPU reference of paged decode attention: pages decoded with @kvq/core's quantizers from the
+ * pool's bytes, attention in float64. q is fp16 bits [B, Hq, 128]; returns fp32 [B, Hq, 128].
+ */
+export function referenceDecodeAttention(
+  layout: PagedLayout,
+  poolBytes: Uint8Array,
+  pageBytes: number,
+  q16: Uint16Array,
+  table: Int32Array,
+  lens: Int32Array,
+  maxPages: number,
+  Hq: number,
+): Float32Array {
+  const page = poolPageDecoder(layout, poolBytes, pageBytes);
+  return referenceAttentionOverPages(page, layout.pageTokens, layout.kvHeads, q16, table, lens, maxPages, Hq);
+}
+
+/**
+ * Decode attention in float64 over pages given as decoded fp32 keys and values `[P, Hkv, 128]` (page
+ * index → K/V), q fp16 bits [B, Hq, 128]; returns fp32 [B, Hq, 128] (0 for an empty sequence).
+ */
+export function referenceAttentionOverPages(
+  page: (i: number) => { k: Float32Array; v: Float32Array },
+  P: number,
+  Hkv: number,
+  q16: Uint16Array,
+  table: Int32Array,
+  lens: Int32Array,
+  maxPages: number,
+  Hq: number,
+): Float32Array {
+  const D = 128;
   const t16 = float16Table();
   const B = lens.length;
   const out = new Float32Array(B * Hq * D);

@@ -1,0 +1,296 @@
+import { type AquaAdapters, InvalidArgumentError } from '@kvq/core';
+import { requireCuda } from './context.js';
+import { DeviceBuffer } from './device-buffer.js';
+import { cuda } from './errors.js';
+import { higgsPairCodeBits, higgsSigns } from './higgs-pages.js';
+import { type DecodeAttentionArgs, type PagedKVPool, partialBytes } from './paged.js';
+
+/** Head dimension of the value-chain kernel. */
+const D = 128;
+/** Value layers one kernel reads: the layer's own and up to 3 earlier ones. */
+export const VALUE_CHAIN_MAX_LAYERS = 4;
+
+/**
+ * A per-KV-head linear value predictor of one layer l, from layer l − 1's values only:
+ * `V_l[h] ≈ V_{l−1}[h] · weight[h] + bias[h]` for each KV head h (row vectors of 128 channels).
+ */
+export interface ValuePredictorBlocks {
+  /** fp32 `[kvHeads, 128, 128]`: `weight[h][d][e]` maps input channel d to output channel e */
+  readonly weight: Float32Array;
+  /** fp32 `[kvHeads, 128]` */
+  readonly bias: Float32Array;
+}
+
+/**
+ * The value predictors of a chain folded for {@link decodeAttentionValueChain}: with predictors
+ * `V_j = V_{j−1}·W_j + b_j + R_j` down to an anchor layer a (`V_a = R_a`, stored without prediction),
+ * layer l's values are `Σ_j R_{l−j}·M_j + c` with `M_0 = I`, `M_j = W_{l−j+1}···W_l` and
+ * `c = Σ_j b_{l−j}·M_j`, exactly. So the softmax-weighted mean of V_l is `Σ_j ŷ_j·M_j + c` over the
+ * weighted means ŷ_j of the stored residuals: attention reads only the codes of the residuals, and
+ * the maps run once per query head, after the softmax. `maps` also hold the rotation of HIGGS values
+ * back from their Hadamard domain: `maps[j][h] = H·diag(signs)·M_j[h] / √128`.
+ */
+export interface FoldedValueChain {
+  /** value layers: the layer's own, then one per predictor (2 to {@link VALUE_CHAIN_MAX_LAYERS}) */
+  readonly layers: number;
+  readonly kvHeads: number;
+  /** fp32 `[layers, kvHeads, 128, 128]` */
+  readonly maps: Float32Array;
+  /** fp32 `[kvHeads, 128]` */
+  readonly bias: Float32Array;
+}
+
+/**
+ * Folds the value predictors of layers l, l − 1, …, a + 1 (`predictors[0]` is layer l's own, which
+ * predicts V_l from V_{l−1}) into the maps of {@link FoldedValueChain}, in float64, for values
+ * stored as HIGGS blocks of one head with the Hadamard signs `valueSigns` (128, ±1).
+ */
+export function foldValueChain(
+  predictors: readonly ValuePredictorBlocks[],
+  kvHeads: number,
+  valueSigns: Float32Array,
+): FoldedValueChain {
+  const layers = predictors.length + 1;
+  if (layers < 2 || layers > VALUE_CHAIN_MAX_LAYERS)
+    throw new InvalidArgumentError(
+      `foldValueChain: ${predictors.length} predictors; the kernel folds 1 to ${VALUE_CHAIN_MAX_LAYERS - 1}`,
+    );
+  if (!Number.isInteger(kvHeads) || kvHeads < 1)
+    throw new InvalidArgumentError(`foldValueChain: kvHeads ${kvHeads}`);
+  if (valueSigns.length !== D || valueSigns.some((s) => s !== 1 && s !== -1))
+    throw new InvalidArgumentError('foldValueChain: valueSigns must be 128 values of ±1');
+  predictors.forEach((p, i) => {
+    if (p.weight.length !== kvHeads * D * D || p.bias.length !== kvHeads * D)
+      throw new InvalidArgumentError(
+        `foldValueChain: predictor ${i}: weight must be [${kvHeads}, 128, 128] and bias [${kvHeads}, 128] (got ${p.weight.length} and ${p.bias.length} values)`,
+      );
+    for (const x of p.weight)
+      if (!Number.isFinite(x))
+        throw new InvalidArgumentError(`foldValueChain: predictor ${i}: non-finite weight`);
+    for (const x of p.bias)
+      if (!Number.isFinite(x))
+        throw new InvalidArgumentError(`foldValueChain: predictor ${i}: non-finite bias`);
+  });
+  const maps = new Float32Array(layers * kvHeads * D * D);
+  const bias = new Float32Array(kvHeads * D);
+  const norm = 1 / Math.sqrt(D);
+  for (let h = 0; h < kvHeads; h++) {
+    let M = new Float64Array(D * D); // M_0 = I
+    for (let d = 0; d < D; d++) M[d * D + d] = 1;
+    const c = new Float64Array(D);
+    for (let j = 0; j < layers; j++) {
+      if (j > 0) {
+        // M_j = W_{l−j+1} · M_{j−1}: predictor j − 1 maps layer l − j into layer l − j + 1
+        const W = predictors[j - 1]!.weight.subarray(h * D * D, (h + 1) * D * D);
+        const next = new Float64Array(D * D);
+        for (let d = 0; d < D; d++)
+          for (let k = 0; k < D; k++) {
+            const w = W[d * D + k]!;
+            if (w === 0) continue;
+            for (let e = 0; e < D; e++) next[d * D + e]! += w * M[k * D + e]!;
+          }
+        M = next;
+      }
+      // c += b_{l−j} · M_j (b of the predictor of layer l − j, for j < layers − 1; the anchor has none)
+      if (j < layers - 1) {
+        const b = predictors[j]!.bias.subarray(h * D, (h + 1) * D);
+        for (let d = 0; d < D; d++) {
+          const x = b[d]!;
+          if (x !== 0) for (let e = 0; e < D; e++) c[e]! += x * M[d * D + e]!;
+        }
+      }
+      // maps[j][h][:, e] = H · (signs ⊙ M_j[:, e]) / √D (Walsh–Hadamard butterflies, natural order)
+      const col = new Float64Array(D);
+      const out = maps.subarray((j * kvHeads + h) * D * D, ((j * kvHeads + h) * D + D) * D);
+      for (let e = 0; e < D; e++) {
+        for (let d = 0; d < D; d++) col[d] = valueSigns[d]! * M[d * D + e]!;
+        for (let hs = 1; hs < D; hs <<= 1)
+          for (let k0 = 0; k0 < D; k0 += 2 * hs)
+            for (let k = k0; k < k0 + hs; k++) {
+              const a = col[k]!;
+              const b = col[k + hs]!;
+              col[k] = a + b;
+              col[k + hs] = a - b;
+            }
+        for (let d = 0; d < D; d++) out[d * D + e] = col[d]! * norm;
+      }
+    }
+    bias.set(c, h * D);
+  }
+  return { layers, kvHeads, maps, bias };
+}
+
+/**
+ * The value chain of `layer` from AQUA-KV adapters fitted for it (`@kvq/calibrate`'s
+ * `fitAquaAdapters` with per-KV-head value predictors from the previous layer's values only, keys
+ * not predicted, and anchors every few layers): the predictors of layers l, l − 1, … down to the
+ * first layer without a value predictor (the anchor), as {@link ValuePredictorBlocks}.
+ * `predictors` is empty where `layer` is itself an anchor (plain {@link decodeAttention} reads it).
+ * Typed errors say why adapters cannot be folded: keys predicted (their scores would need the
+ * previous layers' keys rotated per token by RoPE), values predicted from keys, heads mixed, a chain
+ * longer than {@link VALUE_CHAIN_MAX_LAYERS} value layers, or head dim ≠ 128.
+ */
+export function valueChainFromAdapters(
+  adapters: AquaAdapters,
+  layer: number,
+): { readonly anchor: number; readonly predictors: readonly ValuePredictorBlocks[] } {
+  const { kvHeads: H, headDim } = adapters.layout;
+  if (headDim !== D)
+    throw new InvalidArgumentError(`valueChainFromAdapters: head dim ${headDim}, the kernel needs 128`);
+  if (!Number.isInteger(layer) || layer < 0 || layer >= adapters.layers.length)
+    throw new InvalidArgumentError(`valueChainFromAdapters: layer ${layer} of ${adapters.layers.length}`);
+  const C = H * D;
+  const predictors: ValuePredictorBlocks[] = [];
+  let j = layer;
+  for (; j > 0; j--) {
+    const a = adapters.layers[j];
+    if (!a) break;
+    if (a.keyWeight.some((x) => x !== 0) || a.keyBias.some((x) => x !== 0))
+      throw new InvalidArgumentError(
+        `valueChainFromAdapters: layer ${j} predicts its keys; scores cannot fold a key predictor through RoPE (fit with keys not predicted)`,
+      );
+    const vw = a.valueWeight; // [C, 2C]: out row, inputs [K_l, V_{l−1}]
+    const predicts = vw.some((x) => x !== 0) || a.valueBias.some((x) => x !== 0);
+    if (!predicts) break; // an anchor: stored without prediction
+    const weight = new Float32Array(H * D * D);
+    for (let o = 0; o < C; o++) {
+      const ho = Math.floor(o / D);
+      for (let i = 0; i < 2 * C; i++) {
+        const w = vw[o * 2 * C + i]!;
+        if (w === 0) continue;
+        if (i < C)
+          throw new InvalidArgumentError(
+            `valueChainFromAdapters: layer ${j} predicts values from its keys; only values from the previous layer's values fold exactly`,
+          );
+        const hi = Math.floor((i - C) / D);
+        if (hi !== ho)
+          throw new InvalidArgumentError(
+            `valueChainFromAdapters: layer ${j}'s value predictor mixes KV heads (${hi} → ${ho}); the kernel folds per-KV-head predictors`,
+          );
+        weight[(ho * D + ((i - C) % D)) * D + (o % D)] = w;
+      }
+    }
+    predictors.push({ weight, bias: Float32Array.from(a.valueBias) });
+    if (predictors.length >= VALUE_CHAIN_MAX_LAYERS && j > 0)
+      throw new InvalidArgumentError(
+        `valueChainFromAdapters: layer ${layer} is more than ${VALUE_CHAIN_MAX_LAYERS - 1} predicted layers from its anchor (the kernel reads at most ${VALUE_CHAIN_MAX_LAYERS} value layers)`,
+      );
+  }
+  return { anchor: j, predictors };
+}
+
+/** A {@link FoldedValueChain} in device memory, for {@link decodeAttentionValueChain}. Disposable. */
+export class ValueChainMaps implements Disposable {
+  readonly layers: number;
+  readonly kvHeads: number;
+  readonly maps: DeviceBuffer;
+  readonly bias: DeviceBuffer;
+  constructor(folded: FoldedValueChain) {
+    this.layers = folded.layers;
+    this.kvHeads = folded.kvHeads;
+    this.maps = DeviceBuffer.from(folded.maps);
+    try {
+      this.bias = DeviceBuffer.from(folded.bias);
+    } catch (e) {
+      this.maps.dispose();
+      throw e;
+    }
+  }
+  dispose(): void {
+    this.maps.dispose();
+    this.bias.dispose();
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+/** Arguments of {@link decodeAttentionValueChain}: those of decodeAttention plus the chain. */
+export interface DecodeAttentionValueChainArgs extends Omit<DecodeAttentionArgs, 'kernel'> {
+  /**
+   * The pools of layers l − 1, l − 2, … (down to the anchor) of the same page layout and page count
+   * as `pool` (layer l, whose keys and value residuals are read), under the same page table
+   */
+  readonly chain: readonly PagedKVPool[];
+  readonly maps: ValueChainMaps;
+}
+
+/**
+ * Decode attention for a layer whose values are predicted from earlier layers' (AQUA-KV values with
+ * per-KV-head predictors, folded — see {@link FoldedValueChain}), exactly and without reconstructing
+ * any layer: one kernel reads layer l's key codes for the scores and the value residual codes of
+ * layers l … a under the same softmax weights, each summed apart; the combine applies the folded
+ * maps. HIGGS pages only (keys as given, i.e. with RoPE applied; values as residuals), at most 4
+ * query heads per KV head; `partial` must hold {@link partialBytes}(…, `chain.length + 1`).
+ * Asynchronous on the default stream.
+ */
+export function decodeAttentionValueChain(a: DecodeAttentionValueChainArgs): void {
+  const { addon } = requireCuda();
+  const l = a.pool.layout;
+  const f = l.format;
+  if (f.kind !== 'higgs')
+    throw new InvalidArgumentError('decodeAttentionValueChain: the pools must hold HIGGS pages');
+  const layers = a.chain.length + 1;
+  if (layers !== a.maps.layers)
+    throw new InvalidArgumentError(
+      `decodeAttentionValueChain: ${a.chain.length} earlier pools but maps for ${a.maps.layers} value layers`,
+    );
+  if (a.maps.kvHeads !== l.kvHeads)
+    throw new InvalidArgumentError(
+      `decodeAttentionValueChain: maps for ${a.maps.kvHeads} KV heads, pool has ${l.kvHeads}`,
+    );
+  for (const [i, p] of a.chain.entries()) {
+    if (
+      p.pages !== a.pool.pages ||
+      p.layout.pageTokens !== l.pageTokens ||
+      p.layout.kvHeads !== l.kvHeads ||
+      JSON.stringify(p.layout.format) !== JSON.stringify(f)
+    )
+      throw new InvalidArgumentError(
+        `decodeAttentionValueChain: chain pool ${i} differs from the layer's pool (format, page size, KV heads or page count)`,
+      );
+  }
+  const group = a.queryHeads / l.kvHeads;
+  const cbK = higgsPairCodeBits(f.keys);
+  const cbV = higgsPairCodeBits(f.values);
+  if (!addon.decodeAttnHiggsChainOk(group, l.pageTokens, cbK, cbV, layers))
+    throw new InvalidArgumentError(
+      `decodeAttentionValueChain: not compiled for ${group} query heads per KV head (1–4), pages of ${l.pageTokens} tokens (a multiple of 32), pair codes ${cbK}/${cbV} bits (5/4, 3/3, 6/5, 4/4) and ${layers} value layers (2–${VALUE_CHAIN_MAX_LAYERS})`,
+    );
+  if (a.partial.bytes < partialBytes(a.batch, a.queryHeads, a.maxPages, a.splitPages, layers))
+    throw new InvalidArgumentError('decodeAttentionValueChain: partial scratch too small');
+  const [lutK, lutV, signsK] = a.pool.higgsTables!;
+  const scale = a.scale ?? 1 / Math.sqrt(D);
+  cuda('decode attention (value chain)', () =>
+    addon.decodeAttnHiggsChain(
+      a.query.ptr,
+      a.pool.buffer.ptr,
+      a.chain.map((p) => p.buffer.ptr),
+      a.pageTable.ptr,
+      a.lengths.ptr,
+      a.out.ptr,
+      a.partial.ptr,
+      a.batch,
+      a.queryHeads,
+      l.kvHeads,
+      a.maxPages,
+      l.pageTokens,
+      a.splitPages,
+      scale,
+      cbK,
+      cbV,
+      lutK.ptr,
+      lutV.ptr,
+      signsK.ptr,
+      a.maps.maps.ptr,
+      a.maps.bias.ptr,
+    ),
+  );
+}
+
+/** The Hadamard signs of a HIGGS pool's values (for {@link foldValueChain}). */
+export function valueSignsOf(pool: PagedKVPool): Float32Array {
+  const f = pool.layout.format;
+  if (f.kind !== 'higgs') throw new InvalidArgumentError('valueSignsOf: not a HIGGS pool');
+  return higgsSigns(f.values);
+}
