@@ -72,7 +72,7 @@ run)
   left() { [ $(( $(date +%s) - t0 )) -lt "$1" ]; }
   for n in $names; do
     left $((budget / 3)) || { echo "skipped (time)" > "$R/tests-$n.txt"; continue; }
-    KVQ_CUDA_ADDON=$A/$n.node timeout 90 node bench/dist/gpu-tests.mjs > "$R/tests-$n.txt" 2>&1 || true
+    KVQ_CUDA_ADDON=$A/$n.node timeout 180 node bench/dist/gpu-tests.mjs > "$R/tests-$n.txt" 2>&1 || true
   done
   timeout 120 python3 bench/torch_sdpa.py "$R/torch.json" > "$R/torch.txt" 2>&1 || true
   for n in $names; do

@@ -58,11 +58,15 @@ export function expect(v: unknown, m?: string) {
     toBeInstanceOf: (c: new (...a: never[]) => unknown) =>
       v instanceof c ? undefined : fail(`not an instance of ${c.name}: ${String(v)}`, m),
     toMatch: (r: RegExp) => (r.test(String(v)) ? undefined : fail(`${String(v)} does not match ${r}`, m)),
-    toThrow: (c?: new (...a: never[]) => unknown) => {
+    // a class (the error's type) or a RegExp (its message), as vitest's toThrow
+    toThrow: (c?: (new (...a: never[]) => unknown) | RegExp) => {
       try {
         (v as () => unknown)();
       } catch (err) {
-        if (c && !(err instanceof c)) fail(`threw ${String(err)}, not ${c.name}`, m);
+        if (c instanceof RegExp) {
+          if (!c.test(String((err as Error)?.message ?? err)))
+            fail(`threw ${String(err)}, not matching ${c}`, m);
+        } else if (c && !(err instanceof c)) fail(`threw ${String(err)}, not ${c.name}`, m);
         return;
       }
       fail('did not throw', m);
@@ -73,6 +77,13 @@ export function expect(v: unknown, m?: string) {
     not: {
       toBe: (e: unknown) =>
         Object.is(v, e) ? fail(`expected ${String(v)} not to be ${String(e)}`, m) : undefined,
+      toThrow: () => {
+        try {
+          (v as () => unknown)();
+        } catch (err) {
+          fail(`threw ${String(err)}`, m);
+        }
+      },
     },
     rejects: {
       toBeInstanceOf: async (c: new (...a: never[]) => unknown) => {

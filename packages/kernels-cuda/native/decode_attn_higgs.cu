@@ -465,60 +465,102 @@ constexpr int chain_smem_bytes() {
   return NWARP * stages * stageBytes > merge ? NWARP * stages * stageBytes : merge;
 }
 
-// The combine of the value-chain kernel: one block of D threads per (sequence, KV head), for its G ≤ 4
+// The combine of the value-chain kernel: one block of CQ·D threads per (sequence, KV head), for its G ≤ 4
 // query heads. Merges the splits as k_split_combine does, giving ŷ_j = A_j / L for each value layer j (in
 // the values' Hadamard domain), then out = Σ_j ŷ_j·maps[j][kh] + bias[kh], maps fp32 [NV][Hkv][D][D]
 // (row d, column e: out[e] += ŷ[d]·maps[..][d][e]) and bias fp32 [Hkv][D]. An empty sequence gives 0.
+// Thread (q, t) = (threadIdx.x / D, threadIdx.x % D) adds splits q, q + CQ, … of channel t, and then rows
+// d ∈ [q·D/CQ, (q + 1)·D/CQ) of the maps for output channel t; the CQ parts are summed in shared memory.
+// So each thread's loads are few (at batch 1 the grid is only Hkv blocks, and a thread that walked all
+// splits and all D rows would wait on hundreds of dependent memory round trips).
+#define CQ 4
 template <int NV>
-__global__ void __launch_bounds__(D) k_chain_combine(const float* __restrict__ partial, uint16_t* __restrict__ out,
-                                                     int G, int Hkv, int S, const float* __restrict__ maps,
-                                                     const float* __restrict__ bias) {
+__global__ void __launch_bounds__(CQ* D, 1) k_chain_combine(const float* __restrict__ partial, uint16_t* __restrict__ out,
+                                                        int G, int Hkv, int S, const float* __restrict__ maps,
+                                                        const float* __restrict__ bias) {
   constexpr int R = 2 + NV * D;
   __shared__ float y[4][NV][D];
-  const int t = threadIdx.x, kh = blockIdx.x % Hkv;
+  __shared__ float part[CQ][4][D];
+  __shared__ float red[CQ * D / 32];
+  const int t = threadIdx.x % D, qd = threadIdx.x / D, lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+  const int kh = blockIdx.x % Hkv;
   const size_t row0 = (size_t)blockIdx.x * G;  // rows b·Hq + kh·G + h
   KVQ_PDL_WAIT();
   bool empty[4];
 #pragma unroll
   for (int h = 0; h < 4; h++) {
     empty[h] = true;
-    if (h >= G) continue;
+    if (h >= G) continue;  // uniform across the block
     const float* p = partial + (row0 + h) * S * R;
-    float M = -INFINITY;
-    for (int s = 0; s < S; s++) M = fmaxf(M, p[(size_t)s * R]);
-    float L = 0.f, A[NV];
+    // the splits' maximum and sum, reduced over the block
+    float m = -INFINITY;
+    for (int s = threadIdx.x; s < S; s += CQ * D) m = fmaxf(m, p[(size_t)s * R]);
+#pragma unroll
+    for (int o = 16; o; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+    if (lane == 0) red[w] = m;
+    __syncthreads();
+    float M = red[0];
+#pragma unroll
+    for (int i = 1; i < CQ * D / 32; i++) M = fmaxf(M, red[i]);
+    __syncthreads();  // red is reused for the sums
+    float l = 0.f, A[NV];
 #pragma unroll
     for (int j = 0; j < NV; j++) A[j] = 0.f;
-    if (M != -INFINITY)
-      for (int s = 0; s < S; s++) {
-        const float w = exp2f(p[(size_t)s * R] - M);
-        L += p[(size_t)s * R + 1] * w;
+    if (M != -INFINITY) {
+      for (int s = threadIdx.x; s < S; s += CQ * D) l += p[(size_t)s * R + 1] * exp2f(p[(size_t)s * R] - M);
+      for (int s = qd; s < S; s += CQ) {
+        const float wgt = exp2f(p[(size_t)s * R] - M);
 #pragma unroll
-        for (int j = 0; j < NV; j++) A[j] = fmaf(p[(size_t)s * R + 2 + j * D + t], w, A[j]);
+        for (int j = 0; j < NV; j++) A[j] = fmaf(p[(size_t)s * R + 2 + j * D + t], wgt, A[j]);
       }
+    }
+#pragma unroll
+    for (int o = 16; o; o >>= 1) l += __shfl_xor_sync(0xffffffffu, l, o);
+    if (lane == 0) red[w] = l;
+#pragma unroll
+    for (int j = 0; j < NV; j++) part[qd][j][t] = A[j];  // part[.][j] for j < NV ≤ 4
+    __syncthreads();
+    float L = 0.f;
+#pragma unroll
+    for (int i = 0; i < CQ * D / 32; i++) L += red[i];
     empty[h] = !(L > 0.f);
+    if (qd < NV) {
+      float a = 0.f;
 #pragma unroll
-    for (int j = 0; j < NV; j++) y[h][j][t] = L > 0.f ? A[j] / L : 0.f;
+      for (int c = 0; c < CQ; c++) a += part[c][qd][t];
+      y[h][qd][t] = L > 0.f ? a / L : 0.f;
+    }
+    __syncthreads();  // part and red are reused
   }
-  __syncthreads();
-  float o[4];
-  const float b0 = bias[kh * D + t];
-#pragma unroll
-  for (int h = 0; h < 4; h++) o[h] = b0;
+  // out[e] = bias[e] + Σ_j Σ_d y[h][j][d]·maps[j][d][e]: rows d of this thread's quarter, summed in part
+  float o[4] = {0.f, 0.f, 0.f, 0.f};
+  constexpr int DQ = D / CQ;
 #pragma unroll
   for (int j = 0; j < NV; j++) {
-    const float* mj = maps + ((size_t)j * Hkv + kh) * D * D + t;
+    const float* mj = maps + (((size_t)j * Hkv + kh) * D + qd * DQ) * D + t;
 #pragma unroll 8
-    for (int d = 0; d < D; d++) {
+    for (int d = 0; d < DQ; d++) {
       const float m = mj[(size_t)d * D];
 #pragma unroll
-      for (int h = 0; h < 4; h++) o[h] = fmaf(y[h][j][d], m, o[h]);
+      for (int h = 0; h < 4; h++) o[h] = fmaf(y[h][j][qd * DQ + d], m, o[h]);
     }
   }
 #pragma unroll
-  for (int h = 0; h < 4; h++)
-    if (h < G) out[(row0 + h) * D + t] = __half_as_ushort(__float2half_rn(empty[h] ? 0.f : o[h]));
+  for (int h = 0; h < 4; h++) part[qd][h][t] = o[h];
+  __syncthreads();
+  if (qd == 0) {
+    const float b0 = bias[kh * D + t];
+#pragma unroll
+    for (int h = 0; h < 4; h++) {
+      if (h >= G) break;
+      float v = b0;
+#pragma unroll
+      for (int c = 0; c < CQ; c++) v += part[c][h][t];
+      out[(row0 + h) * D + t] = __half_as_ushort(__float2half_rn(empty[h] ? 0.f : v));
+    }
+  }
 }
+#undef CQ
 
 bool chain_cb_ok(int cbK, int cbV) {
   return (cbK == 5 && cbV == 4) || (cbK == 3 && cbV == 3) || (cbK == 6 && cbV == 5) || (cbK == 4 && cbV == 4);
@@ -599,7 +641,7 @@ extern "C" int kvq_decode_attn_higgs_chain(const uint16_t* q, const uint8_t* poo
   KVQ_LAUNCHED();
   cudaLaunchConfig_t cfg = {};
   cfg.gridDim = dim3(B * Hkv);
-  cfg.blockDim = dim3(D);
+  cfg.blockDim = dim3(4 * D);  // CQ · D
   cudaLaunchAttribute attr[1];
   int pdl = 0;
   if ((e = pdl_attribute(attr, &pdl)) != cudaSuccess) return (int)e;
