@@ -130,6 +130,29 @@ if (process.env.KVQ_BENCH_SCALAR === '1')
   formats.push(['kivi-2 scalar', kivi2, 'scalar'], ['k4v2 scalar', k4v2, 'scalar']);
 const attn: Record<string, unknown>[] = [];
 const sweep: Record<string, unknown>[] = [];
+/**
+ * Fills every page of a pool: 16 pages encoded from random K/V (every 37th key ×5, an outlier channel
+ * pattern), copied over the rest (the kernels' time does not depend on the values).
+ */
+function fillPages(pool: PagedKVPool): void {
+  const templates = Math.min(16, pool.pages);
+  const n = P * HKV * 128;
+  for (let i = 0; i < templates; i++) {
+    const k = rng.normalArray(n);
+    for (let j = 0; j < n; j += 37) k[j]! *= 5;
+    pool.writePage(i, k, rng.normalArray(n));
+  }
+  for (let i = templates; i < pool.pages; i++) pool.copyPage(i, i % templates);
+}
+/** The page indices 0 … total − 1 shuffled (pages of a sequence scattered over the pool). */
+function shuffledPages(total: number): Int32Array {
+  const perm = Int32Array.from({ length: total }, (_, i) => i);
+  for (let i = total - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [perm[i], perm[j]] = [perm[j]!, perm[i]!];
+  }
+  return perm;
+}
 function measure(
   name: string,
   format: PageFormat,
@@ -148,19 +171,8 @@ function measure(
     const total = B * pagesPerSeq * copies;
     try {
       using pool = new PagedKVPool(layout, total);
-      const templates = Math.min(16, total);
-      const n = P * HKV * 128;
-      for (let i = 0; i < templates; i++) {
-        const k = rng.normalArray(n);
-        for (let j = 0; j < n; j += 37) k[j]! *= 5;
-        pool.writePage(i, k, rng.normalArray(n));
-      }
-      for (let i = templates; i < total; i++) pool.copyPage(i, i % templates);
-      const perm = Int32Array.from({ length: total }, (_, i) => i);
-      for (let i = total - 1; i > 0; i--) {
-        const j = Math.floor(rng.next() * (i + 1));
-        [perm[i], perm[j]] = [perm[j]!, perm[i]!];
-      }
+      fillPages(pool);
+      const perm = shuffledPages(total);
       const tables = Array.from({ length: copies }, (_, c) =>
         DeviceBuffer.from(perm.subarray(c * B * pagesPerSeq, (c + 1) * B * pagesPerSeq)),
       );
@@ -271,18 +283,10 @@ if (parts.includes('aqua-step')) {
     const pools: PagedKVPool[] = [];
     try {
       for (let l = 0; l < L; l++) pools.push(new PagedKVPool(layout, total));
-      const n = P * HKV * 128;
-      const templates = Math.min(16, total);
-      for (let i = 0; i < templates; i++) pools[0]!.writePage(i, rng.normalArray(n), rng.normalArray(n));
-      for (let i = templates; i < total; i++) pools[0]!.copyPage(i, i % templates);
+      fillPages(pools[0]!);
       for (let l = 1; l < L; l++)
         addon.d2d(pools[l]!.buffer.ptr, pools[0]!.buffer.ptr, pools[0]!.buffer.bytes);
-      const perm = Int32Array.from({ length: total }, (_, i) => i);
-      for (let i = total - 1; i > 0; i--) {
-        const j = Math.floor(rng.next() * (i + 1));
-        [perm[i], perm[j]] = [perm[j]!, perm[i]!];
-      }
-      using table = DeviceBuffer.from(perm);
+      using table = DeviceBuffer.from(shuffledPages(total));
       using lens = DeviceBuffer.from(new Int32Array(B).fill(ctx));
       using q = DeviceBuffer.from(float32ToFloat16Bits(rng.normalArray(B * HQ * 128)));
       using out = new DeviceBuffer(B * HQ * 128 * 2);
