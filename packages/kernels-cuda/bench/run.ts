@@ -15,10 +15,12 @@ import {
   decodeAttentionValueChain,
   defaultSplitPages,
   deviceMemory,
+  foldKeyChain,
   foldValueChain,
   pageBytes,
   partialBytes,
   requireCuda,
+  ropePartners,
 } from '../src/index.js';
 
 const { addon, device } = requireCuda();
@@ -266,14 +268,37 @@ if (parts.includes('aqua-step')) {
   if (format.kind !== 'higgs') throw new Error('aqua-2.5 pages are HIGGS');
   const layout: PagedLayout = { format, pageTokens: P, kvHeads: HKV, headDim: 128 };
   const L = 32;
-  const foldedFor = (nv: number) => {
+  // keys: with a key chain, RoPE-diagonal key predictors (one complex scalar per RoPE pair) folded too
+  const partner = ropePartners('neox');
+  const foldedFor = (nv: number, keys: boolean) => {
     const preds = Array.from({ length: nv - 1 }, () => ({
       weight: Float32Array.from(rng.normalArray(HKV * 128 * 128), (x) => (0.5 * x) / Math.sqrt(128)),
       bias: Float32Array.from(rng.normalArray(HKV * 128), (x) => 0.1 * x),
     }));
-    return new ValueChainMaps(foldValueChain(preds, HKV, higgsSigns(format.values)));
+    const keyMaps = Array.from({ length: nv - 1 }, () => {
+      const a = new Float32Array(HKV * 128);
+      const b = new Float32Array(HKV * 128);
+      for (let i = 0; i < HKV * 128; i++) {
+        if (i % 128 < 64) {
+          const phi = 2 * Math.PI * rng.next();
+          a[i] = a[i + 64] = 0.8 * Math.cos(phi);
+          b[i] = -0.8 * Math.sin(phi);
+          b[i + 64] = 0.8 * Math.sin(phi);
+        }
+      }
+      return { a, b };
+    });
+    return new ValueChainMaps(
+      foldValueChain(preds, HKV, higgsSigns(format.values)),
+      keys ? foldKeyChain(keyMaps, HKV, partner) : undefined,
+    );
   };
-  const mapsByNv = new Map<number, ValueChainMaps>([2, 3, 4].map((nv) => [nv, foldedFor(nv)]));
+  const mapsByNv = new Map<string, ValueChainMaps>(
+    [2, 3, 4].flatMap((nv) => [
+      [`v${nv}`, foldedFor(nv, false)],
+      [`kv${nv}`, foldedFor(nv, true)],
+    ]),
+  );
   for (const [B, ctx] of [
     [1, 32768],
     [16, 32768],
@@ -303,7 +328,7 @@ if (parts.includes('aqua-step')) {
         maxPages: pagesPerSeq,
         splitPages,
       };
-      const layer = (l: number, A: number) => {
+      const layer = (l: number, A: number, keys: boolean) => {
         const nv = (l % A) + 1; // value layers: l's own and back to its anchor ⌊l/A⌋·A
         if (nv === 1) decodeAttention({ ...common, pool: pools[l]!, kernel: 'tensor-core' });
         else
@@ -311,30 +336,42 @@ if (parts.includes('aqua-step')) {
             ...common,
             pool: pools[l]!,
             chain: pools.slice(l - nv + 1, l).reverse(),
-            maps: mapsByNv.get(nv)!,
+            maps: mapsByNv.get(`${keys ? 'kv' : 'v'}${nv}`)!,
           });
       };
-      // one layer at a time, by value layers read (the layer after an anchor reads 2, …)
-      for (const nv of [1, 2, 3, 4]) {
-        const call = () => layer(nv - 1, 4);
-        const ms = time(call);
-        const gpuMs = time(call, 20, 3, BUSY_NS);
-        aquaStep.push({ kind: 'layer', B, ctx, valueLayers: nv, ms, gpuMs, splitPages });
-        console.log(
-          `aqua-step layer with ${nv} value layer(s) B=${B} ctx=${ctx}: ${ms.toFixed(4)} ms (GPU alone ${gpuMs.toFixed(4)})`,
-        );
-      }
-      for (const A of [1, 2, 3, 4]) {
-        const step = () => {
-          for (let l = 0; l < L; l++) layer(l, A);
-        };
-        const ms = time(step, 10, 2);
-        const gpuMs = time(step, 10, 2, BUSY_NS);
-        const reads = Array.from({ length: L }, (_, l) => (l % A) + 1).reduce((s, x) => s + x, 0);
-        aquaStep.push({ kind: 'step', B, ctx, anchorEvery: A, ms, gpuMs, valueLayersRead: reads });
-        console.log(
-          `aqua-step 32 layers, anchors every ${A}, B=${B} ctx=${ctx}: ${ms.toFixed(3)} ms (GPU alone ${gpuMs.toFixed(3)}), ${reads} value layers read`,
-        );
+      for (const keys of [false, true]) {
+        const what = keys ? 'keys and values' : 'values';
+        // one layer at a time, by layers read (the layer after an anchor reads 2, …)
+        for (const nv of keys ? [2, 3, 4] : [1, 2, 3, 4]) {
+          const call = () => layer(nv - 1, 4, keys);
+          const ms = time(call);
+          const gpuMs = time(call, 20, 3, BUSY_NS);
+          aquaStep.push({ kind: 'layer', folded: what, B, ctx, valueLayers: nv, ms, gpuMs, splitPages });
+          console.log(
+            `aqua-step layer, ${what} folded, ${nv} layer(s) B=${B} ctx=${ctx}: ${ms.toFixed(4)} ms (GPU alone ${gpuMs.toFixed(4)})`,
+          );
+        }
+        for (const A of keys ? [2, 3, 4] : [1, 2, 3, 4]) {
+          const step = () => {
+            for (let l = 0; l < L; l++) layer(l, A, keys);
+          };
+          const ms = time(step, 10, 2);
+          const gpuMs = time(step, 10, 2, BUSY_NS);
+          const reads = Array.from({ length: L }, (_, l) => (l % A) + 1).reduce((s, x) => s + x, 0);
+          aquaStep.push({
+            kind: 'step',
+            folded: what,
+            B,
+            ctx,
+            anchorEvery: A,
+            ms,
+            gpuMs,
+            valueLayersRead: reads,
+          });
+          console.log(
+            `aqua-step 32 layers, ${what} folded, anchors every ${A}, B=${B} ctx=${ctx}: ${ms.toFixed(3)} ms (GPU alone ${gpuMs.toFixed(3)}), ${reads} layers read`,
+          );
+        }
       }
     } catch (err) {
       aquaStep.push({ kind: 'error', B, ctx, error: String(err) });
@@ -472,12 +509,13 @@ if (aquaStep.length) {
     ctx: number;
     anchorEvery?: number;
     valueLayers?: number;
+    folded?: string;
     ms?: number;
     gpuMs?: number;
   };
   const rows = aquaStep as Row[];
   console.log(
-    '| AQUA-KV step, 32 layers (values folded, aqua-2.5 pages) | B | ctx | ms (idle GPU) | GPU alone | × kvq fp16 step | PyTorch SDPA × 32 ÷ kvq |',
+    '| AQUA-KV step, 32 layers (aqua-2.5 pages) | B | ctx | ms (idle GPU) | GPU alone | × kvq fp16 step | PyTorch SDPA × 32 ÷ kvq |',
   );
   for (const B of [1, 16]) {
     const ctx = 32768;
@@ -489,16 +527,18 @@ if (aquaStep.length) {
         `| ${name} | ${B} | ${ctx} | ${r.ms.toFixed(3)} | ${r.gpuMs?.toFixed(3)} | ${f16?.ms ? (r.ms / f16.ms).toFixed(2) : '?'} | ${t ? ((32 * t) / r.ms).toFixed(2) : '?'} |`,
       );
     line('kvq fp16', f16);
-    for (const A of [1, 2, 3, 4])
-      line(
-        A === 1 ? 'no prediction (every layer an anchor)' : `anchors every ${A}`,
-        rows.find((r) => r.kind === 'step' && r.B === B && r.anchorEvery === A),
-      );
-    for (const nv of [1, 2, 3, 4])
-      line(
-        `one layer, ${nv} value layer(s)`,
-        rows.find((r) => r.kind === 'layer' && r.B === B && r.valueLayers === nv),
-      );
+    for (const what of ['values', 'keys and values']) {
+      for (const A of [1, 2, 3, 4])
+        line(
+          A === 1 ? 'no prediction (every layer an anchor)' : `${what} folded, anchors every ${A}`,
+          rows.find((r) => r.kind === 'step' && r.folded === what && r.B === B && r.anchorEvery === A),
+        );
+      for (const nv of [1, 2, 3, 4])
+        line(
+          `one layer, ${what} folded, ${nv} layer(s)`,
+          rows.find((r) => r.kind === 'layer' && r.folded === what && r.B === B && r.valueLayers === nv),
+        );
+    }
   }
 }
 for (const c of capacity as {

@@ -238,7 +238,7 @@ Napi::Value DecodeAttnHiggs(const Napi::CallbackInfo& i) {
   return env.Undefined();
 }
 // (q, pool, chain: BigInt[NV − 1], pageTable, lens, out, partial, B, Hq, Hkv, maxPages, P, splitPages, scale,
-//  cbK, cbV, lutK, lutV, signsK, maps, bias)
+//  cbK, cbV, lutK, lutV, signsK, maps, bias, keyFold | null, keyPartner | null)
 Napi::Value DecodeAttnHiggsChain(const Napi::CallbackInfo& i) {
   Napi::Env env = i.Env();
   const Napi::Array arr = i[2].As<Napi::Array>();
@@ -253,7 +253,8 @@ Napi::Value DecodeAttnHiggsChain(const Napi::CallbackInfo& i) {
                                  (const int*)P(i[3]), (const int*)P(i[4]), (uint16_t*)P(i[5]), (float*)P(i[6]),
                                  I(i[7]), I(i[8]), I(i[9]), I(i[10]), I(i[11]), I(i[12]), (float)F(i[13]), I(i[14]),
                                  I(i[15]), (const float*)P(i[16]), (const float*)P(i[17]), (const float*)P(i[18]),
-                                 (const float*)P(i[19]), (const float*)P(i[20])),
+                                 (const float*)P(i[19]), (const float*)P(i[20]), (const float*)P(i[21]),
+                                 (const int*)P(i[22])),
      "decode attention higgs chain");
   return env.Undefined();
 }

@@ -53,6 +53,10 @@ using namespace kvq;
 #define KVQ_HIGGS_CHAIN_MIN_BLOCKS 3
 #endif
 #define MAXNV 4  // value layers of a value chain, the layer's own included
+// The key-chain kernels with 3 or 4 key layers (their folded queries take 16 more registers per layer): 2.
+#ifndef KVQ_HIGGS_KCHAIN_MIN_BLOCKS
+#define KVQ_HIGGS_KCHAIN_MIN_BLOCKS 2
+#endif
 #ifndef KVQ_HIGGS_EARLY
 #define KVQ_HIGGS_EARLY 1  // issue the first chunk's copies before the query rotation (0: after it, for A/B runs)
 #endif
@@ -116,20 +120,25 @@ struct Codes : Slice<NBITS> {
   }
 };
 
-// Per-warp staging of a 32-token chunk of one KV head: key codes [32][KROW], key scale words [32], then
-// for each of NV value layers value codes [32][VROW] and value scale words [32] (each scale word holds the
-// token's fp16 scale in one half); value layer j's parts are VHOP·j bytes after layer 0's.
-template <int CBK, int CBV, int NV = 1>
+// Per-warp staging of a 32-token chunk of one KV head: for each of NK key layers key codes [32][KROW] and
+// key scale words [32], then for each of NV value layers value codes [32][VROW] and value scale words [32]
+// (each scale word holds the token's fp16 scale in one half); key layer j's parts are KHOP·j bytes after
+// layer 0's, value layer j's VHOP·j bytes after value layer 0's.
+template <int CBK, int CBV, int NV = 1, int NK = 1>
 struct HStage {
   static constexpr int KROW = 8 * CBK, VROW = 8 * CBV;  // 64 pairs × CB bits / 8
-  static constexpr int KCODE = 0, KSC = KCODE + TCH * KROW, VCODE = KSC + TCH * 4, VSC = VCODE + TCH * VROW,
-                       VHOP = TCH * VROW + TCH * 4, BYTES = VCODE + NV * VHOP;
+  static constexpr int KCODE = 0, KSC = KCODE + TCH * KROW, KHOP = TCH * KROW + TCH * 4, VCODE = NK * KHOP,
+                       VSC = VCODE + TCH * VROW, VHOP = TCH * VROW + TCH * 4, BYTES = VCODE + NV * VHOP;
 };
 
-// The value pools of the earlier layers of a value chain (value layers 1 .. NV − 1; layer 0 is the pool of
-// the layer whose keys are read). Same page geometry as that pool; the same page table.
+// The pools of the earlier layers of a chain (layers 1 .. NV − 1; layer 0 is the pool of the layer being
+// read). Same page geometry as that pool; the same page table. With a key chain (NK = NV), keyFold holds
+// for key layers 1 .. NK − 1 and each KV head the query fold q'[d] = A·q[d] + B·q[partner[d]] as fp32
+// [NK − 1][Hkv][D][2] (A, B), partner int32 [D] (the channel RoPE pairs d with, or d itself).
 struct ValueChain {
   const uint8_t* pool[MAXNV - 1];
+  const float* keyFold;
+  const int* keyPartner;
 };
 
 // HP ("head pairs", G ≤ 4): the scores' 8 MMA columns hold each query head twice (column n = head n / 2),
@@ -141,14 +150,18 @@ struct ValueChain {
 // NV > 1 (value chains, HP only): the softmax weights of the layer's scores are applied to the values of NV
 // layers (the layer's own, then vc.pool[0 ..]), each into its own accumulator, for an exact fold of linear
 // value predictors: see kvq_decode_attn_higgs_chain. A split's partial row is [M, L, A_0[D] .. A_{NV−1}[D]].
-template <int CBK, int CBV, bool HP, int NV = 1>
-__global__ void __launch_bounds__(128, NV > 1 ? KVQ_HIGGS_CHAIN_MIN_BLOCKS
-                                              : HP ? KVQ_HIGGS_HP_MIN_BLOCKS : KVQ_HIGGS_MIN_BLOCKS)
+// NK = NV > 1 (key chains): the scores add the keys of the same NK layers, each against the query folded
+// for its layer (vc.keyFold): an exact fold of RoPE-commuting key predictors.
+template <int CBK, int CBV, bool HP, int NV = 1, int NK = 1>
+__global__ void __launch_bounds__(128, NK > 2 ? KVQ_HIGGS_KCHAIN_MIN_BLOCKS
+                                       : NV > 1 ? KVQ_HIGGS_CHAIN_MIN_BLOCKS
+                                       : HP ? KVQ_HIGGS_HP_MIN_BLOCKS : KVQ_HIGGS_MIN_BLOCKS)
     k_decode_higgs_mma(const uint16_t* q, const uint8_t* pool, const int* pageTable, const int* lens, float* partial,
                        int G, int Hq, int Hkv, int maxPages, int P, int splitPages, int maxSplits, float scaleLog2,
                        size_t keyBytes, size_t pageBytes, const float2* lutKg, const float2* lutVg,
                        const float* signsK, PowDiv pd, ValueChain vc) {
   static_assert(NV >= 1 && NV <= MAXNV && (HP || NV == 1), "value chains run the head-pair layout");
+  static_assert(NK == 1 || NK == NV, "a key chain has the value chain's layers");
   KVQ_PDL_TRIGGER();
   // blockIdx.x = split · Hkv + kh: the blocks of one split of all KV heads run side by side, so the heads'
   // interleaved rows of each page ([token][head][codes]) are read by concurrent blocks
@@ -158,7 +171,7 @@ __global__ void __launch_bounds__(128, NV > 1 ? KVQ_HIGGS_CHAIN_MIN_BLOCKS
   const int start = split * splitPages * P, end = min(len, start + splitPages * P);
   const int KS = 2 * P * Hkv;  // bytes of the scale field of a block
 
-  using S_ = HStage<CBK, CBV, NV>;
+  using S_ = HStage<CBK, CBV, NV, NK>;
   // KVQ_STAGES, or 2 where that many stages would not fit in 40 KB of static shared memory
   constexpr int STAGES = NWARP * KVQ_STAGES * S_::BYTES <= 40960 ? KVQ_STAGES : 2;
   constexpr int SB = STAGES * S_::BYTES;
@@ -167,7 +180,7 @@ __global__ void __launch_bounds__(128, NV > 1 ? KVQ_HIGGS_CHAIN_MIN_BLOCKS
   __shared__ __align__(16) uint8_t smem1[NV > 1 ? 16 : (NWARP * SB > MERGE ? NWARP * SB : MERGE)];
   extern __shared__ __align__(16) uint8_t smemDyn[];
   uint8_t* const smem = NV > 1 ? smemDyn : smem1;
-  __shared__ float qrot[8][D];
+  __shared__ float qrot[NK][8][D];  // per key layer: the rotated (and, past layer 0, folded) query heads
   // both tables in one array: a value lookup is the key table's base + a constant offset (one uniform
   // register for both in the loads' addresses)
   __shared__ uint32_t lut[(1 << CBK) + (1 << CBV)];
@@ -187,13 +200,17 @@ __global__ void __launch_bounds__(128, NV > 1 ? KVQ_HIGGS_CHAIN_MIN_BLOCKS
     const uint8_t* pg = pool + po;
     const int tp0 = pd.mod(t);
     uint8_t* sb = wbuf + st * S_::BYTES;
-    kcopy.issue(sb + S_::KCODE, pg + (KS + tp0 * rowK + kh * S_::KROW));
+#pragma unroll
+    for (int j = 0; j < NK; j++)
+      kcopy.issue(sb + S_::KCODE + j * S_::KHOP, (j ? vc.pool[j - 1] + po : pg) + (KS + tp0 * rowK + kh * S_::KROW));
 #pragma unroll
     for (int j = 0; j < NV; j++)
       vcopy.issue(sb + S_::VCODE + j * S_::VHOP, (j ? vc.pool[j - 1] + po : pg) + (keyBytes + KS + tp0 * rowV + kh * S_::VROW));
     // scales: token lane, head kh → fp16 index (tp0 + lane)·Hkv + kh; copy the aligned 4-byte pair
     const int si = ((tp0 + lane) * Hkv + kh) & ~1;
-    cp_async4(sb + S_::KSC + 4 * lane, (const uint16_t*)pg + si);
+#pragma unroll
+    for (int j = 0; j < NK; j++)
+      cp_async4(sb + S_::KSC + j * S_::KHOP + 4 * lane, (const uint16_t*)(j ? vc.pool[j - 1] + po : pg) + si);
 #pragma unroll
     for (int j = 0; j < NV; j++)
       cp_async4(sb + S_::VSC + j * S_::VHOP + 4 * lane, (const uint16_t*)((j ? vc.pool[j - 1] + po : pg) + keyBytes) + si);
@@ -209,33 +226,50 @@ __global__ void __launch_bounds__(128, NV > 1 ? KVQ_HIGGS_CHAIN_MIN_BLOCKS
   if (KVQ_HIGGS_EARLY) pipe.start(first, end, pageRow, pd, issue, next);
 
   // rotate the block's query heads: q̃ = H·(signs_K ⊙ q), orthonormal, in shared memory
-  for (int x = threadIdx.x; x < G * D; x += blockDim.x) {
-    const int h = x / D, d = x % D;
-    qrot[h][d] = signsK[d] * __half2float(__ushort_as_half(q[((size_t)b * Hq + kh * G + h) * D + d]));
+  if constexpr (NK == 1) {
+    for (int x = threadIdx.x; x < G * D; x += blockDim.x) {
+      const int h = x / D, d = x % D;
+      qrot[0][h][d] = signsK[d] * __half2float(__ushort_as_half(q[((size_t)b * Hq + kh * G + h) * D + d]));
+    }
+  } else {
+    // key layer j > 0: the query folded through the key predictors of layers l − j + 1 .. l first
+    for (int x = threadIdx.x; x < NK * G * D; x += blockDim.x) {
+      const int j = x / (G * D), h = (x / D) % G, d = x % D;
+      const uint16_t* qh = q + ((size_t)b * Hq + kh * G + h) * D;
+      float v = __half2float(__ushort_as_half(qh[d]));
+      if (j) {
+        const float* f = vc.keyFold + (((size_t)(j - 1) * Hkv + kh) * D + d) * 2;
+        v = f[0] * v + f[1] * __half2float(__ushort_as_half(qh[vc.keyPartner[d]]));
+      }
+      qrot[j][h][d] = signsK[d] * v;
+    }
   }
   for (int x = threadIdx.x; x < (1 << CBK); x += blockDim.x) lutK[x] = h2u(__float22half2_rn(lutKg[x]));
   for (int x = threadIdx.x; x < (1 << CBV); x += blockDim.x) lutV[x] = h2u(__float22half2_rn(lutVg[x]));
   __syncthreads();
   for (int hs = 1; hs < D; hs <<= 1) {
-    for (int x = threadIdx.x; x < G * D / 2; x += blockDim.x) {
-      const int h = x / (D / 2), pr = x % (D / 2);
+    for (int x = threadIdx.x; x < NK * G * D / 2; x += blockDim.x) {
+      const int h = x / (D / 2), pr = x % (D / 2);  // h: key layer · G + head
       const int k = (pr / hs) * 2 * hs + (pr % hs);
-      const float a = qrot[h][k], c = qrot[h][k + hs];
-      qrot[h][k] = a + c;
-      qrot[h][k + hs] = a - c;
+      float* const row = NK == 1 ? qrot[0][h] : qrot[h / G][h % G];
+      const float a = row[k], c = row[k + hs];
+      row[k] = a + c;
+      row[k + hs] = a - c;
     }
     __syncthreads();
   }
   if (!KVQ_HIGGS_EARLY) pipe.start(first, end, pageRow, pd, issue, next);
 
   const float norm = rsqrtf((float)D);
-  uint32_t qp[16];  // pairs 16r + j of the head of MMA column g, fp16
+  uint32_t qp[NK][16];  // per key layer: pairs 16r + j of the head of MMA column g, fp16
   const int hq = HP ? g >> 1 : g;
 #pragma unroll
-  for (int j = 0; j < 16; j++) {
-    const int p = 16 * r + j;
-    qp[j] = hq < G ? h2u(__floats2half2_rn(qrot[hq][2 * p] * norm, qrot[hq][2 * p + 1] * norm)) : 0u;
-  }
+  for (int i = 0; i < NK; i++)
+#pragma unroll
+    for (int j = 0; j < 16; j++) {
+      const int p = 16 * r + j;
+      qp[i][j] = hq < G ? h2u(__floats2half2_rn(qrot[i][hq][2 * p] * norm, qrot[i][hq][2 * p + 1] * norm)) : 0u;
+    }
 
   // HP: [pair tile pt][c0..c3] = channels 16g + 4pt + (0..3) of head r.
   // Otherwise: [channel tile ct][c0..c3] = channels 2(8g + ct) (+1 for c2, c3), heads 2r (c0, c2), 2r + 1.
@@ -279,7 +313,7 @@ __global__ void __launch_bounds__(128, NV > 1 ? KVQ_HIGGS_CHAIN_MIN_BLOCKS
           const uint32_t a1 = *(const uint32_t*)(lk + ks[2 * mt + 1].at(2 * k));
           const uint32_t a2 = *(const uint32_t*)(lk + ks[2 * mt].at(2 * k + 1));
           const uint32_t a3 = *(const uint32_t*)(lk + ks[2 * mt + 1].at(2 * k + 1));
-          mma_full(c[mt], a0, a1, a2, a3, qp[2 * k], qp[2 * k + 1]);
+          mma_full(c[mt], a0, a1, a2, a3, qp[0][2 * k], qp[0][2 * k + 1]);
         }
       }
     }
@@ -296,6 +330,38 @@ __global__ void __launch_bounds__(128, NV > 1 ? KVQ_HIGGS_CHAIN_MIN_BLOCKS
         s[mt][2 * hi] = in ? c[mt][2 * hi] * sk : -INFINITY;
         s[mt][2 * hi + 1] = in ? c[mt][2 * hi + 1] * sk : -INFINITY;
       }
+    // key chain: each earlier layer's keys against the query folded for it, times that layer's scales
+#pragma unroll
+    for (int j = 1; j < NK; j++) {
+      float cj[2][4];
+#pragma unroll
+      for (int mt = 0; mt < 2; mt++) cj[mt][0] = cj[mt][1] = cj[mt][2] = cj[mt][3] = 0.f;
+      Codes<16 * CBK, CBK> ks[4];
+#pragma unroll
+      for (int i = 0; i < 4; i++) ks[i].load(sb + S_::KCODE + j * S_::KHOP + (g + 8 * i) * S_::KROW, 16 * r * CBK);
+#pragma unroll
+      for (int k = 0; k < 8; k++) {
+#pragma unroll
+        for (int mt = 0; mt < 2; mt++) {
+          const uint32_t a0 = *(const uint32_t*)(lk + ks[2 * mt].at(2 * k));
+          const uint32_t a1 = *(const uint32_t*)(lk + ks[2 * mt + 1].at(2 * k));
+          const uint32_t a2 = *(const uint32_t*)(lk + ks[2 * mt].at(2 * k + 1));
+          const uint32_t a3 = *(const uint32_t*)(lk + ks[2 * mt + 1].at(2 * k + 1));
+          mma_full(cj[mt], a0, a1, a2, a3, qp[j][2 * k], qp[j][2 * k + 1]);
+        }
+      }
+#pragma unroll
+      for (int mt = 0; mt < 2; mt++)
+#pragma unroll
+        for (int hi = 0; hi < 2; hi++) {
+          const int tl = 16 * mt + g + 8 * hi;
+          if (t0 + tl < end) {
+            const float sk = scaleOf(S_::KSC + j * S_::KHOP, tl) * scaleLog2;
+            s[mt][2 * hi] += cj[mt][2 * hi] * sk;
+            s[mt][2 * hi + 1] += cj[mt][2 * hi + 1] * sk;
+          }
+        }
+    }
     if constexpr (HP) {
       // columns 2r and 2r + 1 both hold head r: s[mt][0] (= s[mt][1]) is token 16mt + g, s[mt][2] token + 8
       float corr;
@@ -457,9 +523,9 @@ bool cb_ok(int cbK, int cbV) {
 }
 
 // Bytes of dynamic shared memory of a value-chain kernel: the warps' staging (NV ≥ 2 value layers).
-template <int CBK, int CBV, int NV>
+template <int CBK, int CBV, int NV, int NK>
 constexpr int chain_smem_bytes() {
-  constexpr int stageBytes = HStage<CBK, CBV, NV>::BYTES;
+  constexpr int stageBytes = HStage<CBK, CBV, NV, NK>::BYTES;
   constexpr int stages = NWARP * KVQ_STAGES * stageBytes <= 40960 ? KVQ_STAGES : 2;
   constexpr int merge = NWARP * 8 * D * 4 + 2 * NWARP * 8 * 4;
   return NWARP * stages * stageBytes > merge ? NWARP * stages * stageBytes : merge;
@@ -608,12 +674,17 @@ extern "C" int kvq_decode_attn_higgs_chain(const uint16_t* q, const uint8_t* poo
                                            const int* pageTable, const int* lens, uint16_t* out, float* partial, int B,
                                            int Hq, int Hkv, int maxPages, int P, int splitPages, float scale, int cbK,
                                            int cbV, const float* lutK, const float* lutV, const float* signsK,
-                                           const float* maps, const float* bias) {
+                                           const float* maps, const float* bias, const float* keyFold,
+                                           const int* keyPartner) {
   const int G = Hkv > 0 ? Hq / Hkv : 0;
   if (Hkv <= 0 || Hq != G * Hkv || !kvq_decode_attn_higgs_chain_ok(G, P, cbK, cbV, NV) || splitPages <= 0 ||
       B <= 0 || maxPages <= 0 || !chain)
     return (int)cudaErrorInvalidValue;
   ValueChain vc{};
+  const bool keyChain = keyFold != nullptr;
+  if (keyChain != (keyPartner != nullptr)) return (int)cudaErrorInvalidValue;
+  vc.keyFold = keyFold;
+  vc.keyPartner = keyPartner;
   for (int j = 1; j < NV; j++) {
     if (!chain[j - 1]) return (int)cudaErrorInvalidValue;
     vc.pool[j - 1] = chain[j - 1];
@@ -625,16 +696,17 @@ extern "C" int kvq_decode_attn_higgs_chain(const uint16_t* q, const uint8_t* poo
   const float sl = scale * 1.4426950408889634f;
   dim3 grid(S * Hkv, 1, B);
   cudaError_t e = cudaSuccess;
-#define KVQ_HC(K_, V_, N_)                                                                                        \
-  if (cbK == K_ && cbV == V_ && NV == N_) {                                                                       \
-    auto k_ = k_decode_higgs_mma<K_, V_, true, N_>;                                                               \
-    constexpr int bytes = chain_smem_bytes<K_, V_, N_>();                                                         \
+#define KVQ_HC(K_, V_, N_, NK_)                                                                                   \
+  if (cbK == K_ && cbV == V_ && NV == N_ && keyChain == (NK_ > 1)) {                                               \
+    auto k_ = k_decode_higgs_mma<K_, V_, true, N_, NK_>;                                                          \
+    constexpr int bytes = chain_smem_bytes<K_, V_, N_, NK_>();                                                    \
     e = cudaFuncSetAttribute(k_, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);                            \
     if (e != cudaSuccess) return (int)e;                                                                         \
     k_<<<grid, 128, bytes>>>(q, pool, pageTable, lens, partial, G, Hq, Hkv, maxPages, P, splitPages, S, sl,       \
                              keyBytes, pageBytes, (const float2*)lutK, (const float2*)lutV, signsK, pow_div(P), vc); \
   } else
-#define KVQ_HC3(K_, V_) KVQ_HC(K_, V_, 2) KVQ_HC(K_, V_, 3) KVQ_HC(K_, V_, 4)
+#define KVQ_HC3(K_, V_) \
+  KVQ_HC(K_, V_, 2, 1) KVQ_HC(K_, V_, 3, 1) KVQ_HC(K_, V_, 4, 1) KVQ_HC(K_, V_, 2, 2) KVQ_HC(K_, V_, 3, 3) KVQ_HC(K_, V_, 4, 4)
   KVQ_HC3(5, 4) KVQ_HC3(3, 3) KVQ_HC3(6, 5) KVQ_HC3(4, 4) { return (int)cudaErrorInvalidValue; }
 #undef KVQ_HC3
 #undef KVQ_HC

@@ -109,12 +109,15 @@ int kvq_decode_attn_higgs(const uint16_t* q, const uint8_t* pool, const int* pag
 // same page table) — each summed apart, and out = Σ_j ŷ_j·maps[j][kh] + bias[kh] with ŷ_j the softmax-weighted
 // mean of layer j's values in their Hadamard domain: maps fp32 [NV][Hkv][128][128] (rotation back and the
 // value predictors folded in), bias fp32 [Hkv][128]. partial: [B·Hq, splits, 2 + NV·128] fp32.
+// keyFold / keyPartner (both null, or both set: a key chain): the scores add the keys of layers 1 .. NV − 1
+// of the chain against the query folded per layer and KV head, q'[d] = A·q[d] + B·q[keyPartner[d]] with
+// keyFold fp32 [NV − 1][Hkv][128][2] = (A, B) and keyPartner int32 [128].
 int kvq_decode_attn_higgs_chain_ok(int G, int P, int cbK, int cbV, int NV);
 int kvq_decode_attn_higgs_chain(const uint16_t* q, const uint8_t* pool, const uint8_t* const* chain, int NV,
                                 const int* pageTable, const int* lens, uint16_t* out, float* partial, int B, int Hq,
                                 int Hkv, int maxPages, int P, int splitPages, float scale, int cbK, int cbV,
                                 const float* lutK, const float* lutV, const float* signsK, const float* maps,
-                                const float* bias);
+                                const float* bias, const float* keyFold, const int* keyPartner);
 #ifdef __cplusplus
 }
 #endif

@@ -29,12 +29,16 @@ export { HIGGS_MAX_BLOCK, OUTLIERS_MAX_COUNT, gpuQuantizes } from './quantizers.
 export * from './paged.js';
 export {
   type DecodeAttentionValueChainArgs,
+  type FoldedKeyChain,
   type FoldedValueChain,
+  type RopeDiagonalKeyMap,
   VALUE_CHAIN_MAX_LAYERS,
   ValueChainMaps,
   type ValuePredictorBlocks,
   decodeAttentionValueChain,
+  foldKeyChain,
   foldValueChain,
+  ropePartners,
   valueChainFromAdapters,
   valueSignsOf,
 } from './value-chain.js';

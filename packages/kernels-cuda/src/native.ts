@@ -263,6 +263,10 @@ export interface NativeAddon {
     maps: DevicePtr,
     /** fp32 [Hkv, 128] */
     bias: DevicePtr,
+    /** key chain: fp32 [NV − 1, Hkv, 128, 2] query folds (A, B), or null */
+    keyFold: DevicePtr | null,
+    /** key chain: int32 [128] RoPE partner channels, or null */
+    keyPartner: DevicePtr | null,
   ): void;
   /** whether the value-chain kernel handles (G, P, cbK, cbV, NV) */
   decodeAttnHiggsChainOk(G: number, P: number, cbK: number, cbV: number, NV: number): boolean;

@@ -121,37 +121,150 @@ export function foldValueChain(
 }
 
 /**
+ * A key predictor that commutes with RoPE, per KV head: `y[d] = a[h][d]·x[d] + b[h][d]·x[partner[d]]`
+ * with `partner[d]` the channel RoPE rotates d with (d itself for unrotated channels, where b must be
+ * 0). For a RoPE pair (re, im) it is multiplication by one complex scalar c:
+ * a[re] = a[im] = Re c, b[re] = −Im c, b[im] = Im c (@kvq/calibrate's `keyPredictor: 'rope-diagonal'`).
+ */
+export interface RopeDiagonalKeyMap {
+  /** fp32 `[kvHeads, 128]` */
+  readonly a: Float32Array;
+  /** fp32 `[kvHeads, 128]` */
+  readonly b: Float32Array;
+}
+
+/**
+ * Key predictors folded into the query for {@link decodeAttentionValueChain}: with
+ * `K_j = W_j·K_{j−1} + R_j` (W_j RoPE-diagonal) down to the anchor, q·RoPE_t(K_l) =
+ * Σ_j (M_jᵀq)·RoPE_t(R_{l−j}) with M_j = W_l···W_{l−j+1}, exactly, because every W_j commutes with RoPE.
+ * `fold[j − 1][h][d] = (A, B)` gives (M_jᵀq)[d] = A·q[d] + B·q[partner[d]].
+ */
+export interface FoldedKeyChain {
+  /** key layers: the layer's own and one per predictor (2 to {@link VALUE_CHAIN_MAX_LAYERS}) */
+  readonly layers: number;
+  readonly kvHeads: number;
+  /** fp32 `[layers − 1, kvHeads, 128, 2]` */
+  readonly fold: Float32Array;
+  /** int32 `[128]` */
+  readonly partner: Int32Array;
+}
+
+/** The RoPE partner of each of 128 channels (`dims`: rotated channels, default all). */
+export function ropePartners(style: 'interleaved' | 'neox', dims = D): Int32Array {
+  if (!Number.isInteger(dims) || dims < 2 || dims > D || dims % 2 !== 0)
+    throw new InvalidArgumentError(`ropePartners: dims ${dims} (an even number up to 128)`);
+  return Int32Array.from({ length: D }, (_, d) => {
+    if (d >= dims) return d;
+    if (style === 'interleaved') return d ^ 1;
+    if (style === 'neox') return d < dims / 2 ? d + dims / 2 : d - dims / 2;
+    throw new InvalidArgumentError(`ropePartners: style ${JSON.stringify(style)}`);
+  });
+}
+
+/**
+ * Folds the RoPE-diagonal key predictors of layers l, l − 1, …, a + 1 (`maps[0]` is layer l's) into
+ * the per-layer query folds of {@link FoldedKeyChain}, in float64.
+ */
+export function foldKeyChain(
+  maps: readonly RopeDiagonalKeyMap[],
+  kvHeads: number,
+  partner: Int32Array,
+): FoldedKeyChain {
+  const layers = maps.length + 1;
+  if (layers < 2 || layers > VALUE_CHAIN_MAX_LAYERS)
+    throw new InvalidArgumentError(
+      `foldKeyChain: ${maps.length} key predictors; the kernel folds 1 to ${VALUE_CHAIN_MAX_LAYERS - 1}`,
+    );
+  if (partner.length !== D || partner.some((p, d) => p < 0 || p >= D || partner[p] !== d))
+    throw new InvalidArgumentError('foldKeyChain: partner must pair 128 channels (an involution)');
+  maps.forEach((m, i) => {
+    if (m.a.length !== kvHeads * D || m.b.length !== kvHeads * D)
+      throw new InvalidArgumentError(`foldKeyChain: map ${i}: a and b must be [${kvHeads}, 128]`);
+    for (let x = 0; x < kvHeads * D; x++) {
+      if (!Number.isFinite(m.a[x]!) || !Number.isFinite(m.b[x]!))
+        throw new InvalidArgumentError(`foldKeyChain: map ${i}: non-finite coefficient`);
+      if (partner[x % D] === x % D && m.b[x] !== 0)
+        throw new InvalidArgumentError(`foldKeyChain: map ${i}: b ≠ 0 on unrotated channel ${x % D}`);
+      const p = partner[x % D]!;
+      const y = x - (x % D) + p;
+      if (m.a[x] !== m.a[y] || m.b[x] !== -m.b[y])
+        throw new InvalidArgumentError(
+          `foldKeyChain: map ${i}, head ${Math.floor(x / D)}: channels ${x % D} and ${p} are not one complex scalar (a equal, b opposite): the map does not commute with RoPE`,
+        );
+    }
+  });
+  const fold = new Float32Array((layers - 1) * kvHeads * D * 2);
+  for (let h = 0; h < kvHeads; h++) {
+    // M = W_l···W_{l−j+1} in the same per-channel form (A, B)
+    let A = new Float64Array(D).fill(1);
+    let B = new Float64Array(D);
+    for (let j = 1; j < layers; j++) {
+      const m = maps[j - 1]!;
+      const a = m.a.subarray(h * D, (h + 1) * D);
+      const b = m.b.subarray(h * D, (h + 1) * D);
+      // M ← M·W (apply W first): (M·W).A[d] = A[d]·a[d] + B[d]·b[p(d)], (M·W).B[d] = A[d]·b[d] + B[d]·a[p(d)]
+      const nA = new Float64Array(D);
+      const nB = new Float64Array(D);
+      for (let d = 0; d < D; d++) {
+        const p = partner[d]!;
+        nA[d] = p === d ? A[d]! * a[d]! : A[d]! * a[d]! + B[d]! * b[p]!;
+        nB[d] = p === d ? 0 : A[d]! * b[d]! + B[d]! * a[p]!;
+      }
+      A = nA;
+      B = nB;
+      // the fold is Mᵀ: (Mᵀq)[d] = A[d]·q[d] + B[p(d)]·q[p(d)]
+      const o = ((j - 1) * kvHeads + h) * D * 2;
+      for (let d = 0; d < D; d++) {
+        fold[o + 2 * d] = A[d]!;
+        fold[o + 2 * d + 1] = B[partner[d]!]!;
+      }
+    }
+  }
+  return { layers, kvHeads, fold, partner: Int32Array.from(partner) };
+}
+
+/**
  * The value chain of `layer` from AQUA-KV adapters fitted for it (`@kvq/calibrate`'s
  * `fitAquaAdapters` with per-KV-head value predictors from the previous layer's values only, keys
  * not predicted, and anchors every few layers): the predictors of layers l, l − 1, … down to the
  * first layer without a value predictor (the anchor), as {@link ValuePredictorBlocks}.
  * `predictors` is empty where `layer` is itself an anchor (plain {@link decodeAttention} reads it).
- * Typed errors say why adapters cannot be folded: keys predicted (their scores would need the
- * previous layers' keys rotated per token by RoPE), values predicted from keys, heads mixed, a chain
- * longer than {@link VALUE_CHAIN_MAX_LAYERS} value layers, or head dim ≠ 128.
+ * Key predictors fold only where they commute with RoPE (one complex scalar per RoPE pair, no bias:
+ * `keyPredictor: 'rope-diagonal'`); pass the model's `rope` to read them, as `keyMaps` (null when no
+ * layer of the chain predicts keys). Typed errors say why adapters cannot be folded: other key
+ * predictors (their scores would need each token's query rotated by RoPE), values predicted from
+ * keys, heads mixed, a chain longer than {@link VALUE_CHAIN_MAX_LAYERS} layers, or head dim ≠ 128.
  */
 export function valueChainFromAdapters(
   adapters: AquaAdapters,
   layer: number,
-): { readonly anchor: number; readonly predictors: readonly ValuePredictorBlocks[] } {
+  rope?: { readonly style: 'interleaved' | 'neox'; readonly dims?: number },
+): {
+  readonly anchor: number;
+  readonly predictors: readonly ValuePredictorBlocks[];
+  /** the chain's key predictors (layer l's first), or null when no layer of it predicts keys */
+  readonly keyMaps: readonly RopeDiagonalKeyMap[] | null;
+} {
   const { kvHeads: H, headDim } = adapters.layout;
   if (headDim !== D)
     throw new InvalidArgumentError(`valueChainFromAdapters: head dim ${headDim}, the kernel needs 128`);
   if (!Number.isInteger(layer) || layer < 0 || layer >= adapters.layers.length)
     throw new InvalidArgumentError(`valueChainFromAdapters: layer ${layer} of ${adapters.layers.length}`);
   const C = H * D;
+  const partner = rope ? ropePartners(rope.style, rope.dims) : null;
   const predictors: ValuePredictorBlocks[] = [];
+  const keyMaps: RopeDiagonalKeyMap[] = [];
+  let keys = false;
   let j = layer;
   for (; j > 0; j--) {
     const a = adapters.layers[j];
     if (!a) break;
-    if (a.keyWeight.some((x) => x !== 0) || a.keyBias.some((x) => x !== 0))
-      throw new InvalidArgumentError(
-        `valueChainFromAdapters: layer ${j} predicts its keys; scores cannot fold a key predictor through RoPE (fit with keys not predicted)`,
-      );
     const vw = a.valueWeight; // [C, 2C]: out row, inputs [K_l, V_{l−1}]
-    const predicts = vw.some((x) => x !== 0) || a.valueBias.some((x) => x !== 0);
+    const predictsKeys = a.keyWeight.some((x) => x !== 0) || a.keyBias.some((x) => x !== 0);
+    const predicts = predictsKeys || vw.some((x) => x !== 0) || a.valueBias.some((x) => x !== 0);
     if (!predicts) break; // an anchor: stored without prediction
+    keyMaps.push(ropeDiagonalKeys(a.keyWeight, a.keyBias, H, partner, j));
+    keys ||= predictsKeys;
     const weight = new Float32Array(H * D * D);
     for (let o = 0; o < C; o++) {
       const ho = Math.floor(o / D);
@@ -176,7 +289,54 @@ export function valueChainFromAdapters(
         `valueChainFromAdapters: layer ${layer} is more than ${VALUE_CHAIN_MAX_LAYERS - 1} predicted layers from its anchor (the kernel reads at most ${VALUE_CHAIN_MAX_LAYERS} value layers)`,
       );
   }
-  return { anchor: j, predictors };
+  return { anchor: j, predictors, keyMaps: keys ? keyMaps : null };
+}
+
+/**
+ * Layer j's key predictor as a {@link RopeDiagonalKeyMap} (zeros when it predicts none), or a typed
+ * error saying why it does not commute with RoPE.
+ */
+function ropeDiagonalKeys(
+  w: Float32Array,
+  bias: Float32Array,
+  H: number,
+  partner: Int32Array | null,
+  layer: number,
+): RopeDiagonalKeyMap {
+  const C = H * D;
+  const a = new Float32Array(C);
+  const b = new Float32Array(C);
+  if (!w.some((x) => x !== 0) && !bias.some((x) => x !== 0)) return { a, b };
+  if (!partner)
+    throw new InvalidArgumentError(
+      `valueChainFromAdapters: layer ${layer} predicts its keys; pass the model's rope (style, dims) to fold a RoPE-diagonal key predictor`,
+    );
+  if (bias.some((x) => x !== 0))
+    throw new InvalidArgumentError(
+      `valueChainFromAdapters: layer ${layer}'s key predictor has a bias, which does not fold through RoPE (fit with keyPredictor 'rope-diagonal')`,
+    );
+  for (let o = 0; o < C; o++) {
+    const h = Math.floor(o / D);
+    const d = o % D;
+    const p = h * D + partner[d]!;
+    for (let i = 0; i < C; i++) {
+      const x = w[o * C + i]!;
+      if (x !== 0 && i !== o && i !== p)
+        throw new InvalidArgumentError(
+          `valueChainFromAdapters: layer ${layer}'s key predictor maps channel ${i} into ${o}: it does not commute with RoPE (fit with keyPredictor 'rope-diagonal')`,
+        );
+    }
+    a[o] = w[o * C + o]!;
+    b[o] = p === o ? 0 : w[o * C + p]!;
+  }
+  for (let o = 0; o < C; o++) {
+    const p = Math.floor(o / D) * D + partner[o % D]!;
+    if (p !== o && (a[o] !== a[p] || b[o] !== -b[p]))
+      throw new InvalidArgumentError(
+        `valueChainFromAdapters: layer ${layer}'s key predictor is not one complex scalar per RoPE pair (channels ${o % D} and ${partner[o % D]}): it does not commute with RoPE`,
+      );
+  }
+  return { a, b };
 }
 
 /** A {@link FoldedValueChain} in device memory, for {@link decodeAttentionValueChain}. Disposable. */
@@ -185,20 +345,33 @@ export class ValueChainMaps implements Disposable {
   readonly kvHeads: number;
   readonly maps: DeviceBuffer;
   readonly bias: DeviceBuffer;
-  constructor(folded: FoldedValueChain) {
+  /** the key chain's query folds and RoPE partners, or null (keys of layer l only) */
+  readonly keys: { readonly fold: DeviceBuffer; readonly partner: DeviceBuffer } | null;
+  /** `keys`: the chain's RoPE-diagonal key predictors folded (same layers and KV heads), if any */
+  constructor(folded: FoldedValueChain, keys?: FoldedKeyChain) {
+    if (keys && (keys.layers !== folded.layers || keys.kvHeads !== folded.kvHeads))
+      throw new InvalidArgumentError(
+        `ValueChainMaps: key chain of ${keys.layers} layers × ${keys.kvHeads} KV heads, value chain of ${folded.layers} × ${folded.kvHeads}`,
+      );
     this.layers = folded.layers;
     this.kvHeads = folded.kvHeads;
-    this.maps = DeviceBuffer.from(folded.maps);
+    const bufs: DeviceBuffer[] = [];
     try {
-      this.bias = DeviceBuffer.from(folded.bias);
+      for (const x of [folded.maps, folded.bias, ...(keys ? [keys.fold, keys.partner] : [])])
+        bufs.push(DeviceBuffer.from(x));
     } catch (e) {
-      this.maps.dispose();
+      for (const b of bufs) b.dispose();
       throw e;
     }
+    this.maps = bufs[0]!;
+    this.bias = bufs[1]!;
+    this.keys = keys ? { fold: bufs[2]!, partner: bufs[3]! } : null;
   }
   dispose(): void {
     this.maps.dispose();
     this.bias.dispose();
+    this.keys?.fold.dispose();
+    this.keys?.partner.dispose();
   }
   [Symbol.dispose](): void {
     this.dispose();
@@ -220,8 +393,11 @@ export interface DecodeAttentionValueChainArgs extends Omit<DecodeAttentionArgs,
  * per-KV-head predictors, folded — see {@link FoldedValueChain}), exactly and without reconstructing
  * any layer: one kernel reads layer l's key codes for the scores and the value residual codes of
  * layers l … a under the same softmax weights, each summed apart; the combine applies the folded
- * maps. HIGGS pages only (keys as given, i.e. with RoPE applied; values as residuals), at most 4
- * query heads per KV head; `partial` must hold {@link partialBytes}(…, `chain.length + 1`).
+ * maps. With a key chain in `maps` ({@link FoldedKeyChain}) the scores also add the key residuals of
+ * layers l − 1 … a against the query folded for each: every pool's keys are then that layer's key
+ * residual with RoPE applied at the token's position (RoPE_t(K_j − W_j·K_{j−1}), exact because W_j
+ * commutes with RoPE). HIGGS pages only (keys as given, i.e. with RoPE applied; values as residuals),
+ * at most 4 query heads per KV head; `partial` must hold {@link partialBytes}(…, `chain.length + 1`).
  * Asynchronous on the default stream.
  */
 export function decodeAttentionValueChain(a: DecodeAttentionValueChainArgs): void {
@@ -284,6 +460,8 @@ export function decodeAttentionValueChain(a: DecodeAttentionValueChainArgs): voi
       signsK.ptr,
       a.maps.maps.ptr,
       a.maps.bias.ptr,
+      a.maps.keys?.fold.ptr ?? null,
+      a.maps.keys?.partner.ptr ?? null,
     ),
   );
 }

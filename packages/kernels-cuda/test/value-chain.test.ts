@@ -16,11 +16,14 @@ import {
   DeviceBuffer,
   PagedKVPool,
   type PagedLayout,
+  type RopeDiagonalKeyMap,
   ValueChainMaps,
   type ValuePredictorBlocks,
   decodeAttentionValueChain,
+  foldKeyChain,
   foldValueChain,
   partialBytes,
+  ropePartners,
   valueChainFromAdapters,
   valueSignsOf,
 } from '../src/index.js';
@@ -68,6 +71,101 @@ function reconstruct(
   }
   return v;
 }
+
+/** Random RoPE-diagonal key maps: per RoPE pair one complex scalar of modulus 0.5–1, real elsewhere. */
+function randomKeyMaps(rng: SeededRandom, n: number, H: number, partner: Int32Array): RopeDiagonalKeyMap[] {
+  return Array.from({ length: n }, () => {
+    const a = new Float32Array(H * D);
+    const b = new Float32Array(H * D);
+    for (let h = 0; h < H; h++)
+      for (let d = 0; d < D; d++) {
+        const p = partner[d]!;
+        if (p === d) a[h * D + d] = 0.5 + 0.5 * rng.next();
+        else if (d < p) {
+          const r = 0.5 + 0.5 * rng.next();
+          const phi = 2 * Math.PI * rng.next();
+          a[h * D + d] = a[h * D + p] = r * Math.cos(phi);
+          b[h * D + d] = -r * Math.sin(phi);
+          b[h * D + p] = r * Math.sin(phi);
+        }
+      }
+    return { a, b };
+  });
+}
+
+/** y = W·x for a RoPE-diagonal map, one head. */
+function applyKeyMap(
+  m: RopeDiagonalKeyMap,
+  h: number,
+  partner: Int32Array,
+  x: ArrayLike<number>,
+): Float64Array {
+  return Float64Array.from(
+    { length: D },
+    (_, d) => m.a[h * D + d]! * x[d]! + m.b[h * D + d]! * x[partner[d]!]!,
+  );
+}
+
+/** Layer l's keys of one head from its chain's stored keys (j = 0: layer l's residual, last: the anchor's). */
+function reconstructKeys(
+  stored: readonly ArrayLike<number>[],
+  maps: readonly RopeDiagonalKeyMap[],
+  h: number,
+  partner: Int32Array,
+): Float64Array {
+  let k: Float64Array = Float64Array.from(stored[stored.length - 1]!);
+  for (let j = stored.length - 2; j >= 0; j--) {
+    const w = applyKeyMap(maps[j]!, h, partner, k);
+    k = Float64Array.from(w, (x, d) => x + stored[j]![d]!);
+  }
+  return k;
+}
+
+describe('foldKeyChain', () => {
+  it('Σ_j (fold_j q)·R_j equals q · the keys reconstructed through the chain (interleaved, neox, partial rotary)', () => {
+    const rng = new SeededRandom(12);
+    for (const [style, dims] of [
+      ['interleaved', 128],
+      ['neox', 128],
+      ['neox', 64],
+    ] as const) {
+      const partner = ropePartners(style, dims);
+      for (const layers of [2, 3, 4]) {
+        const H = 2;
+        const maps = randomKeyMaps(rng, layers - 1, H, partner);
+        const f = foldKeyChain(maps, H, partner);
+        for (let h = 0; h < H; h++) {
+          const R = Array.from({ length: layers }, () => rng.normalArray(D));
+          const q = rng.normalArray(D);
+          const k = reconstructKeys(R, maps, h, partner);
+          let want = 0;
+          for (let d = 0; d < D; d++) want += q[d]! * k[d]!;
+          let got = 0;
+          for (let d = 0; d < D; d++) got += q[d]! * R[0]![d]!;
+          for (let j = 1; j < layers; j++) {
+            const o = ((j - 1) * H + h) * D * 2;
+            for (let d = 0; d < D; d++)
+              got += (f.fold[o + 2 * d]! * q[d]! + f.fold[o + 2 * d + 1]! * q[partner[d]!]!) * R[j]![d]!;
+          }
+          expect(Math.abs(got - want), `${style}/${dims} layers ${layers}`).toBeLessThan(
+            1e-4 * (1 + Math.abs(want)),
+          );
+        }
+      }
+    }
+  });
+
+  it('refuses maps that do not commute with RoPE and bad partners', () => {
+    const rng = new SeededRandom(13);
+    const partner = ropePartners('interleaved');
+    const maps = randomKeyMaps(rng, 1, 2, partner);
+    maps[0]!.b[5] = maps[0]!.b[5]! + 0.25; // channels 4 and 5 no longer one complex scalar
+    expect(() => foldKeyChain(maps, 2, partner)).toThrow(/does not commute with RoPE/);
+    expect(() => foldKeyChain(randomKeyMaps(rng, 1, 2, partner), 2, new Int32Array(D))).toThrow(/involution/);
+    expect(() => foldKeyChain([], 2, partner)).toThrow(/1 to 3/);
+    expect(() => ropePartners('neox', 7)).toThrow(InvalidArgumentError);
+  });
+});
 
 describe('foldValueChain', () => {
   it('Σ_j ŷ_j·maps[j] + bias equals the chain of predictors applied to the unrotated means', () => {
@@ -170,11 +268,42 @@ describe('valueChainFromAdapters', () => {
     ] as const)
       expect(w[(h * D + d) * D + e]).toBe(l2.valueWeight[(h * D + e) * 2 * C + C + h * D + d]);
     expect(Array.from(c2.predictors[1]!.bias)).toEqual(Array.from(l1.valueBias));
-    expect(valueChainFromAdapters(a, 3)).toEqual({ anchor: 3, predictors: [] });
+    expect(valueChainFromAdapters(a, 3)).toEqual({ anchor: 3, predictors: [], keyMaps: null });
     const c4 = valueChainFromAdapters(a, 4);
     expect(c4.anchor).toBe(3);
     expect(c4.predictors.length).toBe(1);
-    expect(valueChainFromAdapters(a, 0)).toEqual({ anchor: 0, predictors: [] });
+    expect(valueChainFromAdapters(a, 0)).toEqual({ anchor: 0, predictors: [], keyMaps: null });
+  });
+
+  it('reads RoPE-diagonal key predictors as key maps when given the rope, refuses other key predictors', () => {
+    const rng = new SeededRandom(10);
+    const partner = ropePartners('interleaved');
+    const [m1, m2] = randomKeyMaps(rng, 2, H, partner);
+    const withKeys = (m: RopeDiagonalKeyMap): LayerAdapter => {
+      const keyWeight = new Float32Array(C * C);
+      for (let o = 0; o < C; o++) {
+        keyWeight[o * C + o] = m.a[o]!;
+        const p = Math.floor(o / D) * D + partner[o % D]!;
+        if (p !== o) keyWeight[o * C + p] = m.b[o]!;
+      }
+      return { ...predicted(rng), keyWeight };
+    };
+    const a = adapters([null, withKeys(m1!), withKeys(m2!), anchor, null, null]);
+    const c = valueChainFromAdapters(a, 2, { style: 'interleaved' });
+    expect(c.anchor).toBe(0);
+    expect(c.keyMaps?.length).toBe(2);
+    expect(Array.from(c.keyMaps![0]!.a)).toEqual(Array.from(m2!.a));
+    expect(Array.from(c.keyMaps![1]!.b)).toEqual(Array.from(m1!.b));
+    expect(() => valueChainFromAdapters(a, 2)).toThrow(/pass the model's rope/);
+    // the wrong pairing reads entries off the pairs
+    expect(() => valueChainFromAdapters(a, 2, { style: 'neox' })).toThrow(/does not commute with RoPE/);
+    const biased = { ...withKeys(m1!), keyBias: new Float32Array(C).fill(0.5) };
+    expect(() =>
+      valueChainFromAdapters(adapters([null, biased, null, null, null, null]), 1, { style: 'interleaved' }),
+    ).toThrow(/has a bias/);
+    expect(
+      valueChainFromAdapters(adapters([null, predicted(rng), null, null, null, null]), 1).keyMaps,
+    ).toBe(null);
   });
 
   it('says why adapters do not fold: key predictors, values from keys, mixed heads, long chains', () => {
@@ -210,14 +339,18 @@ const higgsFormat = (preset: string, layer: number): PagedLayout['format'] => {
 
 describe.skipIf(!hasGpu)(`value-chain decode attention vs the CPU reference${skipReason}`, () => {
   const cases = [
-    { preset: 'aqua-2.5', layers: 2, group: 4, P: 64 },
-    { preset: 'aqua-2.5', layers: 3, group: 2, P: 32 },
-    { preset: 'aqua-2.5', layers: 4, group: 4, P: 128 },
-    { preset: 'aqua-2', layers: 4, group: 1, P: 64 },
-    { preset: 'aqua-2', layers: 2, group: 3, P: 64 },
+    { preset: 'aqua-2.5', layers: 2, group: 4, P: 64, keys: false },
+    { preset: 'aqua-2.5', layers: 3, group: 2, P: 32, keys: false },
+    { preset: 'aqua-2.5', layers: 4, group: 4, P: 128, keys: false },
+    { preset: 'aqua-2', layers: 4, group: 1, P: 64, keys: false },
+    { preset: 'aqua-2', layers: 2, group: 3, P: 64, keys: false },
+    { preset: 'aqua-2.5', layers: 2, group: 4, P: 64, keys: true },
+    { preset: 'aqua-2.5', layers: 3, group: 4, P: 32, keys: true },
+    { preset: 'aqua-2.5', layers: 4, group: 2, P: 128, keys: true },
+    { preset: 'aqua-2', layers: 4, group: 4, P: 64, keys: true },
   ];
-  for (const { preset, layers, group, P } of cases) {
-    it(`${preset} pages, ${layers} value layers, ${group} q heads per KV head, P=${P}: batch of 3 different lengths, shuffled pages, splits`, () => {
+  for (const { preset, layers, group, P, keys } of cases) {
+    it(`${preset} pages, ${layers} value layers${keys ? ' and key layers (RoPE-diagonal, neox)' : ''}, ${group} q heads per KV head, P=${P}: batch of 3 different lengths, shuffled pages, splits`, () => {
       const rng = new SeededRandom(41 + layers);
       const Hkv = 2;
       const Hq = group * Hkv;
@@ -242,7 +375,12 @@ describe.skipIf(!hasGpu)(`value-chain decode attention vs the CPU reference${ski
           [perm[i], perm[j]] = [perm[j]!, perm[i]!];
         }
         const preds = randomPredictors(rng, layers - 1, Hkv);
-        using maps = new ValueChainMaps(foldValueChain(preds, Hkv, valueSignsOf(pools[0]!)));
+        const partner = ropePartners('neox');
+        const keyMaps = keys ? randomKeyMaps(rng, layers - 1, Hkv, partner) : null;
+        using maps = new ValueChainMaps(
+          foldValueChain(preds, Hkv, valueSignsOf(pools[0]!)),
+          keyMaps ? foldKeyChain(keyMaps, Hkv, partner) : undefined,
+        );
         // reference: every page's values of layer l reconstructed through the chain on the CPU
         const decoders = pools.map((p) =>
           poolPageDecoder(layout, p.buffer.read(new Uint8Array(p.buffer.bytes)), p.pageBytes),
@@ -253,6 +391,7 @@ describe.skipIf(!hasGpu)(`value-chain decode attention vs the CPU reference${ski
           if (done) return done;
           const parts = decoders.map((dec) => dec(i));
           const v = new Float32Array(P * Hkv * D);
+          const k = keyMaps ? new Float32Array(P * Hkv * D) : parts[0]!.k;
           for (let t = 0; t < P; t++)
             for (let h = 0; h < Hkv; h++) {
               const o = (t * Hkv + h) * D;
@@ -264,8 +403,18 @@ describe.skipIf(!hasGpu)(`value-chain decode attention vs the CPU reference${ski
                 ),
                 o,
               );
+              if (keyMaps)
+                k.set(
+                  reconstructKeys(
+                    parts.map((x) => x.k.subarray(o, o + D)),
+                    keyMaps,
+                    h,
+                    partner,
+                  ),
+                  o,
+                );
             }
-          const kv = { k: parts[0]!.k, v };
+          const kv = { k, v };
           pages.set(i, kv);
           return kv;
         };
