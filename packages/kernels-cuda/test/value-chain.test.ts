@@ -301,9 +301,9 @@ describe('valueChainFromAdapters', () => {
     expect(() =>
       valueChainFromAdapters(adapters([null, biased, null, null, null, null]), 1, { style: 'interleaved' }),
     ).toThrow(/has a bias/);
-    expect(
-      valueChainFromAdapters(adapters([null, predicted(rng), null, null, null, null]), 1).keyMaps,
-    ).toBe(null);
+    expect(valueChainFromAdapters(adapters([null, predicted(rng), null, null, null, null]), 1).keyMaps).toBe(
+      null,
+    );
   });
 
   it('says why adapters do not fold: key predictors, values from keys, mixed heads, long chains', () => {
