@@ -10,10 +10,13 @@
 //   (e) K rope      keys: rope-diagonal (complex scalar per RoPE pair, no bias); values as (d)
 //   (f) (e) A4      (e) with anchor layers 0, 4, 8 (stored without prediction)
 //   (g) (e) A2      (e) with anchor layers 0, 2, 4, …
+//   (h) (e) A3      (e) with anchor layers 0, 3, 6, 9
+//   (i–k) (d) A4/A3/A2   (d) with anchors every 4, 3, 2 layers
+// (a fused kernel folds at most 3 predicted layers per anchor: @kvq/kernels-cuda decodeAttentionValueChain)
 // All fitted on the same calibration tokens (tokens 4096.. of War and Peace); fp16 is the reference.
 // Usage (after building core, decoder and calibrate):
 //   node packages/calibrate/scripts/fold-design-study.mjs [--windows 8] [--tokens 12288] \
-//     [--presets aqua-2.5,kvq-2] [--json out.json]
+//     [--presets aqua-2.5,kvq-2] [--designs a,b,…] [--json out.json]   (--designs: the letters to run; all by default)
 import { writeFile } from 'node:fs/promises';
 import { fitAquaAdapters } from '@kvq/calibrate';
 import { createCache, getPreset } from '@kvq/core';
@@ -23,7 +26,10 @@ const t0 = performance.now();
 const minutes = () => ((performance.now() - t0) / 60000).toFixed(1);
 const { args, model, layout, windows, cal, rec } = await loadStudyInputs({
   defaultTokens: 12288,
-  options: { presets: { type: 'string', default: 'aqua-2.5,kvq-2' } },
+  options: {
+    presets: { type: 'string', default: 'aqua-2.5,kvq-2' },
+    designs: { type: 'string', default: 'a,b,c,d,e,f,g,h,i,j,k' },
+  },
   onRecord: (n) => process.stderr.write(`recording ${n} calibration tokens… (${minutes()} min)\n`),
 });
 // the RoPE pairing of the recorded (pre-RoPE) keys, from the model's own config
@@ -39,7 +45,21 @@ const designs = [
   ['(e) K rope-diag, V←V per head', e],
   ['(f) (e) + anchorEvery 4', { ...e, anchorEvery: 4 }],
   ['(g) (e) + anchorEvery 2', { ...e, anchorEvery: 2 }],
-];
+  ['(h) (e) + anchorEvery 3', { ...e, anchorEvery: 3 }],
+  [
+    '(i) (d) + anchorEvery 4',
+    { structure: 'per-kv-head', keyPredictor: 'none', valueInputs: 'values', anchorEvery: 4 },
+  ],
+  [
+    '(j) (d) + anchorEvery 3',
+    { structure: 'per-kv-head', keyPredictor: 'none', valueInputs: 'values', anchorEvery: 3 },
+  ],
+  [
+    '(k) (d) + anchorEvery 2',
+    { structure: 'per-kv-head', keyPredictor: 'none', valueInputs: 'values', anchorEvery: 2 },
+  ],
+].filter(([name]) => args.designs.split(',').includes(name.slice(1, 2)));
+if (!designs.length) throw new Error(`--designs ${args.designs}: no design of a–k`);
 
 const mean = (xs) => {
   const ys = xs.filter((x) => x !== null);
