@@ -57,6 +57,11 @@ using namespace kvq;
 #ifndef KVQ_HIGGS_KCHAIN_MIN_BLOCKS
 #define KVQ_HIGGS_KCHAIN_MIN_BLOCKS 2
 #endif
+// 1: the key-chain kernels read the folded queries of key layers 1 .. NK − 1 from shared memory (one 8-byte
+// load per MMA) instead of holding them in registers (for A/B runs, with KVQ_HIGGS_KCHAIN_MIN_BLOCKS=3)
+#ifndef KVQ_KCHAIN_SMEM_Q
+#define KVQ_KCHAIN_SMEM_Q 0
+#endif
 #ifndef KVQ_HIGGS_EARLY
 #define KVQ_HIGGS_EARLY 1  // issue the first chunk's copies before the query rotation (0: after it, for A/B runs)
 #endif
@@ -261,15 +266,25 @@ __global__ void __launch_bounds__(128, NK > 2 ? KVQ_HIGGS_KCHAIN_MIN_BLOCKS
   if (!KVQ_HIGGS_EARLY) pipe.start(first, end, pageRow, pd, issue, next);
 
   const float norm = rsqrtf((float)D);
-  uint32_t qp[NK][16];  // per key layer: pairs 16r + j of the head of MMA column g, fp16
+  // key layers [0, NKR) keep their folded queries in registers, the others (KVQ_KCHAIN_SMEM_Q) in qsh
+  constexpr int NKR = KVQ_KCHAIN_SMEM_Q ? 1 : NK;
+  uint32_t qp[NKR][16];  // per key layer: pairs 16r + j of the head of MMA column g, fp16
   const int hq = HP ? g >> 1 : g;
 #pragma unroll
-  for (int i = 0; i < NK; i++)
+  for (int i = 0; i < NKR; i++)
 #pragma unroll
     for (int j = 0; j < 16; j++) {
       const int p = 16 * r + j;
       qp[i][j] = hq < G ? h2u(__floats2half2_rn(qrot[i][hq][2 * p] * norm, qrot[i][hq][2 * p + 1] * norm)) : 0u;
     }
+  __shared__ __align__(8) uint32_t qsh[NK > NKR ? NK - NKR : 1][HP ? 4 : 8][D / 2];
+  if constexpr (NK > NKR) {
+    for (int x = threadIdx.x; x < (NK - NKR) * (HP ? 4 : 8) * (D / 2); x += blockDim.x) {
+      const int i = x / ((HP ? 4 : 8) * (D / 2)), h = (x / (D / 2)) % (HP ? 4 : 8), p = x % (D / 2);
+      qsh[i][h][p] = h < G ? h2u(__floats2half2_rn(qrot[NKR + i][h][2 * p] * norm, qrot[NKR + i][h][2 * p + 1] * norm)) : 0u;
+    }
+    __syncthreads();
+  }
 
   // HP: [pair tile pt][c0..c3] = channels 16g + 4pt + (0..3) of head r.
   // Otherwise: [channel tile ct][c0..c3] = channels 2(8g + ct) (+1 for c2, c3), heads 2r (c0, c2), 2r + 1.
@@ -347,7 +362,16 @@ __global__ void __launch_bounds__(128, NK > 2 ? KVQ_HIGGS_KCHAIN_MIN_BLOCKS
           const uint32_t a1 = *(const uint32_t*)(lk + ks[2 * mt + 1].at(2 * k));
           const uint32_t a2 = *(const uint32_t*)(lk + ks[2 * mt].at(2 * k + 1));
           const uint32_t a3 = *(const uint32_t*)(lk + ks[2 * mt + 1].at(2 * k + 1));
-          mma_full(cj[mt], a0, a1, a2, a3, qp[j][2 * k], qp[j][2 * k + 1]);
+          uint32_t b0, b1;
+          if (j < NKR) {
+            b0 = qp[j < NKR ? j : 0][2 * k];
+            b1 = qp[j < NKR ? j : 0][2 * k + 1];
+          } else {
+            const uint2 v = *(const uint2*)&qsh[j >= NKR ? j - NKR : 0][hq][16 * r + 2 * k];
+            b0 = v.x;
+            b1 = v.y;
+          }
+          mma_full(cj[mt], a0, a1, a2, a3, b0, b1);
         }
       }
 #pragma unroll
