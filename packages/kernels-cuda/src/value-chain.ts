@@ -1,4 +1,4 @@
-import { type AquaAdapters, InvalidArgumentError } from '@kvq/core';
+import { type AquaAdapters, InvalidArgumentError, fwht } from '@kvq/core';
 import { requireCuda } from './context.js';
 import { DeviceBuffer } from './device-buffer.js';
 import { cuda } from './errors.js';
@@ -73,7 +73,7 @@ export function foldValueChain(
   });
   const maps = new Float32Array(layers * kvHeads * D * D);
   const bias = new Float32Array(kvHeads * D);
-  const norm = 1 / Math.sqrt(D);
+  const col = new Float32Array(D);
   for (let h = 0; h < kvHeads; h++) {
     let M = new Float64Array(D * D); // M_0 = I
     for (let d = 0; d < D; d++) M[d * D + d] = 1;
@@ -99,20 +99,12 @@ export function foldValueChain(
           if (x !== 0) for (let e = 0; e < D; e++) c[e]! += x * M[d * D + e]!;
         }
       }
-      // maps[j][h][:, e] = H · (signs ⊙ M_j[:, e]) / √D (Walsh–Hadamard butterflies, natural order)
-      const col = new Float64Array(D);
+      // maps[j][h][:, e] = H · (signs ⊙ M_j[:, e]) / √D (core's orthonormal Walsh–Hadamard transform)
       const out = maps.subarray((j * kvHeads + h) * D * D, ((j * kvHeads + h) * D + D) * D);
       for (let e = 0; e < D; e++) {
         for (let d = 0; d < D; d++) col[d] = valueSigns[d]! * M[d * D + e]!;
-        for (let hs = 1; hs < D; hs <<= 1)
-          for (let k0 = 0; k0 < D; k0 += 2 * hs)
-            for (let k = k0; k < k0 + hs; k++) {
-              const a = col[k]!;
-              const b = col[k + hs]!;
-              col[k] = a + b;
-              col[k + hs] = a - b;
-            }
-        for (let d = 0; d < D; d++) out[d * D + e] = col[d]! * norm;
+        fwht(col);
+        for (let d = 0; d < D; d++) out[d * D + e] = col[d]!;
       }
     }
     bias.set(c, h * D);
@@ -149,6 +141,24 @@ export interface FoldedKeyChain {
   readonly partner: Int32Array;
 }
 
+/**
+ * Why a per-channel key map is not one complex scalar per RoPE pair (so does not commute with RoPE),
+ * or null: non-finite coefficients, b ≠ 0 on an unrotated channel, a pair whose a differ or whose b
+ * are not opposite.
+ */
+function notRopeDiagonal(m: RopeDiagonalKeyMap, partner: Int32Array): string | null {
+  for (let x = 0; x < m.a.length; x++) {
+    const d = x % D;
+    const p = partner[d]!;
+    if (!Number.isFinite(m.a[x]!) || !Number.isFinite(m.b[x]!)) return 'non-finite coefficient';
+    if (p === d && m.b[x] !== 0) return `b ≠ 0 on unrotated channel ${d}`;
+    const y = x - d + p;
+    if (m.a[x] !== m.a[y] || m.b[x] !== -m.b[y])
+      return `head ${Math.floor(x / D)}: channels ${d} and ${p} are not one complex scalar (a equal, b opposite): the map does not commute with RoPE`;
+  }
+  return null;
+}
+
 /** The RoPE partner of each of 128 channels (`dims`: rotated channels, default all). */
 export function ropePartners(style: 'interleaved' | 'neox', dims = D): Int32Array {
   if (!Number.isInteger(dims) || dims < 2 || dims > D || dims % 2 !== 0)
@@ -180,18 +190,8 @@ export function foldKeyChain(
   maps.forEach((m, i) => {
     if (m.a.length !== kvHeads * D || m.b.length !== kvHeads * D)
       throw new InvalidArgumentError(`foldKeyChain: map ${i}: a and b must be [${kvHeads}, 128]`);
-    for (let x = 0; x < kvHeads * D; x++) {
-      if (!Number.isFinite(m.a[x]!) || !Number.isFinite(m.b[x]!))
-        throw new InvalidArgumentError(`foldKeyChain: map ${i}: non-finite coefficient`);
-      if (partner[x % D] === x % D && m.b[x] !== 0)
-        throw new InvalidArgumentError(`foldKeyChain: map ${i}: b ≠ 0 on unrotated channel ${x % D}`);
-      const p = partner[x % D]!;
-      const y = x - (x % D) + p;
-      if (m.a[x] !== m.a[y] || m.b[x] !== -m.b[y])
-        throw new InvalidArgumentError(
-          `foldKeyChain: map ${i}, head ${Math.floor(x / D)}: channels ${x % D} and ${p} are not one complex scalar (a equal, b opposite): the map does not commute with RoPE`,
-        );
-    }
+    const why = notRopeDiagonal(m, partner);
+    if (why) throw new InvalidArgumentError(`foldKeyChain: map ${i}: ${why}`);
   });
   const fold = new Float32Array((layers - 1) * kvHeads * D * 2);
   for (let h = 0; h < kvHeads; h++) {
@@ -329,13 +329,8 @@ function ropeDiagonalKeys(
     a[o] = w[o * C + o]!;
     b[o] = p === o ? 0 : w[o * C + p]!;
   }
-  for (let o = 0; o < C; o++) {
-    const p = Math.floor(o / D) * D + partner[o % D]!;
-    if (p !== o && (a[o] !== a[p] || b[o] !== -b[p]))
-      throw new InvalidArgumentError(
-        `valueChainFromAdapters: layer ${layer}'s key predictor is not one complex scalar per RoPE pair (channels ${o % D} and ${partner[o % D]}): it does not commute with RoPE`,
-      );
-  }
+  const why = notRopeDiagonal({ a, b }, partner);
+  if (why) throw new InvalidArgumentError(`valueChainFromAdapters: layer ${layer}'s key predictor: ${why}`);
   return { a, b };
 }
 
@@ -415,12 +410,13 @@ export function decodeAttentionValueChain(a: DecodeAttentionValueChainArgs): voi
     throw new InvalidArgumentError(
       `decodeAttentionValueChain: maps for ${a.maps.kvHeads} KV heads, pool has ${l.kvHeads}`,
     );
+  const format = JSON.stringify(f);
   for (const [i, p] of a.chain.entries()) {
     if (
       p.pages !== a.pool.pages ||
       p.layout.pageTokens !== l.pageTokens ||
       p.layout.kvHeads !== l.kvHeads ||
-      JSON.stringify(p.layout.format) !== JSON.stringify(f)
+      JSON.stringify(p.layout.format) !== format
     )
       throw new InvalidArgumentError(
         `decodeAttentionValueChain: chain pool ${i} differs from the layer's pool (format, page size, KV heads or page count)`,
