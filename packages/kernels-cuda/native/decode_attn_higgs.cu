@@ -128,12 +128,16 @@ struct Codes : Slice<NBITS> {
 // Per-warp staging of a 32-token chunk of one KV head: for each of NK key layers key codes [32][KROW] and
 // key scale words [32], then for each of NV value layers value codes [32][VROW] and value scale words [32]
 // (each scale word holds the token's fp16 scale in one half); key layer j's parts are KHOP·j bytes after
-// layer 0's, value layer j's VHOP·j bytes after value layer 0's.
+// layer 0's, value layer j's VHOP·j bytes after value layer 0's. STAGES: KVQ_STAGES, or 2 where that many
+// stages would not fit in 40 KB of static shared memory; SB: a warp's stages; SMEM: a block's shared bytes
+// for the stages, or for the merge of the warps after them if that is larger.
 template <int CBK, int CBV, int NV = 1, int NK = 1>
 struct HStage {
   static constexpr int KROW = 8 * CBK, VROW = 8 * CBV;  // 64 pairs × CB bits / 8
   static constexpr int KCODE = 0, KSC = KCODE + TCH * KROW, KHOP = TCH * KROW + TCH * 4, VCODE = NK * KHOP,
                        VSC = VCODE + TCH * VROW, VHOP = TCH * VROW + TCH * 4, BYTES = VCODE + NV * VHOP;
+  static constexpr int STAGES = NWARP * KVQ_STAGES * BYTES <= 40960 ? KVQ_STAGES : 2, SB = STAGES * BYTES,
+                       MERGE = NWARP * 8 * D * 4 + 2 * NWARP * 8 * 4, SMEM = NWARP * SB > MERGE ? NWARP * SB : MERGE;
 };
 
 // The pools of the earlier layers of a chain (layers 1 .. NV − 1; layer 0 is the pool of the layer being
@@ -177,12 +181,9 @@ __global__ void __launch_bounds__(128, NK > 2 ? KVQ_HIGGS_KCHAIN_MIN_BLOCKS
   const int KS = 2 * P * Hkv;  // bytes of the scale field of a block
 
   using S_ = HStage<CBK, CBV, NV, NK>;
-  // KVQ_STAGES, or 2 where that many stages would not fit in 40 KB of static shared memory
-  constexpr int STAGES = NWARP * KVQ_STAGES * S_::BYTES <= 40960 ? KVQ_STAGES : 2;
-  constexpr int SB = STAGES * S_::BYTES;
-  constexpr int MERGE = NWARP * 8 * D * 4 + 2 * NWARP * 8 * 4;
-  // value chains: dynamic shared memory of chain_smem_bytes (more than the 48 KB static limit allows)
-  __shared__ __align__(16) uint8_t smem1[NV > 1 ? 16 : (NWARP * SB > MERGE ? NWARP * SB : MERGE)];
+  constexpr int STAGES = S_::STAGES, SB = S_::SB;
+  // value chains: S_::SMEM bytes of dynamic shared memory (more than the 48 KB static limit allows)
+  __shared__ __align__(16) uint8_t smem1[NV > 1 ? 16 : S_::SMEM];
   extern __shared__ __align__(16) uint8_t smemDyn[];
   uint8_t* const smem = NV > 1 ? smemDyn : smem1;
   __shared__ float qrot[NK][8][D];  // per key layer: the rotated (and, past layer 0, folded) query heads
@@ -546,15 +547,6 @@ bool cb_ok(int cbK, int cbV) {
          (cbK == 3 && cbV == 3) || (cbK == 4 && cbV == 3) || (cbK == 2 && cbV == 3) || (cbK == 4 && cbV == 4);
 }
 
-// Bytes of dynamic shared memory of a value-chain kernel: the warps' staging (NV ≥ 2 value layers).
-template <int CBK, int CBV, int NV, int NK>
-constexpr int chain_smem_bytes() {
-  constexpr int stageBytes = HStage<CBK, CBV, NV, NK>::BYTES;
-  constexpr int stages = NWARP * KVQ_STAGES * stageBytes <= 40960 ? KVQ_STAGES : 2;
-  constexpr int merge = NWARP * 8 * D * 4 + 2 * NWARP * 8 * 4;
-  return NWARP * stages * stageBytes > merge ? NWARP * stages * stageBytes : merge;
-}
-
 // The combine of the value-chain kernel: one block of CQ·D threads per (sequence, KV head), for its G ≤ 4
 // query heads. Merges the splits as k_split_combine does, giving ŷ_j = A_j / L for each value layer j (in
 // the values' Hadamard domain), then out = Σ_j ŷ_j·maps[j][kh] + bias[kh], maps fp32 [NV][Hkv][D][D]
@@ -723,7 +715,7 @@ extern "C" int kvq_decode_attn_higgs_chain(const uint16_t* q, const uint8_t* poo
 #define KVQ_HC(K_, V_, N_, NK_)                                                                                   \
   if (cbK == K_ && cbV == V_ && NV == N_ && keyChain == (NK_ > 1)) {                                               \
     auto k_ = k_decode_higgs_mma<K_, V_, true, N_, NK_>;                                                          \
-    constexpr int bytes = chain_smem_bytes<K_, V_, N_, NK_>();                                                    \
+    constexpr int bytes = HStage<K_, V_, N_, NK_>::SMEM;                                                    \
     e = cudaFuncSetAttribute(k_, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);                            \
     if (e != cudaSuccess) return (int)e;                                                                         \
     k_<<<grid, 128, bytes>>>(q, pool, pageTable, lens, partial, G, Hq, Hkv, maxPages, P, splitPages, S, sl,       \
