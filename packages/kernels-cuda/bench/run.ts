@@ -44,6 +44,10 @@ function time(fn: (i: number) => void, reps = 20, warm = 3, busyNs = 0): number 
 }
 /** GPU busy time before a GPU-alone measurement: longer than the host takes to enqueue one call. */
 const BUSY_NS = 300_000;
+/** Both timings of `fn` (see {@link time}): `ms` from an idle GPU, `gpuMs` the GPU alone. */
+function timeBoth(fn: (i: number) => void, reps = 20, warm = 3): { ms: number; gpuMs: number } {
+  return { ms: time(fn, reps, warm), gpuMs: time(fn, reps, warm, BUSY_NS) };
+}
 const rng = new SeededRandom(7);
 const GiB = 2 ** 30;
 const results: Record<string, unknown> = { device, date: new Date().toISOString() };
@@ -205,8 +209,7 @@ function measure(
           splitPages,
           kernel,
         });
-      const ms = time(call);
-      const gpuMs = time(call, 20, 3, BUSY_NS);
+      const { ms, gpuMs } = timeBoth(call);
       for (const t of tables) t.dispose();
       const r = {
         format: name,
@@ -344,8 +347,7 @@ if (parts.includes('aqua-step')) {
         // one layer at a time, by layers read (the layer after an anchor reads 2, …)
         for (const nv of keys ? [2, 3, 4] : [1, 2, 3, 4]) {
           const call = () => layer(nv - 1, 4, keys);
-          const ms = time(call);
-          const gpuMs = time(call, 20, 3, BUSY_NS);
+          const { ms, gpuMs } = timeBoth(call);
           aquaStep.push({ kind: 'layer', folded: what, B, ctx, valueLayers: nv, ms, gpuMs, splitPages });
           console.log(
             `aqua-step layer, ${what} folded, ${nv} layer(s) B=${B} ctx=${ctx}: ${ms.toFixed(4)} ms (GPU alone ${gpuMs.toFixed(4)})`,
@@ -355,8 +357,7 @@ if (parts.includes('aqua-step')) {
           const step = () => {
             for (let l = 0; l < L; l++) layer(l, A, keys);
           };
-          const ms = time(step, 10, 2);
-          const gpuMs = time(step, 10, 2, BUSY_NS);
+          const { ms, gpuMs } = timeBoth(step, 10, 2);
           const reads = Array.from({ length: L }, (_, l) => (l % A) + 1).reduce((s, x) => s + x, 0);
           aquaStep.push({
             kind: 'step',
@@ -383,9 +384,7 @@ if (parts.includes('aqua-step')) {
     try {
       const fl: PagedLayout = { format: { kind: 'fp16' }, pageTokens: P, kvHeads: HKV, headDim: 128 };
       using pool = new PagedKVPool(fl, total);
-      const n = P * HKV * 128;
-      pool.writePage(0, rng.normalArray(n), rng.normalArray(n));
-      for (let i = 1; i < total; i++) pool.copyPage(i, 0);
+      fillPages(pool);
       using table = DeviceBuffer.from(Int32Array.from({ length: total }, (_, i) => i));
       using lens = DeviceBuffer.from(new Int32Array(B).fill(ctx));
       using q = DeviceBuffer.from(float32ToFloat16Bits(rng.normalArray(B * HQ * 128)));
@@ -407,8 +406,7 @@ if (parts.includes('aqua-step')) {
             splitPages,
           });
       };
-      const ms = time(step, 10, 2);
-      const gpuMs = time(step, 10, 2, BUSY_NS);
+      const { ms, gpuMs } = timeBoth(step, 10, 2);
       aquaStep.push({ kind: 'fp16 step', B, ctx, ms, gpuMs });
       console.log(
         `aqua-step fp16 32 layers B=${B} ctx=${ctx}: ${ms.toFixed(3)} ms (GPU alone ${gpuMs.toFixed(3)})`,
