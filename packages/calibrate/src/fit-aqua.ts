@@ -6,9 +6,11 @@ import {
   type LayerQuantizers,
   type ModelIdentity,
   type PresetConfig,
+  ROPE_STYLES,
   type RopeConfig,
   channels,
   createQuantizer,
+  ropePairs,
   valuePredictorInput,
 } from '@kvq/core';
 import { type LinearFit, NormalEquations, applyLinear, solveRidge } from './ridge.js';
@@ -79,7 +81,6 @@ export type RopePairs = Pick<RopeConfig, 'style'> & Partial<Pick<RopeConfig, 'di
 
 const KEY_PREDICTORS: readonly KeyPredictor[] = ['linear', 'rope-diagonal', 'none'];
 const VALUE_INPUTS: readonly ValueInputs[] = ['keys-and-values', 'values'];
-const ROPE_STYLES: readonly RopeConfig['style'][] = ['interleaved', 'neox'];
 
 export interface FitAquaOptions {
   readonly layout: KVLayout;
@@ -262,33 +263,26 @@ function fitMap(
 /**
  * The channel pairs RoPE rotates together within one head of `headDim` channels: `[re, im]` index
  * pairs (RoPE turns pair i by angle θ_i·position: (re + i·im) ↦ e^{iθ_i·pos}·(re + i·im)), and the
- * channels it leaves unrotated (≥ `rope.dims`). Throws {@link InvalidArgumentError} for an unknown
- * style or a `dims` that is not an even integer in [2, headDim].
+ * channels it leaves unrotated (≥ `rope.dims`), as `@kvq/core`'s `ropePairs` gives them. Throws
+ * {@link InvalidArgumentError} for an unknown style or a `dims` that is not an even integer in
+ * [2, headDim].
  */
 export function ropeChannelPairs(
   headDim: number,
   rope: RopePairs,
 ): { readonly pairs: readonly (readonly [number, number])[]; readonly unrotated: readonly number[] } {
-  if (!rope || !ROPE_STYLES.includes(rope.style)) {
-    throw new InvalidArgumentError(
-      `rope.style must be 'interleaved' or 'neox', got ${JSON.stringify(rope?.style)}`,
-    );
+  try {
+    const { pairs, unrotated } = ropePairs(headDim, rope);
+    return { pairs, unrotated };
+  } catch (e) {
+    // with a known style and no rope.dims, what failed is the head dim (every channel rotates)
+    if (rope?.dims === undefined && ROPE_STYLES.includes(rope?.style)) {
+      throw new InvalidArgumentError(
+        `rope-diagonal keys need an even headDim (RoPE rotates channel pairs), got headDim ${headDim}`,
+      );
+    }
+    throw e;
   }
-  const dims = rope.dims ?? headDim;
-  if (!Number.isInteger(dims) || dims < 2 || dims > headDim || dims % 2 !== 0) {
-    throw new InvalidArgumentError(
-      rope.dims === undefined
-        ? `rope-diagonal keys need an even headDim (RoPE rotates channel pairs), got headDim ${headDim}`
-        : `rope.dims must be an even integer in [2, headDim = ${headDim}], got ${rope.dims}`,
-    );
-  }
-  const half = dims / 2;
-  const pairs: [number, number][] = [];
-  for (let i = 0; i < half; i++)
-    pairs.push(rope.style === 'interleaved' ? [2 * i, 2 * i + 1] : [i, i + half]);
-  const unrotated: number[] = [];
-  for (let j = dims; j < headDim; j++) unrotated.push(j);
-  return { pairs, unrotated };
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 export * from './errors.js';
 export * from './layout.js';
+export * from './rope-pairs.js';
 export * from './tensor.js';
 export * from './random.js';
 export type * from './quantizers/spec.js';

@@ -1,4 +1,4 @@
-import { type AquaAdapters, InvalidArgumentError, fwht } from '@kvq/core';
+import { type AquaAdapters, InvalidArgumentError, fwht, ropePairs } from '@kvq/core';
 import { requireCuda } from './context.js';
 import { DeviceBuffer } from './device-buffer.js';
 import { cuda } from './errors.js';
@@ -159,16 +159,13 @@ function notRopeDiagonal(m: RopeDiagonalKeyMap, partner: Int32Array): string | n
   return null;
 }
 
-/** The RoPE partner of each of 128 channels (`dims`: rotated channels, default all). */
+/**
+ * The RoPE partner of each of 128 channels (`dims`: rotated channels, default all), `@kvq/core`'s
+ * `ropePairs(128, { style, dims }).partner`. Throws InvalidArgumentError for an unknown style or a
+ * `dims` that is not an even number up to 128.
+ */
 export function ropePartners(style: 'interleaved' | 'neox', dims = D): Int32Array {
-  if (!Number.isInteger(dims) || dims < 2 || dims > D || dims % 2 !== 0)
-    throw new InvalidArgumentError(`ropePartners: dims ${dims} (an even number up to 128)`);
-  return Int32Array.from({ length: D }, (_, d) => {
-    if (d >= dims) return d;
-    if (style === 'interleaved') return d ^ 1;
-    if (style === 'neox') return d < dims / 2 ? d + dims / 2 : d - dims / 2;
-    throw new InvalidArgumentError(`ropePartners: style ${JSON.stringify(style)}`);
-  });
+  return ropePairs(D, { style, dims }).partner;
 }
 
 /**

@@ -1,10 +1,12 @@
 import { InvalidArgumentError } from '../../errors.js';
+import { ropePairs } from '../../rope-pairs.js';
 import type { RopeConfig } from '../types.js';
 
 /**
  * Applies RoPE in place to `x` `[tokens, heads, headDim]`, token t at position `positions[t]`
- * (or `start + t` when `positions` is a number). `interleaved` rotates adjacent pairs (2i, 2i+1)
- * as llama.cpp does; `neox` rotates (i, i + dims/2) as Hugging Face's rotate_half does.
+ * (or `start + t` when `positions` is a number), pair i of {@link ropePairs} by angle
+ * position·theta^(−2i/dims): `interleaved` rotates adjacent pairs (2i, 2i+1) as llama.cpp does;
+ * `neox` rotates (i, i + dims/2) as Hugging Face's rotate_half does.
  * `inverse` rotates by the opposite angle (undoes RoPE).
  */
 export function applyRope(
@@ -25,7 +27,10 @@ export function applyRope(
       `rope: x must be [${tokens}, ${heads}, ${headDim}], got ${x.length} values`,
     );
   }
+  const { pairs } = ropePairs(headDim, cfg);
   const half = dims / 2;
+  const re = Int32Array.from(pairs, (p) => p[0]);
+  const im = Int32Array.from(pairs, (p) => p[1]);
   const invFreq = new Float64Array(half);
   for (let i = 0; i < half; i++) invFreq[i] = cfg.theta ** (-(2 * i) / dims);
   const scale = cfg.scale ?? 1;
@@ -42,8 +47,8 @@ export function applyRope(
     for (let h = 0; h < heads; h++) {
       const o = (t * heads + h) * headDim;
       for (let i = 0; i < half; i++) {
-        const i0 = cfg.style === 'interleaved' ? o + 2 * i : o + i;
-        const i1 = cfg.style === 'interleaved' ? i0 + 1 : o + i + half;
+        const i0 = o + re[i]!;
+        const i1 = o + im[i]!;
         const a = x[i0]!;
         const b = x[i1]!;
         x[i0] = a * cos[i]! - b * sin[i]!;
