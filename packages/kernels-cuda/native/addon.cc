@@ -237,11 +237,11 @@ Napi::Value DecodeAttnHiggs(const Napi::CallbackInfo& i) {
      "decode attention higgs");
   return env.Undefined();
 }
-// (q, pool, chain: BigInt[NV − 1], pageTable, lens, out, partial, B, Hq, Hkv, maxPages, P, splitPages, scale,
-//  cbK, cbV, lutK, lutV, signsK, maps, bias, keyFold | null, keyPartner | null)
+// (... as fp16, then chain: BigInt[NV − 1], cbK, cbV, lutK, lutV, signsK, maps, bias, keyFold | null,
+//  keyPartner | null)
 Napi::Value DecodeAttnHiggsChain(const Napi::CallbackInfo& i) {
   Napi::Env env = i.Env();
-  const Napi::Array arr = i[2].As<Napi::Array>();
+  const Napi::Array arr = i[13].As<Napi::Array>();
   const uint32_t n = arr.Length();
   if (n < 1 || n > 3) {
     Napi::RangeError::New(env, "decodeAttnHiggsChain: 1 to 3 earlier value pools").ThrowAsJavaScriptException();
@@ -250,8 +250,8 @@ Napi::Value DecodeAttnHiggsChain(const Napi::CallbackInfo& i) {
   const uint8_t* chain[3] = {nullptr, nullptr, nullptr};
   for (uint32_t j = 0; j < n; j++) chain[j] = (const uint8_t*)P(arr.Get(j));
   CK(kvq_decode_attn_higgs_chain((const uint16_t*)P(i[0]), (const uint8_t*)P(i[1]), chain, (int)n + 1,
-                                 (const int*)P(i[3]), (const int*)P(i[4]), (uint16_t*)P(i[5]), (float*)P(i[6]),
-                                 I(i[7]), I(i[8]), I(i[9]), I(i[10]), I(i[11]), I(i[12]), (float)F(i[13]), I(i[14]),
+                                 (const int*)P(i[2]), (const int*)P(i[3]), (uint16_t*)P(i[4]), (float*)P(i[5]),
+                                 I(i[6]), I(i[7]), I(i[8]), I(i[9]), I(i[10]), I(i[11]), (float)F(i[12]), I(i[14]),
                                  I(i[15]), (const float*)P(i[16]), (const float*)P(i[17]), (const float*)P(i[18]),
                                  (const float*)P(i[19]), (const float*)P(i[20]), (const float*)P(i[21]),
                                  (const int*)P(i[22])),

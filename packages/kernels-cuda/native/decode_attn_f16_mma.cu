@@ -210,12 +210,8 @@ extern "C" int kvq_decode_attn_f16_mma_ok(int G, int P) { return G >= 1 && G <= 
 extern "C" int kvq_launch_decode_f16_mma(const uint16_t* q, const uint16_t* pool, const int* pageTable,
                                           const int* lens, float* partial, int B, int Hq, int Hkv, int maxPages,
                                           int P, int splitPages, int maxSplits, float scaleLog2) {
-  static bool attr = false;
-  if (!attr) {
-    const cudaError_t e = cudaFuncSetAttribute(k_decode_f16_mma, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM);
-    if (e != cudaSuccess) return (int)e;
-    attr = true;
-  }
+  static DynSmemLimit smem;
+  KVQ_CUDA_TRY(smem.ensure(k_decode_f16_mma, SMEM));
   dim3 grid(maxSplits, Hkv, B);
   k_decode_f16_mma<<<grid, 128, SMEM>>>(q, (const uint8_t*)pool, pageTable, lens, partial, Hq / Hkv, Hq, Hkv,
                                         maxPages, P, splitPages, maxSplits, scaleLog2);

@@ -564,7 +564,7 @@ __global__ void __launch_bounds__(CQ* D, 1) k_chain_combine(const float* __restr
   __shared__ float y[4][NV][D];
   __shared__ float part[CQ][4][D];
   __shared__ float red[CQ * D / 32];
-  const int t = threadIdx.x % D, qd = threadIdx.x / D, lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+  const int t = threadIdx.x % D, qd = threadIdx.x / D;
   const int kh = blockIdx.x % Hkv;
   const size_t row0 = (size_t)blockIdx.x * G;  // rows b·Hq + kh·G + h
   KVQ_PDL_WAIT();
@@ -577,14 +577,7 @@ __global__ void __launch_bounds__(CQ* D, 1) k_chain_combine(const float* __restr
     // the splits' maximum and sum, reduced over the block
     float m = -INFINITY;
     for (int s = threadIdx.x; s < S; s += CQ * D) m = fmaxf(m, p[(size_t)s * R]);
-#pragma unroll
-    for (int o = 16; o; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
-    if (lane == 0) red[w] = m;
-    __syncthreads();
-    float M = red[0];
-#pragma unroll
-    for (int i = 1; i < CQ * D / 32; i++) M = fmaxf(M, red[i]);
-    __syncthreads();  // red is reused for the sums
+    const float M = block_max<CQ * D>(m, red);
     float l = 0.f, A[NV];
 #pragma unroll
     for (int j = 0; j < NV; j++) A[j] = 0.f;
@@ -597,14 +590,8 @@ __global__ void __launch_bounds__(CQ* D, 1) k_chain_combine(const float* __restr
       }
     }
 #pragma unroll
-    for (int o = 16; o; o >>= 1) l += __shfl_xor_sync(0xffffffffu, l, o);
-    if (lane == 0) red[w] = l;
-#pragma unroll
     for (int j = 0; j < NV; j++) part[qd][j][t] = A[j];  // part[.][j] for j < NV ≤ 4
-    __syncthreads();
-    float L = 0.f;
-#pragma unroll
-    for (int i = 0; i < CQ * D / 32; i++) L += red[i];
+    const float L = block_sum<CQ * D>(l, red);  // its barrier also publishes part
     empty[h] = !(L > 0.f);
     if (qd < NV) {
       float a = 0.f;
@@ -716,8 +703,8 @@ extern "C" int kvq_decode_attn_higgs_chain(const uint16_t* q, const uint8_t* poo
   if (cbK == K_ && cbV == V_ && NV == N_ && keyChain == (NK_ > 1)) {                                               \
     auto k_ = k_decode_higgs_mma<K_, V_, true, N_, NK_>;                                                          \
     constexpr int bytes = HStage<K_, V_, N_, NK_>::SMEM;                                                    \
-    e = cudaFuncSetAttribute(k_, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);                            \
-    if (e != cudaSuccess) return (int)e;                                                                         \
+    static DynSmemLimit smem_;                                                                                    \
+    KVQ_CUDA_TRY(smem_.ensure(k_, bytes));                                                                        \
     k_<<<grid, 128, bytes>>>(q, pool, pageTable, lens, partial, G, Hq, Hkv, maxPages, P, splitPages, S, sl,       \
                              keyBytes, pageBytes, (const float2*)lutK, (const float2*)lutV, signsK, pow_div(P), vc); \
   } else

@@ -151,8 +151,8 @@ int kvq_attention_f32(const float* q, const float* k, const float* v, float* out
   if (Hkv <= 0 || Hq % Hkv) return (int)cudaErrorInvalidValue;
   size_t shm = (size_t)(N > 0 ? N : 1) * sizeof(float);
   if (shm > 48 * 1024) {
-    cudaError_t e = cudaFuncSetAttribute(k_attention_f32, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shm);
-    if (e != cudaSuccess) return (int)e;
+    static DynSmemLimit smem;
+    KVQ_CUDA_TRY(smem.ensure(k_attention_f32, (int)shm));
   }
   k_attention_f32<<<Q * Hq, 128, shm>>>(q, k, v, out, Hq, Hkv, D, N, qStart, scale);
   KVQ_LAUNCHED();

@@ -241,8 +241,6 @@ export interface NativeAddon {
   decodeAttnHiggsChain(
     q: DevicePtr,
     pool: DevicePtr,
-    /** device pointers of the earlier layers' pools (1 to 3) */
-    chain: readonly DevicePtr[],
     pageTable: DevicePtr,
     lens: DevicePtr,
     out: DevicePtr,
@@ -254,6 +252,8 @@ export interface NativeAddon {
     P: number,
     splitPages: number,
     scale: number,
+    /** device pointers of the earlier layers' pools (1 to 3) */
+    chain: readonly DevicePtr[],
     cbK: number,
     cbV: number,
     lutK: DevicePtr,

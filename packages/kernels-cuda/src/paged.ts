@@ -1,5 +1,6 @@
 import { type HiggsSpec, InvalidArgumentError } from '@kvq/core';
 import { requireCuda } from './context.js';
+import { decodeArgs } from './decode-args.js';
 import { DeviceBuffer } from './device-buffer.js';
 import { cuda } from './errors.js';
 import { higgsAttentionUnsupported, higgsPairCodeBits, higgsPairTable, higgsSigns } from './higgs-pages.js';
@@ -250,7 +251,6 @@ export function tensorCoreApplies(layout: PagedLayout, group: number): boolean {
 export function decodeAttention(a: DecodeAttentionArgs): void {
   const { addon } = requireCuda();
   const l = a.pool.layout;
-  const scale = a.scale ?? 1 / Math.sqrt(128);
   const group = a.queryHeads / l.kvHeads;
   if (![1, 2, 4, 8].includes(group))
     throw new InvalidArgumentError(
@@ -264,21 +264,7 @@ export function decodeAttention(a: DecodeAttentionArgs): void {
   if (a.partial.bytes < partialBytes(a.batch, a.queryHeads, a.maxPages, a.splitPages)) {
     throw new InvalidArgumentError('decodeAttention: partial scratch too small');
   }
-  const args = [
-    a.query.ptr,
-    a.pool.buffer.ptr,
-    a.pageTable.ptr,
-    a.lengths.ptr,
-    a.out.ptr,
-    a.partial.ptr,
-    a.batch,
-    a.queryHeads,
-    l.kvHeads,
-    a.maxPages,
-    l.pageTokens,
-    a.splitPages,
-    scale,
-  ] as const;
+  const args = decodeArgs(a);
   if (l.format.kind === 'higgs') {
     if (kernel === 'scalar')
       throw new InvalidArgumentError('decodeAttention: HIGGS pages have only the tensor-core kernel');

@@ -1,5 +1,6 @@
 import { type AquaAdapters, InvalidArgumentError, fwht, ropePairs } from '@kvq/core';
 import { requireCuda } from './context.js';
+import { decodeArgs } from './decode-args.js';
 import { DeviceBuffer } from './device-buffer.js';
 import { cuda } from './errors.js';
 import { higgsPairCodeBits, higgsSigns } from './higgs-pages.js';
@@ -407,13 +408,19 @@ export function decodeAttentionValueChain(a: DecodeAttentionValueChainArgs): voi
     throw new InvalidArgumentError(
       `decodeAttentionValueChain: maps for ${a.maps.kvHeads} KV heads, pool has ${l.kvHeads}`,
     );
-  const format = JSON.stringify(f);
+  // pools made from one spec usually share its format object: compare serialized only when not
+  let format: string | undefined;
+  const sameFormat = (g: unknown) => {
+    if (g === f) return true;
+    format ??= JSON.stringify(f);
+    return JSON.stringify(g) === format;
+  };
   for (const [i, p] of a.chain.entries()) {
     if (
       p.pages !== a.pool.pages ||
       p.layout.pageTokens !== l.pageTokens ||
       p.layout.kvHeads !== l.kvHeads ||
-      JSON.stringify(p.layout.format) !== format
+      !sameFormat(p.layout.format)
     )
       throw new InvalidArgumentError(
         `decodeAttentionValueChain: chain pool ${i} differs from the layer's pool (format, page size, KV heads or page count)`,
@@ -429,23 +436,10 @@ export function decodeAttentionValueChain(a: DecodeAttentionValueChainArgs): voi
   if (a.partial.bytes < partialBytes(a.batch, a.queryHeads, a.maxPages, a.splitPages, layers))
     throw new InvalidArgumentError('decodeAttentionValueChain: partial scratch too small');
   const [lutK, lutV, signsK] = a.pool.higgsTables!;
-  const scale = a.scale ?? 1 / Math.sqrt(D);
   cuda('decode attention (value chain)', () =>
     addon.decodeAttnHiggsChain(
-      a.query.ptr,
-      a.pool.buffer.ptr,
+      ...decodeArgs(a),
       a.chain.map((p) => p.buffer.ptr),
-      a.pageTable.ptr,
-      a.lengths.ptr,
-      a.out.ptr,
-      a.partial.ptr,
-      a.batch,
-      a.queryHeads,
-      l.kvHeads,
-      a.maxPages,
-      l.pageTokens,
-      a.splitPages,
-      scale,
       cbK,
       cbV,
       lutK.ptr,

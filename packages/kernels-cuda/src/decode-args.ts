@@ -1,0 +1,25 @@
+import type { DecodeAttentionArgs } from './paged.js';
+
+/**
+ * The arguments every decode-attention entry of the addon starts with: (q, pool, pageTable, lens,
+ * out, partial, B, Hq, Hkv, maxPages, P, splitPages, scale). Internal to the package (not exported
+ * from its index).
+ */
+export function decodeArgs(a: Omit<DecodeAttentionArgs, 'kernel'>) {
+  const l = a.pool.layout;
+  return [
+    a.query.ptr,
+    a.pool.buffer.ptr,
+    a.pageTable.ptr,
+    a.lengths.ptr,
+    a.out.ptr,
+    a.partial.ptr,
+    a.batch,
+    a.queryHeads,
+    l.kvHeads,
+    a.maxPages,
+    l.pageTokens,
+    a.splitPages,
+    a.scale ?? 1 / Math.sqrt(128),
+  ] as const;
+}
