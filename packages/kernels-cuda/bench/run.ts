@@ -42,6 +42,19 @@ function time(fn: (i: number) => void, reps = 20, warm = 3, busyNs = 0): number 
   }
   return median(ts);
 }
+/**
+ * The host's time to enqueue one call of `fn`, µs: `calls` calls back to back without waiting (few
+ * enough that the launch queue does not fill), after a warm-up and a sync.
+ */
+function hostMicros(fn: (i: number) => void, calls = 100): number {
+  fn(0);
+  addon.sync();
+  const t0 = performance.now();
+  for (let i = 0; i < calls; i++) fn(i);
+  const us = ((performance.now() - t0) * 1000) / calls;
+  addon.sync();
+  return us;
+}
 /** GPU busy time before a GPU-alone measurement: longer than the host takes to enqueue one call. */
 const BUSY_NS = 300_000;
 /** Both timings of `fn` (see {@link time}): `ms` from an idle GPU, `gpuMs` the GPU alone. */
@@ -348,9 +361,10 @@ if (parts.includes('aqua-step')) {
         for (const nv of keys ? [2, 3, 4] : [1, 2, 3, 4]) {
           const call = () => layer(nv - 1, 4, keys);
           const { ms, gpuMs } = timeBoth(call);
-          aquaStep.push({ kind: 'layer', folded: what, B, ctx, valueLayers: nv, ms, gpuMs, splitPages });
+          const hostUs = hostMicros(call);
+          aquaStep.push({ kind: 'layer', folded: what, B, ctx, valueLayers: nv, ms, gpuMs, hostUs, splitPages });
           console.log(
-            `aqua-step layer, ${what} folded, ${nv} layer(s) B=${B} ctx=${ctx}: ${ms.toFixed(4)} ms (GPU alone ${gpuMs.toFixed(4)})`,
+            `aqua-step layer, ${what} folded, ${nv} layer(s) B=${B} ctx=${ctx}: ${ms.toFixed(4)} ms (GPU alone ${gpuMs.toFixed(4)}), host ${hostUs.toFixed(1)} µs/call`,
           );
         }
         for (const A of keys ? [2, 3, 4] : [1, 2, 3, 4]) {
@@ -510,19 +524,22 @@ if (aquaStep.length) {
     folded?: string;
     ms?: number;
     gpuMs?: number;
+    hostUs?: number;
   };
   const rows = aquaStep as Row[];
   console.log(
-    '| AQUA-KV step, 32 layers (aqua-2.5 pages) | B | ctx | ms (idle GPU) | GPU alone | × kvq fp16 step | PyTorch SDPA × 32 ÷ kvq |',
+    '| AQUA-KV step, 32 layers (aqua-2.5 pages; one-layer rows: one layer, against one layer of each baseline) | B | ctx | ms (idle GPU) | GPU alone | host µs/call | × kvq fp16 | PyTorch SDPA ÷ kvq |',
   );
   for (const B of [1, 16]) {
     const ctx = 32768;
     const f16 = rows.find((r) => r.kind === 'fp16 step' && r.B === B);
     const t = tms(B, ctx);
-    const line = (name: string, r?: Row) =>
+    // layers: how many layers the row's time covers (32 for a step, 1 for a one-layer row); both
+    // ratios are against the same number of fp16 / PyTorch layers
+    const line = (name: string, r?: Row, layers = 32) =>
       r?.ms !== undefined &&
       console.log(
-        `| ${name} | ${B} | ${ctx} | ${r.ms.toFixed(3)} | ${r.gpuMs?.toFixed(3)} | ${f16?.ms ? (r.ms / f16.ms).toFixed(2) : '?'} | ${t ? ((32 * t) / r.ms).toFixed(2) : '?'} |`,
+        `| ${name} | ${B} | ${ctx} | ${r.ms.toFixed(3)} | ${r.gpuMs?.toFixed(3)} | ${r.hostUs?.toFixed(1) ?? '–'} | ${f16?.ms ? (r.ms / ((f16.ms * layers) / 32)).toFixed(2) : '?'} | ${t ? ((layers * t) / r.ms).toFixed(2) : '?'} |`,
       );
     line('kvq fp16', f16);
     for (const what of ['values', 'keys and values']) {
@@ -535,6 +552,7 @@ if (aquaStep.length) {
         line(
           `one layer, ${what} folded, ${nv} layer(s)`,
           rows.find((r) => r.kind === 'layer' && r.folded === what && r.B === B && r.valueLayers === nv),
+          1,
         );
     }
   }

@@ -551,56 +551,76 @@ bool cb_ok(int cbK, int cbV) {
 // query heads. Merges the splits as k_split_combine does, giving ŷ_j = A_j / L for each value layer j (in
 // the values' Hadamard domain), then out = Σ_j ŷ_j·maps[j][kh] + bias[kh], maps fp32 [NV][Hkv][D][D]
 // (row d, column e: out[e] += ŷ[d]·maps[..][d][e]) and bias fp32 [Hkv][D]. An empty sequence gives 0.
-// Thread (q, t) = (threadIdx.x / D, threadIdx.x % D) adds splits q, q + CQ, … of channel t, and then rows
-// d ∈ [q·D/CQ, (q + 1)·D/CQ) of the maps for output channel t; the CQ parts are summed in shared memory.
-// So each thread's loads are few (at batch 1 the grid is only Hkv blocks, and a thread that walked all
-// splits and all D rows would wait on hundreds of dependent memory round trips).
+// Thread (q, t) = (threadIdx.x / D, threadIdx.x % D) first merges all splits of query head q (q < G) for
+// channel t on its own: a split's maximum and sum are the same for the D threads of a head (broadcast
+// loads), so the heads need no block reduction and run side by side, and the loads of 8 splits are in
+// flight together. Then it adds rows d ∈ [q·D/CQ, (q + 1)·D/CQ) of the maps for output channel t; the CQ
+// parts are summed in shared memory. (At batch 1 the grid is only Hkv blocks: a thread that walked all D
+// rows, or heads one after another, would wait on hundreds of dependent memory round trips.)
 #define CQ 4
 template <int NV>
 __global__ void __launch_bounds__(CQ* D, 1) k_chain_combine(const float* __restrict__ partial, uint16_t* __restrict__ out,
                                                         int G, int Hkv, int S, const float* __restrict__ maps,
                                                         const float* __restrict__ bias) {
-  constexpr int R = 2 + NV * D;
+  static_assert(CQ == 4, "one group of D threads per query head (G ≤ 4)");
+  constexpr int R = 2 + NV * D, U = 8;
   __shared__ float y[4][NV][D];
   __shared__ float part[CQ][4][D];
-  __shared__ float red[CQ * D / 32];
+  __shared__ bool empty[4];
   const int t = threadIdx.x % D, qd = threadIdx.x / D;
   const int kh = blockIdx.x % Hkv;
   const size_t row0 = (size_t)blockIdx.x * G;  // rows b·Hq + kh·G + h
   KVQ_PDL_WAIT();
-  bool empty[4];
-#pragma unroll
-  for (int h = 0; h < 4; h++) {
-    empty[h] = true;
-    if (h >= G) continue;  // uniform across the block
-    const float* p = partial + (row0 + h) * S * R;
-    // the splits' maximum and sum, reduced over the block
-    float m = -INFINITY;
-    for (int s = threadIdx.x; s < S; s += CQ * D) m = fmaxf(m, p[(size_t)s * R]);
-    const float M = block_max<CQ * D>(m, red);
-    float l = 0.f, A[NV];
+  {
+    const int h = qd;
+    float L = 0.f, A[NV];
 #pragma unroll
     for (int j = 0; j < NV; j++) A[j] = 0.f;
-    if (M != -INFINITY) {
-      for (int s = threadIdx.x; s < S; s += CQ * D) l += p[(size_t)s * R + 1] * exp2f(p[(size_t)s * R] - M);
-      for (int s = qd; s < S; s += CQ) {
-        const float wgt = exp2f(p[(size_t)s * R] - M);
+    if (h < G) {  // uniform across each warp
+      const float* p = partial + (row0 + h) * S * R;
+      float M = -INFINITY;
+      int s = 0;
+      for (; s + U <= S; s += U) {
+        float ms[U];
 #pragma unroll
-        for (int j = 0; j < NV; j++) A[j] = fmaf(p[(size_t)s * R + 2 + j * D + t], wgt, A[j]);
+        for (int u = 0; u < U; u++) ms[u] = p[(size_t)(s + u) * R];
+#pragma unroll
+        for (int u = 0; u < U; u++) M = fmaxf(M, ms[u]);
+      }
+      for (; s < S; s++) M = fmaxf(M, p[(size_t)s * R]);
+      if (M != -INFINITY) {
+        for (s = 0; s + U <= S; s += U) {
+          float ms[U], ls[U], a[U][NV];
+#pragma unroll
+          for (int u = 0; u < U; u++) {
+            const float* q = p + (size_t)(s + u) * R;
+            ms[u] = q[0];
+            ls[u] = q[1];
+#pragma unroll
+            for (int j = 0; j < NV; j++) a[u][j] = q[2 + j * D + t];
+          }
+#pragma unroll
+          for (int u = 0; u < U; u++) {
+            const float wgt = exp2f(ms[u] - M);
+            L = fmaf(ls[u], wgt, L);
+#pragma unroll
+            for (int j = 0; j < NV; j++) A[j] = fmaf(a[u][j], wgt, A[j]);
+          }
+        }
+        for (; s < S; s++) {
+          const float* q = p + (size_t)s * R;
+          const float wgt = exp2f(q[0] - M);
+          L = fmaf(q[1], wgt, L);
+#pragma unroll
+          for (int j = 0; j < NV; j++) A[j] = fmaf(q[2 + j * D + t], wgt, A[j]);
+        }
       }
     }
 #pragma unroll
-    for (int j = 0; j < NV; j++) part[qd][j][t] = A[j];  // part[.][j] for j < NV ≤ 4
-    const float L = block_sum<CQ * D>(l, red);  // its barrier also publishes part
-    empty[h] = !(L > 0.f);
-    if (qd < NV) {
-      float a = 0.f;
-#pragma unroll
-      for (int c = 0; c < CQ; c++) a += part[c][qd][t];
-      y[h][qd][t] = L > 0.f ? a / L : 0.f;
-    }
-    __syncthreads();  // part and red are reused
+    for (int j = 0; j < NV; j++) y[h][j][t] = L > 0.f ? A[j] / L : 0.f;
+    if (t == 0) empty[h] = !(L > 0.f);
   }
+  __syncthreads();
   // out[e] = bias[e] + Σ_j Σ_d y[h][j][d]·maps[j][d][e]: rows d of this thread's quarter, summed in part
   float o[4] = {0.f, 0.f, 0.f, 0.f};
   constexpr int DQ = D / CQ;

@@ -22,35 +22,6 @@
 #define KVQ_PDL_WAIT() ((void)0)
 #endif
 
-// Block-wide reductions of one float per thread over NT threads (NT / 32 warps), through `red` (NT / 32
-// floats of shared memory). block_max ends with a barrier, so `red` may be written again right after it;
-// block_sum does not: the caller puts a barrier between it and the next write of `red`.
-template <int NT>
-__device__ __forceinline__ float block_max(float m, float* red) {
-  const int tid = threadIdx.x, lane = tid & 31, w = tid >> 5;
-#pragma unroll
-  for (int o = 16; o; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
-  if (lane == 0) red[w] = m;
-  __syncthreads();
-  float M = red[0];
-#pragma unroll
-  for (int i = 1; i < NT / 32; i++) M = fmaxf(M, red[i]);
-  __syncthreads();
-  return M;
-}
-template <int NT>
-__device__ __forceinline__ float block_sum(float l, float* red) {
-  const int tid = threadIdx.x, lane = tid & 31, w = tid >> 5;
-#pragma unroll
-  for (int o = 16; o; o >>= 1) l += __shfl_xor_sync(0xffffffffu, l, o);
-  if (lane == 0) red[w] = l;
-  __syncthreads();
-  float L = 0.f;
-#pragma unroll
-  for (int i = 0; i < NT / 32; i++) L += red[i];
-  return L;
-}
-
 // Merges the splits of each (sequence, query head) row: out = Σ_s A_s·2^(M_s − M*) / Σ_s L_s·2^(M_s − M*),
 // from partial [rows, S, 2 + HD] fp32 (per split: max M in log2 units, sum L, accumulator A[HD]; an empty
 // split has M = −∞). One block of HD threads per row. The split maxima and sums are read by all threads at
@@ -61,15 +32,23 @@ __device__ __forceinline__ float block_sum(float l, float* red) {
 template <int HD, bool ROTATE>
 __global__ void k_split_combine(const float* __restrict__ partial, uint16_t* __restrict__ out, int S,
                                 const float* __restrict__ signsV) {
-  constexpr int R = 2 + HD;
-  __shared__ float red[HD / 32];
+  constexpr int W = HD / 32, R = 2 + HD;
+  __shared__ float red[W];
   __shared__ float y[ROTATE ? HD : 1];
   const int t = threadIdx.x;
   const float* p = partial + (size_t)blockIdx.x * S * R;
   KVQ_PDL_WAIT();
+  const int lane = t & 31, w = t >> 5;
   float m = -INFINITY;
   for (int s = t; s < S; s += HD) m = fmaxf(m, p[(size_t)s * R]);
-  const float M = block_max<HD>(m, red);
+#pragma unroll
+  for (int o = 16; o; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+  if (lane == 0) red[w] = m;
+  __syncthreads();
+  float M = red[0];
+#pragma unroll
+  for (int i = 1; i < W; i++) M = fmaxf(M, red[i]);
+  __syncthreads();  // red is reused for the sums
   float l = 0.f, A = 0.f;
   if (M != -INFINITY) {
     for (int s = t; s < S; s += HD) l += p[(size_t)s * R + 1] * exp2f(p[(size_t)s * R] - M);
@@ -86,7 +65,13 @@ __global__ void k_split_combine(const float* __restrict__ partial, uint16_t* __r
     }
     for (; s < S; s++) A = fmaf(p[(size_t)s * R + 2 + t], exp2f(p[(size_t)s * R] - M), A);
   }
-  const float L = block_sum<HD>(l, red);
+#pragma unroll
+  for (int o = 16; o; o >>= 1) l += __shfl_xor_sync(0xffffffffu, l, o);
+  if (lane == 0) red[w] = l;
+  __syncthreads();
+  float L = 0.f;
+#pragma unroll
+  for (int i = 0; i < W; i++) L += red[i];
   const float res = L > 0.f ? A / L : 0.f;
   if constexpr (!ROTATE) {
     out[(size_t)blockIdx.x * HD + t] = __half_as_ushort(__float2half_rn(res));
