@@ -362,7 +362,17 @@ if (parts.includes('aqua-step')) {
           const call = () => layer(nv - 1, 4, keys);
           const { ms, gpuMs } = timeBoth(call);
           const hostUs = hostMicros(call);
-          aquaStep.push({ kind: 'layer', folded: what, B, ctx, valueLayers: nv, ms, gpuMs, hostUs, splitPages });
+          aquaStep.push({
+            kind: 'layer',
+            folded: what,
+            B,
+            ctx,
+            valueLayers: nv,
+            ms,
+            gpuMs,
+            hostUs,
+            splitPages,
+          });
           console.log(
             `aqua-step layer, ${what} folded, ${nv} layer(s) B=${B} ctx=${ctx}: ${ms.toFixed(4)} ms (GPU alone ${gpuMs.toFixed(4)}), host ${hostUs.toFixed(1)} µs/call`,
           );
