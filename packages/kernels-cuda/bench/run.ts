@@ -78,8 +78,9 @@ let copyGBps: number;
   console.log(`copy: ${copyGBps.toFixed(0)} GB/s (read+write)`);
 }
 
-// KVQ_BENCH_PARTS=attn,capacity,quant selects parts (default: all); KVQ_BENCH_FORMATS=a,b the formats
-const parts = (process.env.KVQ_BENCH_PARTS ?? 'quant,attn,capacity').split(',');
+// KVQ_BENCH_PARTS=quant,attn,aqua-step,capacity selects parts (default: all four, the issue's items 2-5);
+// KVQ_BENCH_FORMATS=a,b the formats
+const parts = (process.env.KVQ_BENCH_PARTS ?? 'quant,attn,aqua-step,capacity').split(',');
 // 2. quantize / dequantize throughput on fp16 [65536 tokens, 1024 channels]
 const quant: Record<string, unknown>[] = [];
 if (parts.includes('quant')) {

@@ -86,7 +86,8 @@ async function plotResults(path: string, out: string, json: JsonOption): Promise
 
 /**
  * `kvq bench --backend cuda`: runs @kvq/kernels-cuda's benchmark (copy ceiling, quantize/dequantize
- * throughput, decode attention vs PyTorch, capacity) when CUDA is usable here; the bundle is built
+ * throughput, decode attention vs PyTorch, the 32-layer AQUA-KV step, capacity) when CUDA is usable
+ * here; the bundle is built
  * with `node bench/build.mjs` in that package.
  */
 async function runCudaBench(opts: BenchCommandOptions): Promise<void> {
