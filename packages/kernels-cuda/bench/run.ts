@@ -25,6 +25,26 @@ import {
 
 const { addon, device } = requireCuda();
 const [torchPath, outPath] = process.argv.slice(2);
+/**
+ * PyTorch's baseline from bench/torch_sdpa.py (none when no path is given). A named file that is
+ * missing or is not that script's output stops the bench before it measures anything.
+ */
+function loadTorch(
+  path: string | undefined,
+): { device?: string; sdpa: { B: number; ctx: number; ms?: number }[] } | undefined {
+  if (!path) return undefined;
+  if (!existsSync(path))
+    throw new Error(
+      `the PyTorch baseline ${path} does not exist (python3 bench/torch_sdpa.py ${path} writes it)`,
+    );
+  const t = JSON.parse(readFileSync(path, 'utf8'));
+  if (!Array.isArray(t?.sdpa))
+    throw new Error(
+      `the PyTorch baseline ${path} has no "sdpa" rows: it is not bench/torch_sdpa.py's output`,
+    );
+  return t;
+}
+const torch = loadTorch(torchPath);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 /**
  * Median of `reps` single calls between two CUDA events. With `busyNs` a kernel keeps the GPU busy
@@ -481,8 +501,6 @@ results.capacity = capacity;
 results.memoryAfter = deviceMemory();
 
 // torch baseline from the same run
-let torch: { device?: string; sdpa: { B: number; ctx: number; ms?: number }[] } | undefined;
-if (torchPath && existsSync(torchPath)) torch = JSON.parse(readFileSync(torchPath, 'utf8'));
 results.torch = torch;
 if (outPath) writeFileSync(outPath, JSON.stringify(results, null, 1));
 
