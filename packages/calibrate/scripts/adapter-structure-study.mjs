@@ -5,9 +5,7 @@
 // Usage (after building core, decoder and calibrate):
 //   node packages/calibrate/scripts/adapter-structure-study.mjs [--windows 8] [--tokens 12288] [--json out.json]
 import { writeFile } from 'node:fs/promises';
-import { fitAquaAdapters } from '@kvq/calibrate';
-import { createCache, getPreset } from '@kvq/core';
-import { evaluateAgainstFp16, loadStudyInputs } from './study-inputs.mjs';
+import { evaluateAgainstFp16, fitVariants, loadStudyInputs, withFits } from './study-inputs.mjs';
 
 const t0 = performance.now();
 const minutes = () => ((performance.now() - t0) / 60000).toFixed(1);
@@ -16,43 +14,23 @@ const { args, model, layout, windows, cal, rec } = await loadStudyInputs({
   onRecord: (n) => process.stderr.write(`recording ${n} calibration tokens… (${minutes()} min)\n`),
 });
 
-const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const specs = [];
-const fits = [];
-for (const presetName of ['aqua-2.5', 'kvq-2']) {
-  const preset = getPreset(presetName);
-  for (const structure of ['full', 'per-kv-head']) {
-    const name = `${presetName} ${structure}`;
-    process.stderr.write(`fitting ${name}… (${minutes()} min)\n`);
-    const { adapters, report } = fitAquaAdapters(rec, {
-      layout,
+const { caches: specs, fits } = fitVariants(
+  { model, layout, rec },
+  ['aqua-2.5', 'kvq-2'].flatMap((preset) =>
+    ['full', 'per-kv-head'].map((structure) => ({
+      name: `${preset} ${structure}`,
       preset,
-      model: { name: model.config.name },
-      structure,
-    });
-    const later = report.slice(1); // layer 0 has no predictor
-    fits.push({
-      variant: name,
-      keyExplainedVariance: mean(later.map((r) => r.keyExplainedVariance)),
-      valueExplainedVariance: mean(later.map((r) => r.valueExplainedVariance)),
-      report,
-    });
-    specs.push({ name, create: () => createCache({ layout, preset, adapters }) });
-  }
-}
+      options: { structure },
+    })),
+  ),
+  (name) => process.stderr.write(`fitting ${name}… (${minutes()} min)\n`),
+);
 process.stderr.write(
   `evaluating ${windows.length} windows × ${specs.length + 1} caches… (${minutes()} min)\n`,
 );
 const evaluated = await evaluateAgainstFp16({ model, layout, windows }, specs);
 const ref = evaluated.ref;
-const rows = evaluated.rows.map((r) => {
-  const f = fits.find((x) => x.variant === r.variant);
-  return {
-    ...r,
-    keyExplainedVariance: f?.keyExplainedVariance ?? null,
-    valueExplainedVariance: f?.valueExplainedVariance ?? null,
-  };
-});
+const rows = withFits(evaluated.rows, fits);
 const ev = (x) => (x === null ? '–' : x.toFixed(3));
 console.log(
   `adapter-structure study: kvq-ref-35M (${layout.kvHeads} KV heads × headDim ${layout.headDim}), WikiText-2, ${windows.length} windows × 1024 (${ref.tokens} predicted tokens), calibration ${cal.length} tokens of War and Peace (from token 4096), ${minutes()} min`,

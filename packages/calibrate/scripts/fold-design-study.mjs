@@ -18,9 +18,7 @@
 //   node packages/calibrate/scripts/fold-design-study.mjs [--windows 8] [--tokens 12288] \
 //     [--presets aqua-2.5,kvq-2] [--designs a,b,…] [--json out.json]   (--designs: the letters to run; all by default)
 import { writeFile } from 'node:fs/promises';
-import { fitAquaAdapters } from '@kvq/calibrate';
-import { createCache, getPreset } from '@kvq/core';
-import { evaluateAgainstFp16, loadStudyInputs } from './study-inputs.mjs';
+import { evaluateAgainstFp16, fitVariants, loadStudyInputs, withFits } from './study-inputs.mjs';
 
 const t0 = performance.now();
 const minutes = () => ((performance.now() - t0) / 60000).toFixed(1);
@@ -61,52 +59,21 @@ const designs = [
 ].filter(([name]) => args.designs.split(',').includes(name.slice(1, 2)));
 if (!designs.length) throw new Error(`--designs ${args.designs}: no design of a–k`);
 
-const mean = (xs) => {
-  const ys = xs.filter((x) => x !== null);
-  return ys.length ? ys.reduce((a, b) => a + b, 0) / ys.length : null;
-};
-const specs = [];
-const fits = [];
-for (const presetName of args.presets.split(',')) {
-  const preset = getPreset(presetName);
-  for (const [design, options] of designs) {
-    const name = `${presetName} ${design}`;
-    process.stderr.write(`fitting ${name}… (${minutes()} min)\n`);
-    const { adapters, report } = fitAquaAdapters(rec, {
-      layout,
-      preset,
-      model: { name: model.config.name },
-      ...options,
-    });
-    fits.push({
-      variant: name,
-      options: adapters.calibration,
-      // over the layers that have a predictor (null: none has one)
-      keyExplainedVariance: mean(report.map((r) => r.keyExplainedVariance)),
-      valueExplainedVariance: mean(report.map((r) => r.valueExplainedVariance)),
-      // after prediction and quantization, layers 1..
-      keyRelError: mean(report.slice(1).map((r) => r.keyRelError)),
-      valueRelError: mean(report.slice(1).map((r) => r.valueRelError)),
-      report,
-    });
-    specs.push({ name, create: () => createCache({ layout, preset, adapters }) });
-  }
-}
+const { caches: specs, fits } = fitVariants(
+  { model, layout, rec },
+  args.presets
+    .split(',')
+    .flatMap((preset) =>
+      designs.map(([design, options]) => ({ name: `${preset} ${design}`, preset, options })),
+    ),
+  (name) => process.stderr.write(`fitting ${name}… (${minutes()} min)\n`),
+);
 process.stderr.write(
   `evaluating ${windows.length} windows × ${specs.length + 1} caches… (${minutes()} min)\n`,
 );
 const evaluated = await evaluateAgainstFp16({ model, layout, windows }, specs);
 const ref = evaluated.ref;
-const rows = evaluated.rows.map((r) => {
-  const f = fits.find((x) => x.variant === r.variant);
-  return {
-    ...r,
-    keyExplainedVariance: f?.keyExplainedVariance ?? null,
-    valueExplainedVariance: f?.valueExplainedVariance ?? null,
-    keyRelError: f?.keyRelError ?? null,
-    valueRelError: f?.valueRelError ?? null,
-  };
-});
+const rows = withFits(evaluated.rows, fits);
 const ev = (x) => (x === null ? '–' : x.toFixed(3));
 const ev4 = (x) => (x === null ? '–' : x.toFixed(4));
 console.log(

@@ -4,8 +4,8 @@
 // the calibration tokens (tokens 4096.. of War and Peace), recorded as K/V of every layer.
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { recordKV } from '@kvq/calibrate';
-import { createCache } from '@kvq/core';
+import { fitAquaAdapters, recordKV } from '@kvq/calibrate';
+import { createCache, getPreset } from '@kvq/core';
 import {
   LlamaModel,
   evaluateCaches,
@@ -68,4 +68,57 @@ export async function evaluateAgainstFp16({ model, layout, windows }, caches) {
     top1: r.top1,
   }));
   return { ref, rows };
+}
+
+const meanOf = (xs) => {
+  const ys = xs.filter((x) => x !== null);
+  return ys.length ? ys.reduce((a, b) => a + b, 0) / ys.length : null;
+};
+
+/**
+ * Fits AQUA-KV adapters for each variant ({ name, preset: name, options: fitAquaAdapters options
+ * beside layout, preset and model }) on the recorded calibration K/V, calling `onFit(name)` before each,
+ * and returns the caches to evaluate ({ name, create }) and one fit summary per variant: variant,
+ * options (the adapters' calibration record), the predictors' mean explained variance of keys and
+ * values over the layers that have one (null: none has), the mean relative error after prediction and
+ * quantization over layers 1.., and the per-layer report.
+ */
+export function fitVariants({ model, layout, rec }, variants, onFit) {
+  const caches = [];
+  const fits = [];
+  for (const { name, preset: presetName, options } of variants) {
+    onFit?.(name);
+    const preset = getPreset(presetName);
+    const { adapters, report } = fitAquaAdapters(rec, {
+      layout,
+      preset,
+      model: { name: model.config.name },
+      ...options,
+    });
+    fits.push({
+      variant: name,
+      options: adapters.calibration,
+      keyExplainedVariance: meanOf(report.map((r) => r.keyExplainedVariance)),
+      valueExplainedVariance: meanOf(report.map((r) => r.valueExplainedVariance)),
+      keyRelError: meanOf(report.slice(1).map((r) => r.keyRelError)),
+      valueRelError: meanOf(report.slice(1).map((r) => r.valueRelError)),
+      report,
+    });
+    caches.push({ name, create: () => createCache({ layout, preset, adapters }) });
+  }
+  return { caches, fits };
+}
+
+/** The evaluated rows with their variant's fit summary (see {@link fitVariants}) beside them. */
+export function withFits(rows, fits) {
+  return rows.map((r) => {
+    const f = fits.find((x) => x.variant === r.variant);
+    return {
+      ...r,
+      keyExplainedVariance: f?.keyExplainedVariance ?? null,
+      valueExplainedVariance: f?.valueExplainedVariance ?? null,
+      keyRelError: f?.keyRelError ?? null,
+      valueRelError: f?.valueRelError ?? null,
+    };
+  });
 }
