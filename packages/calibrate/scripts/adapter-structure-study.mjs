@@ -5,7 +5,7 @@
 // Usage (after building core, decoder and calibrate):
 //   node packages/calibrate/scripts/adapter-structure-study.mjs [--windows 8] [--tokens 12288] [--json out.json]
 import { writeFile } from 'node:fs/promises';
-import { evaluateAgainstFp16, fitVariants, loadStudyInputs, withFits } from './study-inputs.mjs';
+import { fitAndEvaluate, loadStudyInputs } from './study-inputs.mjs';
 
 const t0 = performance.now();
 const minutes = () => ((performance.now() - t0) / 60000).toFixed(1);
@@ -14,8 +14,8 @@ const { args, model, layout, windows, cal, rec } = await loadStudyInputs({
   onRecord: (n) => process.stderr.write(`recording ${n} calibration tokens… (${minutes()} min)\n`),
 });
 
-const { caches: specs, fits } = fitVariants(
-  { model, layout, rec },
+const { ref, rows, fits } = await fitAndEvaluate(
+  { model, layout, windows, rec },
   ['aqua-2.5', 'kvq-2'].flatMap((preset) =>
     ['full', 'per-kv-head'].map((structure) => ({
       name: `${preset} ${structure}`,
@@ -23,14 +23,8 @@ const { caches: specs, fits } = fitVariants(
       options: { structure },
     })),
   ),
-  (name) => process.stderr.write(`fitting ${name}… (${minutes()} min)\n`),
+  (step) => process.stderr.write(`${step}… (${minutes()} min)\n`),
 );
-process.stderr.write(
-  `evaluating ${windows.length} windows × ${specs.length + 1} caches… (${minutes()} min)\n`,
-);
-const evaluated = await evaluateAgainstFp16({ model, layout, windows }, specs);
-const ref = evaluated.ref;
-const rows = withFits(evaluated.rows, fits);
 const ev = (x) => (x === null ? '–' : x.toFixed(3));
 console.log(
   `adapter-structure study: kvq-ref-35M (${layout.kvHeads} KV heads × headDim ${layout.headDim}), WikiText-2, ${windows.length} windows × 1024 (${ref.tokens} predicted tokens), calibration ${cal.length} tokens of War and Peace (from token 4096), ${minutes()} min`,

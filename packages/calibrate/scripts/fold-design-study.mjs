@@ -18,7 +18,7 @@
 //   node packages/calibrate/scripts/fold-design-study.mjs [--windows 8] [--tokens 12288] \
 //     [--presets aqua-2.5,kvq-2] [--designs a,b,…] [--json out.json]   (--designs: the letters to run; all by default)
 import { writeFile } from 'node:fs/promises';
-import { evaluateAgainstFp16, fitVariants, loadStudyInputs, withFits } from './study-inputs.mjs';
+import { fitAndEvaluate, loadStudyInputs } from './study-inputs.mjs';
 
 const t0 = performance.now();
 const minutes = () => ((performance.now() - t0) / 60000).toFixed(1);
@@ -59,21 +59,15 @@ const designs = [
 ].filter(([name]) => args.designs.split(',').includes(name.slice(1, 2)));
 if (!designs.length) throw new Error(`--designs ${args.designs}: no design of a–k`);
 
-const { caches: specs, fits } = fitVariants(
-  { model, layout, rec },
+const { ref, rows, fits } = await fitAndEvaluate(
+  { model, layout, windows, rec },
   args.presets
     .split(',')
     .flatMap((preset) =>
       designs.map(([design, options]) => ({ name: `${preset} ${design}`, preset, options })),
     ),
-  (name) => process.stderr.write(`fitting ${name}… (${minutes()} min)\n`),
+  (step) => process.stderr.write(`${step}… (${minutes()} min)\n`),
 );
-process.stderr.write(
-  `evaluating ${windows.length} windows × ${specs.length + 1} caches… (${minutes()} min)\n`,
-);
-const evaluated = await evaluateAgainstFp16({ model, layout, windows }, specs);
-const ref = evaluated.ref;
-const rows = withFits(evaluated.rows, fits);
 const ev = (x) => (x === null ? '–' : x.toFixed(3));
 const ev4 = (x) => (x === null ? '–' : x.toFixed(4));
 console.log(

@@ -83,7 +83,7 @@ const meanOf = (xs) => {
  * values over the layers that have one (null: none has), the mean relative error after prediction and
  * quantization over layers 1.., and the per-layer report.
  */
-export function fitVariants({ model, layout, rec }, variants, onFit) {
+function fitVariants({ model, layout, rec }, variants, onFit) {
   const caches = [];
   const fits = [];
   for (const { name, preset: presetName, options } of variants) {
@@ -109,8 +109,20 @@ export function fitVariants({ model, layout, rec }, variants, onFit) {
   return { caches, fits };
 }
 
+/**
+ * Fits each variant (see {@link fitVariants}) and evaluates its cache against fp16 (see
+ * {@link evaluateAgainstFp16}); `log(step)` reports progress. Returns the reference's result, the rows
+ * with their fit summaries beside them, and the fit summaries.
+ */
+export async function fitAndEvaluate(inputs, variants, log) {
+  const { caches, fits } = fitVariants(inputs, variants, (name) => log?.(`fitting ${name}`));
+  log?.(`evaluating ${inputs.windows.length} windows × ${caches.length + 1} caches`);
+  const { ref, rows } = await evaluateAgainstFp16(inputs, caches);
+  return { ref, rows: withFits(rows, fits), fits };
+}
+
 /** The evaluated rows with their variant's fit summary (see {@link fitVariants}) beside them. */
-export function withFits(rows, fits) {
+function withFits(rows, fits) {
   return rows.map((r) => {
     const f = fits.find((x) => x.variant === r.variant);
     return {
