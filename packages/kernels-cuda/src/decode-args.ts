@@ -1,11 +1,10 @@
+import type { DecodeArgs } from './native.js';
 import type { DecodeAttentionArgs } from './paged.js';
 
 /**
- * The arguments every decode-attention entry of the addon starts with: (q, pool, pageTable, lens,
- * out, partial, B, Hq, Hkv, maxPages, P, splitPages, scale). Internal to the package (not exported
- * from its index).
+ * The {@link DecodeArgs} of a call. Internal to the package (not exported from its index).
  */
-export function decodeArgs(a: Omit<DecodeAttentionArgs, 'kernel'>) {
+export function decodeArgs(a: Omit<DecodeAttentionArgs, 'kernel'>): DecodeArgs {
   const l = a.pool.layout;
   return [
     a.query.ptr,
@@ -21,5 +20,5 @@ export function decodeArgs(a: Omit<DecodeAttentionArgs, 'kernel'>) {
     l.pageTokens,
     a.splitPages,
     a.scale ?? 1 / Math.sqrt(128),
-  ] as const;
+  ];
 }

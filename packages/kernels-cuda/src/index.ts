@@ -48,7 +48,7 @@ export {
   higgsPairCodeBits,
   higgsPairTable,
 } from './higgs-pages.js';
-export { type DevicePtr, type NativeAddon, addonCandidates } from './native.js';
+export { type DecodeArgs, type DevicePtr, type NativeAddon, addonCandidates } from './native.js';
 
 /** The npm name of this package. */
 export const packageName = '@kvq/kernels-cuda';

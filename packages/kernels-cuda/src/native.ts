@@ -7,6 +7,26 @@ import { fileURLToPath } from 'node:url';
 export type DevicePtr = bigint;
 
 /** The native addon's functions (C ABI in native/kvq_cuda.h, glue in native/addon.cc). */
+/**
+ * The arguments every paged decode-attention entry of the addon starts with, in order (built by the
+ * package's internal `decodeArgs`).
+ */
+export type DecodeArgs = [
+  q: DevicePtr,
+  pool: DevicePtr,
+  pageTable: DevicePtr,
+  lens: DevicePtr,
+  out: DevicePtr,
+  partial: DevicePtr,
+  B: number,
+  Hq: number,
+  Hkv: number,
+  maxPages: number,
+  P: number,
+  splitPages: number,
+  scale: number,
+];
+
 export interface NativeAddon {
   driverVersion(): { code: number; version: number };
   deviceCount(): { code: number; name: string; message: string; count: number };
@@ -174,99 +194,59 @@ export interface NativeAddon {
     scale: number,
   ): void;
   decodeAttnF16(
-    q: DevicePtr,
-    pool: DevicePtr,
-    pageTable: DevicePtr,
-    lens: DevicePtr,
-    out: DevicePtr,
-    partial: DevicePtr,
-    B: number,
-    Hq: number,
-    Hkv: number,
-    maxPages: number,
-    P: number,
-    splitPages: number,
-    scale: number,
-    /** 0 auto (tensor cores where they apply), 1 CUDA-core kernel, 2 tensor-core kernel */
-    impl: number,
+    ...args: [
+      ...DecodeArgs,
+      /** 0 auto (tensor cores where they apply), 1 CUDA-core kernel, 2 tensor-core kernel */
+      impl: number,
+    ]
   ): void;
   decodeAttnUniform(
-    q: DevicePtr,
-    pool: DevicePtr,
-    pageTable: DevicePtr,
-    lens: DevicePtr,
-    out: DevicePtr,
-    partial: DevicePtr,
-    B: number,
-    Hq: number,
-    Hkv: number,
-    maxPages: number,
-    P: number,
-    splitPages: number,
-    scale: number,
-    bitsK: number,
-    gsK: number,
-    bitsV: number,
-    gsV: number,
-    /** 0 auto (tensor cores where they apply), 1 scalar kernel, 2 tensor-core kernel */
-    impl: number,
+    ...args: [
+      ...DecodeArgs,
+      bitsK: number,
+      gsK: number,
+      bitsV: number,
+      gsV: number,
+      /** 0 auto (tensor cores where they apply), 1 scalar kernel, 2 tensor-core kernel */
+      impl: number,
+    ]
   ): void;
   decodeAttnHiggs(
-    q: DevicePtr,
-    pool: DevicePtr,
-    pageTable: DevicePtr,
-    lens: DevicePtr,
-    out: DevicePtr,
-    partial: DevicePtr,
-    B: number,
-    Hq: number,
-    Hkv: number,
-    maxPages: number,
-    P: number,
-    splitPages: number,
-    scale: number,
-    /** bits per pair code of keys / values */
-    cbK: number,
-    cbV: number,
-    /** float2 [2^cbK] / [2^cbV] pair-code points */
-    lutK: DevicePtr,
-    lutV: DevicePtr,
-    /** fp32 [128] Hadamard signs of keys / values */
-    signsK: DevicePtr,
-    signsV: DevicePtr,
+    ...args: [
+      ...DecodeArgs,
+      /** bits per pair code of keys / values */
+      cbK: number,
+      cbV: number,
+      /** float2 [2^cbK] / [2^cbV] pair-code points */
+      lutK: DevicePtr,
+      lutV: DevicePtr,
+      /** fp32 [128] Hadamard signs of keys / values */
+      signsK: DevicePtr,
+      signsV: DevicePtr,
+    ]
   ): void;
   /** whether the HIGGS decode attention kernel handles (G, P, cbK, cbV) */
   decodeAttnHiggsOk(G: number, P: number, cbK: number, cbV: number): boolean;
   /** HIGGS decode attention over a value chain (see kvq_cuda.h): NV = chain.length + 1 value layers */
   decodeAttnHiggsChain(
-    q: DevicePtr,
-    pool: DevicePtr,
-    pageTable: DevicePtr,
-    lens: DevicePtr,
-    out: DevicePtr,
-    partial: DevicePtr,
-    B: number,
-    Hq: number,
-    Hkv: number,
-    maxPages: number,
-    P: number,
-    splitPages: number,
-    scale: number,
-    /** device pointers of the earlier layers' pools (1 to 3) */
-    chain: readonly DevicePtr[],
-    cbK: number,
-    cbV: number,
-    lutK: DevicePtr,
-    lutV: DevicePtr,
-    signsK: DevicePtr,
-    /** fp32 [NV, Hkv, 128, 128] */
-    maps: DevicePtr,
-    /** fp32 [Hkv, 128] */
-    bias: DevicePtr,
-    /** key chain: fp32 [NV − 1, Hkv, 128, 2] query folds (A, B), or null */
-    keyFold: DevicePtr | null,
-    /** key chain: int32 [128] RoPE partner channels, or null */
-    keyPartner: DevicePtr | null,
+    ...args: [
+      ...DecodeArgs,
+      /** device pointers of the earlier layers' pools (1 to 3) */
+      chain: readonly DevicePtr[],
+      cbK: number,
+      cbV: number,
+      lutK: DevicePtr,
+      lutV: DevicePtr,
+      signsK: DevicePtr,
+      /** fp32 [NV, Hkv, 128, 128] */
+      maps: DevicePtr,
+      /** fp32 [Hkv, 128] */
+      bias: DevicePtr,
+      /** key chain: fp32 [NV − 1, Hkv, 128, 2] query folds (A, B), or null */
+      keyFold: DevicePtr | null,
+      /** key chain: int32 [128] RoPE partner channels, or null */
+      keyPartner: DevicePtr | null,
+    ]
   ): void;
   /** whether the value-chain kernel handles (G, P, cbK, cbV, NV) */
   decodeAttnHiggsChainOk(G: number, P: number, cbK: number, cbV: number, NV: number): boolean;
