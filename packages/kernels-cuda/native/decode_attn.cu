@@ -48,15 +48,8 @@ __device__ __forceinline__ void merge_and_store(float (&acc)[G][8], float (&m)[G
   __syncthreads();
   int d = threadIdx.x;  // blockDim = 128 = D
   for (int g = 0; g < G; g++) {
-    float M = -INFINITY;
-    for (int w = 0; w < HW; w++) M = fmaxf(M, sm[w][g]);
-    float L = 0.f, A = 0.f;
-    if (M != -INFINITY)
-      for (int w = 0; w < HW; w++) {
-        float c = exp2f(sm[w][g] - M);
-        L += sl[w][g] * c;
-        A += sacc[w][g][d] * c;
-      }
+    float M, L, A;
+    merge_warps<HW>(sm, sl, sacc, g, d, M, L, A);
     int h = kh * G + g;
     float* out = partial + (((size_t)b * Hq + h) * maxSplits + split) * (2 + D);
     if (d == 0) { out[0] = M; out[1] = L; }

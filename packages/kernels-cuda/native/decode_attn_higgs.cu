@@ -526,15 +526,8 @@ __global__ void __launch_bounds__(128, NK > 2 ? KVQ_HIGGS_KCHAIN_MIN_BLOCKS
     __syncthreads();
     const int d = threadIdx.x;
     for (int h = 0; h < G; h++) {
-      float M = -INFINITY;
-      for (int w = 0; w < NWARP; w++) M = fmaxf(M, sm[w][h]);
-      float L = 0.f, A = 0.f;
-      if (M != -INFINITY)
-        for (int w = 0; w < NWARP; w++) {
-          const float cw = exp2f(sm[w][h] - M);
-          L += sl[w][h] * cw;
-          A += sacc[w][h][d] * cw;
-        }
+      float M, L, A;
+      merge_warps<NWARP>(sm, sl, sacc, h, d, M, L, A);
       float* out = partial + (((size_t)b * Hq + kh * G + h) * maxSplits + split) * (2 + NV * D);
       if (d == 0 && j == 0) { out[0] = M; out[1] = L; }
       out[2 + j * D + d] = A;

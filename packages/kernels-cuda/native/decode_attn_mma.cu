@@ -624,15 +624,8 @@ __global__ void __launch_bounds__(128, WIDE ? KVQ_MMA_WIDE_MIN_BLOCKS : VF ? KVQ
   __syncthreads();
   const int d = threadIdx.x;  // blockDim = 128 = D
   for (int h = 0; h < G; h++) {
-    float M = -INFINITY;
-    for (int w = 0; w < NWARP; w++) M = fmaxf(M, sm[w][h]);
-    float L = 0.f, A = 0.f;
-    if (M != -INFINITY)
-      for (int w = 0; w < NWARP; w++) {
-        float c = exp2f(sm[w][h] - M);
-        L += sl[w][h] * c;
-        A += sacc[w][h][d] * c;
-      }
+    float M, L, A;
+    merge_warps<NWARP>(sm, sl, sacc, h, d, M, L, A);
     float* out = partial + (((size_t)b * Hq + kh * G + h) * maxSplits + split) * (2 + D);
     if (d == 0) { out[0] = M; out[1] = L; }
     out[2 + d] = A;

@@ -22,6 +22,23 @@
 #define KVQ_PDL_WAIT() ((void)0)
 #endif
 
+// The end of a decode block: the online-softmax states its NW warps left for query head h — running
+// maximum sm[w][h] (log2 units), sum sl[w][h] and accumulator sacc[w][h][·] in shared memory — merged into
+// the head's partial row for channel d: maximum M, sum L and accumulator entry A.
+template <int NW, class SM, class SACC>
+__device__ __forceinline__ void merge_warps(SM sm, SM sl, SACC sacc, int h, int d, float& M, float& L, float& A) {
+  M = -INFINITY;
+  for (int w = 0; w < NW; w++) M = fmaxf(M, sm[w][h]);
+  L = 0.f;
+  A = 0.f;
+  if (M != -INFINITY)
+    for (int w = 0; w < NW; w++) {
+      const float c = exp2f(sm[w][h] - M);
+      L += sl[w][h] * c;
+      A += sacc[w][h][d] * c;
+    }
+}
+
 // Merges the splits of each (sequence, query head) row: out = Σ_s A_s·2^(M_s − M*) / Σ_s L_s·2^(M_s − M*),
 // from partial [rows, S, 2 + HD] fp32 (per split: max M in log2 units, sum L, accumulator A[HD]; an empty
 // split has M = −∞). One block of HD threads per row. The split maxima and sums are read by all threads at
