@@ -41,6 +41,15 @@ export interface FoldedValueChain {
   readonly bias: Float32Array;
 }
 
+/** The layers of a chain of `n` predictors (2 to {@link VALUE_CHAIN_MAX_LAYERS}), or a typed error from `fn`. */
+function chainLayers(fn: string, n: number, what: string): number {
+  if (n < 1 || n + 1 > VALUE_CHAIN_MAX_LAYERS)
+    throw new InvalidArgumentError(
+      `${fn}: ${n} ${what}; the kernel folds 1 to ${VALUE_CHAIN_MAX_LAYERS - 1}`,
+    );
+  return n + 1;
+}
+
 /**
  * Folds the value predictors of layers l, l − 1, …, a + 1 (`predictors[0]` is layer l's own, which
  * predicts V_l from V_{l−1}) into the maps of {@link FoldedValueChain}, in float64, for values
@@ -51,11 +60,7 @@ export function foldValueChain(
   kvHeads: number,
   valueSigns: Float32Array,
 ): FoldedValueChain {
-  const layers = predictors.length + 1;
-  if (layers < 2 || layers > VALUE_CHAIN_MAX_LAYERS)
-    throw new InvalidArgumentError(
-      `foldValueChain: ${predictors.length} predictors; the kernel folds 1 to ${VALUE_CHAIN_MAX_LAYERS - 1}`,
-    );
+  const layers = chainLayers('foldValueChain', predictors.length, 'predictors');
   if (!Number.isInteger(kvHeads) || kvHeads < 1)
     throw new InvalidArgumentError(`foldValueChain: kvHeads ${kvHeads}`);
   if (valueSigns.length !== D || valueSigns.some((s) => s !== 1 && s !== -1))
@@ -178,11 +183,7 @@ export function foldKeyChain(
   kvHeads: number,
   partner: Int32Array,
 ): FoldedKeyChain {
-  const layers = maps.length + 1;
-  if (layers < 2 || layers > VALUE_CHAIN_MAX_LAYERS)
-    throw new InvalidArgumentError(
-      `foldKeyChain: ${maps.length} key predictors; the kernel folds 1 to ${VALUE_CHAIN_MAX_LAYERS - 1}`,
-    );
+  const layers = chainLayers('foldKeyChain', maps.length, 'key predictors');
   if (partner.length !== D || partner.some((p, d) => p < 0 || p >= D || partner[p] !== d))
     throw new InvalidArgumentError('foldKeyChain: partner must pair 128 channels (an involution)');
   maps.forEach((m, i) => {
