@@ -1,7 +1,6 @@
 import {
   InvalidArgumentError,
   type KVLayout,
-  type PresetConfig,
   SeededRandom,
   channels,
   createCache,
@@ -19,6 +18,7 @@ import {
   ropeChannelPairs,
 } from '../src/fit-aqua.js';
 import { applyLinear } from '../src/ridge.js';
+import { fp16Residuals, uniform3Residuals } from './residual-presets.js';
 
 // Tests of the fold-friendly designs: RoPE-commuting (complex-diagonal) key adapters, values from
 // values only, anchor layers stored without prediction.
@@ -26,26 +26,6 @@ import { applyLinear } from '../src/ridge.js';
 const layout: KVLayout = { layers: 5, queryHeads: 4, kvHeads: 2, headDim: 8 };
 const C = channels(layout);
 const D = layout.headDim;
-
-const policy = { sinkTokens: 0, bufferTokens: 64 };
-/** fp16 residuals: with fp16-exact inputs the reconstructed inputs are the true ones */
-const fp16Preset: PresetConfig = {
-  name: 'test-fold-fp16',
-  description: 'fp16 residuals',
-  quantizers: { keys: { kind: 'fp16' }, values: { kind: 'fp16' } },
-  predictor: 'aqua',
-  policy,
-};
-const uniform3: PresetConfig = {
-  name: 'test-fold-u3',
-  description: 'uniform 3-bit residuals',
-  quantizers: {
-    keys: { kind: 'uniform', bits: 3, axis: 'token', groupSize: 16 },
-    values: { kind: 'uniform', bits: 3, axis: 'token', groupSize: 16 },
-  },
-  predictor: 'aqua',
-  policy,
-};
 
 type Style = 'interleaved' | 'neox';
 /** a complex scalar [Re, Im] per KV head and RoPE pair: `cs[h][i]` */
@@ -136,7 +116,7 @@ function randomRec(tokens: number, seed: number): RecordedKV {
 }
 
 const fit = (rec: RecordedKV, opts: Partial<FitAquaOptions> = {}) =>
-  fitAquaAdapters(rec, { layout, preset: fp16Preset, model: { name: 'synthetic' }, ...opts });
+  fitAquaAdapters(rec, { layout, preset: fp16Residuals, model: { name: 'synthetic' }, ...opts });
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   let m = 0;
@@ -258,14 +238,14 @@ describe('fitAquaAdapters: fold-friendly designs', () => {
       const rope = new RopeTable({ theta: 10000, dims: D, style }, D);
       const diag = fitAquaAdapters(rec, {
         layout,
-        preset: uniform3,
+        preset: uniform3Residuals,
         model: { name: 'synthetic' },
         keyPredictor: 'rope-diagonal',
         rope: { style },
       }).adapters;
       const linear = fitAquaAdapters(rec, {
         layout,
-        preset: uniform3,
+        preset: uniform3Residuals,
         model: { name: 'synthetic' },
         structure: 'per-kv-head',
       }).adapters;
@@ -334,7 +314,7 @@ describe('fitAquaAdapters: fold-friendly designs', () => {
   it('anchor layers have zero weights and biases, null EV, and the cache stores them as a no-predictor cache does', () => {
     const rec = randomRec(256, 61);
     const opts = {
-      preset: uniform3,
+      preset: uniform3Residuals,
       keyPredictor: 'rope-diagonal' as const,
       rope: { style: 'interleaved' as const },
       valueInputs: 'values' as const,
@@ -343,7 +323,7 @@ describe('fitAquaAdapters: fold-friendly designs', () => {
     };
     const { adapters, report } = fit(rec, opts);
     validateAdapters(adapters, layout);
-    const none = fit(rec, { preset: uniform3, anchorEvery: 1 });
+    const none = fit(rec, { preset: uniform3Residuals, anchorEvery: 1 });
     for (let l = 1; l < layout.layers; l++) {
       const a = adapters.layers[l]!;
       const anchor = l % 2 === 0;
@@ -364,9 +344,9 @@ describe('fitAquaAdapters: fold-friendly designs', () => {
     // the core cache: zero adapters reconstruct exactly what a cache without predictor does
     const plain = createCache({
       layout,
-      preset: { ...uniform3, name: 'test-fold-u3-none', predictor: 'none' },
+      preset: { ...uniform3Residuals, name: 'test-fold-u3-none', predictor: 'none' },
     });
-    const anchored = createCache({ layout, preset: uniform3, adapters });
+    const anchored = createCache({ layout, preset: uniform3Residuals, adapters });
     for (let l = 0; l < layout.layers; l++) {
       plain.append(l, rec.keys[l]!, rec.values[l]!, rec.tokens);
       anchored.append(l, rec.keys[l]!, rec.values[l]!, rec.tokens);
@@ -383,8 +363,12 @@ describe('fitAquaAdapters: fold-friendly designs', () => {
 
   it("keyPredictor 'none': zero key weights and bias, null key EV, keys quantized directly", () => {
     const rec = randomRec(256, 71);
-    const { adapters, report } = fit(rec, { preset: uniform3, keyPredictor: 'none', valueInputs: 'values' });
-    const none = fit(rec, { preset: uniform3, anchorEvery: 1 });
+    const { adapters, report } = fit(rec, {
+      preset: uniform3Residuals,
+      keyPredictor: 'none',
+      valueInputs: 'values',
+    });
+    const none = fit(rec, { preset: uniform3Residuals, anchorEvery: 1 });
     for (let l = 1; l < layout.layers; l++) {
       expect(allZero(adapters.layers[l]!.keyWeight)).toBe(true);
       expect(allZero(adapters.layers[l]!.keyBias)).toBe(true);
@@ -450,7 +434,7 @@ describe('fitAquaAdapters: fold-friendly designs', () => {
     expect(() =>
       fitAquaAdapters(oddRec, {
         layout: odd,
-        preset: fp16Preset,
+        preset: fp16Residuals,
         model: { name: 'synthetic' },
         keyPredictor: 'rope-diagonal',
         rope: { style: 'interleaved' },

@@ -1,7 +1,6 @@
 import {
   InvalidArgumentError,
   type KVLayout,
-  type PresetConfig,
   SeededRandom,
   channels,
   validateAdapters,
@@ -10,29 +9,10 @@ import {
 import { describe, expect, it } from 'vitest';
 import { type AdapterStructure, fitAquaAdapters } from '../src/fit-aqua.js';
 import { applyLinear } from '../src/ridge.js';
+import { fp16Residuals, uniform3Residuals } from './residual-presets.js';
 
 const layout: KVLayout = { layers: 3, queryHeads: 4, kvHeads: 2, headDim: 8 };
 const C = channels(layout);
-
-const policy = { sinkTokens: 0, bufferTokens: 64 };
-/** fp16 residuals: the reconstructed inputs are the true ones (to fp16), so planted maps are recoverable */
-const fp16Preset: PresetConfig = {
-  name: 'test-aqua-fp16',
-  description: 'fp16 residuals',
-  quantizers: { keys: { kind: 'fp16' }, values: { kind: 'fp16' } },
-  predictor: 'aqua',
-  policy,
-};
-const uniform3: PresetConfig = {
-  name: 'test-aqua-u3',
-  description: 'uniform 3-bit residuals',
-  quantizers: {
-    keys: { kind: 'uniform', bits: 3, axis: 'token', groupSize: 16 },
-    values: { kind: 'uniform', bits: 3, axis: 'token', groupSize: 16 },
-  },
-  predictor: 'aqua',
-  policy,
-};
 
 /**
  * A random `[C, inParts·C]` map. Block-diagonal: zero except where output head = input head (input
@@ -86,7 +66,7 @@ function planted(lay: KVLayout, tokens: number, seed: number, blockDiagonal: boo
 const fit = (
   rec: ReturnType<typeof planted>['rec'],
   structure: AdapterStructure,
-  preset = fp16Preset,
+  preset = fp16Residuals,
   lay = layout,
   lambdaScale?: number,
 ) => fitAquaAdapters(rec, { layout: lay, preset, model: { name: 'synthetic' }, structure, lambdaScale });
@@ -111,9 +91,9 @@ function relDiff(a: Float32Array, b: Float32Array): number {
 describe('fitAquaAdapters structure', () => {
   it("per-kv-head weights are exactly zero off each head's blocks (and not on them)", () => {
     const { rec } = planted(layout, 1024, 3, false);
-    const { adapters } = fit(rec, 'per-kv-head', uniform3);
+    const { adapters } = fit(rec, 'per-kv-head', uniform3Residuals);
     expect(adapters.calibration?.structure).toBe('per-kv-head');
-    expect(fit(rec, 'full', uniform3).adapters.calibration?.structure).toBe('full');
+    expect(fit(rec, 'full', uniform3Residuals).adapters.calibration?.structure).toBe('full');
     validateAdapters(adapters, layout);
     const d = layout.headDim;
     for (const a of adapters.layers.slice(1)) {
@@ -140,8 +120,8 @@ describe('fitAquaAdapters structure', () => {
     // a tiny ridge: the default λ (1e-3 × mean diag of the uncentred Gram) visibly shrinks the
     // weights of these offset, partly collinear inputs (K_l and V_{l−1} share K_{l−1}), which is
     // not what this test is about
-    const full = fit(rec, 'full', fp16Preset, layout, 1e-7);
-    const perHead = fit(rec, 'per-kv-head', fp16Preset, layout, 1e-7);
+    const full = fit(rec, 'full', fp16Residuals, layout, 1e-7);
+    const perHead = fit(rec, 'per-kv-head', fp16Residuals, layout, 1e-7);
     for (const r of [full, perHead]) {
       for (let l = 1; l < layout.layers; l++) {
         const a = r.adapters.layers[l]!;
@@ -163,7 +143,7 @@ describe('fitAquaAdapters structure', () => {
 
   it('with a head-mixing planted map, the full fit explains clearly more variance than per-kv-head', () => {
     const { rec } = planted(layout, 2048, 13, false);
-    for (const preset of [fp16Preset, uniform3]) {
+    for (const preset of [fp16Residuals, uniform3Residuals]) {
       const full = fit(rec, 'full', preset).report;
       const perHead = fit(rec, 'per-kv-head', preset).report;
       for (let l = 1; l < layout.layers; l++) {
@@ -180,8 +160,8 @@ describe('fitAquaAdapters structure', () => {
   it('with one KV head both structures give the same adapters', () => {
     const one: KVLayout = { layers: 3, queryHeads: 2, kvHeads: 1, headDim: 16 };
     const { rec } = planted(one, 1024, 21, false);
-    const full = fit(rec, 'full', uniform3, one);
-    const perHead = fit(rec, 'per-kv-head', uniform3, one);
+    const full = fit(rec, 'full', uniform3Residuals, one);
+    const perHead = fit(rec, 'per-kv-head', uniform3Residuals, one);
     for (let l = 1; l < one.layers; l++) {
       const a = full.adapters.layers[l]!;
       const b = perHead.adapters.layers[l]!;

@@ -1,21 +1,13 @@
-import { type PresetConfig, SeededRandom } from '@kvq/core';
+import { SeededRandom } from '@kvq/core';
 import { describe, expect, it } from 'vitest';
 import { fitAquaAdapters } from '../src/fit-aqua.js';
 import { applyLinear } from '../src/ridge.js';
+import { uniform3Residuals } from './residual-presets.js';
 
 const layout = { layers: 3, queryHeads: 4, kvHeads: 2, headDim: 8 };
 const C = layout.kvHeads * layout.headDim;
 
-const preset: PresetConfig = {
-  name: 'test-aqua',
-  description: 'uniform 3-bit residuals',
-  quantizers: {
-    keys: { kind: 'uniform', bits: 3, axis: 'token', groupSize: 16 },
-    values: { kind: 'uniform', bits: 3, axis: 'token', groupSize: 16 },
-  },
-  predictor: 'aqua',
-  policy: { sinkTokens: 0, bufferTokens: 64 },
-};
+const preset = uniform3Residuals;
 
 /** Layer l's keys are a planted linear map (fixed by `mapSeed`) of layer l−1's, plus small noise; values likewise. */
 function planted(tokens: number, mapSeed: number, dataSeed = mapSeed + 1000) {
