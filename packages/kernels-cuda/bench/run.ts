@@ -193,6 +193,37 @@ function shuffledPages(total: number): Int32Array {
   }
   return perm;
 }
+/**
+ * The query (random), lengths, output and split scratch of decode calls over `B` sequences of `ctx`
+ * tokens, disposed together: `args` are decodeAttention's arguments but the pool and the page table.
+ * Splits: `splitPages`, else the default for `format` (undefined: the scalar kernel's); the scratch
+ * holds `valueLayers` accumulators per split.
+ */
+function decodeInputs(
+  B: number,
+  ctx: number,
+  format: PageFormat | undefined,
+  { splitPages: split, valueLayers }: { splitPages?: number; valueLayers?: number } = {},
+) {
+  const maxPages = ctx / P;
+  const splitPages = split ?? defaultSplitPages(B, HKV, maxPages, device.multiProcessors, format);
+  const owned: DeviceBuffer[] = [];
+  const own = (b: DeviceBuffer) => {
+    owned.push(b);
+    return b;
+  };
+  try {
+    const lengths = own(DeviceBuffer.from(new Int32Array(B).fill(ctx)));
+    const query = own(DeviceBuffer.from(float32ToFloat16Bits(rng.normalArray(B * HQ * 128))));
+    const out = own(new DeviceBuffer(B * HQ * 128 * 2));
+    const partial = own(new DeviceBuffer(partialBytes(B, HQ, maxPages, splitPages, valueLayers)));
+    const args = { query, lengths, out, partial, batch: B, queryHeads: HQ, maxPages, splitPages };
+    return { args, [Symbol.dispose]: () => owned.forEach((b) => b.dispose()) };
+  } catch (err) {
+    for (const b of owned) b.dispose();
+    throw err;
+  }
+}
 function measure(
   name: string,
   format: PageFormat,
@@ -216,35 +247,14 @@ function measure(
       const tables = Array.from({ length: copies }, (_, c) =>
         DeviceBuffer.from(perm.subarray(c * B * pagesPerSeq, (c + 1) * B * pagesPerSeq)),
       );
-      using lens = DeviceBuffer.from(new Int32Array(B).fill(ctx));
-      using q = DeviceBuffer.from(float32ToFloat16Bits(rng.normalArray(B * HQ * 128)));
-      using out = new DeviceBuffer(B * HQ * 128 * 2);
-      const splitPages =
-        splitOverride ??
-        defaultSplitPages(
-          B,
-          HKV,
-          pagesPerSeq,
-          device.multiProcessors,
-          kernel === 'scalar' ? undefined : format,
-        );
-      using partial = new DeviceBuffer(partialBytes(B, HQ, pagesPerSeq, splitPages));
+      using _tables = { [Symbol.dispose]: () => tables.forEach((t) => t.dispose()) };
+      using inputs = decodeInputs(B, ctx, kernel === 'scalar' ? undefined : format, {
+        splitPages: splitOverride,
+      });
+      const { splitPages } = inputs.args;
       const call = (i: number) =>
-        decodeAttention({
-          pool,
-          query: q,
-          pageTable: tables[i % copies]!,
-          lengths: lens,
-          out,
-          partial,
-          batch: B,
-          queryHeads: HQ,
-          maxPages: pagesPerSeq,
-          splitPages,
-          kernel,
-        });
+        decodeAttention({ ...inputs.args, pool, pageTable: tables[i % copies]!, kernel });
       const { ms, gpuMs } = timeBoth(call);
-      for (const t of tables) t.dispose();
       const r = {
         format: name,
         B,
@@ -349,22 +359,9 @@ if (parts.includes('aqua-step')) {
       for (let l = 1; l < L; l++)
         addon.d2d(pools[l]!.buffer.ptr, pools[0]!.buffer.ptr, pools[0]!.buffer.bytes);
       using table = DeviceBuffer.from(shuffledPages(total));
-      using lens = DeviceBuffer.from(new Int32Array(B).fill(ctx));
-      using q = DeviceBuffer.from(float32ToFloat16Bits(rng.normalArray(B * HQ * 128)));
-      using out = new DeviceBuffer(B * HQ * 128 * 2);
-      const splitPages = defaultSplitPages(B, HKV, pagesPerSeq, device.multiProcessors, format);
-      using partial = new DeviceBuffer(partialBytes(B, HQ, pagesPerSeq, splitPages, 4));
-      const common = {
-        query: q,
-        pageTable: table,
-        lengths: lens,
-        out,
-        partial,
-        batch: B,
-        queryHeads: HQ,
-        maxPages: pagesPerSeq,
-        splitPages,
-      };
+      using inputs = decodeInputs(B, ctx, format, { valueLayers: 4 });
+      const { splitPages } = inputs.args;
+      const common = { ...inputs.args, pageTable: table };
       const layer = (l: number, A: number, keys: boolean) => {
         const nv = (l % A) + 1; // value layers: l's own and back to its anchor ⌊l/A⌋·A
         if (nv === 1) decodeAttention({ ...common, pool: pools[l]!, kernel: 'tensor-core' });
@@ -431,25 +428,9 @@ if (parts.includes('aqua-step')) {
       using pool = new PagedKVPool(fl, total);
       fillPages(pool);
       using table = DeviceBuffer.from(Int32Array.from({ length: total }, (_, i) => i));
-      using lens = DeviceBuffer.from(new Int32Array(B).fill(ctx));
-      using q = DeviceBuffer.from(float32ToFloat16Bits(rng.normalArray(B * HQ * 128)));
-      using out = new DeviceBuffer(B * HQ * 128 * 2);
-      const splitPages = defaultSplitPages(B, HKV, pagesPerSeq, device.multiProcessors, fl.format);
-      using partial = new DeviceBuffer(partialBytes(B, HQ, pagesPerSeq, splitPages));
+      using inputs = decodeInputs(B, ctx, fl.format);
       const step = () => {
-        for (let l = 0; l < L; l++)
-          decodeAttention({
-            pool,
-            query: q,
-            pageTable: table,
-            lengths: lens,
-            out,
-            partial,
-            batch: B,
-            queryHeads: HQ,
-            maxPages: pagesPerSeq,
-            splitPages,
-          });
+        for (let l = 0; l < L; l++) decodeAttention({ ...inputs.args, pool, pageTable: table });
       };
       const { ms, gpuMs } = timeBoth(step, 10, 2);
       aquaStep.push({ kind: 'fp16 step', B, ctx, ms, gpuMs });
