@@ -314,25 +314,28 @@ __global__ void __launch_bounds__(128, NK > 2 ? KVQ_HIGGS_KCHAIN_MIN_BLOCKS
     const uint8_t* lk = (const uint8_t*)lut;
     const uint8_t* lv = lk + 4 * (1 << CBK);
     // scores S = K·Qᵀ: 2 tiles of 16 tokens (rows) × 8 heads; lane holds tokens 16mt + g (+8), heads 2r, 2r + 1
-    float c[2][4];
+    // the scores of key layer j's codes against query operands b(k) = (b0, b1) of k-step k (16 channels)
+    auto keyScores = [&](int j, float(&acc)[2][4], auto b) {
 #pragma unroll
-    for (int mt = 0; mt < 2; mt++) c[mt][0] = c[mt][1] = c[mt][2] = c[mt][3] = 0.f;
-    {
+      for (int mt = 0; mt < 2; mt++) acc[mt][0] = acc[mt][1] = acc[mt][2] = acc[mt][3] = 0.f;
       Codes<16 * CBK, CBK> ks[4];  // tokens g + 8i
 #pragma unroll
-      for (int i = 0; i < 4; i++) ks[i].load(sb + S_::KCODE + (g + 8 * i) * S_::KROW, 16 * r * CBK);
+      for (int i = 0; i < 4; i++) ks[i].load(sb + S_::KCODE + j * S_::KHOP + (g + 8 * i) * S_::KROW, 16 * r * CBK);
 #pragma unroll
       for (int k = 0; k < 8; k++) {
+        const uint2 bk = b(k);
 #pragma unroll
         for (int mt = 0; mt < 2; mt++) {
           const uint32_t a0 = *(const uint32_t*)(lk + ks[2 * mt].at(2 * k));
           const uint32_t a1 = *(const uint32_t*)(lk + ks[2 * mt + 1].at(2 * k));
           const uint32_t a2 = *(const uint32_t*)(lk + ks[2 * mt].at(2 * k + 1));
           const uint32_t a3 = *(const uint32_t*)(lk + ks[2 * mt + 1].at(2 * k + 1));
-          mma_full(c[mt], a0, a1, a2, a3, qp[0][2 * k], qp[0][2 * k + 1]);
+          mma_full(acc[mt], a0, a1, a2, a3, bk.x, bk.y);
         }
       }
-    }
+    };
+    float c[2][4];
+    keyScores(0, c, [&](int k) { return make_uint2(qp[0][2 * k], qp[0][2 * k + 1]); });
     // scores in log2 units, −inf for masked tokens: s[mt][e] is token 16mt + g (+ 8 for e ≥ 2), column
     // 2r + (e & 1)
     float s[2][4];
@@ -350,31 +353,10 @@ __global__ void __launch_bounds__(128, NK > 2 ? KVQ_HIGGS_KCHAIN_MIN_BLOCKS
 #pragma unroll
     for (int j = 1; j < NK; j++) {
       float cj[2][4];
-#pragma unroll
-      for (int mt = 0; mt < 2; mt++) cj[mt][0] = cj[mt][1] = cj[mt][2] = cj[mt][3] = 0.f;
-      Codes<16 * CBK, CBK> ks[4];
-#pragma unroll
-      for (int i = 0; i < 4; i++) ks[i].load(sb + S_::KCODE + j * S_::KHOP + (g + 8 * i) * S_::KROW, 16 * r * CBK);
-#pragma unroll
-      for (int k = 0; k < 8; k++) {
-#pragma unroll
-        for (int mt = 0; mt < 2; mt++) {
-          const uint32_t a0 = *(const uint32_t*)(lk + ks[2 * mt].at(2 * k));
-          const uint32_t a1 = *(const uint32_t*)(lk + ks[2 * mt + 1].at(2 * k));
-          const uint32_t a2 = *(const uint32_t*)(lk + ks[2 * mt].at(2 * k + 1));
-          const uint32_t a3 = *(const uint32_t*)(lk + ks[2 * mt + 1].at(2 * k + 1));
-          uint32_t b0, b1;
-          if (j < NKR) {
-            b0 = qp[j < NKR ? j : 0][2 * k];
-            b1 = qp[j < NKR ? j : 0][2 * k + 1];
-          } else {
-            const uint2 v = *(const uint2*)&qsh[j >= NKR ? j - NKR : 0][hq][16 * r + 2 * k];
-            b0 = v.x;
-            b1 = v.y;
-          }
-          mma_full(cj[mt], a0, a1, a2, a3, b0, b1);
-        }
-      }
+      keyScores(j, cj, [&](int k) {
+        if (j < NKR) return make_uint2(qp[j < NKR ? j : 0][2 * k], qp[j < NKR ? j : 0][2 * k + 1]);
+        return *(const uint2*)&qsh[j >= NKR ? j - NKR : 0][hq][16 * r + 2 * k];
+      });
 #pragma unroll
       for (int mt = 0; mt < 2; mt++)
 #pragma unroll
