@@ -48,6 +48,22 @@ using namespace kvq;
 #ifndef KVQ_HIGGS_HP_MIN_BLOCKS
 #define KVQ_HIGGS_HP_MIN_BLOCKS 5
 #endif
+// The plain head-pair kernels also have a build with 8 warps per block (NW = 8, 256 threads), launched
+// where the grid is small (at most 2 blocks per SM, e.g. batch 1): each warp then walks half as many
+// chunks of its split, so twice as many warps per SM hide each other's latency, with the same splits (the
+// combine unchanged). 2 blocks of 256 threads per SM; only for pair-code widths whose 8 warps' stages fit
+// in 48 KB of static shared memory (HStage::SMEM). Off by default (KVQ_HIGGS_WIDE=0) until measured on a
+// GPU: KVQ_HIGGS_WIDE=1 for A/B runs.
+#ifndef KVQ_HIGGS_WIDE
+#define KVQ_HIGGS_WIDE 0
+#endif
+// KVQ_HIGGS_SHFL_QROT=1 (for A/B runs; not yet measured on a GPU): the query rotation of the block's
+// prologue by one warp per head (shuffles, no barrier between stages) instead of 7 barrier-separated
+// rounds in shared memory.
+#ifndef KVQ_HIGGS_SHFL_QROT
+#define KVQ_HIGGS_SHFL_QROT 0
+#endif
+#define KVQ_HIGGS_WIDE_MIN_BLOCKS 2
 // The value-chain kernels (NV > 1 value layers, below): 3 blocks per SM.
 #ifndef KVQ_HIGGS_CHAIN_MIN_BLOCKS
 #define KVQ_HIGGS_CHAIN_MIN_BLOCKS 3
@@ -129,15 +145,16 @@ struct Codes : Slice<NBITS> {
 // key scale words [32], then for each of NV value layers value codes [32][VROW] and value scale words [32]
 // (each scale word holds the token's fp16 scale in one half); key layer j's parts are KHOP·j bytes after
 // layer 0's, value layer j's VHOP·j bytes after value layer 0's. STAGES: KVQ_STAGES, or 2 where that many
-// stages would not fit in 40 KB of static shared memory; SB: a warp's stages; SMEM: a block's shared bytes
-// for the stages, or for the merge of the warps after them if that is larger.
-template <int CBK, int CBV, int NV = 1, int NK = 1>
+// stages would not fit in 40 KB of static shared memory; SB: a warp's stages; SMEM: a block of NW warps'
+// shared bytes for the stages, or for the merge of the warps after them if that is larger.
+template <int CBK, int CBV, int NV = 1, int NK = 1, int NW = NWARP>
 struct HStage {
   static constexpr int KROW = 8 * CBK, VROW = 8 * CBV;  // 64 pairs × CB bits / 8
   static constexpr int KCODE = 0, KSC = KCODE + TCH * KROW, KHOP = TCH * KROW + TCH * 4, VCODE = NK * KHOP,
                        VSC = VCODE + TCH * VROW, VHOP = TCH * VROW + TCH * 4, BYTES = VCODE + NV * VHOP;
   static constexpr int STAGES = NWARP * KVQ_STAGES * BYTES <= 40960 ? KVQ_STAGES : 2, SB = STAGES * BYTES,
-                       MERGE = NWARP * 8 * D * 4 + 2 * NWARP * 8 * 4, SMEM = NWARP * SB > MERGE ? NWARP * SB : MERGE;
+                       MERGE = NW * 8 * D * 4 + 2 * NW * 8 * 4, SMEM = NW * SB > MERGE ? NW * SB : MERGE;
+  static_assert(KCODE == 0 && KSC < KHOP && VSC > VCODE, "stage layout");
 };
 
 // The pools of the earlier layers of a chain (layers 1 .. NV − 1; layer 0 is the pool of the layer being
@@ -161,16 +178,19 @@ struct ValueChain {
 // value predictors: see kvq_decode_attn_higgs_chain. A split's partial row is [M, L, A_0[D] .. A_{NV−1}[D]].
 // NK = NV > 1 (key chains): the scores add the keys of the same NK layers, each against the query folded
 // for its layer (vc.keyFold): an exact fold of RoPE-commuting key predictors.
-template <int CBK, int CBV, bool HP, int NV = 1, int NK = 1>
-__global__ void __launch_bounds__(128, NK > 2 ? KVQ_HIGGS_KCHAIN_MIN_BLOCKS
-                                       : NV > 1 ? KVQ_HIGGS_CHAIN_MIN_BLOCKS
-                                       : HP ? KVQ_HIGGS_HP_MIN_BLOCKS : KVQ_HIGGS_MIN_BLOCKS)
+template <int CBK, int CBV, bool HP, int NV = 1, int NK = 1, int NW = NWARP>
+__global__ void __launch_bounds__(32 * NW, NW != NWARP ? KVQ_HIGGS_WIDE_MIN_BLOCKS
+                                           : NK > 2    ? KVQ_HIGGS_KCHAIN_MIN_BLOCKS
+                                           : NV > 1    ? KVQ_HIGGS_CHAIN_MIN_BLOCKS
+                                           : HP        ? KVQ_HIGGS_HP_MIN_BLOCKS
+                                                       : KVQ_HIGGS_MIN_BLOCKS)
     k_decode_higgs_mma(const uint16_t* q, const uint8_t* pool, const int* pageTable, const int* lens, float* partial,
                        int G, int Hq, int Hkv, int maxPages, int P, int splitPages, int maxSplits, float scaleLog2,
                        size_t keyBytes, size_t pageBytes, const float2* lutKg, const float2* lutVg,
                        const float* signsK, PowDiv pd, ValueChain vc) {
   static_assert(NV >= 1 && NV <= MAXNV && (HP || NV == 1), "value chains run the head-pair layout");
   static_assert(NK == 1 || NK == NV, "a key chain has the value chain's layers");
+  static_assert(NW == NWARP || (NW == 8 && HP && NV == 1), "8 warps: the plain head-pair kernel only");
   KVQ_PDL_TRIGGER();
   // blockIdx.x = split · Hkv + kh: the blocks of one split of all KV heads run side by side, so the heads'
   // interleaved rows of each page ([token][head][codes]) are read by concurrent blocks
@@ -180,7 +200,7 @@ __global__ void __launch_bounds__(128, NK > 2 ? KVQ_HIGGS_KCHAIN_MIN_BLOCKS
   const int start = split * splitPages * P, end = min(len, start + splitPages * P);
   const int KS = 2 * P * Hkv;  // bytes of the scale field of a block
 
-  using S_ = HStage<CBK, CBV, NV, NK>;
+  using S_ = HStage<CBK, CBV, NV, NK, NW>;
   constexpr int STAGES = S_::STAGES, SB = S_::SB;
   // value chains: S_::SMEM bytes of dynamic shared memory (more than the 48 KB static limit allows)
   __shared__ __align__(16) uint8_t smem1[NV > 1 ? 16 : S_::SMEM];
@@ -194,7 +214,7 @@ __global__ void __launch_bounds__(128, NK > 2 ? KVQ_HIGGS_KCHAIN_MIN_BLOCKS
   uint32_t* const lutV = lut + (1 << CBK);
 
   uint8_t* const wbuf = smem + warp * SB;
-  const int stride = NWARP * TCH;
+  const int stride = NW * TCH;
   const uint32_t rowK = Hkv * S_::KROW, rowV = Hkv * S_::VROW;  // bytes per token of a block's codes
   RowCopies<TCH, S_::KROW> kcopy;
   RowCopies<TCH, S_::VROW> vcopy;
@@ -231,6 +251,43 @@ __global__ void __launch_bounds__(128, NK > 2 ? KVQ_HIGGS_KCHAIN_MIN_BLOCKS
   // rotation's barriers instead of following them
   if (KVQ_HIGGS_EARLY) pipe.start(first, end, pageRow, pd, issue, next);
 
+#if KVQ_HIGGS_SHFL_QROT
+  // rotate the block's query heads: q̃ = H·(signs_K ⊙ q) (H unnormalized here: `norm` below), into shared
+  // memory. One warp per head (and key layer), lane l holding channels l + 32i: the butterflies over channel
+  // bits 0–4 are shuffles, those over bits 5 and 6 within the lane's 4 values, so that no barrier is needed
+  // between the stages.
+  for (int h = warp; h < NK * G; h += NW) {  // key layer j = h / G, head h % G
+    const int j = h / G, hh = h % G;
+    const uint16_t* qh = q + ((size_t)b * Hq + kh * G + hh) * D;
+    float v[4];
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      const int d = lane + 32 * i;
+      float x = __half2float(__ushort_as_half(qh[d]));
+      if (NK > 1 && j) {  // key layer j > 0: the query folded through the key predictors of layers l − j + 1 .. l
+        const float* f = vc.keyFold + (((size_t)(j - 1) * Hkv + kh) * D + d) * 2;
+        x = f[0] * x + f[1] * __half2float(__ushort_as_half(qh[vc.keyPartner[d]]));
+      }
+      v[i] = signsK[d] * x;
+    }
+#pragma unroll
+    for (int hs = 1; hs < 32; hs <<= 1)
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        const float o = __shfl_xor_sync(0xffffffffu, v[i], hs);
+        v[i] = (lane & hs) ? o - v[i] : v[i] + o;
+      }
+    const float b0 = v[0] + v[1], b1 = v[0] - v[1], b2 = v[2] + v[3], b3 = v[2] - v[3];  // channel bit 5
+    float* const row = qrot[NK == 1 ? 0 : j][hh];
+    row[lane] = b0 + b2;  // channel bit 6
+    row[lane + 32] = b1 + b3;
+    row[lane + 64] = b0 - b2;
+    row[lane + 96] = b1 - b3;
+  }
+  for (int x = threadIdx.x; x < (1 << CBK); x += blockDim.x) lutK[x] = h2u(__float22half2_rn(lutKg[x]));
+  for (int x = threadIdx.x; x < (1 << CBV); x += blockDim.x) lutV[x] = h2u(__float22half2_rn(lutVg[x]));
+  __syncthreads();
+#else
   // rotate the block's query heads: q̃ = H·(signs_K ⊙ q), orthonormal, in shared memory
   if constexpr (NK == 1) {
     for (int x = threadIdx.x; x < G * D; x += blockDim.x) {
@@ -264,6 +321,7 @@ __global__ void __launch_bounds__(128, NK > 2 ? KVQ_HIGGS_KCHAIN_MIN_BLOCKS
     }
     __syncthreads();
   }
+#endif  // KVQ_HIGGS_SHFL_QROT
   if (!KVQ_HIGGS_EARLY) pipe.start(first, end, pageRow, pd, issue, next);
 
   const float norm = rsqrtf((float)D);
@@ -474,8 +532,8 @@ __global__ void __launch_bounds__(128, NK > 2 ? KVQ_HIGGS_KCHAIN_MIN_BLOCKS
 
   // merge the warps
   float(*sacc)[8][D] = (float(*)[8][D])smem;
-  float(*sm)[8] = (float(*)[8])(smem + NWARP * 8 * D * 4);
-  float(*sl)[8] = (float(*)[8])(smem + NWARP * 8 * D * 4 + NWARP * 8 * 4);
+  float(*sm)[8] = (float(*)[8])(smem + NW * 8 * D * 4);
+  float(*sl)[8] = (float(*)[8])(smem + NW * 8 * D * 4 + NW * 8 * 4);
 #pragma unroll
   for (int e = 0; e < 2; e++) {
     l[e] += __shfl_xor_sync(0xffffffffu, l[e], 4);
@@ -506,10 +564,12 @@ __global__ void __launch_bounds__(128, NK > 2 ? KVQ_HIGGS_KCHAIN_MIN_BLOCKS
       }
     }
     __syncthreads();
-    const int d = threadIdx.x;
-    for (int h = 0; h < G; h++) {
+    // NW = 8: threads D .. 2D − 1 take every other head
+    constexpr int HSTEP = NW * 32 / D;
+    const int d = HSTEP == 1 ? threadIdx.x : threadIdx.x % D;
+    for (int h = HSTEP == 1 ? 0 : threadIdx.x / D; h < G; h += HSTEP) {
       float M, L, A;
-      merge_warps<NWARP>(sm, sl, sacc, h, d, M, L, A);
+      merge_warps<NW>(sm, sl, sacc, h, d, M, L, A);
       float* out = partial + (((size_t)b * Hq + kh * G + h) * maxSplits + split) * (2 + NV * D);
       if (d == 0 && j == 0) { out[0] = M; out[1] = L; }
       out[2 + j * D + d] = A;
@@ -626,6 +686,29 @@ __global__ void __launch_bounds__(CQ* D, 1) k_chain_combine(const float* __restr
 }
 #undef CQ
 
+#if KVQ_HIGGS_WIDE
+// The stage bytes of an 8-warp block that leave room, within 48 KB of static shared memory, for the
+// kernel's other arrays (rotated queries, tables: under 6 KB for G ≤ 4 and NK = 1).
+constexpr int WIDE_SMEM = 42 * 1024;
+template <int K_, int V_>
+constexpr bool wide_fits_() { return HStage<K_, V_, 1, 1, 8>::SMEM <= WIDE_SMEM; }
+// the 8-warp kernel of widths K_/V_ and its block size, where they have one (else k and threads unchanged)
+template <int K_, int V_, class Kernel>
+void pick_wide(Kernel& k, int& threads) {
+  if constexpr (wide_fits_<K_, V_>()) {
+    k = k_decode_higgs_mma<K_, V_, true, 1, 1, 8>;
+    threads = 256;
+  }
+}
+// whether widths cbK/cbV have the 8-warp build
+bool wide_fits(int cbK, int cbV) {
+  return (cbK == 5 && cbV == 4) ? wide_fits_<5, 4>() : (cbK == 8 && cbV == 8) ? wide_fits_<8, 8>()
+       : (cbK == 6 && cbV == 5) ? wide_fits_<6, 5>() : (cbK == 6 && cbV == 6) ? wide_fits_<6, 6>()
+       : (cbK == 3 && cbV == 3) ? wide_fits_<3, 3>() : (cbK == 4 && cbV == 3) ? wide_fits_<4, 3>()
+       : (cbK == 2 && cbV == 3) ? wide_fits_<2, 3>() : (cbK == 4 && cbV == 4) ? wide_fits_<4, 4>() : false;
+}
+#endif
+
 bool chain_cb_ok(int cbK, int cbV) {
   return (cbK == 5 && cbV == 4) || (cbK == 3 && cbV == 3) || (cbK == 6 && cbV == 5) || (cbK == 4 && cbV == 4);
 }
@@ -650,16 +733,33 @@ extern "C" int kvq_decode_attn_higgs(const uint16_t* q, const uint8_t* pool, con
   const size_t pageBytes = keyBytes + 2 * (size_t)P * Hkv + (size_t)P * C * cbV / 16;
   const float sl = scale * 1.4426950408889634f;
   dim3 grid(S * Hkv, 1, B);  // KV heads fastest: see the kernel
+#if KVQ_HIGGS_WIDE
+  // 8 warps per block (head pairs, widths whose stages fit) where the grid is at most 2 blocks per SM
+  bool wide = false;
+  if (G <= 4 && wide_fits(cbK, cbV)) {
+    int dev = 0, sms = 0;
+    KVQ_CUDA_TRY(cudaGetDevice(&dev));
+    KVQ_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+    wide = (long long)grid.x * B <= 2LL * sms;
+  }
+#define KVQ_H_WIDE(K_, V_) \
+  if (wide) pick_wide<K_, V_>(k_, threads);
+#else
+#define KVQ_H_WIDE(K_, V_)
+#endif
 #define KVQ_H(K_, V_)                                                                                           \
   if (cbK == K_ && cbV == V_) {                                                                                 \
     auto k_ = G <= 4 ? k_decode_higgs_mma<K_, V_, true> : k_decode_higgs_mma<K_, V_, false>;               \
-    k_<<<grid, 128>>>(q, pool, pageTable, lens, partial, G, Hq, Hkv, maxPages, P, splitPages, S, sl, keyBytes,  \
-                      pageBytes, (const float2*)lutK, (const float2*)lutV, signsK, pow_div(P), ValueChain{});   \
+    int threads = 32 * NWARP;                                                                                   \
+    KVQ_H_WIDE(K_, V_)                                                                                          \
+    k_<<<grid, threads>>>(q, pool, pageTable, lens, partial, G, Hq, Hkv, maxPages, P, splitPages, S, sl, keyBytes, \
+                          pageBytes, (const float2*)lutK, (const float2*)lutV, signsK, pow_div(P), ValueChain{}); \
   } else
   KVQ_H(5, 4) KVQ_H(8, 8) KVQ_H(6, 5) KVQ_H(6, 6) KVQ_H(3, 3) KVQ_H(4, 3) KVQ_H(2, 3) KVQ_H(4, 4) {
     return (int)cudaErrorInvalidValue;
   }
 #undef KVQ_H
+#undef KVQ_H_WIDE
   KVQ_LAUNCHED();
   return launch_split_combine<D, true>(partial, out, B * Hq, S, signsV);
 }
