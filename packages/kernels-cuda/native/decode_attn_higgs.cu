@@ -154,6 +154,8 @@ struct HStage {
                        VSC = VCODE + TCH * VROW, VHOP = TCH * VROW + TCH * 4, BYTES = VCODE + NV * VHOP;
   static constexpr int STAGES = NWARP * KVQ_STAGES * BYTES <= 40960 ? KVQ_STAGES : 2, SB = STAGES * BYTES,
                        MERGE = NW * 8 * D * 4 + 2 * NW * 8 * 4, SMEM = NW * SB > MERGE ? NW * SB : MERGE;
+  // (references the offsets, so that sizing an instantiation that no kernel uses, as the 8-warp launcher's
+  // shared-memory check does, draws no unused-member warnings)
   static_assert(KCODE == 0 && KSC < KHOP && VSC > VCODE, "stage layout");
 };
 
@@ -690,22 +692,21 @@ __global__ void __launch_bounds__(CQ* D, 1) k_chain_combine(const float* __restr
 // The stage bytes of an 8-warp block that leave room, within 48 KB of static shared memory, for the
 // kernel's other arrays (rotated queries, tables: under 6 KB for G ≤ 4 and NK = 1).
 constexpr int WIDE_SMEM = 42 * 1024;
-template <int K_, int V_>
-constexpr bool wide_fits_() { return HStage<K_, V_, 1, 1, 8>::SMEM <= WIDE_SMEM; }
-// the 8-warp kernel of widths K_/V_ and its block size, where they have one (else k and threads unchanged)
+// The 8-warp kernel of widths K_/V_ and its block size, where the widths have one and the grid of `blocks`
+// blocks is at most 2 per SM (else k and threads unchanged). Returns the error of a failed device query.
 template <int K_, int V_, class Kernel>
-void pick_wide(Kernel& k, int& threads) {
-  if constexpr (wide_fits_<K_, V_>()) {
-    k = k_decode_higgs_mma<K_, V_, true, 1, 1, 8>;
-    threads = 256;
+cudaError_t pick_wide(long long blocks, Kernel& k, int& threads) {
+  if constexpr (HStage<K_, V_, 1, 1, 8>::SMEM <= WIDE_SMEM) {
+    int dev = 0, sms = 0;
+    cudaError_t e = cudaGetDevice(&dev);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+    if (e != cudaSuccess) return e;
+    if (blocks <= 2LL * sms) {
+      k = k_decode_higgs_mma<K_, V_, true, 1, 1, 8>;
+      threads = 256;
+    }
   }
-}
-// whether widths cbK/cbV have the 8-warp build
-bool wide_fits(int cbK, int cbV) {
-  return (cbK == 5 && cbV == 4) ? wide_fits_<5, 4>() : (cbK == 8 && cbV == 8) ? wide_fits_<8, 8>()
-       : (cbK == 6 && cbV == 5) ? wide_fits_<6, 5>() : (cbK == 6 && cbV == 6) ? wide_fits_<6, 6>()
-       : (cbK == 3 && cbV == 3) ? wide_fits_<3, 3>() : (cbK == 4 && cbV == 3) ? wide_fits_<4, 3>()
-       : (cbK == 2 && cbV == 3) ? wide_fits_<2, 3>() : (cbK == 4 && cbV == 4) ? wide_fits_<4, 4>() : false;
+  return cudaSuccess;
 }
 #endif
 
@@ -735,15 +736,8 @@ extern "C" int kvq_decode_attn_higgs(const uint16_t* q, const uint8_t* pool, con
   dim3 grid(S * Hkv, 1, B);  // KV heads fastest: see the kernel
 #if KVQ_HIGGS_WIDE
   // 8 warps per block (head pairs, widths whose stages fit) where the grid is at most 2 blocks per SM
-  bool wide = false;
-  if (G <= 4 && wide_fits(cbK, cbV)) {
-    int dev = 0, sms = 0;
-    KVQ_CUDA_TRY(cudaGetDevice(&dev));
-    KVQ_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-    wide = (long long)grid.x * B <= 2LL * sms;
-  }
 #define KVQ_H_WIDE(K_, V_) \
-  if (wide) pick_wide<K_, V_>(k_, threads);
+  if (G <= 4) KVQ_CUDA_TRY((pick_wide<K_, V_>((long long)grid.x * B, k_, threads)));
 #else
 #define KVQ_H_WIDE(K_, V_)
 #endif
