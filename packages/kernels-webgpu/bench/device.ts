@@ -68,7 +68,7 @@ const METHODS: {
   name: string;
   k: QuantizerSpec;
   v: QuantizerSpec;
-  kernel?: 'lane' | 'token' | 'mma';
+  kernel?: 'lane' | 'token' | 'mma' | 'subgroup';
   /**
    * packed-f16 arithmetic of the token-parallel kernel (where the device has shader-f16); the other
    * rows ask for f32 (DecodeAttention's default, 'auto', picks f16 for large steps on such devices)
@@ -91,6 +91,9 @@ const METHODS: {
   { name: 'kvq-2 K2/V2', k: higgs(2, 0x6b), v: higgs(2, 0x76) },
   { name: 'aqua-2.5 f16', k: higgs(2.5, 0x6b), v: higgs(2, 0x76), f16: true },
   { name: 'kvq-2 K2/V2 f16', k: higgs(2, 0x6b), v: higgs(2, 0x76), f16: true },
+  // the subgroup-private kernel (f32, no workgroup barriers in the tile loop)
+  { name: 'aqua-2.5 sg', k: higgs(2.5, 0x6b), v: higgs(2, 0x76), kernel: 'subgroup' },
+  { name: 'kvq-2 K2/V2 sg', k: higgs(2, 0x6b), v: higgs(2, 0x76), kernel: 'subgroup' },
 ];
 
 interface Result {
@@ -392,6 +395,8 @@ async function checks(ctx: GpuContext): Promise<void> {
       [false, true],
     ] as const) {
       if (unrolled && (m.kernel === 'lane' || m.name === 'fp16' || m.name === 'fp8')) continue;
+      // the subgroup kernel needs subgroups; its `unrolled` row is its 1-token-per-thread build
+      if (noSubgroups && m.kernel === 'subgroup') continue;
       const kv = encodeKvBlocks(
         m.k,
         m.v,
@@ -628,7 +633,14 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
           noSubgroups: boolean;
           tpt?: number;
           mma?: { probe?: number; tiles?: number; prefetch?: boolean };
-          tune?: { kflush?: number; vbatch?: number; kcenter?: boolean; cpt?: number; early?: boolean };
+          tune?: {
+            kflush?: number;
+            vbatch?: number;
+            kcenter?: boolean;
+            cpt?: number;
+            early?: boolean;
+            sgVbatch?: number;
+          };
           tiles?: number;
         }[] =
           m.name === 'fp16' || m.name === 'kivi-2' || m.name === 'kivi-2 lane'
@@ -648,31 +660,37 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
                   ? { prefetch: false }
                   : { tiles: Number(v.slice(1)) },
             });
-        // KVQ_F16_VARIANTS=k8,b4,t1+c8,…: on the f16 rows, f16 flush every 8 key pairs (k), value
-        // batches of 4 tokens (b), tokens per thread (t), channels per thread (c), tiles per chunk (w),
-        // loads at the start of the tile (e);
+        // KVQ_F16_VARIANTS=k8,b4,t1+c8,… on the f16 rows, KVQ_SG_VARIANTS on the subgroup-kernel rows:
+        // f16 flush every 8 key pairs (k), value batches of 4 tokens (b), tokens per thread (t),
+        // channels per thread (c), tiles per chunk (w), loads at the start of the tile (e);
         // '+' joins knobs into one variant
-        if (m.f16)
-          for (const v of (process.env.KVQ_F16_VARIANTS ?? '').split(',').filter(Boolean)) {
-            const x: {
-              noSubgroups: boolean;
-              tpt?: number;
-              tiles?: number;
-              tune?: Record<string, number | boolean>;
-            } = {
-              noSubgroups: false,
-            };
-            const tune: Record<string, number | boolean> = {};
-            for (const k of v.split('+')) {
-              const n = Number(k.slice(1));
-              if (k[0] === 't') x.tpt = n;
-              else if (k[0] === 'w') x.tiles = n;
-              else if (k === 'e') tune.early = true;
-              else tune[{ k: 'kflush', b: 'vbatch', c: 'cpt' }[k[0] as 'k' | 'b' | 'c']] = n;
-            }
-            if (Object.keys(tune).length > 0) x.tune = tune;
-            variants.push(x);
+        const extra = m.f16
+          ? process.env.KVQ_F16_VARIANTS
+          : m.kernel === 'subgroup'
+            ? process.env.KVQ_SG_VARIANTS
+            : '';
+        for (const v of (extra ?? '').split(',').filter(Boolean)) {
+          const x: {
+            noSubgroups: boolean;
+            tpt?: number;
+            tiles?: number;
+            tune?: Record<string, number | boolean>;
+          } = {
+            noSubgroups: false,
+          };
+          const tune: Record<string, number | boolean> = {};
+          for (const k of v.split('+')) {
+            const n = Number(k.slice(1));
+            if (k[0] === 't') x.tpt = n;
+            else if (k[0] === 'w') x.tiles = n;
+            else if (k === 'e') tune.early = true;
+            else if (k[0] === 'b' && m.kernel === 'subgroup') tune.sgVbatch = n;
+            else tune[{ k: 'kflush', b: 'vbatch', c: 'cpt' }[k[0] as 'k' | 'b' | 'c']] = n;
           }
+          if (Object.keys(tune).length > 0) x.tune = tune;
+          variants.push(x);
+        }
+        if (m.kernel === 'subgroup') variants.push({ noSubgroups: false, tpt: 1 });
         for (const { noSubgroups, tpt, mma, tune, tiles } of variants) {
           using attn = new DecodeAttention(
             ctx,

@@ -40,7 +40,7 @@ const CASES: {
   tpi: number;
   noSubgroups?: boolean;
   /** which kernel must run (the default choice is checked) */
-  kernel: 'token' | 'lane';
+  kernel: 'token' | 'lane' | 'subgroup';
   /** force this kernel (else the default choice) */
   force?: boolean;
   tpt?: number;
@@ -53,6 +53,7 @@ const CASES: {
     kflush?: number;
     kcenter?: boolean;
     early?: boolean;
+    sgVbatch?: number;
   };
   /** why this case is left out on software adapters (unless KVQ_WEBGPU_ALL_CASES=1) */
   slowOnSoftware?: string;
@@ -239,6 +240,52 @@ const CASES: {
     bt: 32,
     tpi: 1,
     kernel: 'token',
+  },
+  {
+    name: 'aqua-2.5 HIGGS, subgroup-private tiles, head dim 128, GQA 4, partial tile, 2 chunks',
+    k: higgs(2.5, 2, 128, 0x6b, 1.05),
+    v: higgs(2, 2, 128, 0x76, 1.08),
+    D: 128,
+    Hq: 8,
+    Hkv: 2,
+    B: 2,
+    N: 352,
+    bt: 32,
+    tpi: 1,
+    kernel: 'subgroup',
+    force: true,
+    tiles: 2,
+  },
+  {
+    name: 'HIGGS K3/V1.5 (codes across words), subgroup-private tiles, 1 token per thread, GQA 3, many chunks',
+    k: higgs(3, 2, 64, 5),
+    v: higgs(1.5, 2, 64, 6),
+    D: 64,
+    Hq: 6,
+    Hkv: 2,
+    B: 1,
+    N: 200,
+    bt: 8,
+    tpi: 1,
+    kernel: 'subgroup',
+    force: true,
+    tpt: 1,
+    tiles: 1,
+  },
+  {
+    name: 'HIGGS 4/4 1-D, subgroup-private tiles, GQA 1, values in batches of 2',
+    k: higgs(4, 1, 64, 7),
+    v: higgs(4, 1, 64, 8),
+    D: 64,
+    Hq: 2,
+    Hkv: 2,
+    B: 2,
+    N: 64,
+    bt: 64,
+    tpi: 1,
+    kernel: 'subgroup',
+    force: true,
+    tuning: { sgVbatch: 2 },
   },
   {
     name: 'HIGGS 4/4 1-D (AQUA layer 0), GQA 1',

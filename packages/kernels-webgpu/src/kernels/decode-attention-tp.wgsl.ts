@@ -195,9 +195,9 @@ export function tpAuxData(c: { headDim: number; keys: KvTileFormat; values: KvTi
 /**
  * WGSL lines extracting `n` codes of `bits` bits from normalized words `${w}0…` (code j at bit
  * j·bits); `emit(j, expr)` gets the code as a u32 expression (`raw`) or, for `top`, as the f32
- * `1 + code·2^-bits`.
+ * `1 + code·2^-bits`. Also used by the subgroup-private kernel.
  */
-function codes(
+export function codes(
   w: string,
   n: number,
   bits: number,

@@ -15,6 +15,14 @@ import {
   mmaUnsupported,
 } from '../kernels/decode-attention-mma.wgsl.js';
 import {
+  type SgAttentionConfig,
+  sgAttentionKey,
+  sgAttentionWgsl,
+  sgSharedBytes,
+  sgTileTokens,
+  sgUnsupported,
+} from '../kernels/decode-attention-sg.wgsl.js';
+import {
   TP_THREADS,
   type TpAttentionConfig,
   tpAttentionKey,
@@ -63,9 +71,13 @@ export interface DecodeAttentionOptions {
    * asked for: on the H100 it is still slower than `'token'`, see the README);
    * `'token'`: the token-parallel kernel (uniform channel-axis keys or HIGGS keys, uniform
    * token-axis or HIGGS values); `'lane'`: the original kernel (fp16, fp8, any uniform);
+   * `'subgroup'`: the subgroup-private kernel (HIGGS keys and values, f32 arithmetic; needs subgroups
+   * of one fixed size): the token-parallel kernel's arithmetic with each subgroup walking its own
+   * tokens and softmax, so no workgroup barrier inside the tile loop; only when asked for (see the
+   * README for how it measured);
    * default: token-parallel wherever it reads the formats, else lane.
    */
-  readonly kernel?: 'mma' | 'token' | 'lane';
+  readonly kernel?: 'mma' | 'token' | 'lane' | 'subgroup';
   /**
    * token-parallel kernel: `'f16'` runs the keys and/or values it can read (HIGGS, or uniform codes of
    * 1, 2, 4 or 8 bits; values need the unrolled value phase) in packed-f16 arithmetic, with f16 partial
@@ -96,6 +108,8 @@ export interface DecodeAttentionOptions {
     readonly vbatch?: number;
     readonly lazy?: boolean;
     readonly prefetch?: boolean;
+    /** subgroup kernel: value tokens whose loads are issued together (divides the subgroup size; default 8) */
+    readonly sgVbatch?: number;
     readonly kflush?: number;
     readonly kcenter?: boolean;
     readonly early?: boolean;
@@ -112,11 +126,14 @@ export class DecodeAttention implements Disposable {
   readonly nChunks: number;
   readonly subgroups: boolean;
   readonly tokensPerIter: number;
-  /** which kernel runs: int8 subgroup matrices, token-parallel (compressed formats), or the lane kernel (fp16, fp8, other uniform layouts) */
-  readonly kernel: 'mma' | 'token' | 'lane';
-  /** token-parallel and mma kernels: tiles per workgroup (0 for the lane kernel) */
+  /**
+   * which kernel runs: int8 subgroup matrices, token-parallel (compressed formats), subgroup-private
+   * (HIGGS, when asked for), or the lane kernel (fp16, fp8, other uniform layouts)
+   */
+  readonly kernel: 'mma' | 'token' | 'lane' | 'subgroup';
+  /** token-parallel, subgroup and mma kernels: tiles per workgroup (0 for the lane kernel) */
   readonly tilesPerChunk: number;
-  /** token-parallel kernel: tokens per thread in the key phase (0 for the lane kernel) */
+  /** token-parallel and subgroup kernels: tokens per thread in the key phase (0 otherwise) */
   readonly tokensPerThread: number;
   /** arithmetic of the key and value phases (f16 only where `arithmetic: 'f16'` was asked for and applies) */
   readonly arithmetic: { readonly keys: 'f16' | 'f32'; readonly values: 'f16' | 'f32' } = {
@@ -125,6 +142,7 @@ export class DecodeAttention implements Disposable {
   };
   #tp: TpAttentionConfig | null = null;
   #mma: MmaAttentionConfig | null = null;
+  #sg: SgAttentionConfig | null = null;
   #aux: GpuBuffer | null = null;
   readonly #keys: KvTileFormat;
   readonly #values: KvTileFormat;
@@ -202,6 +220,59 @@ export class DecodeAttention implements Disposable {
         // 1.08 → 0.97 ms, 1 × 32k 0.175 → 0.148 ms
         prefetch: options.tuning?.prefetch ?? true,
       };
+    } else if (options.kernel === 'subgroup') {
+      if (options.noSubgroups)
+        throw new InvalidArgumentError("kernel 'subgroup' needs subgroups (noSubgroups was set)");
+      if (!ctx.features.subgroups)
+        throw new UnsupportedOpError(
+          'webgpu',
+          'subgroup-private decode attention: the device has no subgroups',
+        );
+      if (options.arithmetic === 'f16')
+        throw new UnsupportedOpError(
+          'webgpu',
+          "subgroup-private decode attention: arithmetic 'f16' (f32 only)",
+        );
+      const whySg = sgUnsupported(keys, values, headDim, ctx.features.subgroupSizes);
+      if (whySg !== null)
+        throw new UnsupportedOpError('webgpu', `subgroup-private decode attention: ${whySg}`);
+      const sgSize = ctx.features.subgroupSizes![0];
+      const sgTpt = options.tokensPerThread ?? 2;
+      if (sgTpt !== 1 && sgTpt !== 2)
+        throw new InvalidArgumentError(`tokensPerThread must be 1 or 2, got ${sgTpt}`);
+      const vbatch = options.tuning?.sgVbatch ?? Math.min(8, sgSize);
+      if (!Number.isInteger(vbatch) || vbatch < 1 || sgSize % vbatch !== 0)
+        throw new InvalidArgumentError(
+          `tuning.sgVbatch must divide the subgroup size ${sgSize}, got ${vbatch}`,
+        );
+      this.kernel = 'subgroup';
+      this.subgroups = true;
+      this.tokensPerIter = 0;
+      this.span = 0;
+      this.tokensPerThread = sgTpt;
+      const tilesTotal = Math.ceil(tokens / sgTileTokens(sgSize, sgTpt));
+      const tiles = chunkTiles(options.tilesPerChunk, batch * kvHeads, tilesTotal);
+      this.tilesPerChunk = tiles;
+      this.nChunks = Math.ceil(tilesTotal / tiles);
+      this.#sg = {
+        headDim,
+        group: G,
+        keys: keys as SgAttentionConfig['keys'],
+        values: values as SgAttentionConfig['values'],
+        channels: kvHeads * headDim,
+        subgroupSize: sgSize,
+        tpt: sgTpt,
+        vbatch,
+        kvec: keyRowsVec4(keys, kvHeads * headDim, headDim),
+      };
+      const shared = sgSharedBytes(this.#sg);
+      if (shared > ctx.limits.maxComputeWorkgroupStorageSize) {
+        throw new UnsupportedOpError(
+          'webgpu',
+          `subgroup-private decode attention needs ${shared} B of workgroup memory (device: ${ctx.limits.maxComputeWorkgroupStorageSize})`,
+        );
+      }
+      this.#aux = GpuBuffer.from(ctx, tpAuxData({ headDim, keys, values }), 'decode attention aux');
     } else if (options.kernel === 'token' || (options.kernel !== 'lane' && why === null)) {
       if (why !== null) throw new UnsupportedOpError('webgpu', `token-parallel decode attention: ${why}`);
       this.kernel = 'token';
@@ -210,11 +281,7 @@ export class DecodeAttention implements Disposable {
       this.span = 0;
       const TT = TP_THREADS * tpt;
       const tilesTotal = Math.ceil(tokens / TT);
-      let tiles = options.tilesPerChunk ?? Math.max(1, Math.ceil((batch * kvHeads * tilesTotal) / 1024));
-      if (options.tilesPerChunk === undefined && Math.ceil(tilesTotal / tiles) > 64)
-        tiles = Math.ceil(tilesTotal / 64);
-      if (!Number.isInteger(tiles) || tiles < 1)
-        throw new InvalidArgumentError(`tilesPerChunk must be a positive integer, got ${tiles}`);
+      const tiles = chunkTiles(options.tilesPerChunk, batch * kvHeads, tilesTotal);
       this.tilesPerChunk = tiles;
       this.tokensPerThread = tpt;
       this.nChunks = Math.ceil(tilesTotal / tiles);
@@ -289,7 +356,7 @@ export class DecodeAttention implements Disposable {
   /** Records attention of `q` (f32 [batch, queryHeads, headDim]) over `keys`/`values` into `out` (same shape as q). */
   record(rec: Recorder, q: GpuBuffer, keys: GpuKvTensor, values: GpuKvTensor, out: GpuBuffer): void {
     const s = this.shape;
-    if (this.#mma || this.#tp) {
+    if (this.#mma || this.#tp || this.#sg) {
       const params = [
         s.tokens,
         s.kvHeads,
@@ -302,8 +369,17 @@ export class DecodeAttention implements Disposable {
       const groups = [this.nChunks, s.kvHeads, s.batch] as const;
       const mma = this.#mma;
       const tp = this.#tp;
+      const sg = this.#sg;
       const aux = this.#aux;
-      if (mma) {
+      if (sg && aux) {
+        rec.dispatch(
+          sgAttentionKey(sg),
+          () => sgAttentionWgsl(sg),
+          params,
+          [q, keys.buffer, values.buffer, this.#partials, keys.buffer, aux],
+          groups,
+        );
+      } else if (mma) {
         rec.dispatch(
           mmaAttentionKey(mma),
           () => mmaAttentionWgsl(mma),
@@ -320,8 +396,9 @@ export class DecodeAttention implements Disposable {
           groups,
         );
       }
-      if (tp && aux && tp.values.kind === 'higgs') {
-        const sv = tpAuxLayout(tp).sv;
+      const rot = sg ?? (tp?.values.kind === 'higgs' ? tp : null);
+      if (rot && aux) {
+        const sv = tpAuxLayout(rot).sv;
         rec.dispatch(
           `dattn-reduce-rot:${s.headDim}:${sv}`,
           () => tpReduceRotateWgsl(s.headDim, sv),
@@ -381,6 +458,18 @@ export class DecodeAttention implements Disposable {
   [Symbol.dispose](): void {
     this.dispose();
   }
+}
+
+/**
+ * Tiles per workgroup of the token-parallel and subgroup kernels: `asked`, or about 1024 workgroups
+ * with at most 64 chunks per sequence and head.
+ */
+function chunkTiles(asked: number | undefined, rows: number, tilesTotal: number): number {
+  let tiles = asked ?? Math.max(1, Math.ceil((rows * tilesTotal) / 1024));
+  if (asked === undefined && Math.ceil(tilesTotal / tiles) > 64) tiles = Math.ceil(tilesTotal / 64);
+  if (!Number.isInteger(tiles) || tiles < 1)
+    throw new InvalidArgumentError(`tilesPerChunk must be a positive integer, got ${tiles}`);
+  return tiles;
 }
 
 /**

@@ -1,0 +1,327 @@
+/**
+ * Subgroup-private fused decode attention over HIGGS K/V (`kernel: 'subgroup'`): the token-parallel
+ * kernel's arithmetic without its per-tile workgroup barriers.
+ *
+ * One workgroup of {@link SG_SUBGROUPS} subgroups takes (batch, kv head, chunk of `tiles` tiles of
+ * SUBGROUPS · SG · TPT tokens, SG the subgroup size). Each subgroup walks its own SG · TPT tokens of
+ * every tile with its own online softmax, so nothing inside the tile loop waits for another
+ * subgroup:
+ * - **keys**: each invocation takes TPT tokens (`tile + tp·SG + lane`), the whole head: the pair
+ *   codes are looked up in the key grid and multiplied by the query rotated once per workgroup
+ *   (`q̃ = H(signs ⊙ q)`, workgroup memory, read only after the prologue);
+ * - **softmax**: the subgroup's tile maximum per query head by `subgroupMax`, its running sum kept
+ *   per invocation and added up by `subgroupAdd` at the end;
+ * - **values**: each invocation owns D / SG channels of every query head; the weight `p · scale` of
+ *   each token comes from the invocation that scored it (`subgroupShuffle`), and its pair codes are
+ *   looked up in the value grid. Accumulators stay in the rotated domain; the split combine
+ *   (`tpReduceRotateWgsl`) rotates them back.
+ * The workgroup's subgroups are merged once, after the loop, and written in the partials layout of
+ * the other split kernels (max, sum, acc[D]).
+ */
+import { SPLIT_ATTENTION_BINDINGS, codes, tpAuxLayout } from './decode-attention-tp.wgsl.js';
+import type { KvTileFormat } from './decode-attention.wgsl.js';
+
+/** A HIGGS tile format (the only one this kernel reads). */
+export type HiggsTileFormat = Extract<KvTileFormat, { kind: 'higgs' }>;
+
+/** Subgroups per workgroup. */
+export const SG_SUBGROUPS = 4;
+
+/** Compile-time configuration of the subgroup-private kernel. */
+export interface SgAttentionConfig {
+  readonly headDim: number;
+  /** query heads per kv head */
+  readonly group: number;
+  readonly keys: HiggsTileFormat;
+  readonly values: HiggsTileFormat;
+  /** kvHeads × headDim */
+  readonly channels: number;
+  /** the device's subgroup size (it must have exactly one; checked again on the GPU) */
+  readonly subgroupSize: number;
+  /** tokens per invocation in a tile (1 or 2) */
+  readonly tpt: number;
+  /** value phase: tokens whose loads are issued together (divides the subgroup size) */
+  readonly vbatch: number;
+  /** keys read as vec4<u32> (binding 5 views the key buffer); needs 16-byte aligned head rows */
+  readonly kvec: boolean;
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/** Tokens of one tile of the whole workgroup. */
+export function sgTileTokens(subgroupSize: number, tpt: number): number {
+  return SG_SUBGROUPS * subgroupSize * tpt;
+}
+
+/** Why the subgroup-private kernel cannot read this K/V pair on this device (or null when it can). */
+export function sgUnsupported(
+  keys: KvTileFormat,
+  values: KvTileFormat,
+  headDim: number,
+  subgroupSizes: readonly [number, number] | null,
+): string | null {
+  if (keys.kind !== 'higgs') return `${keys.kind} keys (it reads HIGGS keys only)`;
+  if (values.kind !== 'higgs') return `${values.kind} values (it reads HIGGS values only)`;
+  if (headDim % 64 !== 0 || headDim > 256) return `headDim ${headDim}`;
+  if (keys.block !== headDim) return `key Hadamard block ${keys.block} ≠ headDim ${headDim}`;
+  if (values.block !== headDim) return `value Hadamard block ${values.block} ≠ headDim ${headDim}`;
+  if (!subgroupSizes) return 'the device does not report its subgroup size';
+  const [lo, hi] = subgroupSizes;
+  if (lo !== hi) return `subgroups of ${lo}..${hi} invocations (needs one fixed size)`;
+  if ((headDim / lo) % 2 !== 0 || headDim / lo < 2)
+    return `subgroups of ${lo} with headDim ${headDim} (each invocation needs whole value pairs)`;
+  return null;
+}
+
+/** Cache key of a configuration. */
+export function sgAttentionKey(c: SgAttentionConfig): string {
+  const f = (x: HiggsTileFormat) =>
+    `h${x.dim}:${x.bits}:${x.codeBits}:${x.block}b${x.blockTokens}w${x.blockWords}`;
+  return `dattn-sg:${c.headDim}:${c.group}:${f(c.keys)}:${f(c.values)}:${c.channels}:s${c.subgroupSize}:t${c.tpt}:b${c.vbatch}:${c.kvec ? 'v' : 's'}`;
+}
+
+/** Workgroup memory of the kernel (bytes). */
+export function sgSharedBytes(c: Pick<SgAttentionConfig, 'headDim' | 'group' | 'keys' | 'values'>): number {
+  const D = c.headDim;
+  const G = c.group;
+  return 4 * (2 * D * G + (2 << c.keys.codeBits) + (2 << c.values.codeBits) + SG_SUBGROUPS * G * (D + 2) + 1);
+}
+
+/**
+ * Bindings as the token-parallel kernel: 0 = params {N, Hkv, tiles, nChunks, scale, nBlocksK,
+ * nBlocksV}, 1 = q f32 [B, Hq, D], 2 = keys (u32), 3 = values (u32), 4 = partials f32
+ * [B, Hq, nChunks, D + 2], 5 = keys as vec4<u32>, 6 = aux f32 (`tpAuxData`). Dispatch (nChunks, Hkv, B).
+ */
+export function sgAttentionWgsl(c: SgAttentionConfig): string {
+  const D = c.headDim;
+  const G = c.group;
+  const C = c.channels;
+  const SG = c.subgroupSize;
+  const TPT = c.tpt;
+  const NSG = SG_SUBGROUPS;
+  const WG = NSG * SG;
+  const SGT = SG * TPT;
+  const TT = WG * TPT;
+  const VB = c.vbatch;
+  const kf = c.keys;
+  const vf = c.values;
+  const why = sgUnsupported(kf, vf, D, [SG, SG]);
+  if (why) throw new Error(`sgAttentionWgsl: ${why}`);
+  if (TPT !== 1 && TPT !== 2) throw new Error(`sgAttentionWgsl: tpt ${TPT}`);
+  if (!Number.isInteger(VB) || VB < 1 || SG % VB !== 0) throw new Error(`sgAttentionWgsl: vbatch ${VB}`);
+  const G4 = G % 4 === 0;
+  const NU = G4 ? G / 4 : G;
+  const U = range(NU);
+  const unit = G4 ? 'vec4f' : 'f32';
+  const zero = G4 ? 'vec4f(0.0)' : '0.0';
+  const neg = G4 ? 'vec4f(NEG)' : 'NEG';
+  const aux = tpAuxLayout(c);
+  const kcb = kf.codeBits;
+  const vcb = vf.codeBits;
+  const Hkv = C / D;
+  const kHeadWords = ((D / 2) * kcb) / 32;
+  const kRowWords = ((C / 2) * kcb) / 32;
+  const vHeadWords = ((D / 2) * vcb) / 32;
+  const vRowWords = ((C / 2) * vcb) / 32;
+  // value channels per invocation, and their pair codes' bits
+  const VC = D / SG;
+  const PPL = VC / 2;
+  const laneBits = PPL * vcb;
+  // the invocation's first code starts at bit (lane·laneBits) & 31 of its first word
+  const shifts = new Set(range(SG).map((l) => (l * laneBits) & 31));
+  const aligned = shifts.size === 1 && shifts.has(0);
+  const maxShift = Math.max(...shifts);
+  const NWV = Math.ceil((maxShift + laneBits) / 32);
+  const NF = Math.ceil(laneBits / 32);
+
+  const L: string[] = [];
+  // ---- keys: TPT tokens per invocation ---------------------------------------------------------
+  for (const tp of range(TPT)) {
+    L.push(`    let t${tp} = sstart + ${tp * SG}u + lane;`);
+    L.push(`    let kt${tp} = min(t${tp}, p.N - 1u);`);
+    L.push(`    let kblk${tp} = kt${tp} / ${kf.blockTokens}u; let kti${tp} = kt${tp} % ${kf.blockTokens}u;`);
+    L.push(`    let kbase${tp} = (b * p.nBlocksK + kblk${tp}) * ${kf.blockWords}u;`);
+    L.push(
+      `    let kcw${tp} = kbase${tp} + ${kf.scaleWords}u + kti${tp} * ${kRowWords}u + hk * ${kHeadWords}u;`,
+    );
+    if (c.kvec) {
+      for (const v of range(kHeadWords / 4)) L.push(`    let kv${tp}_${v} = k4[kcw${tp} / 4u + ${v}u];`);
+      for (const wi of range(kHeadWords)) L.push(`    let kw${tp}_${wi} = kv${tp}_${wi >> 2}[${wi & 3}];`);
+    } else {
+      for (const wi of range(kHeadWords)) L.push(`    let kw${tp}_${wi} = kbuf[kcw${tp} + ${wi}u];`);
+    }
+    L.push(`    let ksc${tp} = half_k(2u * kbase${tp} + kti${tp} * ${Hkv}u + hk);`);
+    // the value scale of the same token
+    L.push(`    let vsb${tp} = (b * p.nBlocksV + kt${tp} / ${vf.blockTokens}u) * ${vf.blockWords}u;`);
+    L.push(`    let vsc${tp} = half_v(2u * vsb${tp} + (kt${tp} % ${vf.blockTokens}u) * ${Hkv}u + hk);`);
+  }
+  const idx: string[][] = range(TPT).map(() => []);
+  for (const tp of range(TPT))
+    codes(`kw${tp}_`, D / 2, kcb, 'raw', (_j, e) => idx[tp]!.push(e), L, `k${tp}_`);
+  for (const tp of range(TPT)) for (const u of U) L.push(`    var sa${tp}_${u} = ${zero};`);
+  for (const j of range(D / 2)) {
+    for (const u of U)
+      L.push(`    let qa${j}_${u} = qs[${2 * j * NU + u}u]; let qb${j}_${u} = qs[${(2 * j + 1) * NU + u}u];`);
+    for (const tp of range(TPT)) {
+      L.push(`    let kp${tp}_${j} = tabK[${idx[tp]![j]}];`);
+      for (const u of U)
+        L.push(
+          `    sa${tp}_${u} = fma(qa${j}_${u}, ${unit}(kp${tp}_${j}.x), fma(qb${j}_${u}, ${unit}(kp${tp}_${j}.y), sa${tp}_${u}));`,
+        );
+    }
+  }
+  // ---- softmax: the subgroup's maximum, weights p·scale -----------------------------------------
+  for (const tp of range(TPT))
+    for (const u of U) L.push(`    sa${tp}_${u} = select(sa${tp}_${u} * ksc${tp}, ${neg}, t${tp} >= p.N);`);
+  for (const u of U) {
+    const mx = range(TPT).reduce((e, tp) => (e ? `max(${e}, sa${tp}_${u})` : `sa${tp}_${u}`), '');
+    L.push(`    let mn${u} = max(m${u}, subgroupMax(${mx}));`);
+    L.push(`    let al${u} = exp(m${u} - mn${u}); m${u} = mn${u};`);
+    for (const tp of range(TPT)) L.push(`    let e${tp}_${u} = exp(sa${tp}_${u} - mn${u});`);
+    L.push(
+      `    l${u} = l${u} * al${u} + ${range(TPT)
+        .map((tp) => `e${tp}_${u}`)
+        .join(' + ')};`,
+    );
+    for (const tp of range(TPT)) L.push(`    let w${tp}_${u} = e${tp}_${u} * vsc${tp};`);
+    for (const ch of range(VC)) L.push(`    acc${ch}_${u} = acc${ch}_${u} * al${u};`);
+  }
+  // ---- values: the invocation's channels of every token of the subgroup's tile -------------------
+  for (const tp of range(TPT)) {
+    L.push(`    for (var i0 = 0u; i0 < ${SG}u; i0 = i0 + ${VB}u) {`);
+    for (const i of range(VB)) {
+      L.push(`      let vt${i} = min(sstart + ${tp * SG + i}u + i0, p.N - 1u);`);
+      L.push(
+        `      let vw${i} = (b * p.nBlocksV + vt${i} / ${vf.blockTokens}u) * ${vf.blockWords}u + ${vf.scaleWords}u + (vt${i} % ${vf.blockTokens}u) * ${vRowWords}u + vho;`,
+      );
+      for (const k of range(NWV)) L.push(`      let va${i}_${k} = vbuf[vw${i} + ${k}u];`);
+    }
+    for (const i of range(VB)) {
+      // the invocation's bits, from bit 0 of `vf${i}_0`
+      for (const k of range(NF)) {
+        const hi = k + 1 < NWV ? `((va${i}_${k + 1} << 1u) << (31u - vsh))` : '0u';
+        L.push(
+          aligned
+            ? `      let vf${i}_${k} = va${i}_${k};`
+            : `      let vf${i}_${k} = (va${i}_${k} >> vsh) | ${hi};`,
+        );
+      }
+      const vidx: string[] = [];
+      codes(`vf${i}_`, PPL, vcb, 'raw', (_j, e) => vidx.push(e), L, `v${i}_`);
+      for (const u of U) L.push(`      let ww${i}_${u} = subgroupShuffle(w${tp}_${u}, i0 + ${i}u);`);
+      for (const j of range(PPL)) {
+        L.push(`      let vp${i}_${j} = tabV[${vidx[j]}];`);
+        for (const u of U) {
+          L.push(`      acc${2 * j}_${u} = fma(${unit}(vp${i}_${j}.x), ww${i}_${u}, acc${2 * j}_${u});`);
+          L.push(
+            `      acc${2 * j + 1}_${u} = fma(${unit}(vp${i}_${j}.y), ww${i}_${u}, acc${2 * j + 1}_${u});`,
+          );
+        }
+      }
+    }
+    L.push('    }');
+  }
+
+  // ---- epilogue: merge the subgroups ------------------------------------------------------------
+  const E: string[] = [];
+  for (const u of U) E.push(`  let lt${u} = subgroupAdd(l${u});`);
+  const comp = (v: string, h: number) => (G4 ? `${v}${h >> 2}[${h & 3}]` : `${v}${h}`);
+  E.push('  if (lane == 0u) {');
+  for (const h of range(G)) {
+    E.push(`    mred[(sid * ${G}u + ${h}u) * 2u] = ${comp('m', h)};`);
+    E.push(`    mred[(sid * ${G}u + ${h}u) * 2u + 1u] = ${comp('lt', h)};`);
+  }
+  E.push('  }');
+  for (const h of range(G))
+    for (const ch of range(VC))
+      E.push(
+        `  racc[(sid * ${G}u + ${h}u) * ${D}u + lane * ${VC}u + ${ch}u] = ${G4 ? `acc${ch}_${h >> 2}[${h & 3}]` : `acc${ch}_${h}`};`,
+      );
+  E.push('  workgroupBarrier();');
+  E.push(`  for (var h = 0u; h < ${G}u; h = h + 1u) {`);
+  E.push('    var M = NEG;');
+  E.push(`    for (var s = 0u; s < ${NSG}u; s = s + 1u) { M = max(M, mred[(s * ${G}u + h) * 2u]); }`);
+  // a subgroup size other than the one compiled in would have read the wrong tokens: say so loudly
+  E.push('    if (sgs != SGN) { M = bitcast<f32>(0x7fc00000u | (sgs & 0u)); }');
+  E.push(`    var f: array<f32, ${NSG}>; var Lsum = 0.0;`);
+  E.push(`    for (var s = 0u; s < ${NSG}u; s = s + 1u) {`);
+  E.push(
+    `      f[s] = exp(mred[(s * ${G}u + h) * 2u] - M); Lsum = Lsum + mred[(s * ${G}u + h) * 2u + 1u] * f[s];`,
+  );
+  E.push('    }');
+  E.push(`    let o = ((b * Hq + hk * ${G}u + h) * p.nChunks + chunk) * ${D + 2}u;`);
+  E.push('    if (li == 0u) { part[o] = M; part[o + 1u] = Lsum; }');
+  E.push(`    for (var d = li; d < ${D}u; d = d + ${WG}u) {`);
+  E.push('      var A = 0.0;');
+  E.push(
+    `      for (var s = 0u; s < ${NSG}u; s = s + 1u) { A = A + racc[(s * ${G}u + h) * ${D}u + d] * f[s]; }`,
+  );
+  E.push('      part[o + 2u + d] = A;');
+  E.push('    }');
+  E.push('  }');
+
+  // the tile loop's bound depends on the subgroup's index, which is uniform in each subgroup but not
+  // to WGSL's analysis (it comes from subgroupBroadcastFirst)
+  return `enable subgroups;
+diagnostic(off, subgroup_uniformity);
+${SPLIT_ATTENTION_BINDINGS}
+@group(0) @binding(5) var<storage, read> k4: array<vec4u>;
+@group(0) @binding(6) var<storage, read> aux: array<f32>;
+const SGN = ${SG}u;
+var<workgroup> qraw: array<f32, ${D * G}>;
+var<workgroup> qs: array<${unit}, ${D * NU}>;
+var<workgroup> tabK: array<vec2f, ${1 << kcb}>;
+var<workgroup> tabV: array<vec2f, ${1 << vcb}>;
+var<workgroup> mred: array<f32, ${NSG * G * 2}>;
+var<workgroup> racc: array<f32, ${NSG * G * D}>;
+var<workgroup> nsg: atomic<u32>;
+fn half_k(i: u32) -> f32 { return unpack2x16float(kbuf[i >> 1u])[i & 1u]; }
+fn half_v(i: u32) -> f32 { return unpack2x16float(vbuf[i >> 1u])[i & 1u]; }
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32,
+        @builtin(subgroup_invocation_id) lane: u32, @builtin(subgroup_size) sgs: u32) {
+  let chunk = wid.x; let hk = wid.y; let b = wid.z;
+  let Hq = p.Hkv * ${G}u;
+  let qb = (b * Hq + hk * ${G}u) * ${D}u;
+  // this subgroup's index in the workgroup (no assumption about how invocations form subgroups)
+  var sid0 = 0u;
+  if (subgroupElect()) { sid0 = atomicAdd(&nsg, 1u); }
+  let sid = min(subgroupBroadcastFirst(sid0), ${NSG - 1}u);
+  if (p.N == 0xffffffffu) { part[0] = f32(k4[0].x) + aux[0] + f32(kbuf[0]) + f32(vbuf[0]); }
+  // ---- prologue: the rotated query (scale and signs folded in), the grids -----------------------
+  for (var i = li; i < ${D * G}u; i = i + ${WG}u) {
+    let h = i / ${D}u; let d = i % ${D}u;
+    qraw[d * ${G}u + h] = q[qb + h * ${D}u + d] * p.scale * aux[${aux.sk}u + d];
+  }
+  for (var i = li; i < ${1 << kcb}u; i = i + ${WG}u) { tabK[i] = vec2f(aux[${aux.tk}u + 2u * i], aux[${aux.tk}u + 2u * i + 1u]); }
+  for (var i = li; i < ${1 << vcb}u; i = i + ${WG}u) { tabV[i] = vec2f(aux[${aux.tv}u + 2u * i], aux[${aux.tv}u + 2u * i + 1u]); }
+  workgroupBarrier();
+  for (var hh = 1u; hh < ${D}u; hh = hh * 2u) {
+    for (var i = li; i < ${(D / 2) * G}u; i = i + ${WG}u) {
+      let h = i % ${G}u; let pr = i / ${G}u;
+      let k = (pr / hh) * 2u * hh + (pr % hh);
+      let a = qraw[k * ${G}u + h]; let bb = qraw[(k + hh) * ${G}u + h];
+      qraw[k * ${G}u + h] = a + bb; qraw[(k + hh) * ${G}u + h] = a - bb;
+    }
+    workgroupBarrier();
+  }
+  for (var i = li; i < ${D * NU}u; i = i + ${WG}u) {
+    qs[i] = ${G4 ? 'vec4f(qraw[4u * i], qraw[4u * i + 1u], qraw[4u * i + 2u], qraw[4u * i + 3u])' : 'qraw[i]'} * ${(1 / Math.sqrt(D)).toPrecision(9)};
+  }
+  workgroupBarrier();
+  // ---- the subgroup's tiles -----------------------------------------------------------------------
+  let vbit = lane * ${laneBits}u;
+  let vho = hk * ${vHeadWords}u + (vbit >> 5u);
+${aligned ? '' : '  let vsh = vbit & 31u;'}
+${U.map((u) => `  var m${u} = ${neg}; var l${u} = ${zero};`).join('\n')}
+${range(VC)
+  .map((ch) => U.map((u) => `  var acc${ch}_${u} = ${zero};`).join(' '))
+  .join('\n')}
+  for (var tile = 0u; tile < p.tiles; tile = tile + 1u) {
+    let sstart = (chunk * p.tiles + tile) * ${TT}u + sid * ${SGT}u;
+    if (sstart >= p.N) { break; }
+${L.join('\n')}
+  }
+${E.join('\n')}
+}`;
+}

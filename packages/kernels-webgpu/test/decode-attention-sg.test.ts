@@ -1,0 +1,108 @@
+import { InvalidArgumentError, UnsupportedOpError } from '@kvq/core';
+import { describe, expect, it } from 'vitest';
+import { DecodeAttention, SG_SUBGROUPS, sgUnsupported } from '../src/index.js';
+import { sgAttentionWgsl, sgSharedBytes, sgTileTokens } from '../src/kernels/decode-attention-sg.wgsl.js';
+import type { KvTileFormat } from '../src/kernels/decode-attention.wgsl.js';
+import { probe, sharedBackend, title } from './gpu.js';
+
+const higgs = (codeBits: number, block = 128): Extract<KvTileFormat, { kind: 'higgs' }> => ({
+  kind: 'higgs',
+  dim: 2,
+  bits: codeBits / 2,
+  codeBits,
+  block,
+  blockTokens: 64,
+  blockWords: 64 * 4 + (64 * 8 * codeBits) / 32,
+  scaleWords: 64 * 4,
+  table: new Float32Array(2 << codeBits),
+  signs: new Float32Array(block).fill(1),
+});
+const uniform: KvTileFormat = {
+  kind: 'uniform',
+  bits: 2,
+  axis: 'channel',
+  groupSize: 128,
+  blockTokens: 128,
+  nGroups: 1,
+  blockWords: 1,
+};
+
+describe('subgroup-private decode attention: what it reads and its code (no GPU)', () => {
+  it('says why it cannot read a K/V pair or run on a device', () => {
+    expect(sgUnsupported(higgs(5), higgs(4), 128, [32, 32])).toBeNull();
+    expect(sgUnsupported(higgs(4, 64), higgs(3, 64), 64, [8, 8])).toBeNull();
+    expect(sgUnsupported(uniform, higgs(4), 128, [32, 32])).toBe('uniform keys (it reads HIGGS keys only)');
+    expect(sgUnsupported(higgs(4), { kind: 'f16' }, 128, [32, 32])).toBe(
+      'f16 values (it reads HIGGS values only)',
+    );
+    expect(sgUnsupported(higgs(4), higgs(4), 96, [32, 32])).toBe('headDim 96');
+    expect(sgUnsupported(higgs(4, 64), higgs(4), 128, [32, 32])).toBe('key Hadamard block 64 ≠ headDim 128');
+    expect(sgUnsupported(higgs(4), higgs(4), 128, null)).toBe('the device does not report its subgroup size');
+    expect(sgUnsupported(higgs(4), higgs(4), 128, [16, 64])).toBe(
+      'subgroups of 16..64 invocations (needs one fixed size)',
+    );
+    // 64 channels over 64 invocations: one channel each, not a whole value pair
+    expect(sgUnsupported(higgs(4, 64), higgs(4, 64), 64, [64, 64])).toMatch(/whole value pairs/);
+  });
+
+  it('tiles, workgroup memory and the generated kernel follow the configuration', () => {
+    expect(sgTileTokens(32, 2)).toBe(SG_SUBGROUPS * 64);
+    const c = {
+      headDim: 128,
+      group: 4,
+      keys: higgs(5),
+      values: higgs(4),
+      channels: 8 * 128,
+      subgroupSize: 32,
+      tpt: 2,
+      vbatch: 8,
+      kvec: false,
+    };
+    // two copies of the query, both grids, and the subgroups' partial results
+    expect(sgSharedBytes(c)).toBe(4 * (2 * 128 * 4 + 64 + 32 + SG_SUBGROUPS * 4 * 130 + 1));
+    const wgsl = sgAttentionWgsl(c);
+    expect(wgsl).toContain(`@workgroup_size(${SG_SUBGROUPS * 32})`);
+    expect(wgsl).toContain('const SGN = 32u;');
+    // workgroup barriers in the prologue (grids, the butterfly loop, the query) and the epilogue only
+    expect(wgsl.match(/workgroupBarrier\(\)/g)).toHaveLength(4);
+    const tileLoop = wgsl.slice(wgsl.indexOf('for (var tile'), wgsl.indexOf('subgroupAdd('));
+    expect(tileLoop).toContain('subgroupMax(');
+    expect(tileLoop).not.toContain('workgroupBarrier');
+    expect(() => sgAttentionWgsl({ ...c, vbatch: 3 })).toThrow(/vbatch 3/);
+    expect(() => sgAttentionWgsl({ ...c, tpt: 4 })).toThrow(/tpt 4/);
+    expect(() => sgAttentionWgsl({ ...c, subgroupSize: 128 })).toThrow(/whole value pairs/);
+  });
+});
+
+const p = await probe();
+
+describe.skipIf(!p.ok)(title('subgroup-private decode attention: typed errors on the device', p), () => {
+  const shape = { batch: 1, tokens: 256, queryHeads: 4, kvHeads: 1, headDim: 64 };
+  it('names what it cannot do', async () => {
+    const { ctx } = await sharedBackend();
+    const k = higgs(4, 64);
+    expect(() => new DecodeAttention(ctx, shape, k, k, { kernel: 'subgroup', noSubgroups: true })).toThrow(
+      InvalidArgumentError,
+    );
+    expect(() => new DecodeAttention(ctx, shape, uniform, k, { kernel: 'subgroup' })).toThrow(
+      UnsupportedOpError,
+    );
+    if (ctx.features.subgroups && ctx.features.subgroupSizes?.[0] === ctx.features.subgroupSizes?.[1]) {
+      const sgs = ctx.features.subgroupSizes![0];
+      expect(
+        () => new DecodeAttention(ctx, shape, k, k, { kernel: 'subgroup', tuning: { sgVbatch: sgs + 1 } }),
+      ).toThrow(InvalidArgumentError);
+      expect(() => new DecodeAttention(ctx, shape, k, k, { kernel: 'subgroup', tokensPerThread: 3 })).toThrow(
+        InvalidArgumentError,
+      );
+      if (ctx.features.shaderF16)
+        expect(
+          () => new DecodeAttention(ctx, shape, k, k, { kernel: 'subgroup', arithmetic: 'f16' }),
+        ).toThrow(UnsupportedOpError);
+      using a = new DecodeAttention(ctx, shape, k, k, { kernel: 'subgroup' });
+      expect(a.kernel).toBe('subgroup');
+      expect(a.arithmetic).toEqual({ keys: 'f32', values: 'f32' });
+      expect(a.tokensPerThread).toBe(2);
+    }
+  });
+});
