@@ -94,6 +94,8 @@ const METHODS: {
   // the subgroup-private kernel (f32, no workgroup barriers in the tile loop)
   { name: 'aqua-2.5 sg', k: higgs(2.5, 0x6b), v: higgs(2, 0x76), kernel: 'subgroup' },
   { name: 'kvq-2 K2/V2 sg', k: higgs(2, 0x6b), v: higgs(2, 0x76), kernel: 'subgroup' },
+  { name: 'aqua-2.5 sg f16', k: higgs(2.5, 0x6b), v: higgs(2, 0x76), kernel: 'subgroup', f16: true },
+  { name: 'kvq-2 K2/V2 sg f16', k: higgs(2, 0x6b), v: higgs(2, 0x76), kernel: 'subgroup', f16: true },
 ];
 
 interface Result {
@@ -664,11 +666,8 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
         // f16 flush every 8 key pairs (k), value batches of 4 tokens (b), tokens per thread (t),
         // channels per thread (c), tiles per chunk (w), loads at the start of the tile (e);
         // '+' joins knobs into one variant
-        const extra = m.f16
-          ? process.env.KVQ_F16_VARIANTS
-          : m.kernel === 'subgroup'
-            ? process.env.KVQ_SG_VARIANTS
-            : '';
+        const extra =
+          m.kernel === 'subgroup' ? process.env.KVQ_SG_VARIANTS : m.f16 ? process.env.KVQ_F16_VARIANTS : '';
         for (const v of (extra ?? '').split(',').filter(Boolean)) {
           const x: {
             noSubgroups: boolean;

@@ -68,6 +68,11 @@ describe('subgroup-private decode attention: what it reads and its code (no GPU)
     const tileLoop = wgsl.slice(wgsl.indexOf('for (var tile'), wgsl.indexOf('subgroupAdd('));
     expect(tileLoop).toContain('subgroupMax(');
     expect(tileLoop).not.toContain('workgroupBarrier');
+    // f16: two more barriers in the prologue (the query's maximum, its packed pairs), none in the loop
+    const h = sgAttentionWgsl({ ...c, f16: true });
+    expect(h.match(/workgroupBarrier\(\)/g)).toHaveLength(6);
+    expect(h.slice(h.indexOf('for (var tile'), h.indexOf('subgroupAdd('))).not.toContain('workgroupBarrier');
+    expect(h.startsWith('enable f16;')).toBe(true);
     expect(() => sgAttentionWgsl({ ...c, vbatch: 3 })).toThrow(/vbatch 3/);
     expect(() => sgAttentionWgsl({ ...c, tpt: 4 })).toThrow(/tpt 4/);
     expect(() => sgAttentionWgsl({ ...c, subgroupSize: 128 })).toThrow(/whole value pairs/);
@@ -95,7 +100,10 @@ describe.skipIf(!p.ok)(title('subgroup-private decode attention: typed errors on
       expect(() => new DecodeAttention(ctx, shape, k, k, { kernel: 'subgroup', tokensPerThread: 3 })).toThrow(
         InvalidArgumentError,
       );
-      if (ctx.features.shaderF16)
+      if (ctx.features.shaderF16) {
+        using h = new DecodeAttention(ctx, shape, k, k, { kernel: 'subgroup', arithmetic: 'f16' });
+        expect(h.arithmetic).toEqual({ keys: 'f16', values: 'f16' });
+      } else
         expect(
           () => new DecodeAttention(ctx, shape, k, k, { kernel: 'subgroup', arithmetic: 'f16' }),
         ).toThrow(UnsupportedOpError);

@@ -44,7 +44,18 @@ export interface SgAttentionConfig {
   readonly vbatch: number;
   /** keys read as vec4<u32> (binding 5 views the key buffer); needs 16-byte aligned head rows */
   readonly kvec: boolean;
+  /**
+   * packed-f16 arithmetic (needs `shader-f16`): key grid points × the rotated query as `vec2<f16>`
+   * pairs (the query scaled by a power of two below its largest element), summed in f16 over
+   * {@link SG_F16_KFLUSH} pairs and then into the f32 score; value grid points × the weights (scaled
+   * by a power of two below the tile's largest value scale, two heads per shuffled word), summed in
+   * f16 over the subgroup's SG tokens and then into the f32 accumulators
+   */
+  readonly f16?: boolean;
 }
+
+/** f16 keys: code pairs per f16 partial score. */
+export const SG_F16_KFLUSH = 16;
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
@@ -77,14 +88,20 @@ export function sgUnsupported(
 export function sgAttentionKey(c: SgAttentionConfig): string {
   const f = (x: HiggsTileFormat) =>
     `h${x.dim}:${x.bits}:${x.codeBits}:${x.block}b${x.blockTokens}w${x.blockWords}`;
-  return `dattn-sg:${c.headDim}:${c.group}:${f(c.keys)}:${f(c.values)}:${c.channels}:s${c.subgroupSize}:t${c.tpt}:b${c.vbatch}:${c.kvec ? 'v' : 's'}`;
+  return `dattn-sg:${c.headDim}:${c.group}:${f(c.keys)}:${f(c.values)}:${c.channels}:s${c.subgroupSize}:t${c.tpt}:b${c.vbatch}:${c.kvec ? 'v' : 's'}:${c.f16 ? 'h' : 'f'}`;
 }
 
 /** Workgroup memory of the kernel (bytes). */
-export function sgSharedBytes(c: Pick<SgAttentionConfig, 'headDim' | 'group' | 'keys' | 'values'>): number {
+export function sgSharedBytes(
+  c: Pick<SgAttentionConfig, 'headDim' | 'group' | 'keys' | 'values' | 'f16'>,
+): number {
   const D = c.headDim;
   const G = c.group;
-  return 4 * (2 * D * G + (2 << c.keys.codeBits) + (2 << c.values.codeBits) + SG_SUBGROUPS * G * (D + 2) + 1);
+  // f16: the packed query pairs, its maximum, and the grids once more as packed pairs
+  const f16 = c.f16 ? (D / 2) * G + 1 + (1 << c.keys.codeBits) + (1 << c.values.codeBits) : 0;
+  return (
+    4 * (2 * D * G + (2 << c.keys.codeBits) + (2 << c.values.codeBits) + SG_SUBGROUPS * G * (D + 2) + 1 + f16)
+  );
 }
 
 /**
@@ -133,6 +150,10 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
   const maxShift = Math.max(...shifts);
   const NWV = Math.ceil((maxShift + laneBits) / 32);
   const NF = Math.ceil(laneBits / 32);
+  const h16 = !!c.f16;
+  const KF = SG_F16_KFLUSH;
+  if (h16 && (D / 2) % KF !== 0) throw new Error(`sgAttentionWgsl: ${D / 2} key pairs vs flushes of ${KF}`);
+  const NHW = Math.ceil(G / 2);
 
   const L: string[] = [];
   // ---- keys: TPT tokens per invocation ---------------------------------------------------------
@@ -159,7 +180,39 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
   for (const tp of range(TPT))
     codes(`kw${tp}_`, D / 2, kcb, 'raw', (_j, e) => idx[tp]!.push(e), L, `k${tp}_`);
   for (const tp of range(TPT)) for (const u of U) L.push(`    var sa${tp}_${u} = ${zero};`);
-  for (const j of range(D / 2)) {
+  if (h16) {
+    // f16: per KF pairs, one vec2<f16> FMA per pair and head, then into the f32 score × kqsc
+    for (let p0 = 0; p0 < D / 2; p0 += KF) {
+      for (let j = p0; j < p0 + KF; j++) {
+        for (const u of U) L.push(`    let kq${j}_${u} = qs16[${j * NU + u}u];`);
+        for (const tp of range(TPT)) {
+          L.push(`    let kx${tp}_${j} = bitcast<vec2<f16>>(tabK16[${idx[tp]![j]}]);`);
+          for (let h = 0; h < G; h++) {
+            const q = G4 ? `kq${j}_${h >> 2}[${h & 3}]` : `kq${j}_${h}`;
+            L.push(
+              j === p0
+                ? `    var ha${tp}_${h} = kx${tp}_${j} * bitcast<vec2<f16>>(${q});`
+                : `    ha${tp}_${h} = fma(kx${tp}_${j}, bitcast<vec2<f16>>(${q}), ha${tp}_${h});`,
+            );
+          }
+        }
+      }
+      const hs = (tp: number, h: number) => `(f32(ha${tp}_${h}.x) + f32(ha${tp}_${h}.y))`;
+      for (const tp of range(TPT))
+        for (const u of U)
+          L.push(
+            G4
+              ? `    sa${tp}_${u} = fma(vec4f(${range(4)
+                  .map((k) => hs(tp, 4 * u + k))
+                  .join(', ')}), vec4f(kqsc), sa${tp}_${u});`
+              : `    sa${tp}_${u} = fma(${hs(tp, u)}, kqsc, sa${tp}_${u});`,
+          );
+      // the next flush group declares its partial sums anew
+      if (p0 + KF < D / 2) L.push('    {');
+    }
+    for (let p0 = KF; p0 < D / 2; p0 += KF) L.push('    }');
+  }
+  for (const j of h16 ? [] : range(D / 2)) {
     for (const u of U)
       L.push(`    let qa${j}_${u} = qs[${2 * j * NU + u}u]; let qb${j}_${u} = qs[${(2 * j + 1) * NU + u}u];`);
     for (const tp of range(TPT)) {
@@ -183,11 +236,31 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
         .map((tp) => `e${tp}_${u}`)
         .join(' + ')};`,
     );
-    for (const tp of range(TPT)) L.push(`    let w${tp}_${u} = e${tp}_${u} * vsc${tp};`);
+    if (!h16) for (const tp of range(TPT)) L.push(`    let w${tp}_${u} = e${tp}_${u} * vsc${tp};`);
     for (const ch of range(VC)) L.push(`    acc${ch}_${u} = acc${ch}_${u} * al${u};`);
+  }
+  if (h16) {
+    // f16 weights below 1: p·scale over a power of two above the tile's largest value scale, two
+    // heads per word (one shuffle per two heads and token)
+    const vmx = range(TPT).reduce((e, tp) => (e ? `max(${e}, vsc${tp})` : `vsc${tp}`), '');
+    L.push(`    let vex = frexp(subgroupMax(${vmx})).exp;`);
+    L.push('    let vinv = ldexp(1.0, -vex); let vscb = ldexp(1.0, vex);');
+    const eh = (tp: number, h: number) =>
+      h >= G ? '0.0' : G4 ? `e${tp}_${h >> 2}[${h & 3}]` : `e${tp}_${h}`;
+    for (const tp of range(TPT)) {
+      L.push(`    let vsi${tp} = vsc${tp} * vinv;`);
+      for (const k of range(NHW))
+        L.push(
+          `    let wp${tp}_${k} = pack2x16float(vec2f(${eh(tp, 2 * k)}, ${eh(tp, 2 * k + 1)}) * vsi${tp});`,
+        );
+    }
   }
   // ---- values: the invocation's channels of every token of the subgroup's tile -------------------
   for (const tp of range(TPT)) {
+    if (h16) {
+      L.push('    {');
+      for (const j of range(PPL)) for (let h = 0; h < G; h++) L.push(`    var ah${j}_${h} = vec2<f16>();`);
+    }
     L.push(`    for (var i0 = 0u; i0 < ${SG}u; i0 = i0 + ${VB}u) {`);
     for (const i of range(VB)) {
       L.push(`      let vt${i} = min(sstart + ${tp * SG + i}u + i0, p.N - 1u);`);
@@ -208,6 +281,18 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
       }
       const vidx: string[] = [];
       codes(`vf${i}_`, PPL, vcb, 'raw', (_j, e) => vidx.push(e), L, `v${i}_`);
+      if (h16) {
+        for (const k of range(NHW))
+          L.push(`      let wh${i}_${k} = bitcast<vec2<f16>>(subgroupShuffle(wp${tp}_${k}, i0 + ${i}u));`);
+        for (const j of range(PPL)) {
+          L.push(`      let vp${i}_${j} = bitcast<vec2<f16>>(tabV16[${vidx[j]}]);`);
+          for (let h = 0; h < G; h++)
+            L.push(
+              `      ah${j}_${h} = fma(vp${i}_${j}, vec2<f16>(wh${i}_${h >> 1}[${h & 1}]), ah${j}_${h});`,
+            );
+        }
+        continue;
+      }
       for (const u of U) L.push(`      let ww${i}_${u} = subgroupShuffle(w${tp}_${u}, i0 + ${i}u);`);
       for (const j of range(PPL)) {
         L.push(`      let vp${i}_${j} = tabV[${vidx[j]}];`);
@@ -220,6 +305,23 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
       }
     }
     L.push('    }');
+    if (h16) {
+      // the f16 sums of the subgroup's SG tokens, into the f32 accumulators (× the power of two)
+      for (const j of range(PPL))
+        for (const [ch, x] of [
+          [2 * j, 'x'],
+          [2 * j + 1, 'y'],
+        ] as const)
+          for (const u of U)
+            L.push(
+              G4
+                ? `    acc${ch}_${u} = fma(vec4f(${range(4)
+                    .map((k) => `f32(ah${j}_${4 * u + k}.${x})`)
+                    .join(', ')}), vec4f(vscb), acc${ch}_${u});`
+                : `    acc${ch}_${u} = fma(f32(ah${j}_${u}.${x}), vscb, acc${ch}_${u});`,
+            );
+      L.push('    }');
+    }
   }
 
   // ---- epilogue: merge the subgroups ------------------------------------------------------------
@@ -262,7 +364,32 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
 
   // the tile loop's bound depends on the subgroup's index, which is uniform in each subgroup but not
   // to WGSL's analysis (it comes from subgroupBroadcastFirst)
-  return `enable subgroups;
+  // f16: the rotated query as packed pairs over a power of two above its largest element (kqsc), the grids packed
+  const f16Prologue = `  var qm = 0.0;
+  for (var i = li; i < ${D * NU}u; i = i + ${WG}u) {
+    qm = max(qm, ${G4 ? 'max(max(abs(qs[i].x), abs(qs[i].y)), max(abs(qs[i].z), abs(qs[i].w)))' : 'abs(qs[i])'});
+  }
+  { let m = subgroupMax(qm); if (subgroupElect()) { atomicMax(&qmx, bitcast<u32>(m)); } }
+  for (var i = li; i < ${1 << kcb}u; i = i + ${WG}u) { tabK16[i] = pack2x16float(tabK[i]); }
+  for (var i = li; i < ${1 << vcb}u; i = i + ${WG}u) { tabV16[i] = pack2x16float(tabV[i]); }
+  workgroupBarrier();
+  let qe = frexp(bitcast<f32>(atomicLoad(&qmx))).exp;
+  let qinv = ldexp(1.0, -qe); let kqsc = ldexp(1.0, qe);
+  for (var i = li; i < ${(D / 2) * NU}u; i = i + ${WG}u) {
+    let pr = i / ${NU}u; let u = i % ${NU}u;
+    let qa = qs[2u * pr * ${NU}u + u]; let qb = qs[(2u * pr + 1u) * ${NU}u + u];
+    qs16[i] = ${
+      G4
+        ? `vec4u(${range(4)
+            .map((k) => `pack2x16float(vec2f(qa[${k}], qb[${k}]) * qinv)`)
+            .join(', ')})`
+        : 'pack2x16float(vec2f(qa, qb) * qinv)'
+    };
+  }
+  workgroupBarrier();
+`;
+
+  return `${h16 ? 'enable f16;\n' : ''}enable subgroups;
 diagnostic(off, subgroup_uniformity);
 ${SPLIT_ATTENTION_BINDINGS}
 @group(0) @binding(5) var<storage, read> k4: array<vec4u>;
@@ -272,6 +399,14 @@ var<workgroup> qraw: array<f32, ${D * G}>;
 var<workgroup> qs: array<${unit}, ${D * NU}>;
 var<workgroup> tabK: array<vec2f, ${1 << kcb}>;
 var<workgroup> tabV: array<vec2f, ${1 << vcb}>;
+${
+  h16
+    ? `var<workgroup> qs16: array<${G4 ? 'vec4u' : 'u32'}, ${(D / 2) * NU}>;
+var<workgroup> qmx: atomic<u32>;
+var<workgroup> tabK16: array<u32, ${1 << kcb}>;
+var<workgroup> tabV16: array<u32, ${1 << vcb}>;`
+    : ''
+}
 var<workgroup> mred: array<f32, ${NSG * G * 2}>;
 var<workgroup> racc: array<f32, ${NSG * G * D}>;
 var<workgroup> nsg: atomic<u32>;
@@ -309,7 +444,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
     qs[i] = ${G4 ? 'vec4f(qraw[4u * i], qraw[4u * i + 1u], qraw[4u * i + 2u], qraw[4u * i + 3u])' : 'qraw[i]'} * ${(1 / Math.sqrt(D)).toPrecision(9)};
   }
   workgroupBarrier();
-  // ---- the subgroup's tiles -----------------------------------------------------------------------
+${h16 ? f16Prologue : ''}  // ---- the subgroup's tiles -----------------------------------------------------------------------
   let vbit = lane * ${laneBits}u;
   let vho = hk * ${vHeadWords}u + (vbit >> 5u);
 ${aligned ? '' : '  let vsh = vbit & 31u;'}

@@ -71,7 +71,8 @@ export interface DecodeAttentionOptions {
    * asked for: on the H100 it is still slower than `'token'`, see the README);
    * `'token'`: the token-parallel kernel (uniform channel-axis keys or HIGGS keys, uniform
    * token-axis or HIGGS values); `'lane'`: the original kernel (fp16, fp8, any uniform);
-   * `'subgroup'`: the subgroup-private kernel (HIGGS keys and values, f32 arithmetic; needs subgroups
+   * `'subgroup'`: the subgroup-private kernel (HIGGS keys and values, f32 or packed-f16 arithmetic as
+   * `arithmetic` says; needs subgroups
    * of one fixed size): the token-parallel kernel's arithmetic with each subgroup walking its own
    * tokens and softmax, so no workgroup barrier inside the tile loop; only when asked for (see the
    * README for how it measured);
@@ -228,14 +229,11 @@ export class DecodeAttention implements Disposable {
           'webgpu',
           'subgroup-private decode attention: the device has no subgroups',
         );
-      if (options.arithmetic === 'f16')
-        throw new UnsupportedOpError(
-          'webgpu',
-          "subgroup-private decode attention: arithmetic 'f16' (f32 only)",
-        );
       const whySg = sgUnsupported(keys, values, headDim, ctx.features.subgroupSizes);
       if (whySg !== null)
         throw new UnsupportedOpError('webgpu', `subgroup-private decode attention: ${whySg}`);
+      // f16 as for the token-parallel kernel: asked for, or 'auto' on large steps where the device has it
+      const sgF16 = f16Plan(ctx, options.arithmetic, keys, values, cpt, true, work).keys;
       const sgSize = ctx.features.subgroupSizes![0];
       const sgTpt = options.tokensPerThread ?? 2;
       if (sgTpt !== 1 && sgTpt !== 2)
@@ -264,7 +262,9 @@ export class DecodeAttention implements Disposable {
         tpt: sgTpt,
         vbatch,
         kvec: keyRowsVec4(keys, kvHeads * headDim, headDim),
+        f16: sgF16,
       };
+      this.arithmetic = sgF16 ? { keys: 'f16', values: 'f16' } : { keys: 'f32', values: 'f32' };
       const shared = sgSharedBytes(this.#sg);
       if (shared > ctx.limits.maxComputeWorkgroupStorageSize) {
         throw new UnsupportedOpError(
@@ -340,10 +340,10 @@ export class DecodeAttention implements Disposable {
       this.span = Math.ceil(span / tpi) * tpi;
       this.nChunks = Math.ceil(tokens / (SLOTS * this.span));
     }
-    if (options.arithmetic === 'f16' && this.kernel !== 'token')
+    if (options.arithmetic === 'f16' && this.kernel !== 'token' && this.kernel !== 'subgroup')
       throw new UnsupportedOpError(
         'webgpu',
-        `arithmetic 'f16' outside the token-parallel kernel (this shape and format use the ${this.kernel} kernel)`,
+        `arithmetic 'f16' outside the token-parallel and subgroup kernels (this shape and format use the ${this.kernel} kernel)`,
       );
     this.#partials = new GpuBuffer(
       ctx,
