@@ -142,7 +142,7 @@ describe.skipIf(!p.ok)(title('packed-f16 decode attention: which sides run f16, 
       const k2 = fmt(ctx, spec(2, 'channel'));
       const v2 = fmt(ctx, spec(2, 'token'));
       expect(() => new DecodeAttention(ctx, shape, k2, v2, { arithmetic: 'f16', kernel: 'lane' })).toThrow(
-        /outside the token-parallel kernel/,
+        /outside the token-parallel and subgroup kernels/,
       );
     }
   });

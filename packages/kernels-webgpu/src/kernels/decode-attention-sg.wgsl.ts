@@ -18,7 +18,13 @@
  * The workgroup's subgroups are merged once, after the loop, and written in the partials layout of
  * the other split kernels (max, sum, acc[D]).
  */
-import { SPLIT_ATTENTION_BINDINGS, codes, tpAuxLayout } from './decode-attention-tp.wgsl.js';
+import {
+  SPLIT_ATTENTION_BINDINGS,
+  codes,
+  f16AccFlush,
+  f16ScoreFlush,
+  tpAuxLayout,
+} from './decode-attention-tp.wgsl.js';
 import type { KvTileFormat } from './decode-attention.wgsl.js';
 
 /** A HIGGS tile format (the only one this kernel reads). */
@@ -197,16 +203,7 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
           }
         }
       }
-      const hs = (tp: number, h: number) => `(f32(ha${tp}_${h}.x) + f32(ha${tp}_${h}.y))`;
-      for (const tp of range(TPT))
-        for (const u of U)
-          L.push(
-            G4
-              ? `    sa${tp}_${u} = fma(vec4f(${range(4)
-                  .map((k) => hs(tp, 4 * u + k))
-                  .join(', ')}), vec4f(kqsc), sa${tp}_${u});`
-              : `    sa${tp}_${u} = fma(${hs(tp, u)}, kqsc, sa${tp}_${u});`,
-          );
+      L.push(...f16ScoreFlush(TPT, G, (tp, h) => `ha${tp}_${h}`, 'kqsc'));
       // the next flush group declares its partial sums anew
       if (p0 + KF < D / 2) L.push('    {');
     }
@@ -307,19 +304,13 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
     L.push('    }');
     if (h16) {
       // the f16 sums of the subgroup's SG tokens, into the f32 accumulators (× the power of two)
-      for (const j of range(PPL))
-        for (const [ch, x] of [
-          [2 * j, 'x'],
-          [2 * j + 1, 'y'],
-        ] as const)
-          for (const u of U)
-            L.push(
-              G4
-                ? `    acc${ch}_${u} = fma(vec4f(${range(4)
-                    .map((k) => `f32(ah${j}_${4 * u + k}.${x})`)
-                    .join(', ')}), vec4f(vscb), acc${ch}_${u});`
-                : `    acc${ch}_${u} = fma(f32(ah${j}_${u}.${x}), vscb, acc${ch}_${u});`,
-            );
+      L.push(
+        ...f16AccFlush(
+          range(PPL).map((j) => ({ id: `${j}`, lo: 2 * j, hi: 2 * j + 1 })),
+          G,
+          '    ',
+        ),
+      );
       L.push('    }');
     }
   }

@@ -113,6 +113,60 @@ export function tpF16Unsupported(side: 'keys' | 'values', f: KvTileFormat, cpt: 
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
+/**
+ * WGSL lines adding f16 partial scores (`vec2<f16>` per token `tp` < tpt and query head, named by
+ * `partial`) into the f32 scores `sa{tp}_{u}` (vec4f per 4 heads when G % 4 = 0, else f32 per head),
+ * times `scale`. Shared by the token-parallel and subgroup kernels.
+ */
+export function f16ScoreFlush(
+  tpt: number,
+  G: number,
+  partial: (tp: number, h: number) => string,
+  scale: string,
+): string[] {
+  const G4 = G % 4 === 0;
+  const hs = (tp: number, h: number) => `(f32(${partial(tp, h)}.x) + f32(${partial(tp, h)}.y))`;
+  const L: string[] = [];
+  for (const tp of range(tpt))
+    for (const u of range(G4 ? G / 4 : G))
+      L.push(
+        G4
+          ? `    sa${tp}_${u} = fma(vec4f(${range(4)
+              .map((k) => hs(tp, 4 * u + k))
+              .join(', ')}), vec4f(${scale}), sa${tp}_${u});`
+          : `    sa${tp}_${u} = fma(${hs(tp, u)}, ${scale}, sa${tp}_${u});`,
+      );
+  return L;
+}
+
+/**
+ * WGSL lines adding f16 value sums `ah{id}_{h}` (`vec2<f16>`: channels lo and hi of pair `id`, query
+ * head h) into the f32 accumulators `acc{channel}_{u}` (vec4f per 4 heads when G % 4 = 0, else f32
+ * per head), times `vscb`. Shared by the token-parallel and subgroup kernels.
+ */
+export function f16AccFlush(
+  pairs: readonly { readonly id: string; readonly lo: number; readonly hi: number }[],
+  G: number,
+  indent: string,
+): string[] {
+  const G4 = G % 4 === 0;
+  const L: string[] = [];
+  for (const { id, lo, hi } of pairs)
+    for (const [ch, comp2] of [
+      [lo, 'x'],
+      [hi, 'y'],
+    ] as const)
+      for (const u of range(G4 ? G / 4 : G))
+        L.push(
+          G4
+            ? `${indent}acc${ch}_${u} = fma(vec4f(${range(4)
+                .map((k) => `f32(ah${id}_${4 * u + k}.${comp2})`)
+                .join(', ')}), vec4f(vscb), acc${ch}_${u});`
+            : `${indent}acc${ch}_${u} = fma(f32(ah${id}_${u}.${comp2}), vscb, acc${ch}_${u});`,
+        );
+  return L;
+}
+
 /** Code bits of a format read by this kernel (uniform: bits; HIGGS: bits of a pair code). */
 export function tpCodeBits(f: KvTileFormat): number {
   if (f.kind === 'uniform') return f.bits;
@@ -352,16 +406,7 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
             );
         }
       }
-      const hs = (tp: number, h: number) => `(f32(ha${tp}_${h}_${g}.x) + f32(ha${tp}_${h}_${g}.y))`;
-      for (const tp of range(TPT))
-        for (const u of U)
-          K.push(
-            G4
-              ? `    sa${tp}_${u} = fma(vec4f(${range(4)
-                  .map((k) => hs(tp, 4 * u + k))
-                  .join(', ')}), vec4f(ksc), sa${tp}_${u});`
-              : `    sa${tp}_${u} = fma(${hs(tp, u)}, ksc, sa${tp}_${u});`,
-          );
+      K.push(...f16ScoreFlush(TPT, G, (tp, h) => `ha${tp}_${h}_${g}`, 'ksc'));
     }
   };
   K.push(`    let tb = tstart + li * ${TPT}u;`);
@@ -736,19 +781,7 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
       pre.push(`      let vex = frexp(${mx}).exp;`);
       pre.push('      let vinv = ldexp(1.0, -vex); let vscb = ldexp(1.0, vex);');
       for (const { id } of pairs) for (const h of H) pre.push(`      var ah${id}_${h} = vec2<f16>();`);
-      for (const { id, lo, hi } of pairs)
-        for (const [ch, comp2] of [
-          [lo, 'x'],
-          [hi, 'y'],
-        ] as const)
-          for (const u of U)
-            post.push(
-              G4
-                ? `      acc${ch}_${u} = fma(vec4f(${range(4)
-                    .map((k) => `f32(ah${id}_${4 * u + k}.${comp2})`)
-                    .join(', ')}), vec4f(vscb), acc${ch}_${u});`
-                : `      acc${ch}_${u} = fma(f32(ah${id}_${u}.${comp2}), vscb, acc${ch}_${u});`,
-            );
+      post.push(...f16AccFlush(pairs, G, '      '));
     }
     if (c.early && nb === TPG) {
       // one batch: its loads go to the start of the tile (vEarly), the math stays here
