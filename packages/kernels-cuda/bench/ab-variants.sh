@@ -19,8 +19,9 @@
 # bound as the one for small grids). Other flags: KVQ_HIGGS_EARLY=0 the HIGGS kernel issuing its first
 # chunk's copies after the query rotation;
 # KVQ_PDL=0 a plain launch of the split combine instead of a programmatic dependent one; KVQ_STAGES the
-# cp.async chunk stages per warp; the batch-1 candidates, off by default and not yet run on a GPU (README,
-# "The decode-attention kernels"): KVQ_HIGGS_WIDE=1, KVQ_HIGGS_SHFL_QROT=1, KVQ_COMBINE_ONEPASS=1. The first 2026-12-07 A/B (bench/results/h100-2026-12-07-ab-*) also had
+# cp.async chunk stages per warp. The 2026-12-07 15:00 A/B (bench/results/h100-2026-12-07-s16-ab-*) had
+# KVQ_HIGGS_WIDE=1, KVQ_HIGGS_SHFL_QROT=1 and KVQ_COMBINE_ONEPASS=1, since then the default and removed
+# (README, "The decode-attention kernels"). The first 2026-12-07 A/B (bench/results/h100-2026-12-07-ab-*) also had
 # KVQ_GROUP_RUNS=1, since then chosen at launch, and KVQ_SPLIT_COMBINE=0 (the first split combine, since
 # removed).
 set -e

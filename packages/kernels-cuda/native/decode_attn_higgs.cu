@@ -52,17 +52,10 @@ using namespace kvq;
 // where the grid is small (at most 2 blocks per SM, e.g. batch 1): each warp then walks half as many
 // chunks of its split, so twice as many warps per SM hide each other's latency, with the same splits (the
 // combine unchanged). 2 blocks of 256 threads per SM; only for pair-code widths whose 8 warps' stages fit
-// in 48 KB of static shared memory (HStage::SMEM). Off by default (KVQ_HIGGS_WIDE=0) until measured on a
-// GPU: KVQ_HIGGS_WIDE=1 for A/B runs.
-#ifndef KVQ_HIGGS_WIDE
-#define KVQ_HIGGS_WIDE 0
-#endif
-// KVQ_HIGGS_SHFL_QROT=1 (for A/B runs; not yet measured on a GPU): the query rotation of the block's
-// prologue by one warp per head (shuffles, no barrier between stages) instead of 7 barrier-separated
-// rounds in shared memory.
-#ifndef KVQ_HIGGS_SHFL_QROT
-#define KVQ_HIGGS_SHFL_QROT 0
-#endif
+// in 48 KB of static shared memory (HStage::SMEM). Measured with the shuffle query rotation and the
+// one-pass split combine on an H100 (bench/results/h100-2026-12-07-s16-ab-*, GPU alone): batch 1 at 4k
+// aqua-2.5 pages 0.0139 -> 0.0113 ms, kvq-2 K2/V2 0.0132 -> 0.0108; batch 1 at 32k and 128k and batch 16
+// within 3%.
 #define KVQ_HIGGS_WIDE_MIN_BLOCKS 2
 // The value-chain kernels (NV > 1 value layers, below): 3 blocks per SM.
 #ifndef KVQ_HIGGS_CHAIN_MIN_BLOCKS
@@ -253,7 +246,6 @@ __global__ void __launch_bounds__(32 * NW, NW != NWARP ? KVQ_HIGGS_WIDE_MIN_BLOC
   // rotation's barriers instead of following them
   if (KVQ_HIGGS_EARLY) pipe.start(first, end, pageRow, pd, issue, next);
 
-#if KVQ_HIGGS_SHFL_QROT
   // rotate the block's query heads: q̃ = H·(signs_K ⊙ q) (H unnormalized here: `norm` below), into shared
   // memory. One warp per head (and key layer), lane l holding channels l + 32i: the butterflies over channel
   // bits 0–4 are shuffles, those over bits 5 and 6 within the lane's 4 values, so that no barrier is needed
@@ -289,41 +281,6 @@ __global__ void __launch_bounds__(32 * NW, NW != NWARP ? KVQ_HIGGS_WIDE_MIN_BLOC
   for (int x = threadIdx.x; x < (1 << CBK); x += blockDim.x) lutK[x] = h2u(__float22half2_rn(lutKg[x]));
   for (int x = threadIdx.x; x < (1 << CBV); x += blockDim.x) lutV[x] = h2u(__float22half2_rn(lutVg[x]));
   __syncthreads();
-#else
-  // rotate the block's query heads: q̃ = H·(signs_K ⊙ q), orthonormal, in shared memory
-  if constexpr (NK == 1) {
-    for (int x = threadIdx.x; x < G * D; x += blockDim.x) {
-      const int h = x / D, d = x % D;
-      qrot[0][h][d] = signsK[d] * __half2float(__ushort_as_half(q[((size_t)b * Hq + kh * G + h) * D + d]));
-    }
-  } else {
-    // key layer j > 0: the query folded through the key predictors of layers l − j + 1 .. l first
-    for (int x = threadIdx.x; x < NK * G * D; x += blockDim.x) {
-      const int j = x / (G * D), h = (x / D) % G, d = x % D;
-      const uint16_t* qh = q + ((size_t)b * Hq + kh * G + h) * D;
-      float v = __half2float(__ushort_as_half(qh[d]));
-      if (j) {
-        const float* f = vc.keyFold + (((size_t)(j - 1) * Hkv + kh) * D + d) * 2;
-        v = f[0] * v + f[1] * __half2float(__ushort_as_half(qh[vc.keyPartner[d]]));
-      }
-      qrot[j][h][d] = signsK[d] * v;
-    }
-  }
-  for (int x = threadIdx.x; x < (1 << CBK); x += blockDim.x) lutK[x] = h2u(__float22half2_rn(lutKg[x]));
-  for (int x = threadIdx.x; x < (1 << CBV); x += blockDim.x) lutV[x] = h2u(__float22half2_rn(lutVg[x]));
-  __syncthreads();
-  for (int hs = 1; hs < D; hs <<= 1) {
-    for (int x = threadIdx.x; x < NK * G * D / 2; x += blockDim.x) {
-      const int h = x / (D / 2), pr = x % (D / 2);  // h: key layer · G + head
-      const int k = (pr / hs) * 2 * hs + (pr % hs);
-      float* const row = NK == 1 ? qrot[0][h] : qrot[h / G][h % G];
-      const float a = row[k], c = row[k + hs];
-      row[k] = a + c;
-      row[k + hs] = a - c;
-    }
-    __syncthreads();
-  }
-#endif  // KVQ_HIGGS_SHFL_QROT
   if (!KVQ_HIGGS_EARLY) pipe.start(first, end, pageRow, pd, issue, next);
 
   const float norm = rsqrtf((float)D);
@@ -688,7 +645,6 @@ __global__ void __launch_bounds__(CQ* D, 1) k_chain_combine(const float* __restr
 }
 #undef CQ
 
-#if KVQ_HIGGS_WIDE
 // The stage bytes of an 8-warp block that leave room, within 48 KB of static shared memory, for the
 // kernel's other arrays (rotated queries, tables: under 6 KB for G ≤ 4 and NK = 1).
 constexpr int WIDE_SMEM = 42 * 1024;
@@ -708,7 +664,6 @@ cudaError_t pick_wide(long long blocks, Kernel& k, int& threads) {
   }
   return cudaSuccess;
 }
-#endif
 
 bool chain_cb_ok(int cbK, int cbV) {
   return (cbK == 5 && cbV == 4) || (cbK == 3 && cbV == 3) || (cbK == 6 && cbV == 5) || (cbK == 4 && cbV == 4);
@@ -734,18 +689,12 @@ extern "C" int kvq_decode_attn_higgs(const uint16_t* q, const uint8_t* pool, con
   const size_t pageBytes = keyBytes + 2 * (size_t)P * Hkv + (size_t)P * C * cbV / 16;
   const float sl = scale * 1.4426950408889634f;
   dim3 grid(S * Hkv, 1, B);  // KV heads fastest: see the kernel
-#if KVQ_HIGGS_WIDE
-  // 8 warps per block (head pairs, widths whose stages fit) where the grid is at most 2 blocks per SM
-#define KVQ_H_WIDE(K_, V_) \
-  if (G <= 4) KVQ_CUDA_TRY((pick_wide<K_, V_>((long long)grid.x * B, k_, threads)));
-#else
-#define KVQ_H_WIDE(K_, V_)
-#endif
 #define KVQ_H(K_, V_)                                                                                           \
   if (cbK == K_ && cbV == V_) {                                                                                 \
     auto k_ = G <= 4 ? k_decode_higgs_mma<K_, V_, true> : k_decode_higgs_mma<K_, V_, false>;               \
     int threads = 32 * NWARP;                                                                                   \
-    KVQ_H_WIDE(K_, V_)                                                                                          \
+    /* 8 warps per block (head pairs, widths whose stages fit) where the grid is at most 2 blocks per SM */   \
+    if (G <= 4) KVQ_CUDA_TRY((pick_wide<K_, V_>((long long)grid.x * B, k_, threads)));                        \
     k_<<<grid, threads>>>(q, pool, pageTable, lens, partial, G, Hq, Hkv, maxPages, P, splitPages, S, sl, keyBytes, \
                           pageBytes, (const float2*)lutK, (const float2*)lutV, signsK, pow_div(P), ValueChain{}); \
   } else
@@ -753,7 +702,6 @@ extern "C" int kvq_decode_attn_higgs(const uint16_t* q, const uint8_t* pool, con
     return (int)cudaErrorInvalidValue;
   }
 #undef KVQ_H
-#undef KVQ_H_WIDE
   KVQ_LAUNCHED();
   return launch_split_combine<D, true>(partial, out, B * Hq, S, signsV);
 }

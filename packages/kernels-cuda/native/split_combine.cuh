@@ -39,13 +39,6 @@ __device__ __forceinline__ void merge_warps(SM sm, SM sl, SACC sacc, int h, int 
     }
 }
 
-// KVQ_COMBINE_ONEPASS=1 (for A/B runs; not yet measured on a GPU): the one-pass combine below and
-// the rotation by shuffles (wht128_block); 0 (default): the two-pass combine after it.
-#ifndef KVQ_COMBINE_ONEPASS
-#define KVQ_COMBINE_ONEPASS 0
-#endif
-
-#if KVQ_COMBINE_ONEPASS
 // The orthonormal Walsh–Hadamard transform of 128 values held one per thread of a 128-thread block
 // (thread t: element t), without a barrier per stage: the butterflies over bits 0–4 of t are warp
 // shuffles, those over bits 5 and 6 (across warps) one exchange through shared memory y[128]. Returns
@@ -118,77 +111,6 @@ __global__ void k_split_combine(const float* __restrict__ partial, uint16_t* __r
   }
 }
 
-#else
-// Merges the splits of each (sequence, query head) row: out = Σ_s A_s·2^(M_s − M*) / Σ_s L_s·2^(M_s − M*),
-// from partial [rows, S, 2 + HD] fp32 (per split: max M in log2 units, sum L, accumulator A[HD]; an empty
-// split has M = −∞). One block of HD threads per row. The split maxima and sums are read by all threads at
-// once (thread t: splits t, t + HD, …) and reduced in the block, and each thread then adds its channel over
-// the splits 8 at a time, so that the loads of 8 splits are in flight together: the combine costs a few
-// memory round trips instead of two per split. With ROTATE the result is rotated back from the Hadamard
-// domain of HIGGS values: out = signsV ⊙ H·(A / L) with H the orthonormal Walsh–Hadamard matrix.
-template <int HD, bool ROTATE>
-__global__ void k_split_combine(const float* __restrict__ partial, uint16_t* __restrict__ out, int S,
-                                const float* __restrict__ signsV) {
-  constexpr int W = HD / 32, R = 2 + HD;
-  __shared__ float red[W];
-  __shared__ float y[ROTATE ? HD : 1];
-  const int t = threadIdx.x;
-  const float* p = partial + (size_t)blockIdx.x * S * R;
-  KVQ_PDL_WAIT();
-  const int lane = t & 31, w = t >> 5;
-  float m = -INFINITY;
-  for (int s = t; s < S; s += HD) m = fmaxf(m, p[(size_t)s * R]);
-#pragma unroll
-  for (int o = 16; o; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
-  if (lane == 0) red[w] = m;
-  __syncthreads();
-  float M = red[0];
-#pragma unroll
-  for (int i = 1; i < W; i++) M = fmaxf(M, red[i]);
-  __syncthreads();  // red is reused for the sums
-  float l = 0.f, A = 0.f;
-  if (M != -INFINITY) {
-    for (int s = t; s < S; s += HD) l += p[(size_t)s * R + 1] * exp2f(p[(size_t)s * R] - M);
-    int s = 0;
-    for (; s + 8 <= S; s += 8) {
-      float a[8], ms[8];
-#pragma unroll
-      for (int u = 0; u < 8; u++) {
-        ms[u] = p[(size_t)(s + u) * R];
-        a[u] = p[(size_t)(s + u) * R + 2 + t];
-      }
-#pragma unroll
-      for (int u = 0; u < 8; u++) A = fmaf(a[u], exp2f(ms[u] - M), A);
-    }
-    for (; s < S; s++) A = fmaf(p[(size_t)s * R + 2 + t], exp2f(p[(size_t)s * R] - M), A);
-  }
-#pragma unroll
-  for (int o = 16; o; o >>= 1) l += __shfl_xor_sync(0xffffffffu, l, o);
-  if (lane == 0) red[w] = l;
-  __syncthreads();
-  float L = 0.f;
-#pragma unroll
-  for (int i = 0; i < W; i++) L += red[i];
-  const float res = L > 0.f ? A / L : 0.f;
-  if constexpr (!ROTATE) {
-    out[(size_t)blockIdx.x * HD + t] = __half_as_ushort(__float2half_rn(res));
-  } else {
-    y[t] = res;
-    __syncthreads();
-    for (int hs = 1; hs < HD; hs <<= 1) {
-      if (t < HD / 2) {
-        const int k = (t / hs) * 2 * hs + (t % hs);
-        const float a = y[k], c = y[k + hs];
-        y[k] = a + c;
-        y[k + hs] = a - c;
-      }
-      __syncthreads();
-    }
-    out[(size_t)blockIdx.x * HD + t] = __half_as_ushort(__float2half_rn(signsV[t] * y[t] * rsqrtf((float)HD)));
-  }
-}
-
-#endif  // KVQ_COMBINE_ONEPASS
 
 // The launch attribute that makes a combine a programmatic dependent launch of the decode kernel launched
 // just before it; *count = 1 where it applies (KVQ_PDL on a cc 9.0+ device), else 0.

@@ -84,7 +84,7 @@ function higgsCases(): Case[] {
     { layout: L(h('aqua-2', 1), 64), group: 4, kernel: 'auto' },
   ];
   for (const layer of [1, 3, 7]) out.push({ layout: L(h('kvq-2', layer), 64), group: 4, kernel: 'auto' });
-  // with KVQ_HIGGS_WIDE=1, grids of at most 2 blocks per SM run the 8-warp build of the head-pair kernel
+  // grids of at most 2 blocks per SM run the 8-warp build of the head-pair kernel
   // (every case above); 32 KV heads at splitPages 1 and 3 (3 × 16 × 32 and 3 × 6 × 32 blocks, more than 2
   // per SM up to 288 SMs) run the 4-warp one, and the 8-warp one again at one split
   for (const [preset, layer] of [
