@@ -29,6 +29,11 @@ const pairs = [
   ['k4v2 f16', 'k4v2/g128'],
   ['aqua-2.5 f16', 'aqua-2.5 pages'],
   ['kvq-2 K2/V2 f16', 'kvq-2 K2/V2 pages'],
+  // the subgroup-private kernel (kernel: 'subgroup'), f32 and packed f16
+  ['aqua-2.5 sg', 'aqua-2.5 pages'],
+  ['kvq-2 K2/V2 sg', 'kvq-2 K2/V2 pages'],
+  ['aqua-2.5 sg f16', 'aqua-2.5 pages'],
+  ['kvq-2 K2/V2 sg f16', 'kvq-2 K2/V2 pages'],
 ];
 const best = (method, B, T) => {
   const rows = webgpu.attention.filter((r) => r.method === method && r.batch === B && r.tokens === T && r.ms);
