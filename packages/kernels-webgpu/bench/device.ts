@@ -723,7 +723,8 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
                 : m.name,
             kernel: attn.kernel,
             arithmetic: attn.arithmetic,
-            tokensPerThread: attn.kernel === 'token' || attn.kernel === 'subgroup' ? attn.tokensPerThread : null,
+            tokensPerThread:
+              attn.kernel === 'token' || attn.kernel === 'subgroup' ? attn.tokensPerThread : null,
             tilesPerChunk: attn.tilesPerChunk,
             keySpec: m.k,
             valueSpec: m.v,
