@@ -73,6 +73,16 @@ describe('subgroup-private decode attention: what it reads and its code (no GPU)
     expect(h.match(/workgroupBarrier\(\)/g)).toHaveLength(6);
     expect(h.slice(h.indexOf('for (var tile'), h.indexOf('subgroupAdd('))).not.toContain('workgroupBarrier');
     expect(h.startsWith('enable f16;')).toBe(true);
+    // probes: 1 drops both lookups, 2 keeps the key grid's, 3 the value grid's; loads always stay
+    const lookups = (w: string) => {
+      const loop = w.slice(w.indexOf('for (var tile'), w.indexOf('subgroupAdd('));
+      return [loop.includes('tabK['), loop.includes('tabV[')];
+    };
+    expect(lookups(wgsl)).toEqual([true, true]);
+    expect(lookups(sgAttentionWgsl({ ...c, probe: 1 }))).toEqual([false, false]);
+    expect(lookups(sgAttentionWgsl({ ...c, probe: 2 }))).toEqual([true, false]);
+    expect(lookups(sgAttentionWgsl({ ...c, probe: 3 }))).toEqual([false, true]);
+    for (const probe of [1, 2, 3]) expect(sgAttentionWgsl({ ...c, probe })).toContain('sink = sink ^');
     expect(() => sgAttentionWgsl({ ...c, vbatch: 3 })).toThrow(/vbatch 3/);
     expect(() => sgAttentionWgsl({ ...c, tpt: 4 })).toThrow(/tpt 4/);
     expect(() => sgAttentionWgsl({ ...c, subgroupSize: 128 })).toThrow(/whole value pairs/);

@@ -58,6 +58,12 @@ export interface SgAttentionConfig {
    * f16 over the subgroup's SG tokens and then into the f32 accumulators
    */
   readonly f16?: boolean;
+  /**
+   * Benchmark probes (wrong results on purpose): 1 = the key and value codes only loaded (XOR-ed into a
+   * sink; the softmax runs on zero scores), 2 = the key math only (values loaded), 3 = the value math
+   * only (keys loaded, zero scores)
+   */
+  readonly probe?: number;
 }
 
 /** f16 keys: code pairs per f16 partial score. */
@@ -94,7 +100,7 @@ export function sgUnsupported(
 export function sgAttentionKey(c: SgAttentionConfig): string {
   const f = (x: HiggsTileFormat) =>
     `h${x.dim}:${x.bits}:${x.codeBits}:${x.block}b${x.blockTokens}w${x.blockWords}`;
-  return `dattn-sg:${c.headDim}:${c.group}:${f(c.keys)}:${f(c.values)}:${c.channels}:s${c.subgroupSize}:t${c.tpt}:b${c.vbatch}:${c.kvec ? 'v' : 's'}:${c.f16 ? 'h' : 'f'}`;
+  return `dattn-sg:${c.headDim}:${c.group}:${f(c.keys)}:${f(c.values)}:${c.channels}:s${c.subgroupSize}:t${c.tpt}:b${c.vbatch}:${c.kvec ? 'v' : 's'}:${c.f16 ? 'h' : 'f'}:p${c.probe ?? 0}`;
 }
 
 /** Workgroup memory of the kernel (bytes). */
@@ -182,11 +188,17 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
     L.push(`    let vsb${tp} = (b * p.nBlocksV + kt${tp} / ${vf.blockTokens}u) * ${vf.blockWords}u;`);
     L.push(`    let vsc${tp} = half_v(2u * vsb${tp} + (kt${tp} % ${vf.blockTokens}u) * ${Hkv}u + hk);`);
   }
+  const keyMath = !c.probe || c.probe === 2;
+  const valueMath = !c.probe || c.probe === 3;
   const idx: string[][] = range(TPT).map(() => []);
-  for (const tp of range(TPT))
-    codes(`kw${tp}_`, D / 2, kcb, 'raw', (_j, e) => idx[tp]!.push(e), L, `k${tp}_`);
+  if (keyMath)
+    for (const tp of range(TPT))
+      codes(`kw${tp}_`, D / 2, kcb, 'raw', (_j, e) => idx[tp]!.push(e), L, `k${tp}_`);
+  else
+    for (const tp of range(TPT))
+      for (const wi of range(kHeadWords)) L.push(`    sink = sink ^ kw${tp}_${wi};`);
   for (const tp of range(TPT)) for (const u of U) L.push(`    var sa${tp}_${u} = ${zero};`);
-  if (h16) {
+  if (h16 && keyMath) {
     // f16: per KF pairs, one vec2<f16> FMA per pair and head, then into the f32 score × kqsc
     for (let p0 = 0; p0 < D / 2; p0 += KF) {
       for (let j = p0; j < p0 + KF; j++) {
@@ -209,7 +221,7 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
     }
     for (let p0 = KF; p0 < D / 2; p0 += KF) L.push('    }');
   }
-  for (const j of h16 ? [] : range(D / 2)) {
+  for (const j of h16 || !keyMath ? [] : range(D / 2)) {
     for (const u of U)
       L.push(`    let qa${j}_${u} = qs[${2 * j * NU + u}u]; let qb${j}_${u} = qs[${(2 * j + 1) * NU + u}u];`);
     for (const tp of range(TPT)) {
@@ -266,7 +278,9 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
       );
       for (const k of range(NWV)) L.push(`      let va${i}_${k} = vbuf[vw${i} + ${k}u];`);
     }
-    for (const i of range(VB)) {
+    if (!valueMath)
+      for (const i of range(VB)) for (const k of range(NWV)) L.push(`      sink = sink ^ va${i}_${k};`);
+    for (const i of valueMath ? range(VB) : []) {
       // the invocation's bits, from bit 0 of `vf${i}_0`
       for (const k of range(NF)) {
         const hi = k + 1 < NWV ? `((va${i}_${k + 1} << 1u) << (31u - vsh))` : '0u';
@@ -443,11 +457,13 @@ ${U.map((u) => `  var m${u} = ${neg}; var l${u} = ${zero};`).join('\n')}
 ${range(VC)
   .map((ch) => U.map((u) => `  var acc${ch}_${u} = ${zero};`).join(' '))
   .join('\n')}
+  var sink = 0u;
   for (var tile = 0u; tile < p.tiles; tile = tile + 1u) {
     let sstart = (chunk * p.tiles + tile) * ${TT}u + sid * ${SGT}u;
     if (sstart >= p.N) { break; }
 ${L.join('\n')}
   }
 ${E.join('\n')}
+  if (sink == 0x9e3779b9u) { part[0] = 1.0; }
 }`;
 }

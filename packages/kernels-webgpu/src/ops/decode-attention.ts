@@ -100,7 +100,8 @@ export interface DecodeAttentionOptions {
    * token-parallel kernel: code-generation knobs (see `TpAttentionConfig`): `vunroll` (default
    * from batch·kvHeads·tokens ≥ 2^18), `vbatch`, `lazy`, `dbuf` (off; measured no faster on the
    * H100) and `probe` (benchmarks only: wrong results on purpose); mma kernel: `prefetch` (default
-   * on) and `probe` (see `MmaAttentionConfig`)
+   * on) and `probe` (see `MmaAttentionConfig`); subgroup kernel: `sgVbatch` and `probe` (see
+   * `SgAttentionConfig`)
    */
   readonly tuning?: {
     readonly vunroll?: boolean;
@@ -263,6 +264,7 @@ export class DecodeAttention implements Disposable {
         vbatch,
         kvec: keyRowsVec4(keys, kvHeads * headDim, headDim),
         f16: sgF16,
+        ...(options.tuning?.probe ? { probe: options.tuning.probe } : {}),
       };
       this.arithmetic = sgF16 ? { keys: 'f16', values: 'f16' } : { keys: 'f32', values: 'f32' };
       const shared = sgSharedBytes(this.#sg);
