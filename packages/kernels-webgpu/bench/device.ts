@@ -664,7 +664,7 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
             });
         // KVQ_F16_VARIANTS=k8,b4,t1+c8,… on the f16 rows, KVQ_SG_VARIANTS on the subgroup-kernel rows:
         // f16 flush every 8 key pairs (k), value batches of 4 tokens (b), tokens per thread (t),
-        // channels per thread (c), tiles per chunk (w), loads at the start of the tile (e), probes (p);
+        // channels per thread (c), tiles per chunk (w), loads at the start of the tile (e), probes (p), cooperative value loads (c, subgroup kernel);
         // '+' joins knobs into one variant
         const extra =
           m.kernel === 'subgroup' ? process.env.KVQ_SG_VARIANTS : m.f16 ? process.env.KVQ_F16_VARIANTS : '';
@@ -685,6 +685,7 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
             else if (k === 'e') tune.early = true;
             else if (k[0] === 'b' && m.kernel === 'subgroup') tune.sgVbatch = n;
             else if (k[0] === 'p') tune.probe = n;
+            else if (k === 'c') tune.sgVcoop = true;
             else tune[{ k: 'kflush', b: 'vbatch', c: 'cpt' }[k[0] as 'k' | 'b' | 'c']] = n;
           }
           if (Object.keys(tune).length > 0) x.tune = tune;

@@ -1,7 +1,12 @@
 import { InvalidArgumentError, UnsupportedOpError } from '@kvq/core';
 import { describe, expect, it } from 'vitest';
 import { DecodeAttention, SG_SUBGROUPS, sgUnsupported } from '../src/index.js';
-import { sgAttentionWgsl, sgSharedBytes, sgTileTokens } from '../src/kernels/decode-attention-sg.wgsl.js';
+import {
+  sgAttentionWgsl,
+  sgSharedBytes,
+  sgTileTokens,
+  sgVcoopUnsupported,
+} from '../src/kernels/decode-attention-sg.wgsl.js';
 import type { KvTileFormat } from '../src/kernels/decode-attention.wgsl.js';
 import { probe, sharedBackend, title } from './gpu.js';
 
@@ -84,6 +89,16 @@ describe('subgroup-private decode attention: what it reads and its code (no GPU)
     expect(lookups(sgAttentionWgsl({ ...c, probe: 3 }))).toEqual([false, true]);
     for (const probe of [1, 2, 3]) expect(sgAttentionWgsl({ ...c, probe })).toContain('sink = sink ^');
     expect(() => sgAttentionWgsl({ ...c, vbatch: 3 })).toThrow(/vbatch 3/);
+    // cooperative value loads: 4-bit pair codes make head rows of 8 words, 4 tokens per load of 32
+    expect(sgVcoopUnsupported(c)).toBeNull();
+    expect(sgVcoopUnsupported({ ...c, vbatch: 2 })).toBe('value batches of 2 tokens vs 4 tokens per load');
+    expect(sgVcoopUnsupported({ ...c, values: higgs(5) })).toBe(
+      'value head rows of 10 words vs subgroups of 32',
+    );
+    const coop = sgAttentionWgsl({ ...c, vcoop: true });
+    const loop = coop.slice(coop.indexOf('for (var tile'), coop.indexOf('subgroupAdd('));
+    expect(loop.match(/= vbuf\[/g)).toHaveLength(2 * (8 / 4)); // 2 tokens per invocation, 2 loads per batch of 8
+    expect(() => sgAttentionWgsl({ ...c, vcoop: true, values: higgs(5) })).toThrow(/cooperative/);
     expect(() => sgAttentionWgsl({ ...c, tpt: 4 })).toThrow(/tpt 4/);
     expect(() => sgAttentionWgsl({ ...c, subgroupSize: 128 })).toThrow(/whole value pairs/);
   });

@@ -54,6 +54,7 @@ const CASES: {
     kcenter?: boolean;
     early?: boolean;
     sgVbatch?: number;
+    sgVcoop?: boolean;
   };
   /** why this case is left out on software adapters (unless KVQ_WEBGPU_ALL_CASES=1) */
   slowOnSoftware?: string;
@@ -320,6 +321,22 @@ const CASES: {
     tpt: 1,
     f16: { keys: 'f16', values: 'f16' },
     kScale: 0.01,
+  },
+  {
+    name: 'HIGGS K2/V2 (kvq-2 widths), subgroup-private tiles, cooperative value loads, GQA 4, 3 chunks',
+    k: higgs(2, 2, 64, 9),
+    v: higgs(2, 2, 64, 10),
+    D: 64,
+    Hq: 8,
+    Hkv: 2,
+    B: 2,
+    N: 320,
+    bt: 64,
+    tpi: 1,
+    kernel: 'subgroup',
+    force: true,
+    tiles: 1,
+    tuning: { sgVcoop: true },
   },
   {
     name: 'HIGGS 4/4 1-D (AQUA layer 0), GQA 1',

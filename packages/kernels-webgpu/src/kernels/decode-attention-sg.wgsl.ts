@@ -64,6 +64,25 @@ export interface SgAttentionConfig {
    * only (keys loaded, zero scores)
    */
   readonly probe?: number;
+  /**
+   * value codes loaded cooperatively: each load instruction of the subgroup reads whole head rows of
+   * SG / W tokens (W: words of a head row, which must divide SG), and each invocation takes its words of
+   * a token from the invocation that loaded them (`subgroupShuffle`); else every token is one load of
+   * its head row by the whole subgroup. See {@link sgVcoopUnsupported}.
+   */
+  readonly vcoop?: boolean;
+}
+
+/** Why cooperative value loads cannot run for this configuration (or null when they can). */
+export function sgVcoopUnsupported(
+  c: Pick<SgAttentionConfig, 'headDim' | 'values' | 'subgroupSize' | 'vbatch'>,
+): string | null {
+  const W = ((c.headDim / 2) * c.values.codeBits) / 32;
+  if (!Number.isInteger(W) || c.subgroupSize % W !== 0)
+    return `value head rows of ${W} words vs subgroups of ${c.subgroupSize}`;
+  const perLoad = c.subgroupSize / W;
+  if (c.vbatch % perLoad !== 0) return `value batches of ${c.vbatch} tokens vs ${perLoad} tokens per load`;
+  return null;
 }
 
 /** f16 keys: code pairs per f16 partial score. */
@@ -100,7 +119,7 @@ export function sgUnsupported(
 export function sgAttentionKey(c: SgAttentionConfig): string {
   const f = (x: HiggsTileFormat) =>
     `h${x.dim}:${x.bits}:${x.codeBits}:${x.block}b${x.blockTokens}w${x.blockWords}`;
-  return `dattn-sg:${c.headDim}:${c.group}:${f(c.keys)}:${f(c.values)}:${c.channels}:s${c.subgroupSize}:t${c.tpt}:b${c.vbatch}:${c.kvec ? 'v' : 's'}:${c.f16 ? 'h' : 'f'}:p${c.probe ?? 0}`;
+  return `dattn-sg:${c.headDim}:${c.group}:${f(c.keys)}:${f(c.values)}:${c.channels}:s${c.subgroupSize}:t${c.tpt}:b${c.vbatch}:${c.kvec ? 'v' : 's'}:${c.f16 ? 'h' : 'f'}:p${c.probe ?? 0}${c.vcoop ? ':vc' : ''}`;
 }
 
 /** Workgroup memory of the kernel (bytes). */
@@ -163,6 +182,13 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
   const NWV = Math.ceil((maxShift + laneBits) / 32);
   const NF = Math.ceil(laneBits / 32);
   const h16 = !!c.f16;
+  // cooperative value loads: W words per head row, TPL tokens per load instruction
+  const W = vHeadWords;
+  const TPL = SG / W;
+  if (c.vcoop) {
+    const whyC = sgVcoopUnsupported(c);
+    if (whyC) throw new Error(`sgAttentionWgsl: cooperative value loads: ${whyC}`);
+  }
   const KF = SG_F16_KFLUSH;
   if (h16 && (D / 2) % KF !== 0) throw new Error(`sgAttentionWgsl: ${D / 2} key pairs vs flushes of ${KF}`);
   const NHW = Math.ceil(G / 2);
@@ -271,13 +297,28 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
       for (const j of range(PPL)) for (let h = 0; h < G; h++) L.push(`    var ah${j}_${h} = vec2<f16>();`);
     }
     L.push(`    for (var i0 = 0u; i0 < ${SG}u; i0 = i0 + ${VB}u) {`);
-    for (const i of range(VB)) {
-      L.push(`      let vt${i} = min(sstart + ${tp * SG + i}u + i0, p.N - 1u);`);
-      L.push(
-        `      let vw${i} = (b * p.nBlocksV + vt${i} / ${vf.blockTokens}u) * ${vf.blockWords}u + ${vf.scaleWords}u + (vt${i} % ${vf.blockTokens}u) * ${vRowWords}u + vho;`,
-      );
-      for (const k of range(NWV)) L.push(`      let va${i}_${k} = vbuf[vw${i} + ${k}u];`);
-    }
+    if (c.vcoop) {
+      // load n: tokens n·TPL … n·TPL + TPL − 1 of the batch, invocation (j·W + w) holding word w of token j;
+      // token i's word (vwl + k) of the row then comes from invocation (i % TPL)·W + vwl + k
+      for (const n of range(VB / TPL)) {
+        L.push(`      let cvt${n} = min(sstart + ${tp * SG + n * TPL}u + i0 + cvj, p.N - 1u);`);
+        L.push(
+          `      let cva${n} = vbuf[(b * p.nBlocksV + cvt${n} / ${vf.blockTokens}u) * ${vf.blockWords}u + ${vf.scaleWords}u + (cvt${n} % ${vf.blockTokens}u) * ${vRowWords}u + hk * ${vHeadWords}u + cvw];`,
+        );
+      }
+      for (const i of range(VB))
+        for (const k of range(NWV))
+          L.push(
+            `      let va${i}_${k} = subgroupShuffle(cva${Math.floor(i / TPL)}, ${(i % TPL) * W}u + min(vwl + ${k}u, ${W - 1}u));`,
+          );
+    } else
+      for (const i of range(VB)) {
+        L.push(`      let vt${i} = min(sstart + ${tp * SG + i}u + i0, p.N - 1u);`);
+        L.push(
+          `      let vw${i} = (b * p.nBlocksV + vt${i} / ${vf.blockTokens}u) * ${vf.blockWords}u + ${vf.scaleWords}u + (vt${i} % ${vf.blockTokens}u) * ${vRowWords}u + vho;`,
+        );
+        for (const k of range(NWV)) L.push(`      let va${i}_${k} = vbuf[vw${i} + ${k}u];`);
+      }
     if (!valueMath)
       for (const i of range(VB)) for (const k of range(NWV)) L.push(`      sink = sink ^ va${i}_${k};`);
     for (const i of valueMath ? range(VB) : []) {
@@ -452,6 +493,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
 ${h16 ? f16Prologue : ''}  // ---- the subgroup's tiles -----------------------------------------------------------------------
   let vbit = lane * ${laneBits}u;
   let vho = hk * ${vHeadWords}u + (vbit >> 5u);
+${c.vcoop ? `  let vwl = vbit >> 5u; let cvj = lane / ${W}u; let cvw = lane % ${W}u;` : ''}
 ${aligned ? '' : '  let vsh = vbit & 31u;'}
 ${U.map((u) => `  var m${u} = ${neg}; var l${u} = ${zero};`).join('\n')}
 ${range(VC)

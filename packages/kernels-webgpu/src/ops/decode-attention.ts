@@ -21,6 +21,7 @@ import {
   sgSharedBytes,
   sgTileTokens,
   sgUnsupported,
+  sgVcoopUnsupported,
 } from '../kernels/decode-attention-sg.wgsl.js';
 import {
   TP_THREADS,
@@ -112,6 +113,11 @@ export interface DecodeAttentionOptions {
     readonly prefetch?: boolean;
     /** subgroup kernel: value tokens whose loads are issued together (divides the subgroup size; default 8) */
     readonly sgVbatch?: number;
+    /**
+     * subgroup kernel: value codes loaded cooperatively (whole head rows of several tokens per load,
+     * handed out by shuffles; needs head rows of a number of words that divides the subgroup size)
+     */
+    readonly sgVcoop?: boolean;
     readonly kflush?: number;
     readonly kcenter?: boolean;
     readonly early?: boolean;
@@ -265,7 +271,13 @@ export class DecodeAttention implements Disposable {
         kvec: keyRowsVec4(keys, kvHeads * headDim, headDim),
         f16: sgF16,
         ...(options.tuning?.probe ? { probe: options.tuning.probe } : {}),
+        ...(options.tuning?.sgVcoop ? { vcoop: true } : {}),
       };
+      if (this.#sg.vcoop) {
+        const whyC = sgVcoopUnsupported(this.#sg);
+        if (whyC)
+          throw new UnsupportedOpError('webgpu', `subgroup-private decode attention, sgVcoop: ${whyC}`);
+      }
       this.arithmetic = sgF16 ? { keys: 'f16', values: 'f16' } : { keys: 'f32', values: 'f32' };
       const shared = sgSharedBytes(this.#sg);
       if (shared > ctx.limits.maxComputeWorkgroupStorageSize) {
