@@ -421,7 +421,13 @@ async function checks(ctx: GpuContext): Promise<void> {
         {
           noSubgroups,
           ...(m.kernel ? { kernel: m.kernel } : unrolled ? { kernel: 'token' as const } : {}),
-          ...(unrolled ? { tokensPerThread: 1, tuning: { vunroll: true } } : {}),
+          // the subgroup kernel's `unrolled` row: 1 token per invocation and cooperative value loads
+          ...(unrolled
+            ? {
+                tokensPerThread: 1,
+                tuning: { vunroll: true, ...(m.kernel === 'subgroup' ? { sgVcoop: true } : {}) },
+              }
+            : {}),
           arithmetic: m.f16 ? ('f16' as const) : ('f32' as const),
         },
       );
