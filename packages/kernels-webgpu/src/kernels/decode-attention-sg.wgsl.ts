@@ -23,6 +23,10 @@ import {
   codes,
   f16AccFlush,
   f16ScoreFlush,
+  queryFwhtWgsl,
+  queryPairsWgsl,
+  queryUnitAbsMax,
+  queryUnitsWgsl,
   tpAuxLayout,
 } from './decode-attention-tp.wgsl.js';
 import type { KvTileFormat } from './decode-attention.wgsl.js';
@@ -408,12 +412,10 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
   E.push('    }');
   E.push('  }');
 
-  // the tile loop's bound depends on the subgroup's index, which is uniform in each subgroup but not
-  // to WGSL's analysis (it comes from subgroupBroadcastFirst)
   // f16: the rotated query as packed pairs over a power of two above its largest element (kqsc), the grids packed
   const f16Prologue = `  var qm = 0.0;
   for (var i = li; i < ${D * NU}u; i = i + ${WG}u) {
-    qm = max(qm, ${G4 ? 'max(max(abs(qs[i].x), abs(qs[i].y)), max(abs(qs[i].z), abs(qs[i].w)))' : 'abs(qs[i])'});
+    qm = max(qm, ${queryUnitAbsMax(G)});
   }
   { let m = subgroupMax(qm); if (subgroupElect()) { atomicMax(&qmx, bitcast<u32>(m)); } }
   for (var i = li; i < ${1 << kcb}u; i = i + ${WG}u) { tabK16[i] = pack2x16float(tabK[i]); }
@@ -421,20 +423,12 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
   workgroupBarrier();
   let qe = frexp(bitcast<f32>(atomicLoad(&qmx))).exp;
   let qinv = ldexp(1.0, -qe); let kqsc = ldexp(1.0, qe);
-  for (var i = li; i < ${(D / 2) * NU}u; i = i + ${WG}u) {
-    let pr = i / ${NU}u; let u = i % ${NU}u;
-    let qa = qs[2u * pr * ${NU}u + u]; let qb = qs[(2u * pr + 1u) * ${NU}u + u];
-    qs16[i] = ${
-      G4
-        ? `vec4u(${range(4)
-            .map((k) => `pack2x16float(vec2f(qa[${k}], qb[${k}]) * qinv)`)
-            .join(', ')})`
-        : 'pack2x16float(vec2f(qa, qb) * qinv)'
-    };
-  }
+${queryPairsWgsl(D, G, WG).join('\n')}
   workgroupBarrier();
 `;
 
+  // the tile loop's bound depends on the subgroup's index, which is uniform in each subgroup but not
+  // to WGSL's analysis (it comes from subgroupBroadcastFirst)
   return `${h16 ? 'enable f16;\n' : ''}enable subgroups;
 diagnostic(off, subgroup_uniformity);
 ${SPLIT_ATTENTION_BINDINGS}
@@ -477,18 +471,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
   for (var i = li; i < ${1 << kcb}u; i = i + ${WG}u) { tabK[i] = vec2f(aux[${aux.tk}u + 2u * i], aux[${aux.tk}u + 2u * i + 1u]); }
   for (var i = li; i < ${1 << vcb}u; i = i + ${WG}u) { tabV[i] = vec2f(aux[${aux.tv}u + 2u * i], aux[${aux.tv}u + 2u * i + 1u]); }
   workgroupBarrier();
-  for (var hh = 1u; hh < ${D}u; hh = hh * 2u) {
-    for (var i = li; i < ${(D / 2) * G}u; i = i + ${WG}u) {
-      let h = i % ${G}u; let pr = i / ${G}u;
-      let k = (pr / hh) * 2u * hh + (pr % hh);
-      let a = qraw[k * ${G}u + h]; let bb = qraw[(k + hh) * ${G}u + h];
-      qraw[k * ${G}u + h] = a + bb; qraw[(k + hh) * ${G}u + h] = a - bb;
-    }
-    workgroupBarrier();
-  }
-  for (var i = li; i < ${D * NU}u; i = i + ${WG}u) {
-    qs[i] = ${G4 ? 'vec4f(qraw[4u * i], qraw[4u * i + 1u], qraw[4u * i + 2u], qraw[4u * i + 3u])' : 'qraw[i]'} * ${(1 / Math.sqrt(D)).toPrecision(9)};
-  }
+${queryFwhtWgsl(D, G, WG).join('\n')}
+${queryUnitsWgsl(D, G, WG, false).join('\n')}
   workgroupBarrier();
 ${h16 ? f16Prologue : ''}  // ---- the subgroup's tiles -----------------------------------------------------------------------
   let vbit = lane * ${laneBits}u;

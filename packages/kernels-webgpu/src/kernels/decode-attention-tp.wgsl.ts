@@ -167,6 +167,67 @@ export function f16AccFlush(
   return L;
 }
 
+/**
+ * WGSL lines of the HIGGS query rotation over workgroup `qraw[d·G + h]` (all G heads): the
+ * unnormalized fast Walsh–Hadamard butterflies over d, one workgroup barrier per stage. Shared by the
+ * token-parallel and subgroup kernels.
+ */
+export function queryFwhtWgsl(D: number, G: number, WG: number): string[] {
+  return [
+    `  for (var hh = 1u; hh < ${D}u; hh = hh * 2u) {`,
+    `    for (var i = li; i < ${(D / 2) * G}u; i = i + ${WG}u) {`,
+    `      let h = i % ${G}u; let pr = i / ${G}u;`,
+    '      let k = (pr / hh) * 2u * hh + (pr % hh);',
+    `      let a = qraw[k * ${G}u + h]; let bb = qraw[(k + hh) * ${G}u + h];`,
+    `      qraw[k * ${G}u + h] = a + bb; qraw[(k + hh) * ${G}u + h] = a - bb;`,
+    '    }',
+    '    workgroupBarrier();',
+    '  }',
+  ];
+}
+
+/** WGSL: the largest magnitude of the query unit `qs[i]` (vec4f per 4 heads when G % 4 = 0, else f32). */
+export function queryUnitAbsMax(G: number): string {
+  return G % 4 === 0 ? 'max(max(abs(qs[i].x), abs(qs[i].y)), max(abs(qs[i].z), abs(qs[i].w)))' : 'abs(qs[i])';
+}
+
+/**
+ * WGSL lines storing the rotated query `qs` (units of 4 heads when G % 4 = 0) from `qraw`, times
+ * 1/√D; with `qmax`, also the running maximum `qm` of its magnitudes (declared by the caller).
+ */
+export function queryUnitsWgsl(D: number, G: number, WG: number, qmax: boolean): string[] {
+  const G4 = G % 4 === 0;
+  const norm = (1 / Math.sqrt(D)).toPrecision(9);
+  return [
+    `  for (var i = li; i < ${D * (G4 ? G / 4 : G)}u; i = i + ${WG}u) {`,
+    G4
+      ? `    qs[i] = vec4f(qraw[4u * i], qraw[4u * i + 1u], qraw[4u * i + 2u], qraw[4u * i + 3u]) * ${norm};`
+      : `    qs[i] = qraw[i] * ${norm};`,
+    ...(qmax ? [`    qm = max(qm, ${queryUnitAbsMax(G)});`] : []),
+    '  }',
+  ];
+}
+
+/**
+ * WGSL lines packing the rotated query into f16 pairs `qs16` (channels 2p, 2p + 1; one u32 per
+ * head, vec4u per 4 heads), times `qinv`.
+ */
+export function queryPairsWgsl(D: number, G: number, WG: number): string[] {
+  const G4 = G % 4 === 0;
+  const NU = G4 ? G / 4 : G;
+  return [
+    `  for (var i = li; i < ${(D / 2) * NU}u; i = i + ${WG}u) {`,
+    `    let pr = i / ${NU}u; let u = i % ${NU}u;`,
+    `    let qa = qs[2u * pr * ${NU}u + u]; let qb = qs[(2u * pr + 1u) * ${NU}u + u];`,
+    G4
+      ? `    qs16[i] = vec4u(${range(4)
+          .map((k) => `pack2x16float(vec2f(qa[${k}], qb[${k}]) * qinv)`)
+          .join(', ')});`
+      : '    qs16[i] = pack2x16float(vec2f(qa, qb) * qinv);',
+    '  }',
+  ];
+}
+
 /** Code bits of a format read by this kernel (uniform: bits; HIGGS: bits of a pair code). */
 export function tpCodeBits(f: KvTileFormat): number {
   if (f.kind === 'uniform') return f.bits;
@@ -834,28 +895,9 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
   }
   pro.push('  workgroupBarrier();');
   if (higK) {
-    // FWHT over d for every head (unnormalized butterflies, then 1/sqrt(D))
-    pro.push(`  for (var hh = 1u; hh < ${D}u; hh = hh * 2u) {`);
-    pro.push(`    for (var i = li; i < ${(D / 2) * G}u; i = i + ${WG}u) {`);
-    pro.push(`      let h = i % ${G}u; let pr = i / ${G}u;`);
-    pro.push('      let k = (pr / hh) * 2u * hh + (pr % hh);');
-    pro.push(`      let a = qraw[k * ${G}u + h]; let bb = qraw[(k + hh) * ${G}u + h];`);
-    pro.push(`      qraw[k * ${G}u + h] = a + bb; qraw[(k + hh) * ${G}u + h] = a - bb;`);
-    pro.push('    }');
-    pro.push('    workgroupBarrier();');
-    pro.push('  }');
+    pro.push(...queryFwhtWgsl(D, G, WG));
     if (kh) pro.push('  var qm = 0.0;');
-    pro.push(`  for (var i = li; i < ${D * NU}u; i = i + ${WG}u) {`);
-    pro.push(
-      G4
-        ? `    qs[i] = vec4f(qraw[4u * i], qraw[4u * i + 1u], qraw[4u * i + 2u], qraw[4u * i + 3u]) * ${(1 / Math.sqrt(D)).toPrecision(9)};`
-        : `    qs[i] = qraw[i] * ${(1 / Math.sqrt(D)).toPrecision(9)};`,
-    );
-    if (kh)
-      pro.push(
-        `    qm = max(qm, ${G4 ? 'max(max(abs(qs[i].x), abs(qs[i].y)), max(abs(qs[i].z), abs(qs[i].w)))' : 'abs(qs[i])'});`,
-      );
-    pro.push('  }');
+    pro.push(...queryUnitsWgsl(D, G, WG, kh));
     // the rotated query's largest magnitude: one atomic per subgroup (or per thread)
     if (kh)
       pro.push(
@@ -868,17 +910,7 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
       // f16 pairs of the rotated query (channels 2p, 2p + 1), scaled by a power of two below its largest element
       pro.push('  let qe = frexp(bitcast<f32>(atomicLoad(&qmx[0]))).exp;');
       pro.push('  let qinv = ldexp(1.0, -qe);');
-      pro.push(`  for (var i = li; i < ${NP * NU}u; i = i + ${WG}u) {`);
-      pro.push(`    let pr = i / ${NU}u; let u = i % ${NU}u;`);
-      pro.push(`    let qa = qs[2u * pr * ${NU}u + u]; let qb = qs[(2u * pr + 1u) * ${NU}u + u];`);
-      pro.push(
-        G4
-          ? `    qs16[i] = vec4u(${range(4)
-              .map((k) => `pack2x16float(vec2f(qa[${k}], qb[${k}]) * qinv)`)
-              .join(', ')});`
-          : '    qs16[i] = pack2x16float(vec2f(qa, qb) * qinv);',
-      );
-      pro.push('  }');
+      pro.push(...queryPairsWgsl(D, G, WG));
       pro.push('  if (li == 0u) { kqsc[0] = ldexp(1.0, qe); }');
       pro.push('  workgroupBarrier();');
     }
