@@ -5,6 +5,14 @@
 // a runtime call whose failure the launcher returns
 #define KVQ_CUDA_TRY(x) do { cudaError_t e_ = (x); if (e_ != cudaSuccess) return (int)e_; } while (0)
 static inline unsigned kvq_blocks(size_t n, unsigned t) { return (unsigned)((n + t - 1) / t); }
+// The current device's SM count, for launchers that pick a kernel build by how many blocks of a grid
+// run at once.
+static inline cudaError_t kvq_sm_count(int* sms) {
+  int dev = 0;
+  cudaError_t e = cudaGetDevice(&dev);
+  if (e == cudaSuccess) e = cudaDeviceGetAttribute(sms, cudaDevAttrMultiProcessorCount, dev);
+  return e;
+}
 
 // The dynamic shared memory limit of one kernel, raised once per device: cudaFuncSetAttribute costs
 // microseconds, too much to repeat on every launch. One static instance per launch site.

@@ -653,9 +653,8 @@ constexpr int WIDE_SMEM = 42 * 1024;
 template <int K_, int V_, class Kernel>
 cudaError_t pick_wide(long long blocks, Kernel& k, int& threads) {
   if constexpr (HStage<K_, V_, 1, 1, 8>::SMEM <= WIDE_SMEM) {
-    int dev = 0, sms = 0;
-    cudaError_t e = cudaGetDevice(&dev);
-    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+    int sms = 0;
+    const cudaError_t e = kvq_sm_count(&sms);
     if (e != cudaSuccess) return e;
     if (blocks <= 2LL * sms) {
       k = k_decode_higgs_mma<K_, V_, true, 1, 1, 8>;

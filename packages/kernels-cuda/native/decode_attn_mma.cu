@@ -653,9 +653,8 @@ extern "C" int kvq_launch_decode_uniform_mma(const uint16_t* q, const uint8_t* p
   // ask for the SM count
   bool wide = false;
   if (bitsK == 2 && bitsV == 2 && G <= 4 && vf && gr) {
-    int dev = 0, sms = 0;
-    KVQ_CUDA_TRY(cudaGetDevice(&dev));
-    KVQ_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+    int sms = 0;
+    KVQ_CUDA_TRY(kvq_sm_count(&sms));
     wide = (long long)grid.x * B > 3LL * sms;
   }
 #define KVQ_M(BK_, BV_)                                                                                         \

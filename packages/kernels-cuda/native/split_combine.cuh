@@ -111,7 +111,6 @@ __global__ void k_split_combine(const float* __restrict__ partial, uint16_t* __r
   }
 }
 
-
 // The launch attribute that makes a combine a programmatic dependent launch of the decode kernel launched
 // just before it; *count = 1 where it applies (KVQ_PDL on a cc 9.0+ device), else 0.
 inline cudaError_t pdl_attribute(cudaLaunchAttribute (&attr)[1], int* count) {
