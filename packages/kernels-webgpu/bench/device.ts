@@ -390,12 +390,15 @@ async function checks(ctx: GpuContext): Promise<void> {
   for (const m of METHODS) {
     if (m.kernel === 'mma') continue; // mmaChecks
     if (m.f16 && !ctx.features.shaderF16) continue;
-    // `unrolled`: the configuration the large shapes get by default (1 token/thread, values unrolled)
-    for (const [noSubgroups, unrolled] of [
-      [false, false],
-      [true, false],
-      [false, true],
+    // `unrolled`: the configuration the large shapes get by default (1 token/thread, values unrolled);
+    // `groups`: the subgroup kernel with 4 value token groups
+    for (const [noSubgroups, unrolled, groups] of [
+      [false, false, false],
+      [true, false, false],
+      [false, true, false],
+      [false, false, true],
     ] as const) {
+      if (groups && m.kernel !== 'subgroup') continue;
       if (unrolled && (m.kernel === 'lane' || m.name === 'fp16' || m.name === 'fp8')) continue;
       // the subgroup kernel needs subgroups; its `unrolled` row is its 1-token-per-thread build
       if (noSubgroups && m.kernel === 'subgroup') continue;
@@ -428,6 +431,7 @@ async function checks(ctx: GpuContext): Promise<void> {
                 tuning: { vunroll: true, ...(m.kernel === 'subgroup' ? { sgVcoop: true } : {}) },
               }
             : {}),
+          ...(groups ? { tuning: { sgVgroups: 4 } } : {}),
           arithmetic: m.f16 ? ('f16' as const) : ('f32' as const),
         },
       );
@@ -444,6 +448,7 @@ async function checks(ctx: GpuContext): Promise<void> {
         subgroups: attn.subgroups,
         tokensPerThread: attn.tokensPerThread,
         unrolled,
+        ...(groups ? { tuning: { sgVgroups: 4 } } : {}),
         relErr: err,
         tolerance: tol,
         ok: err < tol,
@@ -649,6 +654,7 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
             early?: boolean;
             sgVbatch?: number;
             sgVcoop?: boolean;
+            sgVgroups?: number;
             probe?: number;
           };
           tiles?: number;
@@ -673,7 +679,8 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
         // KVQ_F16_VARIANTS=k8,b4,t1+c8,… on the f16 rows, KVQ_SG_VARIANTS on the subgroup-kernel rows:
         // f16 flush every 8 key pairs (k), value batches of 4 tokens (b), tokens per thread (t),
         // channels per thread (c8), tiles per chunk (w), loads at the start of the tile (e), probes (p),
-        // cooperative value loads (c alone, subgroup kernel); '+' joins knobs into one variant
+        // cooperative value loads (c alone, subgroup kernel), value token groups (g, subgroup kernel); '+' joins
+        // knobs into one variant
         const extra =
           m.kernel === 'subgroup' ? process.env.KVQ_SG_VARIANTS : m.f16 ? process.env.KVQ_F16_VARIANTS : '';
         for (const v of (extra ?? '').split(',').filter(Boolean)) {
@@ -694,6 +701,7 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
             else if (k[0] === 'b' && m.kernel === 'subgroup') tune.sgVbatch = n;
             else if (k[0] === 'p') tune.probe = n;
             else if (k === 'c') tune.sgVcoop = true;
+            else if (k[0] === 'g' && m.kernel === 'subgroup') tune.sgVgroups = n;
             else tune[{ k: 'kflush', b: 'vbatch', c: 'cpt' }[k[0] as 'k' | 'b' | 'c']] = n;
           }
           if (Object.keys(tune).length > 0) x.tune = tune;

@@ -6,6 +6,7 @@ import {
   sgSharedBytes,
   sgTileTokens,
   sgVcoopUnsupported,
+  sgVgroupsUnsupported,
 } from '../src/kernels/decode-attention-sg.wgsl.js';
 import type { KvTileFormat } from '../src/kernels/decode-attention.wgsl.js';
 import { probe, sharedBackend, title } from './gpu.js';
@@ -99,6 +100,35 @@ describe('subgroup-private decode attention: what it reads and its code (no GPU)
     const loop = coop.slice(coop.indexOf('for (var tile'), coop.indexOf('subgroupAdd('));
     expect(loop.match(/= vbuf\[/g)).toHaveLength(2 * (8 / 4)); // 2 tokens per invocation, 2 loads per batch of 8
     expect(() => sgAttentionWgsl({ ...c, vcoop: true, values: higgs(5) })).toThrow(/cooperative/);
+    // value token groups: 4 groups of 8 invocations, 16 channels (one word of 4-bit pair codes) each, so
+    // a batch of 8 tokens is 8 loads as before, and there are a quarter as many batches per tile
+    const tg = { ...c, vgroups: 4 };
+    expect(sgVgroupsUnsupported(tg)).toBeNull();
+    const grouped = sgAttentionWgsl(tg);
+    const gloop = grouped.slice(grouped.indexOf('for (var tile'), grouped.indexOf('subgroupAdd('));
+    expect(gloop.match(/= vbuf\[/g)).toHaveLength(2 * 8);
+    expect(gloop).toContain('for (var i0 = 0u; i0 < 8u;');
+    expect(gloop).toContain('(i0 + 7u) * 4u + vtg');
+    // the groups' sums after the loop: 2 butterfly steps (across 8 and 16 lanes) per accumulator
+    const epilogue = grouped.slice(grouped.indexOf('subgroupAdd('));
+    expect(epilogue.match(/subgroupShuffleXor\(acc\d+_0, 8u\)/g)).toHaveLength(16);
+    expect(epilogue.match(/subgroupShuffleXor\(acc\d+_0, 16u\)/g)).toHaveLength(16);
+    expect(epilogue).toContain('if (vtg == 0u) {');
+    expect(sgAttentionWgsl({ ...c, vgroups: 1 })).toBe(wgsl);
+    expect(sgVgroupsUnsupported({ ...c, vgroups: 3 })).toBe(
+      '3 groups (a power of two dividing the subgroup size 32)',
+    );
+    expect(sgVgroupsUnsupported({ ...c, vgroups: 64 })).toBe(
+      '64 groups (a power of two dividing the subgroup size 32)',
+    );
+    expect(sgVgroupsUnsupported({ ...c, vgroups: 8 })).toBe(
+      'value batches of 8 tokens vs 4 tokens per group',
+    );
+    expect(sgVgroupsUnsupported({ ...c, vgroups: 2, vcoop: true })).toMatch(/^cooperative value loads/);
+    expect(sgVgroupsUnsupported({ ...c, headDim: 64, subgroupSize: 128, vbatch: 1, vgroups: 2 })).toBe(
+      '2 groups with headDim 64 (each invocation needs whole value pairs)',
+    );
+    expect(() => sgAttentionWgsl({ ...c, vgroups: 8 })).toThrow(/value token groups: value batches of 8/);
     expect(() => sgAttentionWgsl({ ...c, tpt: 4 })).toThrow(/tpt 4/);
     expect(() => sgAttentionWgsl({ ...c, subgroupSize: 128 })).toThrow(/whole value pairs/);
   });

@@ -55,6 +55,7 @@ const CASES: {
     early?: boolean;
     sgVbatch?: number;
     sgVcoop?: boolean;
+    sgVgroups?: number;
   };
   /** why this case is left out on software adapters (unless KVQ_WEBGPU_ALL_CASES=1) */
   slowOnSoftware?: string;
@@ -337,6 +338,39 @@ const CASES: {
     force: true,
     tiles: 1,
     tuning: { sgVcoop: true },
+  },
+  {
+    name: 'HIGGS aqua-2.5 widths (K2.5/V2), subgroup-private tiles, 2 value token groups, GQA 4, a partial last tile',
+    k: higgs(2.5, 2, 64, 11),
+    v: higgs(2, 2, 64, 12),
+    D: 64,
+    Hq: 8,
+    Hkv: 2,
+    B: 2,
+    N: 288,
+    bt: 32,
+    tpi: 1,
+    kernel: 'subgroup',
+    force: true,
+    tiles: 1,
+    tuning: { sgVgroups: 2, sgVbatch: 2 },
+  },
+  {
+    name: 'HIGGS K2/V2, subgroup-private tiles, f16, 4 value token groups, GQA 4, a partial last tile',
+    k: higgs(2, 2, 64, 13),
+    v: higgs(2, 2, 64, 14),
+    D: 64,
+    Hq: 8,
+    Hkv: 2,
+    B: 1,
+    N: 224,
+    bt: 32,
+    tpi: 1,
+    kernel: 'subgroup',
+    force: true,
+    tiles: 2,
+    tuning: { sgVgroups: 4, sgVbatch: 1 },
+    f16: { keys: 'f16', values: 'f16' },
   },
   {
     name: 'HIGGS 4/4 1-D (AQUA layer 0), GQA 1',

@@ -75,6 +75,31 @@ export interface SgAttentionConfig {
    * its head row by the whole subgroup. See {@link sgVcoopUnsupported}.
    */
   readonly vcoop?: boolean;
+  /**
+   * value token groups TG (1, 2, 4, …; divides the subgroup size): the value phase splits the subgroup
+   * into TG groups of SG / TG invocations, group k taking tokens k, k + TG, … of the tile and each
+   * invocation of a group D·TG / SG channels of its tokens, so that one load instruction reads TG whole
+   * head rows; the groups' accumulators are summed (`subgroupShuffleXor`) once, after the loop.
+   * Default 1 (every invocation takes every token). See {@link sgVgroupsUnsupported}.
+   */
+  readonly vgroups?: number;
+}
+
+/** Why value token groups of `vgroups` cannot run for this configuration (or null when they can). */
+export function sgVgroupsUnsupported(
+  c: Pick<SgAttentionConfig, 'headDim' | 'subgroupSize' | 'vbatch' | 'vcoop'> & { readonly vgroups: number },
+): string | null {
+  const TG = c.vgroups;
+  if (!Number.isInteger(TG) || TG < 1 || (TG & (TG - 1)) !== 0 || c.subgroupSize % TG !== 0)
+    return `${TG} groups (a power of two dividing the subgroup size ${c.subgroupSize})`;
+  if (TG === 1) return null;
+  if (c.vcoop) return 'cooperative value loads (each token is read by one group already)';
+  const channels = (c.headDim * TG) / c.subgroupSize;
+  if (!Number.isInteger(channels) || channels % 2 !== 0)
+    return `${TG} groups with headDim ${c.headDim} (each invocation needs whole value pairs)`;
+  if ((c.subgroupSize / TG) % c.vbatch !== 0)
+    return `value batches of ${c.vbatch} tokens vs ${c.subgroupSize / TG} tokens per group`;
+  return null;
 }
 
 /** Why cooperative value loads cannot run for this configuration (or null when they can). */
@@ -123,7 +148,7 @@ export function sgUnsupported(
 export function sgAttentionKey(c: SgAttentionConfig): string {
   const f = (x: HiggsTileFormat) =>
     `h${x.dim}:${x.bits}:${x.codeBits}:${x.block}b${x.blockTokens}w${x.blockWords}`;
-  return `dattn-sg:${c.headDim}:${c.group}:${f(c.keys)}:${f(c.values)}:${c.channels}:s${c.subgroupSize}:t${c.tpt}:b${c.vbatch}:${c.kvec ? 'v' : 's'}:${c.f16 ? 'h' : 'f'}:p${c.probe ?? 0}${c.vcoop ? ':vc' : ''}`;
+  return `dattn-sg:${c.headDim}:${c.group}:${f(c.keys)}:${f(c.values)}:${c.channels}:s${c.subgroupSize}:t${c.tpt}:b${c.vbatch}:${c.kvec ? 'v' : 's'}:${c.f16 ? 'h' : 'f'}:p${c.probe ?? 0}${c.vcoop ? ':vc' : ''}${(c.vgroups ?? 1) > 1 ? `:g${c.vgroups}` : ''}`;
 }
 
 /** Workgroup memory of the kernel (bytes). */
@@ -175,12 +200,17 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
   const kRowWords = ((C / 2) * kcb) / 32;
   const vHeadWords = ((D / 2) * vcb) / 32;
   const vRowWords = ((C / 2) * vcb) / 32;
-  // value channels per invocation, and their pair codes' bits
-  const VC = D / SG;
+  // value token groups TG of CG invocations; value channels per invocation, and their pair codes' bits
+  const TG = c.vgroups ?? 1;
+  const whyG = sgVgroupsUnsupported({ ...c, vgroups: TG });
+  if (whyG) throw new Error(`sgAttentionWgsl: value token groups: ${whyG}`);
+  const CG = SG / TG;
+  const vcg = TG > 1 ? 'vcg' : 'lane';
+  const VC = D / CG;
   const PPL = VC / 2;
   const laneBits = PPL * vcb;
-  // the invocation's first code starts at bit (lane·laneBits) & 31 of its first word
-  const shifts = new Set(range(SG).map((l) => (l * laneBits) & 31));
+  // the invocation's first code starts at bit (vcg·laneBits) & 31 of its first word (vcg: its index in its group)
+  const shifts = new Set(range(CG).map((l) => (l * laneBits) & 31));
   const aligned = shifts.size === 1 && shifts.has(0);
   const maxShift = Math.max(...shifts);
   const NWV = Math.ceil((maxShift + laneBits) / 32);
@@ -300,7 +330,9 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
       L.push('    {');
       for (const j of range(PPL)) for (let h = 0; h < G; h++) L.push(`    var ah${j}_${h} = vec2<f16>();`);
     }
-    L.push(`    for (var i0 = 0u; i0 < ${SG}u; i0 = i0 + ${VB}u) {`);
+    L.push(`    for (var i0 = 0u; i0 < ${SG / TG}u; i0 = i0 + ${VB}u) {`);
+    // the subgroup's token of batch entry i: the group's (i0 + i)-th
+    const tok = (i: number) => (TG > 1 ? `(i0 + ${i}u) * ${TG}u + vtg` : `i0 + ${i}u`);
     if (c.vcoop) {
       // load n: tokens n·TPL … n·TPL + TPL − 1 of the batch, invocation (j·W + w) holding word w of token j;
       // token i's word (vwl + k) of the row then comes from invocation (i % TPL)·W + vwl + k
@@ -317,7 +349,11 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
           );
     } else
       for (const i of range(VB)) {
-        L.push(`      let vt${i} = min(sstart + ${tp * SG + i}u + i0, p.N - 1u);`);
+        L.push(
+          TG > 1
+            ? `      let vt${i} = min(sstart + ${tp * SG}u + ${tok(i)}, p.N - 1u);`
+            : `      let vt${i} = min(sstart + ${tp * SG + i}u + i0, p.N - 1u);`,
+        );
         L.push(
           `      let vw${i} = (b * p.nBlocksV + vt${i} / ${vf.blockTokens}u) * ${vf.blockWords}u + ${vf.scaleWords}u + (vt${i} % ${vf.blockTokens}u) * ${vRowWords}u + vho;`,
         );
@@ -339,7 +375,7 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
       codes(`vf${i}_`, PPL, vcb, 'raw', (_j, e) => vidx.push(e), L, `v${i}_`);
       if (h16) {
         for (const k of range(NHW))
-          L.push(`      let wh${i}_${k} = bitcast<vec2<f16>>(subgroupShuffle(wp${tp}_${k}, i0 + ${i}u));`);
+          L.push(`      let wh${i}_${k} = bitcast<vec2<f16>>(subgroupShuffle(wp${tp}_${k}, ${tok(i)}));`);
         for (const j of range(PPL)) {
           L.push(`      let vp${i}_${j} = bitcast<vec2<f16>>(tabV16[${vidx[j]}]);`);
           for (let h = 0; h < G; h++)
@@ -349,7 +385,7 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
         }
         continue;
       }
-      for (const u of U) L.push(`      let ww${i}_${u} = subgroupShuffle(w${tp}_${u}, i0 + ${i}u);`);
+      for (const u of U) L.push(`      let ww${i}_${u} = subgroupShuffle(w${tp}_${u}, ${tok(i)});`);
       for (const j of range(PPL)) {
         L.push(`      let vp${i}_${j} = tabV[${vidx[j]}];`);
         for (const u of U) {
@@ -384,11 +420,18 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
     E.push(`    mred[(sid * ${G}u + ${h}u) * 2u + 1u] = ${comp('lt', h)};`);
   }
   E.push('  }');
+  // token groups: the sums of the groups' accumulators, in every group
+  for (let s = CG; s < SG; s *= 2)
+    for (const ch of range(VC))
+      for (const u of U)
+        E.push(`  acc${ch}_${u} = acc${ch}_${u} + subgroupShuffleXor(acc${ch}_${u}, ${s}u);`);
+  if (TG > 1) E.push('  if (vtg == 0u) {');
   for (const h of range(G))
     for (const ch of range(VC))
       E.push(
-        `  racc[(sid * ${G}u + ${h}u) * ${D}u + lane * ${VC}u + ${ch}u] = ${G4 ? `acc${ch}_${h >> 2}[${h & 3}]` : `acc${ch}_${h}`};`,
+        `  racc[(sid * ${G}u + ${h}u) * ${D}u + ${vcg} * ${VC}u + ${ch}u] = ${G4 ? `acc${ch}_${h >> 2}[${h & 3}]` : `acc${ch}_${h}`};`,
       );
+  if (TG > 1) E.push('  }');
   E.push('  workgroupBarrier();');
   E.push(`  for (var h = 0u; h < ${G}u; h = h + 1u) {`);
   E.push('    var M = NEG;');
@@ -475,7 +518,7 @@ ${queryFwhtWgsl(D, G, WG).join('\n')}
 ${queryUnitsWgsl(D, G, WG, false).join('\n')}
   workgroupBarrier();
 ${h16 ? f16Prologue : ''}  // ---- the subgroup's tiles -----------------------------------------------------------------------
-  let vbit = lane * ${laneBits}u;
+${TG > 1 ? `  let vcg = lane % ${CG}u; let vtg = lane / ${CG}u;\n` : ''}  let vbit = ${vcg} * ${laneBits}u;
   let vho = hk * ${vHeadWords}u + (vbit >> 5u);
 ${c.vcoop ? `  let vwl = vbit >> 5u; let cvj = lane / ${W}u; let cvw = lane % ${W}u;` : ''}
 ${aligned ? '' : '  let vsh = vbit & 31u;'}

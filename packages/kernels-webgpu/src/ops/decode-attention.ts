@@ -22,6 +22,7 @@ import {
   sgTileTokens,
   sgUnsupported,
   sgVcoopUnsupported,
+  sgVgroupsUnsupported,
 } from '../kernels/decode-attention-sg.wgsl.js';
 import {
   TP_THREADS,
@@ -101,7 +102,7 @@ export interface DecodeAttentionOptions {
    * token-parallel kernel: code-generation knobs (see `TpAttentionConfig`): `vunroll` (default
    * from batch·kvHeads·tokens ≥ 2^18), `vbatch`, `lazy`, `dbuf` (off; measured no faster on the
    * H100) and `probe` (benchmarks only: wrong results on purpose); mma kernel: `prefetch` (default
-   * on) and `probe` (see `MmaAttentionConfig`); subgroup kernel: `sgVbatch` and `probe` (see
+   * on) and `probe` (see `MmaAttentionConfig`); subgroup kernel: `sgVbatch`, `sgVcoop`, `sgVgroups` and `probe` (see
    * `SgAttentionConfig`)
    */
   readonly tuning?: {
@@ -118,6 +119,12 @@ export interface DecodeAttentionOptions {
      * handed out by shuffles; needs head rows of a number of words that divides the subgroup size)
      */
     readonly sgVcoop?: boolean;
+    /**
+     * subgroup kernel: value token groups (a power of two dividing the subgroup size; default 1): the
+     * value phase's invocations form this many groups, each taking every so-many-th token of a tile with
+     * proportionally more channels, so that one load reads that many whole value head rows
+     */
+    readonly sgVgroups?: number;
     readonly kflush?: number;
     readonly kcenter?: boolean;
     readonly early?: boolean;
@@ -272,11 +279,16 @@ export class DecodeAttention implements Disposable {
         f16: sgF16,
         ...(options.tuning?.probe ? { probe: options.tuning.probe } : {}),
         ...(options.tuning?.sgVcoop ? { vcoop: true } : {}),
+        ...(options.tuning?.sgVgroups !== undefined ? { vgroups: options.tuning.sgVgroups } : {}),
       };
       if (this.#sg.vcoop) {
         const whyC = sgVcoopUnsupported(this.#sg);
         if (whyC)
           throw new UnsupportedOpError('webgpu', `subgroup-private decode attention, sgVcoop: ${whyC}`);
+      }
+      if (this.#sg.vgroups !== undefined) {
+        const whyG = sgVgroupsUnsupported({ ...this.#sg, vgroups: this.#sg.vgroups });
+        if (whyG) throw new InvalidArgumentError(`tuning.sgVgroups: ${whyG}`);
       }
       this.arithmetic = sgF16 ? { keys: 'f16', values: 'f16' } : { keys: 'f32', values: 'f32' };
       const shared = sgSharedBytes(this.#sg);
