@@ -6,7 +6,14 @@
  * Prints a table last and writes JSON.
  */
 import { writeFileSync } from 'node:fs';
-import { type QuantizerSpec, SeededRandom, createQuantizer, higgsUnbiasedGain } from '@kvq/core';
+import {
+  InvalidArgumentError,
+  type QuantizerSpec,
+  SeededRandom,
+  UnsupportedOpError,
+  createQuantizer,
+  higgsUnbiasedGain,
+} from '@kvq/core';
 import {
   BufferScope,
   DecodeAttention,
@@ -391,7 +398,7 @@ async function checks(ctx: GpuContext): Promise<void> {
     if (m.kernel === 'mma') continue; // mmaChecks
     if (m.f16 && !ctx.features.shaderF16) continue;
     // `unrolled`: the configuration the large shapes get by default (1 token/thread, values unrolled);
-    // `groups`: the subgroup kernel with 4 value token groups
+    // `groups`: the subgroup kernel with 4 value token groups (and, for aqua-2.5's 10-word key rows, sgKpair)
     for (const [noSubgroups, unrolled, groups] of [
       [false, false, false],
       [true, false, false],
@@ -399,6 +406,7 @@ async function checks(ctx: GpuContext): Promise<void> {
       [false, false, true],
     ] as const) {
       if (groups && m.kernel !== 'subgroup') continue;
+      const groupTuning = { sgVgroups: 4, ...(m.name.startsWith('aqua-2.5') ? { sgKpair: true } : {}) };
       if (unrolled && (m.kernel === 'lane' || m.name === 'fp16' || m.name === 'fp8')) continue;
       // the subgroup kernel needs subgroups; its `unrolled` row is its 1-token-per-thread build
       if (noSubgroups && m.kernel === 'subgroup') continue;
@@ -431,7 +439,7 @@ async function checks(ctx: GpuContext): Promise<void> {
                 tuning: { vunroll: true, ...(m.kernel === 'subgroup' ? { sgVcoop: true } : {}) },
               }
             : {}),
-          ...(groups ? { tuning: { sgVgroups: 4 } } : {}),
+          ...(groups ? { tuning: groupTuning } : {}),
           arithmetic: m.f16 ? ('f16' as const) : ('f32' as const),
         },
       );
@@ -448,7 +456,7 @@ async function checks(ctx: GpuContext): Promise<void> {
         subgroups: attn.subgroups,
         tokensPerThread: attn.tokensPerThread,
         unrolled,
-        ...(groups ? { tuning: { sgVgroups: 4 } } : {}),
+        ...(groups ? { tuning: groupTuning } : {}),
         relErr: err,
         tolerance: tol,
         ok: err < tol,
@@ -655,9 +663,11 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
             sgVbatch?: number;
             sgVcoop?: boolean;
             sgVgroups?: number;
+            sgKpair?: boolean;
             probe?: number;
           };
           tiles?: number;
+          optional?: boolean;
         }[] =
           m.name === 'fp16' || m.name === 'kivi-2' || m.name === 'kivi-2 lane'
             ? [{ noSubgroups: false }, { noSubgroups: true }]
@@ -679,7 +689,7 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
         // KVQ_F16_VARIANTS=k8,b4,t1+c8,… on the f16 rows, KVQ_SG_VARIANTS on the subgroup-kernel rows:
         // f16 flush every 8 key pairs (k), value batches of 4 tokens (b), tokens per thread (t),
         // channels per thread (c8), tiles per chunk (w), loads at the start of the tile (e), probes (p),
-        // cooperative value loads (c alone, subgroup kernel), value token groups (g, subgroup kernel); '+' joins
+        // cooperative value loads (c alone, subgroup kernel), value token groups (g, subgroup kernel), 8-byte aligned key rows as vec4 (v, subgroup kernel); '+' joins
         // knobs into one variant
         const extra =
           m.kernel === 'subgroup' ? process.env.KVQ_SG_VARIANTS : m.f16 ? process.env.KVQ_F16_VARIANTS : '';
@@ -689,8 +699,10 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
             tpt?: number;
             tiles?: number;
             tune?: Record<string, number | boolean>;
+            optional?: boolean;
           } = {
             noSubgroups: false,
+            optional: true,
           };
           const tune: Record<string, number | boolean> = {};
           for (const k of v.split('+')) {
@@ -702,31 +714,43 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
             else if (k[0] === 'p') tune.probe = n;
             else if (k === 'c') tune.sgVcoop = true;
             else if (k[0] === 'g' && m.kernel === 'subgroup') tune.sgVgroups = n;
+            else if (k === 'v' && m.kernel === 'subgroup') tune.sgKpair = true;
             else tune[{ k: 'kflush', b: 'vbatch', c: 'cpt' }[k[0] as 'k' | 'b' | 'c']] = n;
           }
           if (Object.keys(tune).length > 0) x.tune = tune;
           variants.push(x);
         }
         if (m.kernel === 'subgroup') variants.push({ noSubgroups: false, tpt: 1 });
-        for (const { noSubgroups, tpt, mma, tune, tiles } of variants) {
-          using attn = new DecodeAttention(
-            ctx,
-            { batch: B, tokens: N, queryHeads: Hq, kvHeads: Hkv, headDim: D },
-            kt0.tileFormat(),
-            vt0.tileFormat(),
-            {
-              noSubgroups,
-              ...(m.kernel ? { kernel: m.kernel } : {}),
-              ...(tpt ? { tokensPerThread: tpt } : {}),
-              ...(mma?.probe || mma?.prefetch !== undefined
-                ? { kernel: 'mma' as const, tuning: { probe: mma.probe, prefetch: mma.prefetch } }
-                : {}),
-              ...(mma?.tiles ? { kernel: 'mma' as const, tilesPerChunk: mma.tiles } : {}),
-              arithmetic: m.f16 ? ('f16' as const) : ('f32' as const),
-              ...(tune ? { tuning: tune } : {}),
-              ...(tiles ? { tilesPerChunk: tiles } : {}),
-            },
-          );
+        for (const { noSubgroups, tpt, mma, tune, tiles, optional } of variants) {
+          // a variant named in the environment that this method or device cannot run is logged and left out
+          const make = () =>
+            new DecodeAttention(
+              ctx,
+              { batch: B, tokens: N, queryHeads: Hq, kvHeads: Hkv, headDim: D },
+              kt0.tileFormat(),
+              vt0.tileFormat(),
+              {
+                noSubgroups,
+                ...(m.kernel ? { kernel: m.kernel } : {}),
+                ...(tpt ? { tokensPerThread: tpt } : {}),
+                ...(mma?.probe || mma?.prefetch !== undefined
+                  ? { kernel: 'mma' as const, tuning: { probe: mma.probe, prefetch: mma.prefetch } }
+                  : {}),
+                ...(mma?.tiles ? { kernel: 'mma' as const, tilesPerChunk: mma.tiles } : {}),
+                arithmetic: m.f16 ? ('f16' as const) : ('f32' as const),
+                ...(tune ? { tuning: tune } : {}),
+                ...(tiles ? { tilesPerChunk: tiles } : {}),
+              },
+            );
+          let made: DecodeAttention;
+          try {
+            made = make();
+          } catch (e) {
+            if (!optional || !(e instanceof UnsupportedOpError || e instanceof InvalidArgumentError)) throw e;
+            log(`attention ${m.name} ${JSON.stringify({ ...tune, tpt, tiles })}: left out (${e.message})`);
+            continue;
+          }
+          using attn = made;
           if (noSubgroups && !ctx.features.subgroups) continue;
           const t = await ctx.scoped('bench attention', () =>
             timeRecorded(ctx, (rec, i) => attn.record(rec, q, ks[i % copies]!, vs[i % copies]!, out)),

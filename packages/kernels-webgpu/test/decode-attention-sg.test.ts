@@ -129,6 +129,14 @@ describe('subgroup-private decode attention: what it reads and its code (no GPU)
       '2 groups with headDim 64 (each invocation needs whole value pairs)',
     );
     expect(() => sgAttentionWgsl({ ...c, vgroups: 8 })).toThrow(/value token groups: value batches of 8/);
+    // 8-byte aligned key rows (aqua-2.5's 10 words) as 3 vec4 loads, the row's words picked by the head's offset
+    const kp = sgAttentionWgsl({ ...c, tpt: 1, kpair: true });
+    const kloop = kp.slice(kp.indexOf('for (var tile'), kp.indexOf('subgroupAdd('));
+    expect(kloop.match(/= k4\[/g)).toHaveLength(3);
+    expect(kloop).not.toContain('= kbuf[');
+    expect(kloop).toContain('let kw0_9 = select(kv0_2[1], kv0_2[3], kodd);');
+    expect(kp).toContain('let kodd = ((hk * 10u) & 2u) != 0u;');
+    expect(() => sgAttentionWgsl({ ...c, kpair: true, kvec: true })).toThrow(/kpair/);
     expect(() => sgAttentionWgsl({ ...c, tpt: 4 })).toThrow(/tpt 4/);
     expect(() => sgAttentionWgsl({ ...c, subgroupSize: 128 })).toThrow(/whole value pairs/);
   });

@@ -56,6 +56,7 @@ const CASES: {
     sgVbatch?: number;
     sgVcoop?: boolean;
     sgVgroups?: number;
+    sgKpair?: boolean;
   };
   /** why this case is left out on software adapters (unless KVQ_WEBGPU_ALL_CASES=1) */
   slowOnSoftware?: string;
@@ -354,6 +355,23 @@ const CASES: {
     force: true,
     tiles: 1,
     tuning: { sgVgroups: 2, sgVbatch: 2 },
+  },
+  {
+    name: 'HIGGS aqua-2.5 widths, head dim 128, subgroup-private tiles, key rows of 10 words as vec4 (sgKpair), GQA 4',
+    k: higgs(2.5, 2, 128, 15),
+    v: higgs(2, 2, 128, 16),
+    D: 128,
+    Hq: 8,
+    Hkv: 2,
+    B: 1,
+    N: 128,
+    bt: 64,
+    tpi: 1,
+    kernel: 'subgroup',
+    force: true,
+    tiles: 1,
+    tpt: 1,
+    tuning: { sgKpair: true },
   },
   {
     name: 'HIGGS K2/V2, subgroup-private tiles, f16, 4 value token groups, GQA 4, a partial last tile',

@@ -55,6 +55,12 @@ export interface SgAttentionConfig {
   /** keys read as vec4<u32> (binding 5 views the key buffer); needs 16-byte aligned head rows */
   readonly kvec: boolean;
   /**
+   * keys read as vec4<u32> (binding 5) where head rows are 8- but not 16-byte aligned (an even number of
+   * words, rows and blocks in whole vec4s): ⌈(W + 2) / 4⌉ loads from the 16-byte boundary at or below
+   * the row, its W words picked by the head's offset (the same for the whole workgroup)
+   */
+  readonly kpair?: boolean;
+  /**
    * packed-f16 arithmetic (needs `shader-f16`): key grid points × the rotated query as `vec2<f16>`
    * pairs (the query scaled by a power of two below its largest element), summed in f16 over
    * {@link SG_F16_KFLUSH} pairs and then into the f32 score; value grid points × the weights (scaled
@@ -148,7 +154,7 @@ export function sgUnsupported(
 export function sgAttentionKey(c: SgAttentionConfig): string {
   const f = (x: HiggsTileFormat) =>
     `h${x.dim}:${x.bits}:${x.codeBits}:${x.block}b${x.blockTokens}w${x.blockWords}`;
-  return `dattn-sg:${c.headDim}:${c.group}:${f(c.keys)}:${f(c.values)}:${c.channels}:s${c.subgroupSize}:t${c.tpt}:b${c.vbatch}:${c.kvec ? 'v' : 's'}:${c.f16 ? 'h' : 'f'}:p${c.probe ?? 0}${c.vcoop ? ':vc' : ''}${(c.vgroups ?? 1) > 1 ? `:g${c.vgroups}` : ''}`;
+  return `dattn-sg:${c.headDim}:${c.group}:${f(c.keys)}:${f(c.values)}:${c.channels}:s${c.subgroupSize}:t${c.tpt}:b${c.vbatch}:${c.kvec ? 'v' : c.kpair ? 'p' : 's'}:${c.f16 ? 'h' : 'f'}:p${c.probe ?? 0}${c.vcoop ? ':vc' : ''}${(c.vgroups ?? 1) > 1 ? `:g${c.vgroups}` : ''}`;
 }
 
 /** Workgroup memory of the kernel (bytes). */
@@ -223,6 +229,10 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
     const whyC = sgVcoopUnsupported(c);
     if (whyC) throw new Error(`sgAttentionWgsl: cooperative value loads: ${whyC}`);
   }
+  if (c.kpair && (c.kvec || kHeadWords % 2 !== 0))
+    throw new Error(
+      `sgAttentionWgsl: kpair needs head rows of an even number of words not read as vec4 (${kHeadWords})`,
+    );
   const KF = SG_F16_KFLUSH;
   if (h16 && (D / 2) % KF !== 0) throw new Error(`sgAttentionWgsl: ${D / 2} key pairs vs flushes of ${KF}`);
   const NHW = Math.ceil(G / 2);
@@ -237,7 +247,15 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
     L.push(
       `    let kcw${tp} = kbase${tp} + ${kf.scaleWords}u + kti${tp} * ${kRowWords}u + hk * ${kHeadWords}u;`,
     );
-    if (c.kvec) {
+    if (c.kpair) {
+      L.push(`    let kq${tp} = kcw${tp} / 4u;`);
+      for (const v of range(Math.ceil((kHeadWords + 2) / 4)))
+        L.push(`    let kv${tp}_${v} = k4[kq${tp} + ${v}u];`);
+      for (const wi of range(kHeadWords))
+        L.push(
+          `    let kw${tp}_${wi} = select(kv${tp}_${wi >> 2}[${wi & 3}], kv${tp}_${(wi + 2) >> 2}[${(wi + 2) & 3}], kodd);`,
+        );
+    } else if (c.kvec) {
       for (const v of range(kHeadWords / 4)) L.push(`    let kv${tp}_${v} = k4[kcw${tp} / 4u + ${v}u];`);
       for (const wi of range(kHeadWords)) L.push(`    let kw${tp}_${wi} = kv${tp}_${wi >> 2}[${wi & 3}];`);
     } else {
@@ -518,7 +536,7 @@ ${queryFwhtWgsl(D, G, WG).join('\n')}
 ${queryUnitsWgsl(D, G, WG, false).join('\n')}
   workgroupBarrier();
 ${h16 ? f16Prologue : ''}  // ---- the subgroup's tiles -----------------------------------------------------------------------
-${TG > 1 ? `  let vcg = lane % ${CG}u; let vtg = lane / ${CG}u;\n` : ''}  let vbit = ${vcg} * ${laneBits}u;
+${TG > 1 ? `  let vcg = lane % ${CG}u; let vtg = lane / ${CG}u;\n` : ''}  let vbit = ${vcg} * ${laneBits}u;${c.kpair ? `\n  let kodd = ((hk * ${kHeadWords}u) & 2u) != 0u;` : ''}
   let vho = hk * ${vHeadWords}u + (vbit >> 5u);
 ${c.vcoop ? `  let vwl = vbit >> 5u; let cvj = lane / ${W}u; let cvw = lane % ${W}u;` : ''}
 ${aligned ? '' : '  let vsh = vbit & 31u;'}

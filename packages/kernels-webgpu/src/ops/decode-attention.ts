@@ -125,6 +125,11 @@ export interface DecodeAttentionOptions {
      * proportionally more channels, so that one load reads that many whole value head rows
      */
     readonly sgVgroups?: number;
+    /**
+     * subgroup kernel: keys read as vec4<u32> where head rows are only 8-byte aligned (aqua-2.5's
+     * 5-bit key codes: 10 words per head row), picking each row's words out of 3 loads
+     */
+    readonly sgKpair?: boolean;
     readonly kflush?: number;
     readonly kcenter?: boolean;
     readonly early?: boolean;
@@ -276,6 +281,7 @@ export class DecodeAttention implements Disposable {
         tpt: sgTpt,
         vbatch,
         kvec: keyRowsVec4(keys, kvHeads * headDim, headDim),
+        ...(options.tuning?.sgKpair ? { kpair: true } : {}),
         f16: sgF16,
         ...(options.tuning?.probe ? { probe: options.tuning.probe } : {}),
         ...(options.tuning?.sgVcoop ? { vcoop: true } : {}),
@@ -286,6 +292,11 @@ export class DecodeAttention implements Disposable {
         if (whyC)
           throw new UnsupportedOpError('webgpu', `subgroup-private decode attention, sgVcoop: ${whyC}`);
       }
+      if (this.#sg.kpair && (this.#sg.kvec || !keyRowsPairAligned(keys, kvHeads * headDim, headDim)))
+        throw new UnsupportedOpError(
+          'webgpu',
+          'subgroup-private decode attention, sgKpair: key head rows are not 8-byte aligned in whole-vec4 rows and blocks, or already read as vec4',
+        );
       if (this.#sg.vgroups !== undefined) {
         const whyG = sgVgroupsUnsupported({ ...this.#sg, vgroups: this.#sg.vgroups });
         if (whyG) throw new InvalidArgumentError(`tuning.sgVgroups: ${whyG}`);
@@ -545,6 +556,14 @@ function keyRowsVec4(f: KvTileFormat, C: number, D: number): boolean {
     return f.blockWords % 4 === 0 && f.scaleWords % 4 === 0 && row % 4 === 0 && head % 4 === 0;
   }
   return false;
+}
+
+/** HIGGS key head rows of an even number of words, in rows and blocks of whole vec4s (see `SgAttentionConfig.kpair`). */
+function keyRowsPairAligned(f: KvTileFormat, C: number, D: number): boolean {
+  if (f.kind !== 'higgs') return false;
+  const row = ((C / 2) * f.codeBits) / 32;
+  const head = ((D / 2) * f.codeBits) / 32;
+  return f.blockWords % 4 === 0 && f.scaleWords % 4 === 0 && row % 4 === 0 && head % 2 === 0;
 }
 
 /**
