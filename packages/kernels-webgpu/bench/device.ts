@@ -398,7 +398,8 @@ async function checks(ctx: GpuContext): Promise<void> {
     if (m.kernel === 'mma') continue; // mmaChecks
     if (m.f16 && !ctx.features.shaderF16) continue;
     // `unrolled`: the configuration the large shapes get by default (1 token/thread, values unrolled);
-    // `groups`: the subgroup kernel with 4 value token groups (and, for aqua-2.5's 10-word key rows, sgKpair)
+    // `groups`: the subgroup kernel with 4 value token groups (and, for aqua-2.5's 10-word key rows, sgKpair;
+    // f16: key score tables)
     for (const [noSubgroups, unrolled, groups] of [
       [false, false, false],
       [true, false, false],
@@ -406,7 +407,11 @@ async function checks(ctx: GpuContext): Promise<void> {
       [false, false, true],
     ] as const) {
       if (groups && m.kernel !== 'subgroup') continue;
-      const groupTuning = { sgVgroups: 4, ...(m.name.startsWith('aqua-2.5') ? { sgKpair: true } : {}) };
+      const groupTuning = {
+        sgVgroups: 4,
+        ...(m.name.startsWith('aqua-2.5') ? { sgKpair: true } : {}),
+        ...(m.f16 ? { sgKlut: true } : {}),
+      };
       if (unrolled && (m.kernel === 'lane' || m.name === 'fp16' || m.name === 'fp8')) continue;
       // the subgroup kernel needs subgroups; its `unrolled` row is its 1-token-per-thread build
       if (noSubgroups && m.kernel === 'subgroup') continue;
