@@ -2,7 +2,6 @@ import { InvalidArgumentError, UnsupportedOpError } from '@kvq/core';
 import { describe, expect, it } from 'vitest';
 import { DecodeAttention, SG_SUBGROUPS, sgUnsupported } from '../src/index.js';
 import {
-  SG_F16_KFLUSH,
   sgAttentionWgsl,
   sgSharedBytes,
   sgTileTokens,
@@ -138,17 +137,6 @@ describe('subgroup-private decode attention: what it reads and its code (no GPU)
     expect(kloop).toContain('let kw0_9 = select(kv0_2[1], kv0_2[3], kodd);');
     expect(kp).toContain('let kodd = ((hk * 10u) & 2u) != 0u;');
     expect(() => sgAttentionWgsl({ ...c, kpair: true, kvec: true })).toThrow(/kpair/);
-    // f16 key score tables: one table load per pair code and token (64 pairs × 2 tokens), no key grid loads,
-    // a flush into the f32 scores every SG_F16_KFLUSH pairs; 16 KB of tables for 5-bit codes
-    const kl = sgAttentionWgsl({ ...c, f16: true, klut: true });
-    const klLoop = kl.slice(kl.indexOf('for (var tile'), kl.indexOf('subgroupAdd('));
-    expect(klLoop.match(/= tabQK\[/g)).toHaveLength(64 * 2);
-    expect(klLoop).not.toContain('tabK16[');
-    expect(klLoop.match(/vec4f\(kqsc\)/g)).toHaveLength((64 / SG_F16_KFLUSH) * 2);
-    expect(kl).toContain('var<workgroup> tabQK: array<array<vec2u, 32>, 64>;');
-    expect(sgSharedBytes({ ...c, f16: true, klut: true }) - sgSharedBytes({ ...c, f16: true })).toBe(16384);
-    expect(() => sgAttentionWgsl({ ...c, klut: true })).toThrow(/klut needs f16/);
-    expect(() => sgAttentionWgsl({ ...c, f16: true, klut: true, group: 3 })).toThrow(/klut needs f16/);
     expect(() => sgAttentionWgsl({ ...c, tpt: 4 })).toThrow(/tpt 4/);
     expect(() => sgAttentionWgsl({ ...c, subgroupSize: 128 })).toThrow(/whole value pairs/);
   });

@@ -57,7 +57,6 @@ const CASES: {
     sgVcoop?: boolean;
     sgVgroups?: number;
     sgKpair?: boolean;
-    sgKlut?: boolean;
   };
   /** why this case is left out on software adapters (unless KVQ_WEBGPU_ALL_CASES=1) */
   slowOnSoftware?: string;
@@ -373,23 +372,6 @@ const CASES: {
     tiles: 1,
     tpt: 1,
     tuning: { sgKpair: true },
-  },
-  {
-    name: 'f16 HIGGS aqua-2.5 widths, subgroup-private tiles, key score tables (sgKlut), 2 value token groups, GQA 8',
-    k: higgs(2.5, 2, 64, 17),
-    v: higgs(2, 2, 64, 18),
-    D: 64,
-    Hq: 8,
-    Hkv: 1,
-    B: 2,
-    N: 192,
-    bt: 64,
-    tpi: 1,
-    kernel: 'subgroup',
-    force: true,
-    tiles: 1,
-    tuning: { sgKlut: true, sgVgroups: 2, sgVbatch: 4 },
-    f16: { keys: 'f16', values: 'f16' },
   },
   {
     name: 'HIGGS K2/V2, subgroup-private tiles, f16, 4 value token groups, GQA 4, a partial last tile',

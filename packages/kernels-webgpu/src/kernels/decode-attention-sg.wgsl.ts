@@ -89,14 +89,6 @@ export interface SgAttentionConfig {
    * Default 1 (every invocation takes every token). See {@link sgVgroupsUnsupported}.
    */
   readonly vgroups?: number;
-  /**
-   * f16 keys by score tables (needs `f16` and a multiple of 4 query heads per KV head): the prologue
-   * fills workgroup memory with T[p][code] = q̃_p · grid[code] for every pair position p, grid point
-   * and query head (4 heads as one vec2<u32> of f16), so a key pair code costs one table load and two
-   * `vec2<f16>` additions for 4 heads instead of a grid load and 4 FMAs. Tables of
-   * D/2 · 2^codeBits · G/4 · 8 bytes (16 KB for aqua-2.5's 5-bit key codes at D = 128, G = 4).
-   */
-  readonly klut?: boolean;
 }
 
 /** Why value token groups of `vgroups` cannot run for this configuration (or null when they can). */
@@ -162,28 +154,19 @@ export function sgUnsupported(
 export function sgAttentionKey(c: SgAttentionConfig): string {
   const f = (x: HiggsTileFormat) =>
     `h${x.dim}:${x.bits}:${x.codeBits}:${x.block}b${x.blockTokens}w${x.blockWords}`;
-  return `dattn-sg:${c.headDim}:${c.group}:${f(c.keys)}:${f(c.values)}:${c.channels}:s${c.subgroupSize}:t${c.tpt}:b${c.vbatch}:${c.kvec ? 'v' : c.kpair ? 'p' : 's'}:${c.f16 ? 'h' : 'f'}:p${c.probe ?? 0}${c.vcoop ? ':vc' : ''}${(c.vgroups ?? 1) > 1 ? `:g${c.vgroups}` : ''}${c.klut ? ':kl' : ''}`;
+  return `dattn-sg:${c.headDim}:${c.group}:${f(c.keys)}:${f(c.values)}:${c.channels}:s${c.subgroupSize}:t${c.tpt}:b${c.vbatch}:${c.kvec ? 'v' : c.kpair ? 'p' : 's'}:${c.f16 ? 'h' : 'f'}:p${c.probe ?? 0}${c.vcoop ? ':vc' : ''}${(c.vgroups ?? 1) > 1 ? `:g${c.vgroups}` : ''}`;
 }
 
 /** Workgroup memory of the kernel (bytes). */
 export function sgSharedBytes(
-  c: Pick<SgAttentionConfig, 'headDim' | 'group' | 'keys' | 'values' | 'f16' | 'klut'>,
+  c: Pick<SgAttentionConfig, 'headDim' | 'group' | 'keys' | 'values' | 'f16'>,
 ): number {
   const D = c.headDim;
   const G = c.group;
   // f16: the packed query pairs, its maximum, and the grids once more as packed pairs
   const f16 = c.f16 ? (D / 2) * G + 1 + (1 << c.keys.codeBits) + (1 << c.values.codeBits) : 0;
-  // score tables: two words per pair position, key code and 4 heads
-  const klut = c.klut ? (D / 2) * (G / 4) * (1 << c.keys.codeBits) * 2 : 0;
   return (
-    4 *
-    (2 * D * G +
-      (2 << c.keys.codeBits) +
-      (2 << c.values.codeBits) +
-      SG_SUBGROUPS * G * (D + 2) +
-      1 +
-      f16 +
-      klut)
+    4 * (2 * D * G + (2 << c.keys.codeBits) + (2 << c.values.codeBits) + SG_SUBGROUPS * G * (D + 2) + 1 + f16)
   );
 }
 
@@ -250,9 +233,6 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
     throw new Error(
       `sgAttentionWgsl: kpair needs head rows of an even number of words not read as vec4 (${kHeadWords})`,
     );
-  if (c.klut && !(h16 && G4))
-    throw new Error('sgAttentionWgsl: klut needs f16 and a multiple of 4 query heads');
-  const NCK = 1 << kcb;
   const KF = SG_F16_KFLUSH;
   if (h16 && (D / 2) % KF !== 0) throw new Error(`sgAttentionWgsl: ${D / 2} key pairs vs flushes of ${KF}`);
   const NHW = Math.ceil(G / 2);
@@ -296,33 +276,7 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
     for (const tp of range(TPT))
       for (const wi of range(kHeadWords)) L.push(`    sink = sink ^ kw${tp}_${wi};`);
   for (const tp of range(TPT)) for (const u of U) L.push(`    var sa${tp}_${u} = ${zero};`);
-  if (c.klut && keyMath) {
-    // score tables: per KF pairs, one table load (4 heads) and two vec2<f16> additions per pair, then into
-    // the f32 score × kqsc
-    for (let p0 = 0; p0 < D / 2; p0 += KF) {
-      for (let j = p0; j < p0 + KF; j++)
-        for (const tp of range(TPT))
-          for (const u of U) {
-            L.push(`    let kl${tp}_${j}_${u} = tabQK[${j * NU + u}][${idx[tp]![j]}];`);
-            for (const [half, comp] of [
-              ['a', 'x'],
-              ['b', 'y'],
-            ] as const)
-              L.push(
-                j === p0
-                  ? `    var hq${tp}_${u}${half} = bitcast<vec2<f16>>(kl${tp}_${j}_${u}.${comp});`
-                  : `    hq${tp}_${u}${half} = hq${tp}_${u}${half} + bitcast<vec2<f16>>(kl${tp}_${j}_${u}.${comp});`,
-              );
-          }
-      for (const tp of range(TPT))
-        for (const u of U)
-          L.push(
-            `    sa${tp}_${u} = fma(vec4f(vec2f(hq${tp}_${u}a), vec2f(hq${tp}_${u}b)), vec4f(kqsc), sa${tp}_${u});`,
-          );
-      if (p0 + KF < D / 2) L.push('    {');
-    }
-    for (let p0 = KF; p0 < D / 2; p0 += KF) L.push('    }');
-  } else if (h16 && keyMath) {
+  if (h16 && keyMath) {
     // f16: per KF pairs, one vec2<f16> FMA per pair and head, then into the f32 score × kqsc
     for (let p0 = 0; p0 < D / 2; p0 += KF) {
       for (let j = p0; j < p0 + KF; j++) {
@@ -531,17 +485,7 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
   let qe = frexp(bitcast<f32>(atomicLoad(&qmx))).exp;
   let qinv = ldexp(1.0, -qe); let kqsc = ldexp(1.0, qe);
 ${queryPairsWgsl(D, G, WG).join('\n')}
-${
-  c.klut
-    ? `  for (var i = li; i < ${(D / 2) * NU * NCK}u; i = i + ${WG}u) {
-    let code = i % ${NCK}u; let r = i / ${NCK}u; let pr = r / ${NU}u; let u = r % ${NU}u;
-    let kg = tabK[code];
-    let t = (qs[2u * pr * ${NU}u + u] * kg.x + qs[(2u * pr + 1u) * ${NU}u + u] * kg.y) * qinv;
-    tabQK[r][code] = vec2u(pack2x16float(t.xy), pack2x16float(t.zw));
-  }
-`
-    : ''
-}  workgroupBarrier();
+  workgroupBarrier();
 `;
 
   // the tile loop's bound depends on the subgroup's index, which is uniform in each subgroup but not
@@ -561,7 +505,7 @@ ${
     ? `var<workgroup> qs16: array<${G4 ? 'vec4u' : 'u32'}, ${(D / 2) * NU}>;
 var<workgroup> qmx: atomic<u32>;
 var<workgroup> tabK16: array<u32, ${1 << kcb}>;
-var<workgroup> tabV16: array<u32, ${1 << vcb}>;${c.klut ? `\nvar<workgroup> tabQK: array<array<vec2u, ${NCK}>, ${(D / 2) * NU}>;` : ''}`
+var<workgroup> tabV16: array<u32, ${1 << vcb}>;`
     : ''
 }
 var<workgroup> mred: array<f32, ${NSG * G * 2}>;

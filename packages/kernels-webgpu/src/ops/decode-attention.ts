@@ -130,12 +130,6 @@ export interface DecodeAttentionOptions {
      * 5-bit key codes: 10 words per head row), picking each row's words out of 3 loads
      */
     readonly sgKpair?: boolean;
-    /**
-     * subgroup kernel, f16 keys: score tables in workgroup memory (the rotated query times every key grid
-     * point, per pair position), one table load per key pair code for 4 query heads; needs a multiple of
-     * 4 query heads per KV head
-     */
-    readonly sgKlut?: boolean;
     readonly kflush?: number;
     readonly kcenter?: boolean;
     readonly early?: boolean;
@@ -288,7 +282,6 @@ export class DecodeAttention implements Disposable {
         vbatch,
         kvec: keyRowsVec4(keys, kvHeads * headDim, headDim),
         ...(options.tuning?.sgKpair ? { kpair: true } : {}),
-        ...(options.tuning?.sgKlut ? { klut: true } : {}),
         f16: sgF16,
         ...(options.tuning?.probe ? { probe: options.tuning.probe } : {}),
         ...(options.tuning?.sgVcoop ? { vcoop: true } : {}),
@@ -303,11 +296,6 @@ export class DecodeAttention implements Disposable {
         throw new UnsupportedOpError(
           'webgpu',
           'subgroup-private decode attention, sgKpair: key head rows are not 8-byte aligned in whole-vec4 rows and blocks, or already read as vec4',
-        );
-      if (this.#sg.klut && !(sgF16 && G % 4 === 0))
-        throw new UnsupportedOpError(
-          'webgpu',
-          `subgroup-private decode attention, sgKlut: needs f16 keys and a multiple of 4 query heads per KV head (${sgF16 ? 'f16' : 'f32'}, ${G})`,
         );
       if (this.#sg.vgroups !== undefined) {
         const whyG = sgVgroupsUnsupported({ ...this.#sg, vgroups: this.#sg.vgroups });
