@@ -689,7 +689,7 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
         // KVQ_F16_VARIANTS=k8,b4,t1+c8,… on the f16 rows, KVQ_SG_VARIANTS on the subgroup-kernel rows:
         // f16 flush every 8 key pairs (k), value batches of 4 tokens (b), tokens per thread (t),
         // channels per thread (c8), tiles per chunk (w), loads at the start of the tile (e), probes (p),
-        // cooperative value loads (c alone, subgroup kernel), value token groups (g, subgroup kernel), 8-byte aligned key rows as vec4 (v, subgroup kernel); '+' joins
+        // cooperative value loads (c alone, subgroup kernel), value token groups (g, subgroup kernel), 8-byte aligned key rows as vec4 (v; v0 off, subgroup kernel); '+' joins
         // knobs into one variant
         const extra =
           m.kernel === 'subgroup' ? process.env.KVQ_SG_VARIANTS : m.f16 ? process.env.KVQ_F16_VARIANTS : '';
@@ -714,7 +714,7 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
             else if (k[0] === 'p') tune.probe = n;
             else if (k === 'c') tune.sgVcoop = true;
             else if (k[0] === 'g' && m.kernel === 'subgroup') tune.sgVgroups = n;
-            else if (k === 'v' && m.kernel === 'subgroup') tune.sgKpair = true;
+            else if ((k === 'v' || k === 'v0') && m.kernel === 'subgroup') tune.sgKpair = k === 'v';
             else tune[{ k: 'kflush', b: 'vbatch', c: 'cpt' }[k[0] as 'k' | 'b' | 'c']] = n;
           }
           if (Object.keys(tune).length > 0) x.tune = tune;

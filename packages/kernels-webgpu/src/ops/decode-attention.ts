@@ -112,7 +112,7 @@ export interface DecodeAttentionOptions {
     readonly vbatch?: number;
     readonly lazy?: boolean;
     readonly prefetch?: boolean;
-    /** subgroup kernel: value tokens whose loads are issued together (divides the subgroup size; default 8) */
+    /** subgroup kernel: value tokens whose loads are issued together (divides the tokens of a value token group; default min(8, those tokens)) */
     readonly sgVbatch?: number;
     /**
      * subgroup kernel: value codes loaded cooperatively (whole head rows of several tokens per load,
@@ -120,14 +120,16 @@ export interface DecodeAttentionOptions {
      */
     readonly sgVcoop?: boolean;
     /**
-     * subgroup kernel: value token groups (a power of two dividing the subgroup size; default 1): the
+     * subgroup kernel: value token groups (a power of two dividing the subgroup size; default 2 where the
+     * subgroup has at least 16 invocations, the loads are not cooperative and `sgVbatch` allows, else 1): the
      * value phase's invocations form this many groups, each taking every so-many-th token of a tile with
      * proportionally more channels, so that one load reads that many whole value head rows
      */
     readonly sgVgroups?: number;
     /**
      * subgroup kernel: keys read as vec4<u32> where head rows are only 8-byte aligned (aqua-2.5's
-     * 5-bit key codes: 10 words per head row), picking each row's words out of 3 loads
+     * 5-bit key codes: 10 words per head row), picking each row's words out of 3 loads; default on
+     * where the rows allow it and are not 16-byte aligned
      */
     readonly sgKpair?: boolean;
     readonly kflush?: number;
@@ -257,11 +259,24 @@ export class DecodeAttention implements Disposable {
       const sgTpt = options.tokensPerThread ?? 2;
       if (sgTpt !== 1 && sgTpt !== 2)
         throw new InvalidArgumentError(`tokensPerThread must be 1 or 2, got ${sgTpt}`);
-      const vbatch = options.tuning?.sgVbatch ?? Math.min(8, sgSize);
+      // value token groups: 2 by default where the subgroup has at least 16 invocations (and the loads
+      // are not cooperative): on an H100 (bench/results/h100-2026-12-07-s17-*) 16 × 32k f16 aqua-2.5
+      // 0.4925 → 0.4498 ms and kvq-2 0.4655 → 0.4165 ms in one run, 4 groups 0.4633 and 0.4348
+      const sgCoop = options.tuning?.sgVcoop ?? false;
+      const askedVbatch = options.tuning?.sgVbatch;
+      const vgroups =
+        options.tuning?.sgVgroups ??
+        (sgSize >= 16 && !sgCoop && (askedVbatch === undefined || (sgSize / 2) % askedVbatch === 0) ? 2 : 1);
+      const vbatch = askedVbatch ?? Math.min(8, sgSize / vgroups);
       if (!Number.isInteger(vbatch) || vbatch < 1 || sgSize % vbatch !== 0)
         throw new InvalidArgumentError(
           `tuning.sgVbatch must divide the subgroup size ${sgSize}, got ${vbatch}`,
         );
+      // 8-byte aligned key rows as vec4 by default where they are not 16-byte aligned (aqua-2.5's 10
+      // words): with 2 value token groups, 16 × 32k 0.4465 → 0.4343 ms, 1 × 32k 0.0869 → 0.0854 ms
+      const kvec = keyRowsVec4(keys, kvHeads * headDim, headDim);
+      const kpair =
+        options.tuning?.sgKpair ?? (!kvec && keyRowsPairAligned(keys, kvHeads * headDim, headDim));
       this.kernel = 'subgroup';
       this.subgroups = true;
       this.tokensPerIter = 0;
@@ -280,12 +295,12 @@ export class DecodeAttention implements Disposable {
         subgroupSize: sgSize,
         tpt: sgTpt,
         vbatch,
-        kvec: keyRowsVec4(keys, kvHeads * headDim, headDim),
-        ...(options.tuning?.sgKpair ? { kpair: true } : {}),
+        kvec,
+        ...(kpair ? { kpair: true } : {}),
         f16: sgF16,
         ...(options.tuning?.probe ? { probe: options.tuning.probe } : {}),
-        ...(options.tuning?.sgVcoop ? { vcoop: true } : {}),
-        ...(options.tuning?.sgVgroups !== undefined ? { vgroups: options.tuning.sgVgroups } : {}),
+        ...(sgCoop ? { vcoop: true } : {}),
+        ...(vgroups !== 1 ? { vgroups } : {}),
       };
       if (this.#sg.vcoop) {
         const whyC = sgVcoopUnsupported(this.#sg);
@@ -297,8 +312,8 @@ export class DecodeAttention implements Disposable {
           'webgpu',
           'subgroup-private decode attention, sgKpair: key head rows are not 8-byte aligned in whole-vec4 rows and blocks, or already read as vec4',
         );
-      if (this.#sg.vgroups !== undefined) {
-        const whyG = sgVgroupsUnsupported({ ...this.#sg, vgroups: this.#sg.vgroups });
+      {
+        const whyG = sgVgroupsUnsupported({ ...this.#sg, vgroups });
         if (whyG) throw new InvalidArgumentError(`tuning.sgVgroups: ${whyG}`);
       }
       this.arithmetic = sgF16 ? { keys: 'f16', values: 'f16' } : { keys: 'f32', values: 'f32' };
