@@ -398,7 +398,8 @@ async function checks(ctx: GpuContext): Promise<void> {
     if (m.kernel === 'mma') continue; // mmaChecks
     if (m.f16 && !ctx.features.shaderF16) continue;
     // `unrolled`: the configuration the large shapes get by default (1 token/thread, values unrolled);
-    // `groups`: the subgroup kernel with 4 value token groups (and, for aqua-2.5's 10-word key rows, sgKpair)
+    // `groups`: the subgroup kernel with 4 value token groups and codes cut by % (and, for aqua-2.5's 10-word
+    // key rows, sgKpair)
     for (const [noSubgroups, unrolled, groups] of [
       [false, false, false],
       [true, false, false],
@@ -406,7 +407,11 @@ async function checks(ctx: GpuContext): Promise<void> {
       [false, false, true],
     ] as const) {
       if (groups && m.kernel !== 'subgroup') continue;
-      const groupTuning = { sgVgroups: 4, ...(m.name.startsWith('aqua-2.5') ? { sgKpair: true } : {}) };
+      const groupTuning = {
+        sgVgroups: 4,
+        modIndex: true,
+        ...(m.name.startsWith('aqua-2.5') ? { sgKpair: true } : {}),
+      };
       if (unrolled && (m.kernel === 'lane' || m.name === 'fp16' || m.name === 'fp8')) continue;
       // the subgroup kernel needs subgroups; its `unrolled` row is its 1-token-per-thread build
       if (noSubgroups && m.kernel === 'subgroup') continue;
@@ -664,6 +669,7 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
             sgVcoop?: boolean;
             sgVgroups?: number;
             sgKpair?: boolean;
+            modIndex?: boolean;
             probe?: number;
           };
           tiles?: number;
@@ -689,7 +695,7 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
         // KVQ_F16_VARIANTS=k8,b4,t1+c8,… on the f16 rows, KVQ_SG_VARIANTS on the subgroup-kernel rows:
         // f16 flush every 8 key pairs (k), value batches of 4 tokens (b), tokens per thread (t),
         // channels per thread (c8), tiles per chunk (w), loads at the start of the tile (e), probes (p),
-        // cooperative value loads (c alone, subgroup kernel), value token groups (g, subgroup kernel), 8-byte aligned key rows as vec4 (v; v0 off, subgroup kernel); '+' joins
+        // cooperative value loads (c alone, subgroup kernel), value token groups (g, subgroup kernel), 8-byte aligned key rows as vec4 (v; v0 off, subgroup kernel), HIGGS codes cut by % (m; m0 off); '+' joins
         // knobs into one variant
         const extra =
           m.kernel === 'subgroup' ? process.env.KVQ_SG_VARIANTS : m.f16 ? process.env.KVQ_F16_VARIANTS : '';
@@ -715,6 +721,7 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
             else if (k === 'c') tune.sgVcoop = true;
             else if (k[0] === 'g' && m.kernel === 'subgroup') tune.sgVgroups = n;
             else if ((k === 'v' || k === 'v0') && m.kernel === 'subgroup') tune.sgKpair = k === 'v';
+            else if (k === 'm' || k === 'm0') tune.modIndex = k === 'm';
             else tune[{ k: 'kflush', b: 'vbatch', c: 'cpt' }[k[0] as 'k' | 'b' | 'c']] = n;
           }
           if (Object.keys(tune).length > 0) x.tune = tune;

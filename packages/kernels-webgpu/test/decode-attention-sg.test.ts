@@ -137,6 +137,11 @@ describe('subgroup-private decode attention: what it reads and its code (no GPU)
     expect(kloop).toContain('let kw0_9 = select(kv0_2[1], kv0_2[3], kodd);');
     expect(kp).toContain('let kodd = ((hk * 10u) & 2u) != 0u;');
     expect(() => sgAttentionWgsl({ ...c, kpair: true, kvec: true })).toThrow(/kpair/);
+    // codes cut by % (Tint's range analysis then knows the grid index is in bounds), else by masks
+    const mod = sgAttentionWgsl({ ...c, modIndex: true });
+    expect(mod).toContain('tabK[(kw0_0 % 32u)]');
+    expect(mod).not.toContain('& 31u)]');
+    expect(wgsl).toContain('tabK[(kw0_0 & 31u)]');
     expect(() => sgAttentionWgsl({ ...c, tpt: 4 })).toThrow(/tpt 4/);
     expect(() => sgAttentionWgsl({ ...c, subgroupSize: 128 })).toThrow(/whole value pairs/);
   });

@@ -57,6 +57,7 @@ const CASES: {
     sgVcoop?: boolean;
     sgVgroups?: number;
     sgKpair?: boolean;
+    modIndex?: boolean;
   };
   /** why this case is left out on software adapters (unless KVQ_WEBGPU_ALL_CASES=1) */
   slowOnSoftware?: string;
@@ -341,7 +342,7 @@ const CASES: {
     tuning: { sgVcoop: true },
   },
   {
-    name: 'HIGGS aqua-2.5 widths (K2.5/V2), subgroup-private tiles, 2 value token groups, GQA 4, a partial last tile',
+    name: 'HIGGS aqua-2.5 widths (K2.5/V2), subgroup-private tiles, 2 value token groups, codes cut by masks, GQA 4, a partial last tile',
     k: higgs(2.5, 2, 64, 11),
     v: higgs(2, 2, 64, 12),
     D: 64,
@@ -354,7 +355,7 @@ const CASES: {
     kernel: 'subgroup',
     force: true,
     tiles: 1,
-    tuning: { sgVgroups: 2, sgVbatch: 2 },
+    tuning: { sgVgroups: 2, sgVbatch: 2, modIndex: false },
   },
   {
     name: 'HIGGS aqua-2.5 widths, head dim 128, subgroup-private tiles, key rows of 10 words as vec4 (sgKpair), GQA 4',
@@ -404,7 +405,7 @@ const CASES: {
     kernel: 'token',
   },
   {
-    name: 'HIGGS kvq-2 widths K1 (1-D) / V1.5 (2-D), GQA 4, without subgroups',
+    name: 'HIGGS kvq-2 widths K1 (1-D) / V1.5 (2-D), GQA 4, codes cut by %, without subgroups',
     k: higgs(1, 1, 64, 3),
     v: higgs(1.5, 2, 64, 4),
     D: 64,
@@ -417,6 +418,7 @@ const CASES: {
     kernel: 'token',
     noSubgroups: true,
     tpt: 1,
+    tuning: { modIndex: true },
   },
   {
     name: 'HIGGS K3/V3 2-D and K2/V1.5, mixed: K 3-bit 2-D, V 1.5-bit 2-D, GQA 4, 3 chunks',
@@ -536,7 +538,7 @@ const CASES: {
       'the f16 HIGGS path runs here in the K2/V2-uniform and kvq-2-width cases, and aqua-2.5 f16 in the H100 bench checks',
   },
   {
-    name: 'f16 HIGGS kvq-2 widths K1 (1-D) / V1.5 (2-D), GQA 3, values ×300, without subgroups',
+    name: 'f16 HIGGS kvq-2 widths K1 (1-D) / V1.5 (2-D), GQA 3, values ×300, codes cut by %, without subgroups',
     k: higgs(1, 1, 64, 3),
     v: higgs(1.5, 2, 64, 4),
     D: 64,
@@ -549,7 +551,7 @@ const CASES: {
     kernel: 'token',
     noSubgroups: true,
     tpt: 1,
-    tuning: { vunroll: true, kflush: 8 },
+    tuning: { vunroll: true, kflush: 8, modIndex: true },
     f16: { keys: 'f16', values: 'f16' },
     vScale: 300,
   },

@@ -89,6 +89,8 @@ export interface SgAttentionConfig {
    * Default 1 (every invocation takes every token). See {@link sgVgroupsUnsupported}.
    */
   readonly vgroups?: number;
+  /** pair codes cut out by `% 2^bits` rather than a mask (see `codes`; for A/B runs of Dawn's range analysis) */
+  readonly modIndex?: boolean;
 }
 
 /** Why value token groups of `vgroups` cannot run for this configuration (or null when they can). */
@@ -154,7 +156,7 @@ export function sgUnsupported(
 export function sgAttentionKey(c: SgAttentionConfig): string {
   const f = (x: HiggsTileFormat) =>
     `h${x.dim}:${x.bits}:${x.codeBits}:${x.block}b${x.blockTokens}w${x.blockWords}`;
-  return `dattn-sg:${c.headDim}:${c.group}:${f(c.keys)}:${f(c.values)}:${c.channels}:s${c.subgroupSize}:t${c.tpt}:b${c.vbatch}:${c.kvec ? 'v' : c.kpair ? 'p' : 's'}:${c.f16 ? 'h' : 'f'}:p${c.probe ?? 0}${c.vcoop ? ':vc' : ''}${(c.vgroups ?? 1) > 1 ? `:g${c.vgroups}` : ''}`;
+  return `dattn-sg:${c.headDim}:${c.group}:${f(c.keys)}:${f(c.values)}:${c.channels}:s${c.subgroupSize}:t${c.tpt}:b${c.vbatch}:${c.kvec ? 'v' : c.kpair ? 'p' : 's'}:${c.f16 ? 'h' : 'f'}:p${c.probe ?? 0}${c.vcoop ? ':vc' : ''}${(c.vgroups ?? 1) > 1 ? `:g${c.vgroups}` : ''}${c.modIndex ? ':m' : ''}`;
 }
 
 /** Workgroup memory of the kernel (bytes). */
@@ -271,7 +273,7 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
   const idx: string[][] = range(TPT).map(() => []);
   if (keyMath)
     for (const tp of range(TPT))
-      codes(`kw${tp}_`, D / 2, kcb, 'raw', (_j, e) => idx[tp]!.push(e), L, `k${tp}_`);
+      codes(`kw${tp}_`, D / 2, kcb, 'raw', (_j, e) => idx[tp]!.push(e), L, `k${tp}_`, c.modIndex);
   else
     for (const tp of range(TPT))
       for (const wi of range(kHeadWords)) L.push(`    sink = sink ^ kw${tp}_${wi};`);
@@ -390,7 +392,7 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
         );
       }
       const vidx: string[] = [];
-      codes(`vf${i}_`, PPL, vcb, 'raw', (_j, e) => vidx.push(e), L, `v${i}_`);
+      codes(`vf${i}_`, PPL, vcb, 'raw', (_j, e) => vidx.push(e), L, `v${i}_`, c.modIndex);
       if (h16) {
         for (const k of range(NHW))
           L.push(`      let wh${i}_${k} = bitcast<vec2<f16>>(subgroupShuffle(wp${tp}_${k}, ${tok(i)}));`);

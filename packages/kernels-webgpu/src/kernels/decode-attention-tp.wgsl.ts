@@ -52,6 +52,8 @@ export interface TpAttentionConfig {
   readonly kvec: boolean;
   /** value phase: every token of a thread unrolled, its loads issued before the math */
   readonly vunroll?: boolean;
+  /** HIGGS pair codes cut out by `% 2^bits` instead of a mask (see `codes`) */
+  readonly modIndex?: boolean;
   /**
    * Benchmark probes (wrong results on purpose): 1 = only load the key and value codes, 2 = + key
    * dot products, 3 = + softmax; values are only loaded (XOR-ed into a sink) in all three.
@@ -277,7 +279,7 @@ export function tpFormatKey(f: KvTileFormat): string {
 
 /** Cache key of a configuration. */
 export function tpAttentionKey(c: TpAttentionConfig): string {
-  return `dattn-tp:${c.headDim}:${c.group}:${tpFormatKey(c.keys)}:${tpFormatKey(c.values)}:${c.subgroups ? 'sg' : 'wg'}:t${c.tpt}:c${c.cpt}:${c.channels}:${c.kvec ? 'v' : 's'}:${c.vunroll ? 'vu' : 'vl'}:p${c.probe ?? 0}:${c.dbuf ? 'db' : 'sb'}:b${c.vbatch ?? 0}:${c.lazy ? 'lz' : 'ex'}:${c.f16Keys ? 'hk' : 'fk'}${c.f16Values ? 'hv' : 'fv'}${c.kflush ?? 16}${c.kcenter === false ? 'n' : 'c'}${c.early ? 'e' : ''}`;
+  return `dattn-tp:${c.headDim}:${c.group}:${tpFormatKey(c.keys)}:${tpFormatKey(c.values)}:${c.subgroups ? 'sg' : 'wg'}:t${c.tpt}:c${c.cpt}:${c.channels}:${c.kvec ? 'v' : 's'}:${c.vunroll ? 'vu' : 'vl'}:p${c.probe ?? 0}:${c.dbuf ? 'db' : 'sb'}:b${c.vbatch ?? 0}:${c.lazy ? 'lz' : 'ex'}:${c.f16Keys ? 'hk' : 'fk'}${c.f16Values ? 'hv' : 'fv'}${c.kflush ?? 16}${c.kcenter === false ? 'n' : 'c'}${c.early ? 'e' : ''}${c.modIndex ? 'm' : ''}`;
 }
 
 /** f32 offsets in the aux buffer: K signs, V signs, K pair table, V pair table. */
@@ -310,7 +312,9 @@ export function tpAuxData(c: { headDim: number; keys: KvTileFormat; values: KvTi
 /**
  * WGSL lines extracting `n` codes of `bits` bits from normalized words `${w}0…` (code j at bit
  * j·bits); `emit(j, expr)` gets the code as a u32 expression (`raw`) or, for `top`, as the f32
- * `1 + code·2^-bits`. Also used by the subgroup-private kernel.
+ * `1 + code·2^-bits`. Also used by the subgroup-private kernel. `modulo` (raw codes of fewer than 32
+ * bits): each code is cut out by `% 2^bits` instead of `& (2^bits − 1)`, the same value in a form whose
+ * range Tint's integer range analysis knows (an index it can prove in bounds needs no clamp).
  */
 export function codes(
   w: string,
@@ -320,8 +324,10 @@ export function codes(
   emit: (j: number, e: string) => void,
   L: string[],
   pre: string,
+  modulo = false,
 ): void {
   const mask = bits === 32 ? 0xffffffff : (1 << bits) - 1;
+  const cut = modulo && mode === 'raw' && bits < 32 ? `% ${mask + 1}u` : `& ${mask}u`;
   const topMask = (mask << (23 - bits)) >>> 0;
   for (let j = 0; j < n; j++) {
     const pos = j * bits;
@@ -329,14 +335,14 @@ export function codes(
     const s = pos & 31;
     if (s + bits <= 32) {
       if (mode === 'raw') {
-        emit(j, s === 0 ? `(${w}${k} & ${mask}u)` : `((${w}${k} >> ${s}u) & ${mask}u)`);
+        emit(j, s === 0 ? `(${w}${k} ${cut})` : `((${w}${k} >> ${s}u) ${cut})`);
       } else {
         const sh = 23 - bits - s; // bring the code to the top of the mantissa
         const moved = sh === 0 ? `${w}${k}` : sh > 0 ? `(${w}${k} << ${sh}u)` : `(${w}${k} >> ${-sh}u)`;
         emit(j, `bitcast<f32>((${moved} & 0x${topMask.toString(16)}u) | 0x3f800000u)`);
       }
     } else {
-      L.push(`    let ${pre}x${j} = ((${w}${k} >> ${s}u) | (${w}${k + 1} << ${32 - s}u)) & ${mask}u;`);
+      L.push(`    let ${pre}x${j} = ((${w}${k} >> ${s}u) | (${w}${k + 1} << ${32 - s}u)) ${cut};`);
       emit(j, mode === 'raw' ? `${pre}x${j}` : `bitcast<f32>((${pre}x${j} << ${23 - bits}u) | 0x3f800000u)`);
     }
   }
@@ -551,7 +557,7 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
     K.push('    let ksc = kqsc[0];');
     const idx: string[][] = range(TPT).map(() => []);
     for (const tp of range(TPT))
-      codes(`kw${tp}_`, D / 2, kBits, 'raw', (j, e) => idx[tp]!.push(e), K, `k${tp}_`);
+      codes(`kw${tp}_`, D / 2, kBits, 'raw', (j, e) => idx[tp]!.push(e), K, `k${tp}_`, c.modIndex);
     f16Scores(
       (p, u) => `${p * NU + u}u`,
       (tp, p) => [`    let kx${tp}_${p} = bitcast<vec2<f16>>(tabK16[${idx[tp]![p]}]);`],
@@ -561,7 +567,7 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
     for (const tp of range(TPT)) for (const u of U) K.push(`    var sa${tp}_${u} = ${zero};`);
     const idx: string[][] = range(TPT).map(() => []);
     for (const tp of range(TPT))
-      codes(`kw${tp}_`, D / 2, kBits, 'raw', (j, e) => idx[tp]!.push(e), K, `k${tp}_`);
+      codes(`kw${tp}_`, D / 2, kBits, 'raw', (j, e) => idx[tp]!.push(e), K, `k${tp}_`, c.modIndex);
     for (const j of range(D / 2)) {
       for (const u of U) {
         K.push(`    let qa${j}_${u} = qs[${2 * j * NU + u}u];`);
@@ -789,7 +795,7 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
         );
       const idx: string[] = [];
       const L: string[] = [];
-      codes(`vw${x}_`, CPT / 2, vBits, 'raw', (_j, e) => idx.push(e), L, `v${x}`);
+      codes(`vw${x}_`, CPT / 2, vBits, 'raw', (_j, e) => idx.push(e), L, `v${x}`, c.modIndex);
       mt.push(...L.map((l) => `  ${l}`));
       for (const j of range(CPT / 2)) {
         mt.push(`      let vp${x}_${j} = bitcast<vec2<f16>>(tabV16[${idx[j]}]);`);
@@ -803,7 +809,7 @@ export function tpAttentionWgsl(c: TpAttentionConfig): string {
       for (const u of U) mt.push(`      let w${x}_${u} = pu${x}_${u} * vsc${x};`);
       const idx: string[] = [];
       const L: string[] = [];
-      codes(`vw${x}_`, CPT / 2, vBits, 'raw', (_j, e) => idx.push(e), L, `v${x}`);
+      codes(`vw${x}_`, CPT / 2, vBits, 'raw', (_j, e) => idx.push(e), L, `v${x}`, c.modIndex);
       mt.push(...L.map((l) => `  ${l}`));
       for (const j of range(CPT / 2)) {
         mt.push(`      let vp${x}_${j} = tabV[${idx[j]}];`);

@@ -132,6 +132,12 @@ export interface DecodeAttentionOptions {
      * where the rows allow it and are not 16-byte aligned
      */
     readonly sgKpair?: boolean;
+    /**
+     * token-parallel and subgroup kernels: HIGGS pair codes cut out by `% 2^bits` instead of a mask, so
+     * Tint's integer range analysis drops the bounds clamp of the grid lookups (default: on for the
+     * subgroup kernel, off for the token-parallel one)
+     */
+    readonly modIndex?: boolean;
     readonly kflush?: number;
     readonly kcenter?: boolean;
     readonly early?: boolean;
@@ -301,6 +307,9 @@ export class DecodeAttention implements Disposable {
         ...(options.tuning?.probe ? { probe: options.tuning.probe } : {}),
         ...(sgCoop ? { vcoop: true } : {}),
         ...(vgroups !== 1 ? { vgroups } : {}),
+        // on an H100 (bench/results/h100-2026-12-07-s17-modindex*) 16 × 32k f16 aqua-2.5 0.4397 → 0.4233
+        // and 0.4180 ms, kvq-2 0.4212 → 0.4084 and 0.4069 ms
+        ...((options.tuning?.modIndex ?? true) ? { modIndex: true } : {}),
       };
       if (this.#sg.vcoop) {
         const whyC = sgVcoopUnsupported(this.#sg);
