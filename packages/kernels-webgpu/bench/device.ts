@@ -695,8 +695,8 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
         // KVQ_F16_VARIANTS=k8,b4,t1+c8,… on the f16 rows, KVQ_SG_VARIANTS on the subgroup-kernel rows:
         // f16 flush every 8 key pairs (k), value batches of 4 tokens (b), tokens per thread (t),
         // channels per thread (c8), tiles per chunk (w), loads at the start of the tile (e), probes (p),
-        // cooperative value loads (c alone, subgroup kernel), value token groups (g, subgroup kernel), 8-byte aligned key rows as vec4 (v; v0 off, subgroup kernel), HIGGS codes cut by % (m; m0 off); '+' joins
-        // knobs into one variant
+        // subgroup kernel: cooperative value loads (c alone), value token groups (g4), 8-byte aligned key rows
+        // as vec4 (v; v0 off); HIGGS codes cut by % (m; m0 off); '+' joins knobs into one variant
         const extra =
           m.kernel === 'subgroup' ? process.env.KVQ_SG_VARIANTS : m.f16 ? process.env.KVQ_F16_VARIANTS : '';
         for (const v of (extra ?? '').split(',').filter(Boolean)) {

@@ -86,10 +86,14 @@ export interface SgAttentionConfig {
    * into TG groups of SG / TG invocations, group k taking tokens k, k + TG, … of the tile and each
    * invocation of a group D·TG / SG channels of its tokens, so that one load instruction reads TG whole
    * head rows; the groups' accumulators are summed (`subgroupShuffleXor`) once, after the loop.
-   * Default 1 (every invocation takes every token). See {@link sgVgroupsUnsupported}.
+   * Default 1 (every invocation takes every token; `DecodeAttention` picks 2 where it can). See
+   * {@link sgVgroupsUnsupported}.
    */
   readonly vgroups?: number;
-  /** pair codes cut out by `% 2^bits` rather than a mask (see `codes`; for A/B runs of Dawn's range analysis) */
+  /**
+   * pair codes cut out by `% 2^bits` rather than a mask (see `codes`), so that Tint's range analysis
+   * drops the grid lookups' bounds clamps; `DecodeAttention` turns it on unless `tuning.modIndex` is false
+   */
   readonly modIndex?: boolean;
 }
 
