@@ -168,6 +168,21 @@ describe.skipIf(!p.ok)(title('subgroup-private decode attention: typed errors on
       expect(() => new DecodeAttention(ctx, shape, k, k, { kernel: 'subgroup', tokensPerThread: 3 })).toThrow(
         InvalidArgumentError,
       );
+      // value token groups that are not a power of two, or that meet cooperative loads; key-row vec4 reads
+      // where the rows are 16-byte aligned already (4-bit pair codes: 8 words per head row)
+      expect(
+        () => new DecodeAttention(ctx, shape, k, k, { kernel: 'subgroup', tuning: { sgVgroups: 3 } }),
+      ).toThrow(/tuning.sgVgroups: 3 groups/);
+      expect(
+        () =>
+          new DecodeAttention(ctx, shape, k, k, {
+            kernel: 'subgroup',
+            tuning: { sgVgroups: 2, sgVcoop: true, sgVbatch: 4 },
+          }),
+      ).toThrow(InvalidArgumentError);
+      expect(
+        () => new DecodeAttention(ctx, shape, k, k, { kernel: 'subgroup', tuning: { sgKpair: true } }),
+      ).toThrow(/sgKpair/);
       if (ctx.features.shaderF16) {
         using h = new DecodeAttention(ctx, shape, k, k, { kernel: 'subgroup', arithmetic: 'f16' });
         expect(h.arithmetic).toEqual({ keys: 'f16', values: 'f16' });

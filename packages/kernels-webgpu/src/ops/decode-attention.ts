@@ -273,6 +273,15 @@ export class DecodeAttention implements Disposable {
       const vgroups =
         options.tuning?.sgVgroups ??
         (sgSize >= 16 && !sgCoop && (askedVbatch === undefined || (sgSize / 2) % askedVbatch === 0) ? 2 : 1);
+      // the groups themselves first (the default batch size depends on them), then with the batch size
+      const whyGroups = sgVgroupsUnsupported({
+        headDim,
+        subgroupSize: sgSize,
+        vbatch: 1,
+        vcoop: sgCoop,
+        vgroups,
+      });
+      if (whyGroups) throw new InvalidArgumentError(`tuning.sgVgroups: ${whyGroups}`);
       const vbatch = askedVbatch ?? Math.min(8, sgSize / vgroups);
       if (!Number.isInteger(vbatch) || vbatch < 1 || sgSize % vbatch !== 0)
         throw new InvalidArgumentError(
