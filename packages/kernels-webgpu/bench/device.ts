@@ -96,8 +96,12 @@ const METHODS: {
   // aqua-2.5's predicted layers (HIGGS residuals K 2.5-bit / V 2-bit 2-D grids) and kvq-2's most common width
   { name: 'aqua-2.5', k: higgs(2.5, 0x6b), v: higgs(2, 0x76) },
   { name: 'kvq-2 K2/V2', k: higgs(2, 0x6b), v: higgs(2, 0x76) },
-  { name: 'aqua-2.5 f16', k: higgs(2.5, 0x6b), v: higgs(2, 0x76), f16: true },
-  { name: 'kvq-2 K2/V2 f16', k: higgs(2, 0x6b), v: higgs(2, 0x76), f16: true },
+  // (token-parallel asked for: DecodeAttention's default is the subgroup kernel for large f16 HIGGS steps)
+  { name: 'aqua-2.5 f16', k: higgs(2.5, 0x6b), v: higgs(2, 0x76), kernel: 'token', f16: true },
+  { name: 'kvq-2 K2/V2 f16', k: higgs(2, 0x6b), v: higgs(2, 0x76), kernel: 'token', f16: true },
+  // DecodeAttention's own choice (the subgroup kernel from B·kvHeads·tokens ≥ 2^19, else token-parallel)
+  { name: 'aqua-2.5 f16 default', k: higgs(2.5, 0x6b), v: higgs(2, 0x76), f16: true },
+  { name: 'kvq-2 K2/V2 f16 default', k: higgs(2, 0x6b), v: higgs(2, 0x76), f16: true },
   // the subgroup-private kernel (f32, no workgroup barriers in the tile loop)
   { name: 'aqua-2.5 sg', k: higgs(2.5, 0x6b), v: higgs(2, 0x76), kernel: 'subgroup' },
   { name: 'kvq-2 K2/V2 sg', k: higgs(2, 0x6b), v: higgs(2, 0x76), kernel: 'subgroup' },

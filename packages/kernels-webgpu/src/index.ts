@@ -20,7 +20,7 @@ export { createWebGpuBackend, WebGpuBackend } from './backend.js';
 export type { WebGpuBackendOptions } from './backend.js';
 export { GpuKvTensor, tileFormat, paddedBlockBytes, higgsPairTable } from './kv-tensor.js';
 export type { KvTensorShape } from './kv-tensor.js';
-export { DecodeAttention } from './ops/decode-attention.js';
+export { DecodeAttention, subgroupKernelByDefault } from './ops/decode-attention.js';
 export type { DecodeAttentionShape, DecodeAttentionOptions } from './ops/decode-attention.js';
 export { Recorder, grid, packParams } from './ops/recorder.js';
 export type { Param } from './ops/recorder.js';

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, UnsupportedOpError } from '@kvq/core';
 import { describe, expect, it } from 'vitest';
-import { DecodeAttention, SG_SUBGROUPS, sgUnsupported } from '../src/index.js';
+import { DecodeAttention, SG_SUBGROUPS, sgUnsupported, subgroupKernelByDefault } from '../src/index.js';
 import {
   sgAttentionWgsl,
   sgSharedBytes,
@@ -144,6 +144,32 @@ describe('subgroup-private decode attention: what it reads and its code (no GPU)
     expect(wgsl).toContain('tabK[(kw0_0 & 31u)]');
     expect(() => sgAttentionWgsl({ ...c, tpt: 4 })).toThrow(/tpt 4/);
     expect(() => sgAttentionWgsl({ ...c, subgroupSize: 128 })).toThrow(/whole value pairs/);
+  });
+});
+
+describe('subgroupKernelByDefault: when DecodeAttention picks the subgroup kernel unasked', () => {
+  const big = {
+    keys: higgs(5),
+    values: higgs(4),
+    headDim: 128,
+    work: 16 * 8 * 4096,
+    f16Keys: true,
+    subgroups: true,
+    subgroupSizes: [32, 32] as const,
+  };
+  it('large f16 HIGGS steps on fixed subgroups of 16 or more', () => {
+    expect(subgroupKernelByDefault(big)).toBe(true);
+    expect(subgroupKernelByDefault({ ...big, subgroupSizes: [16, 16] })).toBe(true);
+  });
+  it('else the token-parallel kernel', () => {
+    expect(subgroupKernelByDefault({ ...big, work: (1 << 19) - 1 })).toBe(false);
+    expect(subgroupKernelByDefault({ ...big, f16Keys: false })).toBe(false);
+    expect(subgroupKernelByDefault({ ...big, subgroups: false })).toBe(false);
+    expect(subgroupKernelByDefault({ ...big, subgroupSizes: null })).toBe(false);
+    expect(subgroupKernelByDefault({ ...big, subgroupSizes: [8, 8] })).toBe(false);
+    expect(subgroupKernelByDefault({ ...big, subgroupSizes: [16, 64] })).toBe(false);
+    expect(subgroupKernelByDefault({ ...big, keys: uniform })).toBe(false);
+    expect(subgroupKernelByDefault({ ...big, values: higgs(4, 64) })).toBe(false);
   });
 });
 

@@ -76,9 +76,9 @@ export interface DecodeAttentionOptions {
    * `'subgroup'`: the subgroup-private kernel (HIGGS keys and values, f32 or packed-f16 arithmetic as
    * `arithmetic` says; needs subgroups
    * of one fixed size): the token-parallel kernel's arithmetic with each subgroup walking its own
-   * tokens and softmax, so no workgroup barrier inside the tile loop; only when asked for (see the
-   * README for how it measured);
-   * default: token-parallel wherever it reads the formats, else lane.
+   * tokens and softmax, so no workgroup barrier inside the tile loop; by default for HIGGS keys and
+   * values on large steps in packed f16 (see {@link subgroupKernelByDefault}), else when asked for;
+   * default otherwise: token-parallel wherever it reads the formats, else lane.
    */
   readonly kernel?: 'mma' | 'token' | 'lane' | 'subgroup';
   /**
@@ -215,6 +215,18 @@ export class DecodeAttention implements Disposable {
     if (tpt !== 1 && tpt !== 2) throw new InvalidArgumentError(`tokensPerThread must be 1 or 2, got ${tpt}`);
     const why = tpUnsupported(keys, values, headDim, tpt, cpt);
     const higgs = keys.kind === 'higgs' || values.kind === 'higgs';
+    const sgDefault =
+      options.kernel === undefined &&
+      !options.noSubgroups &&
+      subgroupKernelByDefault({
+        keys,
+        values,
+        headDim,
+        work,
+        f16Keys: f16.keys,
+        subgroups: ctx.features.subgroups,
+        subgroupSizes: ctx.features.subgroupSizes,
+      });
     if (options.kernel === 'mma') {
       if (options.noSubgroups)
         throw new InvalidArgumentError("kernel 'mma' needs subgroups (noSubgroups was set)");
@@ -248,7 +260,7 @@ export class DecodeAttention implements Disposable {
         // 1.08 → 0.97 ms, 1 × 32k 0.175 → 0.148 ms
         prefetch: options.tuning?.prefetch ?? true,
       };
-    } else if (options.kernel === 'subgroup') {
+    } else if (options.kernel === 'subgroup' || sgDefault) {
       if (options.noSubgroups)
         throw new InvalidArgumentError("kernel 'subgroup' needs subgroups (noSubgroups was set)");
       if (!ctx.features.subgroups)
@@ -589,6 +601,30 @@ function keyRowsVec4(f: KvTileFormat, C: number, D: number): boolean {
     return f.blockWords % 4 === 0 && f.scaleWords % 4 === 0 && row % 4 === 0 && head % 4 === 0;
   }
   return false;
+}
+
+/**
+ * Whether {@link DecodeAttention} picks the subgroup-private kernel when no `kernel` is asked for: HIGGS
+ * keys and values it reads, subgroups of one fixed size of at least 16 invocations (where its default
+ * value token groups apply), packed-f16 keys, and B·kvHeads·tokens ≥ 2^19. Measured on an H100
+ * (bench/results/h100-2026-12-07-s17-final2*, f16): 16 × 4k aqua-2.5 0.1177 → 0.0924 ms and kvq-2 0.1032 →
+ * 0.0883 ms, 16 × 32k 0.5282 → 0.4187 and 0.4304 → 0.4046 ms against the token-parallel kernel; at
+ * 1 × 32k (2^18) kvq-2 0.0860 against 0.0916 ms, so smaller steps keep the token-parallel kernel.
+ */
+export function subgroupKernelByDefault(a: {
+  readonly keys: KvTileFormat;
+  readonly values: KvTileFormat;
+  readonly headDim: number;
+  /** batch · kvHeads · tokens */
+  readonly work: number;
+  /** whether the keys run in packed f16 (`arithmetic`'s plan) */
+  readonly f16Keys: boolean;
+  readonly subgroups: boolean;
+  readonly subgroupSizes: readonly [number, number] | null;
+}): boolean {
+  if (!a.subgroups || !a.f16Keys || a.work < 1 << 19) return false;
+  if (!a.subgroupSizes || a.subgroupSizes[0] !== a.subgroupSizes[1] || a.subgroupSizes[0] < 16) return false;
+  return sgUnsupported(a.keys, a.values, a.headDim, a.subgroupSizes) === null;
 }
 
 /** HIGGS key head rows of an even number of words, in rows and blocks of whole vec4s (see `SgAttentionConfig.kpair`). */
