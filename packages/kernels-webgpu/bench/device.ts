@@ -17,6 +17,7 @@ import {
 import {
   BufferScope,
   DecodeAttention,
+  type DecodeAttentionOptions,
   type GpuContext,
   GpuKvTensor,
   Recorder,
@@ -663,19 +664,7 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
           noSubgroups: boolean;
           tpt?: number;
           mma?: { probe?: number; tiles?: number; prefetch?: boolean };
-          tune?: {
-            kflush?: number;
-            vbatch?: number;
-            kcenter?: boolean;
-            cpt?: number;
-            early?: boolean;
-            sgVbatch?: number;
-            sgVcoop?: boolean;
-            sgVgroups?: number;
-            sgKpair?: boolean;
-            modIndex?: boolean;
-            probe?: number;
-          };
+          tune?: DecodeAttentionOptions['tuning'];
           tiles?: number;
           optional?: boolean;
         }[] =

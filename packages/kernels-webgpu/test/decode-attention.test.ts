@@ -1,6 +1,6 @@
 import { type QuantizerSpec, SeededRandom } from '@kvq/core';
 import { describe, expect, it } from 'vitest';
-import { BufferScope, DecodeAttention, GpuKvTensor } from '../src/index.js';
+import { BufferScope, DecodeAttention, type DecodeAttentionOptions, GpuKvTensor } from '../src/index.js';
 import { decodeReferences, encodeKvBlocks, worstSequenceError } from './attention-reference.js';
 import { runDecodeAttention } from './decode-attention-run.js';
 import { probe, relErr, relMaxErr, sharedBackend, title } from './gpu.js';
@@ -45,20 +45,7 @@ const CASES: {
   force?: boolean;
   tpt?: number;
   tiles?: number;
-  tuning?: {
-    vunroll?: boolean;
-    vbatch?: number;
-    lazy?: boolean;
-    dbuf?: boolean;
-    kflush?: number;
-    kcenter?: boolean;
-    early?: boolean;
-    sgVbatch?: number;
-    sgVcoop?: boolean;
-    sgVgroups?: number;
-    sgKpair?: boolean;
-    modIndex?: boolean;
-  };
+  tuning?: DecodeAttentionOptions['tuning'];
   /** why this case is left out on software adapters (unless KVQ_WEBGPU_ALL_CASES=1) */
   slowOnSoftware?: string;
   /** packed-f16 arithmetic (needs shader-f16; the sides it must apply to) */

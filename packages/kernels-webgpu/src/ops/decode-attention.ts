@@ -302,8 +302,8 @@ export class DecodeAttention implements Disposable {
       // 8-byte aligned key rows as vec4 by default where they are not 16-byte aligned (aqua-2.5's 10
       // words): with 2 value token groups, 16 × 32k 0.4465 → 0.4343 ms, 1 × 32k 0.0869 → 0.0854 ms
       const kvec = keyRowsVec4(keys, kvHeads * headDim, headDim);
-      const kpair =
-        options.tuning?.sgKpair ?? (!kvec && keyRowsPairAligned(keys, kvHeads * headDim, headDim));
+      const kpairFits = !kvec && keyRowsPairAligned(keys, kvHeads * headDim, headDim);
+      const kpair = options.tuning?.sgKpair ?? kpairFits;
       this.kernel = 'subgroup';
       this.subgroups = true;
       this.tokensPerIter = 0;
@@ -337,7 +337,7 @@ export class DecodeAttention implements Disposable {
         if (whyC)
           throw new UnsupportedOpError('webgpu', `subgroup-private decode attention, sgVcoop: ${whyC}`);
       }
-      if (this.#sg.kpair && (this.#sg.kvec || !keyRowsPairAligned(keys, kvHeads * headDim, headDim)))
+      if (kpair && !kpairFits)
         throw new UnsupportedOpError(
           'webgpu',
           'subgroup-private decode attention, sgKpair: key head rows are not 8-byte aligned in whole-vec4 rows and blocks, or already read as vec4',
