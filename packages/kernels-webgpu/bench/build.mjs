@@ -10,7 +10,11 @@ const here = dirname(fileURLToPath(import.meta.url));
 const outDir = join(here, '../../../.webgpu-bench');
 mkdirSync(outDir, { recursive: true });
 await build({
-  entry: { device: join(here, 'device.ts'), probe: join(here, 'probe.ts') },
+  entry: {
+    device: join(here, 'device.ts'),
+    probe: join(here, 'probe.ts'),
+    'pipeline-stats': join(here, 'pipeline-stats.ts'),
+  },
   outDir,
   format: ['esm'],
   platform: 'node',

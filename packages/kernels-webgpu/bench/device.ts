@@ -37,6 +37,7 @@ import {
 import { runDecodeAttention } from '../test/decode-attention-run.js';
 import { relErr, relMaxErr } from '../test/metrics.js';
 import { genWgsl } from './gen.wgsl.js';
+import { type BenchVariant, F16, FP8, METHODS, parseVariant, u } from './methods.js';
 import { timeRecorded } from './timing.js';
 
 const args = process.argv.slice(2);
@@ -50,65 +51,6 @@ const outPath =
     ? args[args.indexOf('--out') + 1]!
     : 'webgpu-bench.json';
 const log = (...a: unknown[]) => console.log(...a);
-
-const u = (bits: number, axis: 'channel' | 'token', groupSize: number): QuantizerSpec => ({
-  kind: 'uniform',
-  bits,
-  axis,
-  groupSize,
-});
-const F16: QuantizerSpec = { kind: 'fp16' };
-const FP8: QuantizerSpec = { kind: 'fp8', format: 'e4m3' };
-/** A HIGGS spec as @kvq/core's presets build it (Hadamard block 128, slope-unbiased scale gain). */
-const higgs = (bits: number, seed: number): QuantizerSpec => {
-  const dim = bits === 1 || bits > 3 ? 1 : 2;
-  return {
-    kind: 'higgs',
-    bits,
-    dim,
-    block: 128,
-    seed,
-    scaleGain: Math.round(higgsUnbiasedGain(bits, dim) * 1e6) / 1e6,
-  };
-};
-/** K/V configurations of the attention benchmark (`kernel: 'lane'` forces the original kernel). */
-const METHODS: {
-  name: string;
-  k: QuantizerSpec;
-  v: QuantizerSpec;
-  kernel?: 'lane' | 'token' | 'mma' | 'subgroup';
-  /**
-   * packed-f16 arithmetic of the token-parallel kernel (where the device has shader-f16); the other
-   * rows ask for f32 (DecodeAttention's default, 'auto', picks f16 for large steps on such devices)
-   */
-  f16?: boolean;
-}[] = [
-  { name: 'fp16', k: F16, v: F16 },
-  { name: 'fp8', k: FP8, v: FP8 },
-  { name: 'kivi-2', k: u(2, 'channel', 128), v: u(2, 'token', 128) },
-  { name: 'kivi-2 lane', k: u(2, 'channel', 128), v: u(2, 'token', 128), kernel: 'lane' },
-  // the int8 subgroup-matrix kernel (where the device has it)
-  { name: 'kivi-2 mma', k: u(2, 'channel', 128), v: u(2, 'token', 128), kernel: 'mma' },
-  { name: 'kivi-2 f16', k: u(2, 'channel', 128), v: u(2, 'token', 128), f16: true },
-  { name: 'k4v2', k: u(4, 'channel', 128), v: u(2, 'token', 128) },
-  { name: 'k4v2 f16', k: u(4, 'channel', 128), v: u(2, 'token', 128), f16: true },
-  { name: 'k4v2 mma', k: u(4, 'channel', 128), v: u(2, 'token', 128), kernel: 'mma' },
-  { name: 'k3v2', k: u(3, 'channel', 128), v: u(2, 'token', 128) },
-  // aqua-2.5's predicted layers (HIGGS residuals K 2.5-bit / V 2-bit 2-D grids) and kvq-2's most common width
-  { name: 'aqua-2.5', k: higgs(2.5, 0x6b), v: higgs(2, 0x76) },
-  { name: 'kvq-2 K2/V2', k: higgs(2, 0x6b), v: higgs(2, 0x76) },
-  // (token-parallel asked for: DecodeAttention's default is the subgroup kernel for large f16 HIGGS steps)
-  { name: 'aqua-2.5 f16', k: higgs(2.5, 0x6b), v: higgs(2, 0x76), kernel: 'token', f16: true },
-  { name: 'kvq-2 K2/V2 f16', k: higgs(2, 0x6b), v: higgs(2, 0x76), kernel: 'token', f16: true },
-  // DecodeAttention's own choice (the subgroup kernel from B·kvHeads·tokens ≥ 2^19, else token-parallel)
-  { name: 'aqua-2.5 f16 default', k: higgs(2.5, 0x6b), v: higgs(2, 0x76), f16: true },
-  { name: 'kvq-2 K2/V2 f16 default', k: higgs(2, 0x6b), v: higgs(2, 0x76), f16: true },
-  // the subgroup-private kernel (f32, no workgroup barriers in the tile loop)
-  { name: 'aqua-2.5 sg', k: higgs(2.5, 0x6b), v: higgs(2, 0x76), kernel: 'subgroup' },
-  { name: 'kvq-2 K2/V2 sg', k: higgs(2, 0x6b), v: higgs(2, 0x76), kernel: 'subgroup' },
-  { name: 'aqua-2.5 sg f16', k: higgs(2.5, 0x6b), v: higgs(2, 0x76), kernel: 'subgroup', f16: true },
-  { name: 'kvq-2 K2/V2 sg f16', k: higgs(2, 0x6b), v: higgs(2, 0x76), kernel: 'subgroup', f16: true },
-];
 
 interface Result {
   [k: string]: unknown;
@@ -660,14 +602,10 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
         const q = scope.upload(new SeededRandom(9).normalArray(B * Hq * D));
         const out = scope.create(B * Hq * D * 4);
         // token-parallel variants: tokens per thread 1/2 (kivi-2, aqua-2.5), and without subgroups
-        const variants: {
-          noSubgroups: boolean;
-          tpt?: number;
+        const variants: (Omit<BenchVariant, 'tune'> & {
           mma?: { probe?: number; tiles?: number; prefetch?: boolean };
           tune?: DecodeAttentionOptions['tuning'];
-          tiles?: number;
-          optional?: boolean;
-        }[] =
+        })[] =
           m.name === 'fp16' || m.name === 'kivi-2' || m.name === 'kivi-2 lane'
             ? [{ noSubgroups: false }, { noSubgroups: true }]
             : [{ noSubgroups: false }];
@@ -685,41 +623,11 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
                   ? { prefetch: false }
                   : { tiles: Number(v.slice(1)) },
             });
-        // KVQ_F16_VARIANTS=k8,b4,t1+c8,… on the f16 rows, KVQ_SG_VARIANTS on the subgroup-kernel rows:
-        // f16 flush every 8 key pairs (k), value batches of 4 tokens (b), tokens per thread (t),
-        // channels per thread (c8), tiles per chunk (w), loads at the start of the tile (e), probes (p),
-        // subgroup kernel: cooperative value loads (c alone), value token groups (g4), 8-byte aligned key rows
-        // as vec4 (v; v0 off); HIGGS codes cut by % (m; m0 off); '+' joins knobs into one variant
+        // KVQ_F16_VARIANTS=k8,b4,t1+c8,… on the f16 rows, KVQ_SG_VARIANTS on the subgroup-kernel rows
+        // (letters: parseVariant in bench/methods.ts)
         const extra =
           m.kernel === 'subgroup' ? process.env.KVQ_SG_VARIANTS : m.f16 ? process.env.KVQ_F16_VARIANTS : '';
-        for (const v of (extra ?? '').split(',').filter(Boolean)) {
-          const x: {
-            noSubgroups: boolean;
-            tpt?: number;
-            tiles?: number;
-            tune?: Record<string, number | boolean>;
-            optional?: boolean;
-          } = {
-            noSubgroups: false,
-            optional: true,
-          };
-          const tune: Record<string, number | boolean> = {};
-          for (const k of v.split('+')) {
-            const n = Number(k.slice(1));
-            if (k[0] === 't') x.tpt = n;
-            else if (k[0] === 'w') x.tiles = n;
-            else if (k === 'e') tune.early = true;
-            else if (k[0] === 'b' && m.kernel === 'subgroup') tune.sgVbatch = n;
-            else if (k[0] === 'p') tune.probe = n;
-            else if (k === 'c') tune.sgVcoop = true;
-            else if (k[0] === 'g' && m.kernel === 'subgroup') tune.sgVgroups = n;
-            else if ((k === 'v' || k === 'v0') && m.kernel === 'subgroup') tune.sgKpair = k === 'v';
-            else if (k === 'm' || k === 'm0') tune.modIndex = k === 'm';
-            else tune[{ k: 'kflush', b: 'vbatch', c: 'cpt' }[k[0] as 'k' | 'b' | 'c']] = n;
-          }
-          if (Object.keys(tune).length > 0) x.tune = tune;
-          variants.push(x);
-        }
+        for (const v of (extra ?? '').split(',').filter(Boolean)) variants.push(parseVariant(v, m.kernel));
         if (m.kernel === 'subgroup') variants.push({ noSubgroups: false, tpt: 1 });
         for (const { noSubgroups, tpt, mma, tune, tiles, optional } of variants) {
           // a variant named in the environment that this method or device cannot run is logged and left out
