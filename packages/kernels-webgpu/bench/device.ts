@@ -345,8 +345,8 @@ async function checks(ctx: GpuContext): Promise<void> {
     if (m.kernel === 'mma') continue; // mmaChecks
     if (m.f16 && !ctx.features.shaderF16) continue;
     // `unrolled`: the configuration the large shapes get by default (1 token/thread, values unrolled);
-    // `groups`: the subgroup kernel with 4 value token groups and codes cut by % (and, for aqua-2.5's 10-word
-    // key rows, sgKpair)
+    // `groups`: the subgroup kernel with 4 value token groups, codes cut by %, key rows loaded a tile ahead
+    // (and, for aqua-2.5's 10-word key rows, sgKpair)
     for (const [noSubgroups, unrolled, groups] of [
       [false, false, false],
       [true, false, false],
@@ -357,6 +357,7 @@ async function checks(ctx: GpuContext): Promise<void> {
       const groupTuning = {
         sgVgroups: 4,
         modIndex: true,
+        sgKprefetch: true,
         ...(m.name.startsWith('aqua-2.5') ? { sgKpair: true } : {}),
       };
       if (unrolled && (m.kernel === 'lane' || m.name === 'fp16' || m.name === 'fp8')) continue;

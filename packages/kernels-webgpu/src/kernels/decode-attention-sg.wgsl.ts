@@ -91,6 +91,11 @@ export interface SgAttentionConfig {
    */
   readonly vgroups?: number;
   /**
+   * key rows of the next tile loaded while this one is computed (loop-carried registers: the words of
+   * TPT key head rows more per invocation); else each tile loads its own at its start
+   */
+  readonly kprefetch?: boolean;
+  /**
    * pair codes cut out by `% 2^bits` rather than a mask (see `codes`), so that Tint's range analysis
    * drops the grid lookups' bounds clamps; `DecodeAttention` turns it on unless `tuning.modIndex` is false
    */
@@ -160,7 +165,7 @@ export function sgUnsupported(
 export function sgAttentionKey(c: SgAttentionConfig): string {
   const f = (x: HiggsTileFormat) =>
     `h${x.dim}:${x.bits}:${x.codeBits}:${x.block}b${x.blockTokens}w${x.blockWords}`;
-  return `dattn-sg:${c.headDim}:${c.group}:${f(c.keys)}:${f(c.values)}:${c.channels}:s${c.subgroupSize}:t${c.tpt}:b${c.vbatch}:${c.kvec ? 'v' : c.kpair ? 'p' : 's'}:${c.f16 ? 'h' : 'f'}:p${c.probe ?? 0}${c.vcoop ? ':vc' : ''}${(c.vgroups ?? 1) > 1 ? `:g${c.vgroups}` : ''}${c.modIndex ? ':m' : ''}`;
+  return `dattn-sg:${c.headDim}:${c.group}:${f(c.keys)}:${f(c.values)}:${c.channels}:s${c.subgroupSize}:t${c.tpt}:b${c.vbatch}:${c.kvec ? 'v' : c.kpair ? 'p' : 's'}:${c.f16 ? 'h' : 'f'}:p${c.probe ?? 0}${c.vcoop ? ':vc' : ''}${(c.vgroups ?? 1) > 1 ? `:g${c.vgroups}` : ''}${c.modIndex ? ':m' : ''}${c.kprefetch ? ':kp' : ''}`;
 }
 
 /** Workgroup memory of the kernel (bytes). */
@@ -245,33 +250,61 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
 
   const L: string[] = [];
   // ---- keys: TPT tokens per invocation ---------------------------------------------------------
+  // the raw loads of the key row at word `a` into `dst(v)` (vec4s or words)
+  const nKv = c.kpair ? Math.ceil((kHeadWords + 2) / 4) : c.kvec ? kHeadWords / 4 : kHeadWords;
+  const loadsAt = (a: string, dst: (v: number) => string, decl: string): string[] =>
+    range(nKv).map(
+      (v) => `    ${decl}${dst(v)} = ${c.kpair || c.kvec ? `k4[${a} / 4u + ${v}u]` : `kbuf[${a} + ${v}u]`};`,
+    );
+  // the word of token `t`'s key row (prefetch)
+  const rowWord = (t: string) =>
+    `(b * p.nBlocksK + min(${t}, p.N - 1u) / ${kf.blockTokens}u) * ${kf.blockWords}u + ${kf.scaleWords}u + (min(${t}, p.N - 1u) % ${kf.blockTokens}u) * ${kRowWords}u + hk * ${kHeadWords}u`;
+  const raw = (tp: number, v: number) => (c.kpair || c.kvec ? `kv${tp}_${v}` : `kw${tp}_${v}`);
   for (const tp of range(TPT)) {
     L.push(`    let t${tp} = sstart + ${tp * SG}u + lane;`);
     L.push(`    let kt${tp} = min(t${tp}, p.N - 1u);`);
     L.push(`    let kblk${tp} = kt${tp} / ${kf.blockTokens}u; let kti${tp} = kt${tp} % ${kf.blockTokens}u;`);
     L.push(`    let kbase${tp} = (b * p.nBlocksK + kblk${tp}) * ${kf.blockWords}u;`);
-    L.push(
-      `    let kcw${tp} = kbase${tp} + ${kf.scaleWords}u + kti${tp} * ${kRowWords}u + hk * ${kHeadWords}u;`,
-    );
+    if (c.kprefetch) {
+      // this tile's words were loaded during the previous tile; the next tile's are issued now
+      for (const v of range(nKv)) L.push(`    let ${raw(tp, v)} = kn${tp}_${v};`);
+      L.push(`    let kcwn${tp} = ${rowWord(`t${tp} + ${TT}u`)};`);
+      L.push(...loadsAt(`kcwn${tp}`, (v) => `kn${tp}_${v}`, ''));
+    } else {
+      L.push(
+        `    let kcw${tp} = kbase${tp} + ${kf.scaleWords}u + kti${tp} * ${kRowWords}u + hk * ${kHeadWords}u;`,
+      );
+      if (c.kpair) {
+        L.push(`    let kq${tp} = kcw${tp} / 4u;`);
+        for (const v of range(nKv)) L.push(`    let kv${tp}_${v} = k4[kq${tp} + ${v}u];`);
+      } else if (c.kvec) {
+        for (const v of range(nKv)) L.push(`    let kv${tp}_${v} = k4[kcw${tp} / 4u + ${v}u];`);
+      } else {
+        for (const wi of range(nKv)) L.push(`    let kw${tp}_${wi} = kbuf[kcw${tp} + ${wi}u];`);
+      }
+    }
     if (c.kpair) {
-      L.push(`    let kq${tp} = kcw${tp} / 4u;`);
-      for (const v of range(Math.ceil((kHeadWords + 2) / 4)))
-        L.push(`    let kv${tp}_${v} = k4[kq${tp} + ${v}u];`);
       for (const wi of range(kHeadWords))
         L.push(
           `    let kw${tp}_${wi} = select(kv${tp}_${wi >> 2}[${wi & 3}], kv${tp}_${(wi + 2) >> 2}[${(wi + 2) & 3}], kodd);`,
         );
     } else if (c.kvec) {
-      for (const v of range(kHeadWords / 4)) L.push(`    let kv${tp}_${v} = k4[kcw${tp} / 4u + ${v}u];`);
       for (const wi of range(kHeadWords)) L.push(`    let kw${tp}_${wi} = kv${tp}_${wi >> 2}[${wi & 3}];`);
-    } else {
-      for (const wi of range(kHeadWords)) L.push(`    let kw${tp}_${wi} = kbuf[kcw${tp} + ${wi}u];`);
     }
     L.push(`    let ksc${tp} = half_k(2u * kbase${tp} + kti${tp} * ${Hkv}u + hk);`);
     // the value scale of the same token
     L.push(`    let vsb${tp} = (b * p.nBlocksV + kt${tp} / ${vf.blockTokens}u) * ${vf.blockWords}u;`);
     L.push(`    let vsc${tp} = half_v(2u * vsb${tp} + (kt${tp} % ${vf.blockTokens}u) * ${Hkv}u + hk);`);
   }
+  // prefetch: the first tile's words, before the loop
+  const K0: string[] = [];
+  if (c.kprefetch)
+    for (const tp of range(TPT)) {
+      K0.push(
+        `    let kcw0n${tp} = ${rowWord(`chunk * p.tiles * ${TT}u + sid * ${SGT}u + ${tp * SG}u + lane`)};`,
+      );
+      K0.push(...loadsAt(`kcw0n${tp}`, (v) => `kn${tp}_${v}`, 'var '));
+    }
   const keyMath = !c.probe || c.probe === 2;
   const valueMath = !c.probe || c.probe === 3;
   const idx: string[][] = range(TPT).map(() => []);
@@ -550,7 +583,7 @@ ${U.map((u) => `  var m${u} = ${neg}; var l${u} = ${zero};`).join('\n')}
 ${range(VC)
   .map((ch) => U.map((u) => `  var acc${ch}_${u} = ${zero};`).join(' '))
   .join('\n')}
-  var sink = 0u;
+  var sink = 0u;${K0.map((l) => `\n${l.slice(2)}`).join('')}
   for (var tile = 0u; tile < p.tiles; tile = tile + 1u) {
     let sstart = (chunk * p.tiles + tile) * ${TT}u + sid * ${SGT}u;
     if (sstart >= p.N) { break; }

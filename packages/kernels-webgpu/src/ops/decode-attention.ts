@@ -133,6 +133,11 @@ export interface DecodeAttentionOptions {
      */
     readonly sgKpair?: boolean;
     /**
+     * subgroup kernel: each invocation loads the next tile's key rows while it computes this one
+     * (loop-carried registers; off by default)
+     */
+    readonly sgKprefetch?: boolean;
+    /**
      * token-parallel and subgroup kernels: HIGGS pair codes cut out by `% 2^bits` instead of a mask, so
      * Tint's integer range analysis drops the bounds clamp of the grid lookups (default: on for the
      * subgroup kernel, off for the token-parallel one)
@@ -331,6 +336,7 @@ export class DecodeAttention implements Disposable {
         // on an H100 (bench/results/h100-2026-12-07-s17-modindex*) 16 × 32k f16 aqua-2.5 0.4397 → 0.4233
         // and 0.4180 ms, kvq-2 0.4212 → 0.4084 and 0.4069 ms
         ...((options.tuning?.modIndex ?? true) ? { modIndex: true } : {}),
+        ...(options.tuning?.sgKprefetch ? { kprefetch: true } : {}),
       };
       if (this.#sg.vcoop) {
         const whyC = sgVcoopUnsupported(this.#sg);
