@@ -12,7 +12,6 @@ import {
   SeededRandom,
   UnsupportedOpError,
   createQuantizer,
-  higgsUnbiasedGain,
 } from '@kvq/core';
 import {
   BufferScope,

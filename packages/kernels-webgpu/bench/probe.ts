@@ -7,7 +7,7 @@
  * the default kernel's output (relative to the largest output).
  */
 import { writeFileSync } from 'node:fs';
-import { type QuantizerSpec, SeededRandom, higgsUnbiasedGain } from '@kvq/core';
+import { SeededRandom } from '@kvq/core';
 import {
   BufferScope,
   DecodeAttention,
@@ -20,6 +20,7 @@ import {
   recordEncode,
 } from '../src/index.js';
 import { genWgsl } from './gen.wgsl.js';
+import { higgs, u } from './methods.js';
 import { timeRecorded } from './timing.js';
 
 const args = process.argv.slice(2);
@@ -31,23 +32,6 @@ const shapes = (arg('--shapes') ?? '16x32768,1x32768').split(',').map((s) => {
   const [B, N] = s.split('x').map(Number);
   return { B: B!, N: N! };
 });
-const u = (bits: number, axis: 'channel' | 'token', groupSize: number): QuantizerSpec => ({
-  kind: 'uniform',
-  bits,
-  axis,
-  groupSize,
-});
-const higgs = (bits: number, seed: number): QuantizerSpec => {
-  const dim = bits === 1 || bits > 3 ? 1 : 2;
-  return {
-    kind: 'higgs',
-    bits,
-    dim,
-    block: 128,
-    seed,
-    scaleGain: Math.round(higgsUnbiasedGain(bits, dim) * 1e6) / 1e6,
-  };
-};
 const METHODS = [
   { name: 'kivi-2', k: u(2, 'channel', 128), v: u(2, 'token', 128) },
   { name: 'aqua-2.5', k: higgs(2.5, 0x6b), v: higgs(2, 0x76) },

@@ -35,6 +35,10 @@ typedef struct {
 #endif
 
 static PFN_vkGetInstanceProcAddr gipa;
+static PFN_vkGetPipelineExecutablePropertiesKHR vkGetPipelineExecutablePropertiesKHR;
+static PFN_vkGetPipelineExecutableStatisticsKHR vkGetPipelineExecutableStatisticsKHR;
+static PFN_vkGetPipelineExecutableInternalRepresentationsKHR vkGetPipelineExecutableInternalRepresentationsKHR;
+static void print_executables(VkDevice dev, VkPipeline pipe, int ir, const char *path);
 #define LOAD_I(inst, name) PFN_##name name = (PFN_##name)gipa(inst, #name)
 
 static void die(const char *what, VkResult r) {
@@ -211,9 +215,9 @@ int main(int argc, char **argv) {
   LOAD_D(vkCreateDescriptorSetLayout);
   LOAD_D(vkCreatePipelineLayout);
   LOAD_D(vkCreateComputePipelines);
-  LOAD_D(vkGetPipelineExecutablePropertiesKHR);
-  LOAD_D(vkGetPipelineExecutableStatisticsKHR);
-  LOAD_D(vkGetPipelineExecutableInternalRepresentationsKHR);
+  vkGetPipelineExecutablePropertiesKHR = (PFN_vkGetPipelineExecutablePropertiesKHR)vkGetDeviceProcAddr(dev, "vkGetPipelineExecutablePropertiesKHR");
+  vkGetPipelineExecutableStatisticsKHR = (PFN_vkGetPipelineExecutableStatisticsKHR)vkGetDeviceProcAddr(dev, "vkGetPipelineExecutableStatisticsKHR");
+  vkGetPipelineExecutableInternalRepresentationsKHR = (PFN_vkGetPipelineExecutableInternalRepresentationsKHR)vkGetDeviceProcAddr(dev, "vkGetPipelineExecutableInternalRepresentationsKHR");
   LOAD_D(vkDestroyPipeline);
   LOAD_D(vkDestroyPipelineLayout);
   LOAD_D(vkDestroyDescriptorSetLayout);
@@ -267,81 +271,7 @@ int main(int argc, char **argv) {
     r = vkCreateComputePipelines(dev, VK_NULL_HANDLE, 1, &cp, NULL, &pipe);
     if (r) die("vkCreateComputePipelines", r);
     printf("== %s (%zu words, %u bindings): built\n", argv[a], nw, nb);
-    if (!haveStats) {
-      vkDestroyPipeline(dev, pipe, NULL);
-      vkDestroyShaderModule(dev, mod, NULL);
-      vkDestroyPipelineLayout(dev, layout, NULL);
-      vkDestroyDescriptorSetLayout(dev, dsl, NULL);
-      free(code);
-      continue;
-    }
-    VkPipelineInfoKHR pi = {VK_STRUCTURE_TYPE_PIPELINE_INFO_KHR};
-    pi.pipeline = pipe;
-    uint32_t nx = 0;
-    vkGetPipelineExecutablePropertiesKHR(dev, &pi, &nx, NULL);
-    VkPipelineExecutablePropertiesKHR *xp = calloc(nx, sizeof *xp);
-    for (uint32_t i = 0; i < nx; i++) xp[i].sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_PROPERTIES_KHR;
-    vkGetPipelineExecutablePropertiesKHR(dev, &pi, &nx, xp);
-    for (uint32_t e = 0; e < nx; e++) {
-      printf("executable %u: %s (%s), subgroup size %u\n", e, xp[e].name, xp[e].description,
-             xp[e].subgroupSize);
-      VkPipelineExecutableInfoKHR ei = {VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INFO_KHR};
-      ei.pipeline = pipe;
-      ei.executableIndex = e;
-      uint32_t ns = 0;
-      vkGetPipelineExecutableStatisticsKHR(dev, &ei, &ns, NULL);
-      VkPipelineExecutableStatisticKHR *st = calloc(ns, sizeof *st);
-      for (uint32_t i = 0; i < ns; i++) st[i].sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_STATISTIC_KHR;
-      vkGetPipelineExecutableStatisticsKHR(dev, &ei, &ns, st);
-      for (uint32_t i = 0; i < ns; i++) {
-        printf("  %s: ", st[i].name);
-        switch (st[i].format) {
-          case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_BOOL32_KHR:
-            printf("%s", st[i].value.b32 ? "true" : "false");
-            break;
-          case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_INT64_KHR:
-            printf("%lld", (long long)st[i].value.i64);
-            break;
-          case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_UINT64_KHR:
-            printf("%llu", (unsigned long long)st[i].value.u64);
-            break;
-          default:
-            printf("%g", st[i].value.f64);
-        }
-        printf("  (%s)\n", st[i].description);
-      }
-      free(st);
-      if (!ir) continue;
-      uint32_t nr = 0;
-      vkGetPipelineExecutableInternalRepresentationsKHR(dev, &ei, &nr, NULL);
-      VkPipelineExecutableInternalRepresentationKHR *rep = calloc(nr, sizeof *rep);
-      for (uint32_t i = 0; i < nr; i++) rep[i].sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INTERNAL_REPRESENTATION_KHR;
-      vkGetPipelineExecutableInternalRepresentationsKHR(dev, &ei, &nr, rep);
-      for (uint32_t i = 0; i < nr; i++) {
-        rep[i].pData = calloc(1, rep[i].dataSize + 1);
-      }
-      vkGetPipelineExecutableInternalRepresentationsKHR(dev, &ei, &nr, rep);
-      for (uint32_t i = 0; i < nr; i++) {
-        printf("  -- internal representation %u: %s (%s), %zu bytes, %s\n", i, rep[i].name, rep[i].description,
-               rep[i].dataSize, rep[i].isText ? "text" : "binary");
-        if (rep[i].isText) printf("%s\n", (const char *)rep[i].pData);
-        const char *dir = getenv("VKPS_IR_DIR");
-        if (!rep[i].isText && dir) {
-          const char *base = strrchr(argv[a], '/');
-          char out[4096];
-          snprintf(out, sizeof out, "%s/%s.%u.%u.bin", dir, base ? base + 1 : argv[a], e, i);
-          FILE *f = fopen(out, "wb");
-          if (f) {
-            fwrite(rep[i].pData, 1, rep[i].dataSize, f);
-            fclose(f);
-            printf("  (written to %s)\n", out);
-          }
-        }
-        free(rep[i].pData);
-      }
-      free(rep);
-    }
-    free(xp);
+    if (haveStats) print_executables(dev, pipe, ir, argv[a]);
     vkDestroyPipeline(dev, pipe, NULL);
     vkDestroyShaderModule(dev, mod, NULL);
     vkDestroyPipelineLayout(dev, layout, NULL);
@@ -349,4 +279,75 @@ int main(int argc, char **argv) {
     free(code);
   }
   return 0;
+}
+
+/* the pipeline's executables: name, statistics and (with ir) internal representations */
+static void print_executables(VkDevice dev, VkPipeline pipe, int ir, const char *path) {
+  VkPipelineInfoKHR pi = {VK_STRUCTURE_TYPE_PIPELINE_INFO_KHR};
+  pi.pipeline = pipe;
+  uint32_t nx = 0;
+  vkGetPipelineExecutablePropertiesKHR(dev, &pi, &nx, NULL);
+  VkPipelineExecutablePropertiesKHR *xp = calloc(nx, sizeof *xp);
+  for (uint32_t i = 0; i < nx; i++) xp[i].sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_PROPERTIES_KHR;
+  vkGetPipelineExecutablePropertiesKHR(dev, &pi, &nx, xp);
+  for (uint32_t e = 0; e < nx; e++) {
+    printf("executable %u: %s (%s), subgroup size %u\n", e, xp[e].name, xp[e].description,
+           xp[e].subgroupSize);
+    VkPipelineExecutableInfoKHR ei = {VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INFO_KHR};
+    ei.pipeline = pipe;
+    ei.executableIndex = e;
+    uint32_t ns = 0;
+    vkGetPipelineExecutableStatisticsKHR(dev, &ei, &ns, NULL);
+    VkPipelineExecutableStatisticKHR *st = calloc(ns, sizeof *st);
+    for (uint32_t i = 0; i < ns; i++) st[i].sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_STATISTIC_KHR;
+    vkGetPipelineExecutableStatisticsKHR(dev, &ei, &ns, st);
+    for (uint32_t i = 0; i < ns; i++) {
+      printf("  %s: ", st[i].name);
+      switch (st[i].format) {
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_BOOL32_KHR:
+          printf("%s", st[i].value.b32 ? "true" : "false");
+          break;
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_INT64_KHR:
+          printf("%lld", (long long)st[i].value.i64);
+          break;
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_UINT64_KHR:
+          printf("%llu", (unsigned long long)st[i].value.u64);
+          break;
+        default:
+          printf("%g", st[i].value.f64);
+      }
+      printf("  (%s)\n", st[i].description);
+    }
+    free(st);
+    if (!ir) continue;
+    uint32_t nr = 0;
+    vkGetPipelineExecutableInternalRepresentationsKHR(dev, &ei, &nr, NULL);
+    VkPipelineExecutableInternalRepresentationKHR *rep = calloc(nr, sizeof *rep);
+    for (uint32_t i = 0; i < nr; i++) rep[i].sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INTERNAL_REPRESENTATION_KHR;
+    vkGetPipelineExecutableInternalRepresentationsKHR(dev, &ei, &nr, rep);
+    for (uint32_t i = 0; i < nr; i++) {
+      rep[i].pData = calloc(1, rep[i].dataSize + 1);
+    }
+    vkGetPipelineExecutableInternalRepresentationsKHR(dev, &ei, &nr, rep);
+    for (uint32_t i = 0; i < nr; i++) {
+      printf("  -- internal representation %u: %s (%s), %zu bytes, %s\n", i, rep[i].name, rep[i].description,
+             rep[i].dataSize, rep[i].isText ? "text" : "binary");
+      if (rep[i].isText) printf("%s\n", (const char *)rep[i].pData);
+      const char *dir = getenv("VKPS_IR_DIR");
+      if (!rep[i].isText && dir) {
+        const char *base = strrchr(path, '/');
+        char out[4096];
+        snprintf(out, sizeof out, "%s/%s.%u.%u.bin", dir, base ? base + 1 : path, e, i);
+        FILE *f = fopen(out, "wb");
+        if (f) {
+          fwrite(rep[i].pData, 1, rep[i].dataSize, f);
+          fclose(f);
+          printf("  (written to %s)\n", out);
+        }
+      }
+      free(rep[i].pData);
+    }
+    free(rep);
+  }
+  free(xp);
 }
