@@ -102,7 +102,7 @@ export interface DecodeAttentionOptions {
    * token-parallel kernel: code-generation knobs (see `TpAttentionConfig`): `vunroll` (default
    * from batch·kvHeads·tokens ≥ 2^18), `vbatch`, `lazy`, `dbuf` (off; measured no faster on the
    * H100) and `probe` (benchmarks only: wrong results on purpose); mma kernel: `prefetch` (default
-   * on) and `probe` (see `MmaAttentionConfig`); subgroup kernel: `sgVbatch`, `sgVcoop`, `sgVgroups` and `probe` (see
+   * on) and `probe` (see `MmaAttentionConfig`); subgroup kernel: `sgVbatch`, `sgVcoop`, `sgVgroups`, `sgKpair`, `sgKprefetch` and `probe` (see
    * `SgAttentionConfig`)
    */
   readonly tuning?: {
@@ -134,7 +134,7 @@ export interface DecodeAttentionOptions {
     readonly sgKpair?: boolean;
     /**
      * subgroup kernel: each invocation loads the next tile's key rows while it computes this one
-     * (loop-carried registers; off by default)
+     * (loop-carried registers; default on)
      */
     readonly sgKprefetch?: boolean;
     /**
@@ -336,7 +336,9 @@ export class DecodeAttention implements Disposable {
         // on an H100 (bench/results/h100-2026-12-07-s17-modindex*) 16 × 32k f16 aqua-2.5 0.4397 → 0.4233
         // and 0.4180 ms, kvq-2 0.4212 → 0.4084 and 0.4069 ms
         ...((options.tuning?.modIndex ?? true) ? { modIndex: true } : {}),
-        ...(options.tuning?.sgKprefetch ? { kprefetch: true } : {}),
+        // on an H100 (bench/results/h100-2026-12-07-s18-*) 16 × 32k f16 aqua-2.5 0.4203 → 0.3967 ms, kvq-2
+        // 0.4019 → 0.3990 ms; 16 × 4k 0.0948 → 0.0958 and 0.0929 → 0.0898 ms
+        ...((options.tuning?.sgKprefetch ?? true) ? { kprefetch: true } : {}),
       };
       if (this.#sg.vcoop) {
         const whyC = sgVcoopUnsupported(this.#sg);
