@@ -2,6 +2,7 @@ import { InvalidArgumentError, UnsupportedOpError } from '@kvq/core';
 import { describe, expect, it } from 'vitest';
 import { DecodeAttention, SG_SUBGROUPS, sgUnsupported, subgroupKernelByDefault } from '../src/index.js';
 import {
+  sgAttentionKey,
   sgAttentionWgsl,
   sgSharedBytes,
   sgTileTokens,
@@ -142,6 +143,22 @@ describe('subgroup-private decode attention: what it reads and its code (no GPU)
     expect(mod).toContain('tabK[(kw0_0 % 32u)]');
     expect(mod).not.toContain('& 31u)]');
     expect(wgsl).toContain('tabK[(kw0_0 & 31u)]');
+    // key rows a tile ahead: the first tile's rows loaded before the loop into loop-carried vars, each tile
+    // taking its rows from them and loading the next tile's (TT = 256 tokens further) in their place
+    const pf = sgAttentionWgsl({ ...c, tpt: 1, kpair: true, kprefetch: true });
+    const pre = pf.slice(pf.indexOf('var sink'), pf.indexOf('for (var tile'));
+    expect(pre.match(/var kn0_\d = k4\[/g)).toHaveLength(3);
+    const ploop = pf.slice(pf.indexOf('for (var tile'), pf.indexOf('subgroupAdd('));
+    expect(ploop).toContain('let kv0_2 = kn0_2;');
+    expect(ploop).toContain(`min(t0 + ${SG_SUBGROUPS * 32}u, p.N - 1u)`);
+    expect(ploop.match(/ {4}kn0_\d = k4\[/g)).toHaveLength(3);
+    expect(ploop.match(/= k4\[/g)).toHaveLength(3);
+    // plain word rows (kvec off, kpair off) ahead too, two tokens per invocation
+    const pw = sgAttentionWgsl({ ...c, kprefetch: true });
+    const wloop = pw.slice(pw.indexOf('for (var tile'), pw.indexOf('subgroupAdd('));
+    expect(wloop.match(/ {4}kn[01]_\d+ = kbuf\[/g)).toHaveLength(2 * 10);
+    expect(wloop).toContain(`min(t1 + ${SG_SUBGROUPS * 64}u, p.N - 1u)`);
+    expect(sgAttentionKey({ ...c, kprefetch: true })).not.toBe(sgAttentionKey(c));
     expect(() => sgAttentionWgsl({ ...c, tpt: 4 })).toThrow(/tpt 4/);
     expect(() => sgAttentionWgsl({ ...c, subgroupSize: 128 })).toThrow(/whole value pairs/);
   });
