@@ -137,13 +137,13 @@ async function main(): Promise<void> {
       const s = /^ {2}([^:]+): (\S+) {2}\(/.exec(line);
       if (s) stats.set(s[1]!, s[2]!);
     }
-    console.log(
-      `${spec} [${kernel}]\n${st.stdout
-        .split('\n')
-        .filter((l) => !l.startsWith('  -- ') || !irDir)
-        .slice(0, 40)
-        .join('\n')}`,
-    );
+    // the statistics, and of the internal representations (--ir) only their headers: names and sizes (the
+    // text ones in full go to DIR/k<i>.txt, binary ones beside it)
+    const lines = st.stdout.split('\n');
+    const firstIr = lines.findIndex((l) => l.startsWith('  -- '));
+    const head = firstIr < 0 ? lines : lines.slice(0, firstIr);
+    const irHeads = lines.filter((l) => l.startsWith('  -- ') || l.startsWith('  (written to '));
+    console.log(`${spec} [${kernel}]\n${[...head, ...irHeads].join('\n')}`);
     rows.push({ spec, kernel, stats });
   }
   const names = [...new Set(rows.flatMap((r) => [...r.stats.keys()]))];
