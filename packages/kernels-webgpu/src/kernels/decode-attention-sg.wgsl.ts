@@ -274,14 +274,7 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
       L.push(
         `    let kcw${tp} = kbase${tp} + ${kf.scaleWords}u + kti${tp} * ${kRowWords}u + hk * ${kHeadWords}u;`,
       );
-      if (c.kpair) {
-        L.push(`    let kq${tp} = kcw${tp} / 4u;`);
-        for (const v of range(nKv)) L.push(`    let kv${tp}_${v} = k4[kq${tp} + ${v}u];`);
-      } else if (c.kvec) {
-        for (const v of range(nKv)) L.push(`    let kv${tp}_${v} = k4[kcw${tp} / 4u + ${v}u];`);
-      } else {
-        for (const wi of range(nKv)) L.push(`    let kw${tp}_${wi} = kbuf[kcw${tp} + ${wi}u];`);
-      }
+      L.push(...loadsAt(`kcw${tp}`, (v) => raw(tp, v), 'let '));
     }
     if (c.kpair) {
       for (const wi of range(kHeadWords))
