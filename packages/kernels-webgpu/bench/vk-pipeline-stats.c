@@ -77,21 +77,18 @@ static uint32_t *read_file(const char *path, size_t *words) {
 static void scan_bindings(const uint32_t *w, size_t n, int *kind, uint32_t maxb) {
   enum { MAXID = 1 << 20 };
   int32_t *binding = calloc(MAXID, sizeof(int32_t));
-  uint32_t *ptrClass = calloc(MAXID, sizeof(uint32_t));
   for (size_t i = 0; i < MAXID; i++) binding[i] = -1;
   for (size_t i = 5; i < n;) {
     uint32_t op = w[i] & 0xffff, len = w[i] >> 16;
     if (len == 0) break;
     if (op == 71 && len >= 4 && w[i + 2] == 33 && w[i + 1] < MAXID) binding[w[i + 1]] = (int32_t)w[i + 3];
-    if (op == 32 && len >= 4 && w[i + 1] < MAXID) ptrClass[w[i + 1]] = w[i + 2]; /* OpTypePointer */
-    if (op == 59 && len >= 4 && w[i + 2] < MAXID && binding[w[i + 2]] >= 0) {     /* OpVariable */
+    if (op == 59 && len >= 4 && w[i + 2] < MAXID && binding[w[i + 2]] >= 0) { /* OpVariable */
       uint32_t b = (uint32_t)binding[w[i + 2]];
       if (b < maxb) kind[b] = w[i + 3] == 2 ? 2 : 1; /* StorageClass Uniform = 2 */
     }
     i += len;
   }
   free(binding);
-  free(ptrClass);
 }
 
 int main(int argc, char **argv) {
