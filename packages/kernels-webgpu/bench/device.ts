@@ -36,7 +36,7 @@ import {
 import { runDecodeAttention } from '../test/decode-attention-run.js';
 import { relErr, relMaxErr } from '../test/metrics.js';
 import { genWgsl } from './gen.wgsl.js';
-import { type BenchVariant, F16, FP8, METHODS, parseVariant, u } from './methods.js';
+import { type BenchVariant, F16, FP8, METHODS, parseVariant, u, variantOptions } from './methods.js';
 import { timeRecorded } from './timing.js';
 
 const args = process.argv.slice(2);
@@ -629,7 +629,8 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
           m.kernel === 'subgroup' ? process.env.KVQ_SG_VARIANTS : m.f16 ? process.env.KVQ_F16_VARIANTS : '';
         for (const v of (extra ?? '').split(',').filter(Boolean)) variants.push(parseVariant(v, m.kernel));
         if (m.kernel === 'subgroup') variants.push({ noSubgroups: false, tpt: 1 });
-        for (const { noSubgroups, tpt, mma, tune, tiles, optional } of variants) {
+        for (const variant of variants) {
+          const { noSubgroups, tpt, mma, tune, tiles, optional } = variant;
           // a variant named in the environment that this method or device cannot run is logged and left out
           const make = () =>
             new DecodeAttention(
@@ -638,16 +639,12 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
               kt0.tileFormat(),
               vt0.tileFormat(),
               {
-                noSubgroups,
-                ...(m.kernel ? { kernel: m.kernel } : {}),
-                ...(tpt ? { tokensPerThread: tpt } : {}),
+                ...variantOptions(m, variant),
+                // int8 subgroup-matrix variants carry no tune or tiles of their own
                 ...(mma?.probe || mma?.prefetch !== undefined
                   ? { kernel: 'mma' as const, tuning: { probe: mma.probe, prefetch: mma.prefetch } }
                   : {}),
                 ...(mma?.tiles ? { kernel: 'mma' as const, tilesPerChunk: mma.tiles } : {}),
-                arithmetic: m.f16 ? ('f16' as const) : ('f32' as const),
-                ...(tune ? { tuning: tune } : {}),
-                ...(tiles ? { tilesPerChunk: tiles } : {}),
               },
             );
           let made: DecodeAttention;

@@ -25,8 +25,8 @@ export const higgs = (bits: number, seed: number): QuantizerSpec => {
     scaleGain: Math.round(higgsUnbiasedGain(bits, dim) * 1e6) / 1e6,
   };
 };
-/** K/V configurations of the attention benchmark (`kernel: 'lane'` forces the original kernel). */
-export const METHODS: {
+/** One K/V configuration of the attention benchmark. */
+export interface BenchMethod {
   name: string;
   k: QuantizerSpec;
   v: QuantizerSpec;
@@ -36,7 +36,9 @@ export const METHODS: {
    * rows ask for f32 (DecodeAttention's default, 'auto', picks f16 for large steps on such devices)
    */
   f16?: boolean;
-}[] = [
+}
+/** K/V configurations of the attention benchmark (`kernel: 'lane'` forces the original kernel). */
+export const METHODS: BenchMethod[] = [
   { name: 'fp16', k: F16, v: F16 },
   { name: 'fp8', k: FP8, v: FP8 },
   { name: 'kivi-2', k: u(2, 'channel', 128), v: u(2, 'token', 128) },
@@ -101,4 +103,19 @@ export function parseVariant(letters: string, kernel: DecodeAttentionOptions['ke
   }
   if (Object.keys(tune).length > 0) x.tune = tune;
   return x;
+}
+
+/** The `DecodeAttention` options of method `m` in variant `v`. */
+export function variantOptions(
+  m: BenchMethod,
+  v: Omit<BenchVariant, 'tune'> & { tune?: DecodeAttentionOptions['tuning'] },
+): DecodeAttentionOptions {
+  return {
+    noSubgroups: v.noSubgroups,
+    ...(m.kernel ? { kernel: m.kernel } : {}),
+    ...(v.tpt ? { tokensPerThread: v.tpt } : {}),
+    arithmetic: m.f16 ? 'f16' : 'f32',
+    ...(v.tune ? { tuning: v.tune } : {}),
+    ...(v.tiles ? { tilesPerChunk: v.tiles } : {}),
+  };
 }

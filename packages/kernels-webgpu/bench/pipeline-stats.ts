@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DecodeAttention, GpuBuffer, GpuKvTensor, Recorder, createGpuContext } from '../src/index.js';
-import { METHODS, parseVariant } from './methods.js';
+import { METHODS, parseVariant, variantOptions } from './methods.js';
 
 const args = process.argv.slice(2);
 const opt = (k: string) => (args.includes(k) ? args[args.indexOf(k) + 1] : undefined);
@@ -46,14 +46,7 @@ async function emit(spec: string, B: number, N: number): Promise<void> {
     { batch: B, tokens: N, queryHeads: 32, kvHeads: 8, headDim: 128 },
     k.tileFormat(),
     vt.tileFormat(),
-    {
-      noSubgroups: v.noSubgroups,
-      ...(m.kernel ? { kernel: m.kernel } : {}),
-      arithmetic: m.f16 ? 'f16' : 'f32',
-      ...(v.tpt ? { tokensPerThread: v.tpt } : {}),
-      ...(v.tiles ? { tilesPerChunk: v.tiles } : {}),
-      ...(v.tune ? { tuning: v.tune } : {}),
-    },
+    variantOptions(m, v),
   );
   using qb = new GpuBuffer(ctx, B * 32 * 128 * 4, undefined, 'stats q');
   using ob = new GpuBuffer(ctx, B * 32 * 128 * 4, undefined, 'stats out');
