@@ -345,7 +345,7 @@ async function checks(ctx: GpuContext): Promise<void> {
     if (m.f16 && !ctx.features.shaderF16) continue;
     // `unrolled`: the configuration the large shapes get by default (1 token/thread, values unrolled);
     // `groups`: the subgroup kernel with 4 value token groups, codes cut by %, key rows loaded a tile ahead
-    // (and, for aqua-2.5's 10-word key rows, sgKpair)
+    // (and, for aqua-2.5's 10-word key rows, sgKpair; with f16, sgAccShared and kflush 8)
     for (const [noSubgroups, unrolled, groups] of [
       [false, false, false],
       [true, false, false],
@@ -358,6 +358,8 @@ async function checks(ctx: GpuContext): Promise<void> {
         modIndex: true,
         sgKprefetch: true,
         ...(m.name.startsWith('aqua-2.5') ? { sgKpair: true } : {}),
+        // f16: value accumulators in workgroup memory, key partial sums flushed every 8 pairs
+        ...(m.f16 ? { sgAccShared: true, kflush: 8 } : {}),
       };
       if (unrolled && (m.kernel === 'lane' || m.name === 'fp16' || m.name === 'fp8')) continue;
       // the subgroup kernel needs subgroups; its `unrolled` row is its 1-token-per-thread build
@@ -549,13 +551,17 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
         { N: 1024, B: 1 },
         { N: 2048, B: 2 },
       ]
-    : [
+    : (benchShapes() ?? [
         { N: 4096, B: 1 },
         { N: 4096, B: 16 },
         { N: 32768, B: 1 },
         { N: 32768, B: 16 },
-      ];
-  for (const { N, B } of shapes) {
+      ]);
+  // KVQ_BENCH_ROUNDS=2: every shape's rows timed again after all shapes (an A/B repeated in one call)
+  const rounds = Number(process.env.KVQ_BENCH_ROUNDS ?? '1');
+  if (!Number.isInteger(rounds) || rounds < 1)
+    throw new Error(`KVQ_BENCH_ROUNDS: ${process.env.KVQ_BENCH_ROUNDS}`);
+  for (const { N, B } of Array.from({ length: rounds }, () => shapes).flat()) {
     let fp16Ms = 0;
     for (const m of METHODS.filter((x) => !methodFilter || methodFilter.includes(x.name))) {
       if (m.kernel === 'mma' && ctx.features.i8Matrices.length === 0) continue;
@@ -628,7 +634,9 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
         const extra =
           m.kernel === 'subgroup' ? process.env.KVQ_SG_VARIANTS : m.f16 ? process.env.KVQ_F16_VARIANTS : '';
         for (const v of (extra ?? '').split(',').filter(Boolean)) variants.push(parseVariant(v, m.kernel));
-        if (m.kernel === 'subgroup') variants.push({ noSubgroups: false, tpt: 1 });
+        // KVQ_SG_TPT1=0 leaves out the subgroup kernel's one-token-per-invocation row
+        if (m.kernel === 'subgroup' && process.env.KVQ_SG_TPT1 !== '0')
+          variants.push({ noSubgroups: false, tpt: 1 });
         for (const variant of variants) {
           const { noSubgroups, tpt, mma, tune, tiles, optional } = variant;
           // a variant named in the environment that this method or device cannot run is logged and left out
@@ -698,6 +706,17 @@ async function attention(ctx: GpuContext, ceiling: number): Promise<void> {
       }
     }
   }
+}
+
+/** KVQ_BENCH_SHAPES="16x32768,1x4096" (batch × tokens) picks the attention shapes; null: the default four. */
+function benchShapes(): { N: number; B: number }[] | null {
+  const env = process.env.KVQ_BENCH_SHAPES;
+  if (!env) return null;
+  return env.split(',').map((x) => {
+    const m = /^(\d+)x(\d+)$/.exec(x.trim());
+    if (!m) throw new Error(`KVQ_BENCH_SHAPES: ${JSON.stringify(x)} is not <batch>x<tokens>`);
+    return { B: Number(m[1]), N: Number(m[2]) };
+  });
 }
 
 /** Tuning sweep: tokens per iteration and span for fp16 and kivi-2 at a few shapes. */

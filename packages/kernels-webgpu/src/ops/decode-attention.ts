@@ -102,7 +102,7 @@ export interface DecodeAttentionOptions {
    * token-parallel kernel: code-generation knobs (see `TpAttentionConfig`): `vunroll` (default
    * from batch·kvHeads·tokens ≥ 2^18), `vbatch`, `lazy`, `dbuf` (off; measured no faster on the
    * H100) and `probe` (benchmarks only: wrong results on purpose); mma kernel: `prefetch` (default
-   * on) and `probe` (see `MmaAttentionConfig`); subgroup kernel: `sgVbatch`, `sgVcoop`, `sgVgroups`, `sgKpair`, `sgKprefetch` and `probe` (see
+   * on) and `probe` (see `MmaAttentionConfig`); subgroup kernel: `sgVbatch`, `sgVcoop`, `sgVgroups`, `sgKpair`, `sgKprefetch`, `sgAccShared`, `kflush` and `probe` (see
    * `SgAttentionConfig`)
    */
   readonly tuning?: {
@@ -138,11 +138,17 @@ export interface DecodeAttentionOptions {
      */
     readonly sgKprefetch?: boolean;
     /**
+     * subgroup kernel, f16 arithmetic: the f32 value accumulators in workgroup memory instead of registers
+     * (fewer registers per invocation; the f16 sums are added into them once per tile; default off)
+     */
+    readonly sgAccShared?: boolean;
+    /**
      * token-parallel and subgroup kernels: HIGGS pair codes cut out by `% 2^bits` instead of a mask, so
      * Tint's integer range analysis drops the bounds clamp of the grid lookups (default: on for the
      * subgroup kernel, off for the token-parallel one)
      */
     readonly modIndex?: boolean;
+    /** token-parallel and subgroup kernels, f16 keys: code pairs per f16 partial score (default 16) */
     readonly kflush?: number;
     readonly kcenter?: boolean;
     readonly early?: boolean;
@@ -339,7 +345,20 @@ export class DecodeAttention implements Disposable {
         // on an H100 (bench/results/h100-2026-12-07-s18-*) 16 × 32k f16 aqua-2.5 0.4203 → 0.3967 ms, kvq-2
         // 0.4019 → 0.3990 ms; 16 × 4k 0.0948 → 0.0958 and 0.0929 → 0.0898 ms
         ...((options.tuning?.sgKprefetch ?? true) ? { kprefetch: true } : {}),
+        ...(options.tuning?.sgAccShared ? { accShared: true } : {}),
+        ...(options.tuning?.kflush !== undefined ? { kflush: options.tuning.kflush } : {}),
       };
+      if (this.#sg.accShared && !sgF16)
+        throw new InvalidArgumentError(
+          'tuning.sgAccShared needs f16 arithmetic (arithmetic: "f16" on a device with shader-f16)',
+        );
+      if (
+        this.#sg.kflush !== undefined &&
+        (!Number.isInteger(this.#sg.kflush) || this.#sg.kflush < 1 || (headDim / 2) % this.#sg.kflush !== 0)
+      )
+        throw new InvalidArgumentError(
+          `tuning.kflush must divide headDim / 2 = ${headDim / 2}, got ${this.#sg.kflush}`,
+        );
       if (this.#sg.vcoop) {
         const whyC = sgVcoopUnsupported(this.#sg);
         if (whyC)
