@@ -353,14 +353,18 @@ async function checks(ctx: GpuContext): Promise<void> {
       [false, false, true],
     ] as const) {
       if (groups && m.kernel !== 'subgroup') continue;
-      const groupTuning = {
-        sgVgroups: 4,
-        modIndex: true,
-        sgKprefetch: true,
-        ...(m.name.startsWith('aqua-2.5') ? { sgKpair: true } : {}),
-        // f16: value accumulators in workgroup memory, key partial sums flushed every 8 pairs
-        ...(m.f16 ? { sgAccShared: true, kflush: 8 } : {}),
-      };
+      // the subgroup kernel over uniform K/V: 8 value token groups (2 code words per invocation), key flushes of 8
+      const uniformSg = m.kernel === 'subgroup' && m.k.kind === 'uniform';
+      const groupTuning = uniformSg
+        ? { sgVgroups: 8, kflush: 8 }
+        : {
+            sgVgroups: 4,
+            modIndex: true,
+            sgKprefetch: true,
+            ...(m.name.startsWith('aqua-2.5') ? { sgKpair: true } : {}),
+            // f16: value accumulators in workgroup memory, key partial sums flushed every 8 pairs
+            ...(m.f16 ? { sgAccShared: true, kflush: 8 } : {}),
+          };
       if (unrolled && (m.kernel === 'lane' || m.name === 'fp16' || m.name === 'fp8')) continue;
       // the subgroup kernel needs subgroups; its `unrolled` row is its 1-token-per-thread build
       if (noSubgroups && m.kernel === 'subgroup') continue;
@@ -390,7 +394,10 @@ async function checks(ctx: GpuContext): Promise<void> {
           ...(unrolled
             ? {
                 tokensPerThread: 1,
-                tuning: { vunroll: true, ...(m.kernel === 'subgroup' ? { sgVcoop: true } : {}) },
+                tuning: {
+                  vunroll: true,
+                  ...(m.kernel === 'subgroup' && !uniformSg ? { sgVcoop: true } : {}),
+                },
               }
             : {}),
           ...(groups ? { tuning: groupTuning } : {}),

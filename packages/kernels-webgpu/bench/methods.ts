@@ -64,6 +64,9 @@ export const METHODS: BenchMethod[] = [
   { name: 'kvq-2 K2/V2 sg', k: higgs(2, 0x6b), v: higgs(2, 0x76), kernel: 'subgroup' },
   { name: 'aqua-2.5 sg f16', k: higgs(2.5, 0x6b), v: higgs(2, 0x76), kernel: 'subgroup', f16: true },
   { name: 'kvq-2 K2/V2 sg f16', k: higgs(2, 0x6b), v: higgs(2, 0x76), kernel: 'subgroup', f16: true },
+  // the subgroup kernel over uniform K/V (packed f16 only; asked for, not yet a default)
+  { name: 'kivi-2 sg f16', k: u(2, 'channel', 128), v: u(2, 'token', 128), kernel: 'subgroup', f16: true },
+  { name: 'k4v2 sg f16', k: u(4, 'channel', 128), v: u(2, 'token', 128), kernel: 'subgroup', f16: true },
 ];
 
 /** One tuning variant of a method: DecodeAttention options beyond the method's own. */

@@ -31,6 +31,7 @@ export type { KvTileFormat, DecodeAttentionConfig } from './kernels/decode-atten
 export { mmaUnsupported, mmaCodePosition } from './kernels/decode-attention-mma.wgsl.js';
 export { tpF16Unsupported, TP_F16_BITS } from './kernels/decode-attention-tp.wgsl.js';
 export { sgUnsupported, SG_SUBGROUPS } from './kernels/decode-attention-sg.wgsl.js';
+export { sguUnsupported, sguValueGroups } from './kernels/decode-attention-sgu.wgsl.js';
 export { registerWebGpuBackend, WEBGPU_PRIORITY } from './register.js';
 
 registerWebGpuBackend();

@@ -169,6 +169,98 @@ export function sgUnsupported(
   return null;
 }
 
+/**
+ * WGSL lines of one tile's online softmax in the subgroup kernels, per unit u of query heads (vec4f per
+ * 4 heads when G % 4 = 0): the subgroup's maximum `mn{u}` of the masked scores `sa{tp}_{u}`, the
+ * correction `al{u}` of the running state (`m{u}` updated), the weights `e{tp}_{u}` and the running sum
+ * `l{u}`; `after(u)` adds lines at the end of each unit's block.
+ */
+export function sgSoftmaxWgsl(tpt: number, units: number, after: (u: number) => string[]): string[] {
+  const L: string[] = [];
+  for (const u of range(units)) {
+    const mx = range(tpt).reduce((e, tp) => (e ? `max(${e}, sa${tp}_${u})` : `sa${tp}_${u}`), '');
+    L.push(`    let mn${u} = max(m${u}, subgroupMax(${mx}));`);
+    L.push(`    let al${u} = exp(m${u} - mn${u}); m${u} = mn${u};`);
+    for (const tp of range(tpt)) L.push(`    let e${tp}_${u} = exp(sa${tp}_${u} - mn${u});`);
+    L.push(
+      `    l${u} = l${u} * al${u} + ${range(tpt)
+        .map((tp) => `e${tp}_${u}`)
+        .join(' + ')};`,
+    );
+    L.push(...after(u));
+  }
+  return L;
+}
+
+/**
+ * WGSL lines of the subgroup kernels' epilogue: each subgroup's maximum and sum per query head and its
+ * accumulators `acc{ch}_{u}` (the invocation's D·TG / SG channels from `vcg · VC`, summed over the value
+ * token groups first) into workgroup memory (`mred`, `racc`), then the workgroup's merge of its
+ * subgroups, written in the split partials layout (max, sum, acc[D]) of chunk `chunk`.
+ */
+export function sgMergeWgsl(c: {
+  readonly headDim: number;
+  readonly group: number;
+  readonly subgroupSize: number;
+  readonly vgroups: number;
+}): string[] {
+  const D = c.headDim;
+  const G = c.group;
+  const SG = c.subgroupSize;
+  const TG = c.vgroups;
+  const NSG = SG_SUBGROUPS;
+  const WG = NSG * SG;
+  const G4 = G % 4 === 0;
+  const U = range(G4 ? G / 4 : G);
+  const CG = SG / TG;
+  const VC = D / CG;
+  const vcg = TG > 1 ? 'vcg' : 'lane';
+  const E: string[] = [];
+  for (const u of U) E.push(`  let lt${u} = subgroupAdd(l${u});`);
+  const comp = (v: string, h: number) => (G4 ? `${v}${h >> 2}[${h & 3}]` : `${v}${h}`);
+  E.push('  if (lane == 0u) {');
+  for (const h of range(G)) {
+    E.push(`    mred[(sid * ${G}u + ${h}u) * 2u] = ${comp('m', h)};`);
+    E.push(`    mred[(sid * ${G}u + ${h}u) * 2u + 1u] = ${comp('lt', h)};`);
+  }
+  E.push('  }');
+  // token groups: the sums of the groups' accumulators, in every group
+  for (let s = CG; s < SG; s *= 2)
+    for (const ch of range(VC))
+      for (const u of U)
+        E.push(`  acc${ch}_${u} = acc${ch}_${u} + subgroupShuffleXor(acc${ch}_${u}, ${s}u);`);
+  if (TG > 1) E.push('  if (vtg == 0u) {');
+  for (const h of range(G))
+    for (const ch of range(VC))
+      E.push(
+        `  racc[(sid * ${G}u + ${h}u) * ${D}u + ${vcg} * ${VC}u + ${ch}u] = ${G4 ? `acc${ch}_${h >> 2}[${h & 3}]` : `acc${ch}_${h}`};`,
+      );
+  if (TG > 1) E.push('  }');
+  E.push('  workgroupBarrier();');
+  E.push(`  for (var h = 0u; h < ${G}u; h = h + 1u) {`);
+  E.push('    var M = NEG;');
+  E.push(`    for (var s = 0u; s < ${NSG}u; s = s + 1u) { M = max(M, mred[(s * ${G}u + h) * 2u]); }`);
+  // a subgroup size other than the one compiled in would have read the wrong tokens: say so loudly
+  E.push('    if (sgs != SGN) { M = bitcast<f32>(0x7fc00000u | (sgs & 0u)); }');
+  E.push(`    var f: array<f32, ${NSG}>; var Lsum = 0.0;`);
+  E.push(`    for (var s = 0u; s < ${NSG}u; s = s + 1u) {`);
+  E.push(
+    `      f[s] = exp(mred[(s * ${G}u + h) * 2u] - M); Lsum = Lsum + mred[(s * ${G}u + h) * 2u + 1u] * f[s];`,
+  );
+  E.push('    }');
+  E.push(`    let o = ((b * Hq + hk * ${G}u + h) * p.nChunks + chunk) * ${D + 2}u;`);
+  E.push('    if (li == 0u) { part[o] = M; part[o + 1u] = Lsum; }');
+  E.push(`    for (var d = li; d < ${D}u; d = d + ${WG}u) {`);
+  E.push('      var A = 0.0;');
+  E.push(
+    `      for (var s = 0u; s < ${NSG}u; s = s + 1u) { A = A + racc[(s * ${G}u + h) * ${D}u + d] * f[s]; }`,
+  );
+  E.push('      part[o + 2u + d] = A;');
+  E.push('    }');
+  E.push('  }');
+  return E;
+}
+
 /** Cache key of a configuration. */
 export function sgAttentionKey(c: SgAttentionConfig): string {
   const f = (x: HiggsTileFormat) =>
@@ -368,20 +460,13 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
   // ---- softmax: the subgroup's maximum, weights p·scale -----------------------------------------
   for (const tp of range(TPT))
     for (const u of U) L.push(`    sa${tp}_${u} = select(sa${tp}_${u} * ksc${tp}, ${neg}, t${tp} >= p.N);`);
-  for (const u of U) {
-    const mx = range(TPT).reduce((e, tp) => (e ? `max(${e}, sa${tp}_${u})` : `sa${tp}_${u}`), '');
-    L.push(`    let mn${u} = max(m${u}, subgroupMax(${mx}));`);
-    L.push(`    let al${u} = exp(m${u} - mn${u}); m${u} = mn${u};`);
-    for (const tp of range(TPT)) L.push(`    let e${tp}_${u} = exp(sa${tp}_${u} - mn${u});`);
-    L.push(
-      `    l${u} = l${u} * al${u} + ${range(TPT)
-        .map((tp) => `e${tp}_${u}`)
-        .join(' + ')};`,
-    );
-    if (!h16) for (const tp of range(TPT)) L.push(`    let w${tp}_${u} = e${tp}_${u} * vsc${tp};`);
-    // (accumulators in workgroup memory: rescaled where the first token group is added)
-    if (!AS) for (const ch of range(VC)) L.push(`    acc${ch}_${u} = acc${ch}_${u} * al${u};`);
-  }
+  L.push(
+    ...sgSoftmaxWgsl(TPT, NU, (u) => [
+      ...(h16 ? [] : range(TPT).map((tp) => `    let w${tp}_${u} = e${tp}_${u} * vsc${tp};`)),
+      // (accumulators in workgroup memory: rescaled where the first token group is added)
+      ...(AS ? [] : range(VC).map((ch) => `    acc${ch}_${u} = acc${ch}_${u} * al${u};`)),
+    ]),
+  );
   if (h16) {
     // f16 weights below 1: p·scale over a power of two above the tile's largest value scale, two
     // heads per word (one shuffle per two heads and token)
@@ -490,48 +575,7 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
   // ---- epilogue: merge the subgroups ------------------------------------------------------------
   const E: string[] = [];
   if (AS) for (const ch of range(VC)) for (const u of U) E.push(`  var acc${ch}_${u} = ${vaccAt(ch, u)};`);
-  for (const u of U) E.push(`  let lt${u} = subgroupAdd(l${u});`);
-  const comp = (v: string, h: number) => (G4 ? `${v}${h >> 2}[${h & 3}]` : `${v}${h}`);
-  E.push('  if (lane == 0u) {');
-  for (const h of range(G)) {
-    E.push(`    mred[(sid * ${G}u + ${h}u) * 2u] = ${comp('m', h)};`);
-    E.push(`    mred[(sid * ${G}u + ${h}u) * 2u + 1u] = ${comp('lt', h)};`);
-  }
-  E.push('  }');
-  // token groups: the sums of the groups' accumulators, in every group
-  for (let s = CG; s < SG; s *= 2)
-    for (const ch of range(VC))
-      for (const u of U)
-        E.push(`  acc${ch}_${u} = acc${ch}_${u} + subgroupShuffleXor(acc${ch}_${u}, ${s}u);`);
-  if (TG > 1) E.push('  if (vtg == 0u) {');
-  for (const h of range(G))
-    for (const ch of range(VC))
-      E.push(
-        `  racc[(sid * ${G}u + ${h}u) * ${D}u + ${vcg} * ${VC}u + ${ch}u] = ${G4 ? `acc${ch}_${h >> 2}[${h & 3}]` : `acc${ch}_${h}`};`,
-      );
-  if (TG > 1) E.push('  }');
-  E.push('  workgroupBarrier();');
-  E.push(`  for (var h = 0u; h < ${G}u; h = h + 1u) {`);
-  E.push('    var M = NEG;');
-  E.push(`    for (var s = 0u; s < ${NSG}u; s = s + 1u) { M = max(M, mred[(s * ${G}u + h) * 2u]); }`);
-  // a subgroup size other than the one compiled in would have read the wrong tokens: say so loudly
-  E.push('    if (sgs != SGN) { M = bitcast<f32>(0x7fc00000u | (sgs & 0u)); }');
-  E.push(`    var f: array<f32, ${NSG}>; var Lsum = 0.0;`);
-  E.push(`    for (var s = 0u; s < ${NSG}u; s = s + 1u) {`);
-  E.push(
-    `      f[s] = exp(mred[(s * ${G}u + h) * 2u] - M); Lsum = Lsum + mred[(s * ${G}u + h) * 2u + 1u] * f[s];`,
-  );
-  E.push('    }');
-  E.push(`    let o = ((b * Hq + hk * ${G}u + h) * p.nChunks + chunk) * ${D + 2}u;`);
-  E.push('    if (li == 0u) { part[o] = M; part[o + 1u] = Lsum; }');
-  E.push(`    for (var d = li; d < ${D}u; d = d + ${WG}u) {`);
-  E.push('      var A = 0.0;');
-  E.push(
-    `      for (var s = 0u; s < ${NSG}u; s = s + 1u) { A = A + racc[(s * ${G}u + h) * ${D}u + d] * f[s]; }`,
-  );
-  E.push('      part[o + 2u + d] = A;');
-  E.push('    }');
-  E.push('  }');
+  E.push(...sgMergeWgsl({ headDim: D, group: G, subgroupSize: SG, vgroups: TG }));
 
   // f16: the rotated query as packed pairs over a power of two above its largest element (kqsc), the grids packed
   const f16Prologue = `  var qm = 0.0;

@@ -118,14 +118,15 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 /**
  * WGSL lines adding f16 partial scores (`vec2<f16>` per token `tp` < tpt and query head, named by
  * `partial`) into the f32 scores `sa{tp}_{u}` (vec4f per 4 heads when G % 4 = 0, else f32 per head),
- * times `scale`. Shared by the token-parallel and subgroup kernels.
+ * times `scale` (or `scale(tp)`). Shared by the token-parallel and subgroup kernels.
  */
 export function f16ScoreFlush(
   tpt: number,
   G: number,
   partial: (tp: number, h: number) => string,
-  scale: string,
+  scale: string | ((tp: number) => string),
 ): string[] {
+  const sc = typeof scale === 'string' ? () => scale : scale;
   const G4 = G % 4 === 0;
   const hs = (tp: number, h: number) => `(f32(${partial(tp, h)}.x) + f32(${partial(tp, h)}.y))`;
   const L: string[] = [];
@@ -135,8 +136,8 @@ export function f16ScoreFlush(
         G4
           ? `    sa${tp}_${u} = fma(vec4f(${range(4)
               .map((k) => hs(tp, 4 * u + k))
-              .join(', ')}), vec4f(${scale}), sa${tp}_${u});`
-          : `    sa${tp}_${u} = fma(${hs(tp, u)}, ${scale}, sa${tp}_${u});`,
+              .join(', ')}), vec4f(${sc(tp)}), sa${tp}_${u});`
+          : `    sa${tp}_${u} = fma(${hs(tp, u)}, ${sc(tp)}, sa${tp}_${u});`,
       );
   return L;
 }
@@ -360,7 +361,7 @@ export function codes(
  * holds codes 0…n/2−1, the high half the rest): one shift and one mask/or bring both codes to the
  * top of their half's mantissa, so each half reads `1 + code·2^-bits`.
  */
-function f16Pair(w: string, j: number, bits: number, center: boolean): string {
+export function f16Pair(w: string, j: number, bits: number, center: boolean): string {
   const { shift: sh, mask } = f16PairShift(j, bits);
   const mask2 = mask.toString(16);
   const moved = sh === 0 ? w : sh > 0 ? `(${w} << ${sh}u)` : `(${w} >> ${-sh}u)`;
@@ -369,7 +370,7 @@ function f16Pair(w: string, j: number, bits: number, center: boolean): string {
 }
 
 /** `1 + (2^bits − 1)/2^(bits+1)`: the middle of the codes `1 + code·2^-bits` (exact in f16). */
-function f16Center(bits: number): number {
+export function f16Center(bits: number): number {
   return 1 + ((1 << bits) - 1) / 2 ** (bits + 1);
 }
 

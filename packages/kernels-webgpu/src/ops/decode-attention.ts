@@ -25,6 +25,16 @@ import {
   sgVgroupsUnsupported,
 } from '../kernels/decode-attention-sg.wgsl.js';
 import {
+  type SguAttentionConfig,
+  sguAttentionKey,
+  sguAttentionWgsl,
+  sguSharedBytes,
+  sguTileTokens,
+  sguUnsupported,
+  sguValueGroups,
+  sguValueGroupsUnsupported,
+} from '../kernels/decode-attention-sgu.wgsl.js';
+import {
   TP_THREADS,
   type TpAttentionConfig,
   tpAttentionKey,
@@ -78,6 +88,9 @@ export interface DecodeAttentionOptions {
    * of one fixed size): the token-parallel kernel's arithmetic with each subgroup walking its own
    * tokens and softmax, so no workgroup barrier inside the tile loop; by default for HIGGS keys and
    * values on large steps in packed f16 (see {@link subgroupKernelByDefault}), else when asked for;
+   * with channel-axis uniform keys and token-axis uniform values of 1, 2, 4 or 8 bits it runs packed f16
+   * only, folding each key group's scales into the query once per tile (one workgroup barrier per tile;
+   * see `decode-attention-sgu.wgsl.ts`; only when asked for, not yet timed on a GPU);
    * default otherwise: token-parallel wherever it reads the formats, else lane.
    */
   readonly kernel?: 'mma' | 'token' | 'lane' | 'subgroup';
@@ -182,6 +195,7 @@ export class DecodeAttention implements Disposable {
   #tp: TpAttentionConfig | null = null;
   #mma: MmaAttentionConfig | null = null;
   #sg: SgAttentionConfig | null = null;
+  #sgu: SguAttentionConfig | null = null;
   #aux: GpuBuffer | null = null;
   readonly #keys: KvTileFormat;
   readonly #values: KvTileFormat;
@@ -271,6 +285,18 @@ export class DecodeAttention implements Disposable {
         // 1.08 → 0.97 ms, 1 × 32k 0.175 → 0.148 ms
         prefetch: options.tuning?.prefetch ?? true,
       };
+    } else if (options.kernel === 'subgroup' && (keys.kind === 'uniform' || values.kind === 'uniform')) {
+      const plan = sguPlan(ctx, shape, keys, values, options);
+      this.kernel = 'subgroup';
+      this.subgroups = true;
+      this.tokensPerIter = 0;
+      this.span = 0;
+      this.tokensPerThread = plan.cfg.tpt;
+      this.tilesPerChunk = plan.tiles;
+      this.nChunks = plan.nChunks;
+      this.#sgu = plan.cfg;
+      this.arithmetic = { keys: 'f16', values: 'f16' };
+      this.#aux = GpuBuffer.from(ctx, tpAuxData({ headDim, keys, values }), 'decode attention aux');
     } else if (options.kernel === 'subgroup' || sgDefault) {
       if (options.noSubgroups)
         throw new InvalidArgumentError("kernel 'subgroup' needs subgroups (noSubgroups was set)");
@@ -465,7 +491,7 @@ export class DecodeAttention implements Disposable {
   /** Records attention of `q` (f32 [batch, queryHeads, headDim]) over `keys`/`values` into `out` (same shape as q). */
   record(rec: Recorder, q: GpuBuffer, keys: GpuKvTensor, values: GpuKvTensor, out: GpuBuffer): void {
     const s = this.shape;
-    if (this.#mma || this.#tp || this.#sg) {
+    if (this.#mma || this.#tp || this.#sg || this.#sgu) {
       const params = [
         s.tokens,
         s.kvHeads,
@@ -479,8 +505,17 @@ export class DecodeAttention implements Disposable {
       const mma = this.#mma;
       const tp = this.#tp;
       const sg = this.#sg;
+      const sgu = this.#sgu;
       const aux = this.#aux;
-      if (sg && aux) {
+      if (sgu && aux) {
+        rec.dispatch(
+          sguAttentionKey(sgu),
+          () => sguAttentionWgsl(sgu),
+          params,
+          [q, keys.buffer, values.buffer, this.#partials, keys.buffer, aux],
+          groups,
+        );
+      } else if (sg && aux) {
         rec.dispatch(
           sgAttentionKey(sg),
           () => sgAttentionWgsl(sg),
@@ -573,6 +608,81 @@ export class DecodeAttention implements Disposable {
  * Tiles per workgroup of the token-parallel and subgroup kernels: `asked`, or about 1024 workgroups
  * with at most 64 chunks per sequence and head.
  */
+/**
+ * The subgroup kernel over uniform K/V (`kernel: 'subgroup'` with uniform keys or values): its
+ * configuration, tiles per chunk and chunks, or a typed error naming what cannot run.
+ */
+function sguPlan(
+  ctx: GpuContext,
+  shape: DecodeAttentionShape,
+  keys: KvTileFormat,
+  values: KvTileFormat,
+  options: DecodeAttentionOptions,
+): { cfg: SguAttentionConfig; tiles: number; nChunks: number } {
+  const { batch, tokens, queryHeads, kvHeads, headDim } = shape;
+  const what = 'subgroup-private decode attention over uniform K/V';
+  if (options.noSubgroups)
+    throw new InvalidArgumentError("kernel 'subgroup' needs subgroups (noSubgroups was set)");
+  if (!ctx.features.subgroups) throw new UnsupportedOpError('webgpu', `${what}: the device has no subgroups`);
+  if (options.arithmetic === 'f32')
+    throw new UnsupportedOpError('webgpu', `${what} runs packed f16 only (arithmetic 'f32' was asked for)`);
+  if (!ctx.features.shaderF16)
+    throw new UnsupportedOpError('webgpu', `${what} runs packed f16 only (the device has no shader-f16)`);
+  const t = options.tuning ?? {};
+  for (const [name, on] of [
+    ['sgVcoop', t.sgVcoop],
+    ['sgKpair', t.sgKpair],
+    ['sgKprefetch', t.sgKprefetch],
+    ['sgAccShared', t.sgAccShared],
+    ['modIndex', t.modIndex],
+  ] as const)
+    if (on) throw new InvalidArgumentError(`tuning.${name} applies to HIGGS K/V only (${what})`);
+  if (t.probe) throw new InvalidArgumentError(`tuning.probe has no builds in ${what}`);
+  const tpt = options.tokensPerThread ?? 2;
+  if (tpt !== 1 && tpt !== 2) throw new InvalidArgumentError(`tokensPerThread must be 1 or 2, got ${tpt}`);
+  const sizes = ctx.features.subgroupSizes;
+  const C = kvHeads * headDim;
+  const why = sguUnsupported(keys, values, headDim, sizes, { tpt, channels: C });
+  if (why !== null) throw new UnsupportedOpError('webgpu', `${what}: ${why}`);
+  const SG = sizes![0];
+  const vf = values as SguAttentionConfig['values'];
+  const vgroups = t.sgVgroups ?? sguValueGroups(vf, headDim, SG)!;
+  const whyG = sguValueGroupsUnsupported(vf, headDim, SG, vgroups);
+  if (whyG !== null) throw new InvalidArgumentError(`tuning.sgVgroups: ${whyG}`);
+  const vbatch = t.sgVbatch ?? Math.min(8, SG / vgroups);
+  if (!Number.isInteger(vbatch) || vbatch < 1 || (SG / vgroups) % vbatch !== 0)
+    throw new InvalidArgumentError(
+      `tuning.sgVbatch must divide the ${SG / vgroups} tokens of a value token group, got ${vbatch}`,
+    );
+  if (
+    t.kflush !== undefined &&
+    (!Number.isInteger(t.kflush) || t.kflush < 1 || (headDim / 2) % t.kflush !== 0)
+  )
+    throw new InvalidArgumentError(`tuning.kflush must divide headDim / 2 = ${headDim / 2}, got ${t.kflush}`);
+  const cfg: SguAttentionConfig = {
+    headDim,
+    group: queryHeads / kvHeads,
+    keys: keys as SguAttentionConfig['keys'],
+    values: vf,
+    channels: C,
+    subgroupSize: SG,
+    tpt,
+    vgroups,
+    vbatch,
+    kvec: keyRowsVec4(keys, C, headDim),
+    ...(t.kflush !== undefined ? { kflush: t.kflush } : {}),
+  };
+  const shared = sguSharedBytes(cfg);
+  if (shared > ctx.limits.maxComputeWorkgroupStorageSize)
+    throw new UnsupportedOpError(
+      'webgpu',
+      `${what} needs ${shared} B of workgroup memory (device: ${ctx.limits.maxComputeWorkgroupStorageSize})`,
+    );
+  const tilesTotal = Math.ceil(tokens / sguTileTokens(SG, tpt));
+  const tiles = chunkTiles(options.tilesPerChunk, batch * kvHeads, tilesTotal);
+  return { cfg, tiles, nChunks: Math.ceil(tilesTotal / tiles) };
+}
+
 function chunkTiles(asked: number | undefined, rows: number, tilesTotal: number): number {
   let tiles = asked ?? Math.max(1, Math.ceil((rows * tilesTotal) / 1024));
   if (asked === undefined && Math.ceil(tilesTotal / tiles) > 64) tiles = Math.ceil(tilesTotal / 64);
