@@ -91,6 +91,7 @@ describe('subgroup-private decode attention over uniform K/V: what it reads and 
     expect(loop).toContain('for (var sl = sid; sl < 8u; sl = sl + 4u)');
     expect(loop).toContain('let fe = frexp(subgroupMax(fm)).exp;');
     expect(loop).toContain('let ks1 = par * 8u + (sid * 64u + 32u + lane) / 32u;');
+    expect(loop.match(/= qs16\[/g)).toHaveLength(2 * 64);
     // keys as vec4 (8 words per head row: 2 loads), 64 code pairs in 4 flushes of 16
     expect(loop.match(/= k4\[kcw0 \/ 4u \+ \du\]/g)).toHaveLength(2);
     expect(loop.match(/var ha0_0 = /g)).toHaveLength(4);
@@ -100,7 +101,11 @@ describe('subgroup-private decode attention over uniform K/V: what it reads and 
     expect(loop).toContain('subgroupShuffle(e1_0, (i0 + 7u) * 4u + vtg)');
     // key groups longer than a tile: one slot
     const g128 = sguAttentionWgsl({ ...c, keys: uni(2, 'channel', 128), tpt: 1 });
-    expect(g128).toContain('let ks0 = par;');
+    expect(g128).toContain('let ks = par;');
+    // slots of whole subgroup tiles (128-token groups, 64 tokens per subgroup): the weights loaded once for both tokens
+    const g128t2 = sguAttentionWgsl({ ...c, keys: uni(2, 'channel', 128) });
+    expect(g128t2).toContain('let ks = par * 2u + (sid * 64u) / 128u;');
+    expect(g128t2.match(/= qs16\[/g)).toHaveLength(64);
     expect(g128).toContain('for (var sl = sid; sl < 1u; sl = sl + 4u)');
     // knobs in the cache key
     const keys = new Set(

@@ -282,6 +282,10 @@ export function sguAttentionWgsl(c: SguAttentionConfig): string {
   // ---- keys: TPT tokens per invocation ---------------------------------------------------------
   const L: string[] = [];
   L.push(`    let sstart = tstart + sid * ${SGT}u;`);
+  // slots of whole subgroup tiles: every token of the subgroup's tile reads the same folded weights
+  const oneSlot = slotTokens % SGT === 0;
+  if (oneSlot)
+    L.push(NKG > 1 ? `    let ks = par * ${NKG}u + (sid * ${SGT}u) / ${slotTokens}u;` : '    let ks = par;');
   for (const tp of range(TPT)) {
     L.push(`    let t${tp} = sstart + ${tp * SG}u + lane;`);
     L.push(`    let kt${tp} = min(t${tp}, p.N - 1u);`);
@@ -296,11 +300,11 @@ export function sguAttentionWgsl(c: SguAttentionConfig): string {
       );
     if (c.kvec)
       for (const wi of range(kHeadWords)) L.push(`    let kw${tp}_${wi} = kv${tp}_${wi >> 2}[${wi & 3}];`);
-    // the token's slot in this parity's buffers
+    // the token's slot in this parity's buffers (one for the subgroup's tile where slots hold whole subgroup tiles)
     L.push(
-      NKG > 1
-        ? `    let ks${tp} = par * ${NKG}u + (sid * ${SGT}u + ${tp * SG}u + lane) / ${slotTokens}u;`
-        : `    let ks${tp} = par;`,
+      oneSlot
+        ? `    let ks${tp} = ks;`
+        : `    let ks${tp} = par * ${NKG}u + (sid * ${SGT}u + ${tp * SG}u + lane) / ${slotTokens}u;`,
     );
     for (const u of U) L.push(`    var sa${tp}_${u} = kbias[ks${tp} * ${NU}u + ${u}u];`);
     L.push(`    let kqs${tp} = kqsc[ks${tp}];`);
@@ -309,10 +313,11 @@ export function sguAttentionWgsl(c: SguAttentionConfig): string {
     for (let j = p0; j < p0 + KF; j++) {
       for (const tp of range(TPT)) {
         L.push(`    let kx${tp}_${j} = ${f16Pair(`kw${tp}_${Math.floor(j / kHalf)}`, j % kHalf, kb, true)};`);
-        for (const u of U)
-          L.push(`    let kq${tp}_${j}_${u} = qs16[(ks${tp} * ${NP}u + ${j}u) * ${NU}u + ${u}u];`);
+        const kq = oneSlot ? `kq${j}_` : `kq${tp}_${j}_`;
+        if (!oneSlot || tp === 0)
+          for (const u of U) L.push(`    let ${kq}${u} = qs16[(ks${tp} * ${NP}u + ${j}u) * ${NU}u + ${u}u];`);
         for (let h = 0; h < G; h++) {
-          const q = `bitcast<vec2<f16>>(${G4 ? `kq${tp}_${j}_${h >> 2}[${h & 3}]` : `kq${tp}_${j}_${h}`})`;
+          const q = `bitcast<vec2<f16>>(${G4 ? `${kq}${h >> 2}[${h & 3}]` : `${kq}${h}`})`;
           L.push(
             j === p0
               ? `    var ha${tp}_${h} = kx${tp}_${j} * ${q};`
