@@ -261,6 +261,30 @@ export function sgMergeWgsl(c: {
   return E;
 }
 
+/**
+ * WGSL of the subgroup kernels' half readers and entry point, through its first lines: the workgroup's
+ * (chunk, kv head, sequence), the query's offset `qb`, the subgroup's index `sid` in the workgroup (from an
+ * atomic, assuming nothing about how invocations form subgroups) and a never-taken read of every binding
+ * (so that the automatic layout keeps them all). Needs `nsg: atomic<u32>` in workgroup memory.
+ */
+export function sgEntryWgsl(D: number, G: number, SG: number): string {
+  const NSG = SG_SUBGROUPS;
+  const WG = NSG * SG;
+  return `fn half_k(i: u32) -> f32 { return unpack2x16float(kbuf[i >> 1u])[i & 1u]; }
+fn half_v(i: u32) -> f32 { return unpack2x16float(vbuf[i >> 1u])[i & 1u]; }
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32,
+        @builtin(subgroup_invocation_id) lane: u32, @builtin(subgroup_size) sgs: u32) {
+  let chunk = wid.x; let hk = wid.y; let b = wid.z;
+  let Hq = p.Hkv * ${G}u;
+  let qb = (b * Hq + hk * ${G}u) * ${D}u;
+  // this subgroup's index in the workgroup (no assumption about how invocations form subgroups)
+  var sid0 = 0u;
+  if (subgroupElect()) { sid0 = atomicAdd(&nsg, 1u); }
+  let sid = min(subgroupBroadcastFirst(sid0), ${NSG - 1}u);
+  if (p.N == 0xffffffffu) { part[0] = f32(k4[0].x) + aux[0] + f32(kbuf[0]) + f32(vbuf[0]); }`;
+}
+
 /** Cache key of a configuration. */
 export function sgAttentionKey(c: SgAttentionConfig): string {
   const f = (x: HiggsTileFormat) =>
@@ -615,19 +639,7 @@ var<workgroup> tabV16: array<u32, ${1 << vcb}>;`
 var<workgroup> mred: array<f32, ${NSG * G * 2}>;
 var<workgroup> racc: array<f32, ${NSG * G * D}>;${AS ? `\nvar<workgroup> vacc: array<${unit}, ${VC * NU * WG}>;` : ''}
 var<workgroup> nsg: atomic<u32>;
-fn half_k(i: u32) -> f32 { return unpack2x16float(kbuf[i >> 1u])[i & 1u]; }
-fn half_v(i: u32) -> f32 { return unpack2x16float(vbuf[i >> 1u])[i & 1u]; }
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32,
-        @builtin(subgroup_invocation_id) lane: u32, @builtin(subgroup_size) sgs: u32) {
-  let chunk = wid.x; let hk = wid.y; let b = wid.z;
-  let Hq = p.Hkv * ${G}u;
-  let qb = (b * Hq + hk * ${G}u) * ${D}u;
-  // this subgroup's index in the workgroup (no assumption about how invocations form subgroups)
-  var sid0 = 0u;
-  if (subgroupElect()) { sid0 = atomicAdd(&nsg, 1u); }
-  let sid = min(subgroupBroadcastFirst(sid0), ${NSG - 1}u);
-  if (p.N == 0xffffffffu) { part[0] = f32(k4[0].x) + aux[0] + f32(kbuf[0]) + f32(vbuf[0]); }
+${sgEntryWgsl(D, G, SG)}
   // ---- prologue: the rotated query (scale and signs folded in), the grids -----------------------
   for (var i = li; i < ${D * G}u; i = i + ${WG}u) {
     let h = i / ${D}u; let d = i % ${D}u;

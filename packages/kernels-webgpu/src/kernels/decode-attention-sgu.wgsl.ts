@@ -21,7 +21,13 @@
  *   added to its channels after the loop.
  * The subgroups are merged once, after the loop (`sgMergeWgsl`), in the split partials layout.
  */
-import { SG_F16_KFLUSH, SG_SUBGROUPS, sgMergeWgsl, sgSoftmaxWgsl } from './decode-attention-sg.wgsl.js';
+import {
+  SG_F16_KFLUSH,
+  SG_SUBGROUPS,
+  sgEntryWgsl,
+  sgMergeWgsl,
+  sgSoftmaxWgsl,
+} from './decode-attention-sg.wgsl.js';
 import {
   SPLIT_ATTENTION_BINDINGS,
   TP_F16_BITS,
@@ -413,19 +419,7 @@ var<workgroup> kqsc: array<f32, ${2 * NKG}>;
 var<workgroup> mred: array<f32, ${NSG * G * 2}>;
 var<workgroup> racc: array<f32, ${NSG * G * D}>;
 var<workgroup> nsg: atomic<u32>;
-fn half_k(i: u32) -> f32 { return unpack2x16float(kbuf[i >> 1u])[i & 1u]; }
-fn half_v(i: u32) -> f32 { return unpack2x16float(vbuf[i >> 1u])[i & 1u]; }
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32,
-        @builtin(subgroup_invocation_id) lane: u32, @builtin(subgroup_size) sgs: u32) {
-  let chunk = wid.x; let hk = wid.y; let b = wid.z;
-  let Hq = p.Hkv * ${G}u;
-  let qb = (b * Hq + hk * ${G}u) * ${D}u;
-  // this subgroup's index in the workgroup (no assumption about how invocations form subgroups)
-  var sid0 = 0u;
-  if (subgroupElect()) { sid0 = atomicAdd(&nsg, 1u); }
-  let sid = min(subgroupBroadcastFirst(sid0), ${NSG - 1}u);
-  if (p.N == 0xffffffffu) { part[0] = f32(k4[0].x) + aux[0] + f32(kbuf[0]) + f32(vbuf[0]); }
+${sgEntryWgsl(D, G, SG)}
   // ---- prologue: the query times the softmax scale, [d][h] ---------------------------------------
   for (var i = li; i < ${D * G}u; i = i + ${WG}u) {
     let h = i / ${D}u; let d = i % ${D}u;
