@@ -221,6 +221,9 @@ export function sguAttentionWgsl(c: SguAttentionConfig): string {
   const vc1 = (f16Center(vb) - 1).toString();
 
   // ---- fold: the tile's key slots, slot sl by subgroup sl % NSG -----------------------------------
+  // One barrier per tile is enough with two buffers: tile i writes buffer i % 2 and its barrier makes the
+  // writes visible before any read of tile i; tile i + 2 writes buffer i % 2 again only after the barrier
+  // of tile i + 1, which every subgroup reaches after its last read of tile i.
   const F: string[] = [];
   const FR = Math.ceil(NP / SG);
   F.push(`    for (var sl = sid; sl < ${NKG}u; sl = sl + ${NSG}u) {`);
