@@ -7,7 +7,6 @@ import {
   sguAttentionKey,
   sguAttentionWgsl,
   sguSharedBytes,
-  sguTileTokens,
   sguValueGroupsUnsupported,
 } from '../src/kernels/decode-attention-sgu.wgsl.js';
 import { probe, sharedBackend, title } from './gpu.js';
@@ -63,7 +62,6 @@ describe('subgroup-private decode attention over uniform K/V: what it reads and 
   });
 
   it('tiles, workgroup memory and the generated kernel follow the configuration', () => {
-    expect(sguTileTokens(32, 2)).toBe(SG_SUBGROUPS * 64);
     const c: SguAttentionConfig = {
       headDim: 128,
       group: 4,

@@ -149,6 +149,13 @@ export function sgTileTokens(subgroupSize: number, tpt: number): number {
   return SG_SUBGROUPS * subgroupSize * tpt;
 }
 
+/** Why the subgroup kernels cannot run on a device with these subgroup sizes (null: one fixed size). */
+export function sgFixedSizeUnsupported(subgroupSizes: readonly [number, number] | null): string | null {
+  if (!subgroupSizes) return 'the device does not report its subgroup size';
+  const [lo, hi] = subgroupSizes;
+  return lo === hi ? null : `subgroups of ${lo}..${hi} invocations (needs one fixed size)`;
+}
+
 /** Why the subgroup-private kernel cannot read this K/V pair on this device (or null when it can). */
 export function sgUnsupported(
   keys: KvTileFormat,
@@ -161,9 +168,9 @@ export function sgUnsupported(
   if (headDim % 64 !== 0 || headDim > 256) return `headDim ${headDim}`;
   if (keys.block !== headDim) return `key Hadamard block ${keys.block} ≠ headDim ${headDim}`;
   if (values.block !== headDim) return `value Hadamard block ${values.block} ≠ headDim ${headDim}`;
-  if (!subgroupSizes) return 'the device does not report its subgroup size';
-  const [lo, hi] = subgroupSizes;
-  if (lo !== hi) return `subgroups of ${lo}..${hi} invocations (needs one fixed size)`;
+  const whySize = sgFixedSizeUnsupported(subgroupSizes);
+  if (whySize) return whySize;
+  const lo = subgroupSizes![0];
   if ((headDim / lo) % 2 !== 0 || headDim / lo < 2)
     return `subgroups of ${lo} with headDim ${headDim} (each invocation needs whole value pairs)`;
   return null;

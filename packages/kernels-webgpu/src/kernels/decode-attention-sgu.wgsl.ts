@@ -25,8 +25,10 @@ import {
   SG_F16_KFLUSH,
   SG_SUBGROUPS,
   sgEntryWgsl,
+  sgFixedSizeUnsupported,
   sgMergeWgsl,
   sgSoftmaxWgsl,
+  sgTileTokens,
 } from './decode-attention-sg.wgsl.js';
 import {
   SPLIT_ATTENTION_BINDINGS,
@@ -69,11 +71,6 @@ export interface SguAttentionConfig {
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
-/** Tokens of one tile of the whole workgroup. */
-export function sguTileTokens(subgroupSize: number, tpt: number): number {
-  return SG_SUBGROUPS * subgroupSize * tpt;
-}
-
 /**
  * Why the subgroup kernel cannot read this uniform K/V pair on this device (or null when it can); `tpt`
  * and `vgroups` are checked where given.
@@ -92,13 +89,13 @@ export function sguUnsupported(
   if (!TP_F16_BITS.includes(values.bits))
     return `${values.bits}-bit values (packed f16 reads 1, 2, 4 or 8 bits)`;
   if (headDim % 64 !== 0 || headDim > 256) return `headDim ${headDim}`;
-  if (!subgroupSizes) return 'the device does not report its subgroup size';
-  const [SG, hi] = subgroupSizes;
-  if (SG !== hi) return `subgroups of ${SG}..${hi} invocations (needs one fixed size)`;
+  const whySize = sgFixedSizeUnsupported(subgroupSizes);
+  if (whySize) return whySize;
+  const SG = subgroupSizes![0];
   const gk = keys.groupSize;
   if (keys.blockTokens % gk !== 0) return `key groups of ${gk} do not divide blocks of ${keys.blockTokens}`;
   if (opts.tpt !== undefined) {
-    const TT = sguTileTokens(SG, opts.tpt);
+    const TT = sgTileTokens(SG, opts.tpt);
     if (TT % gk !== 0 && gk % TT !== 0) return `key groups of ${gk} vs tiles of ${TT} tokens`;
   }
   if (opts.channels !== undefined && opts.channels % values.groupSize !== 0)
@@ -147,7 +144,7 @@ export function sguAttentionKey(c: SguAttentionConfig): string {
 
 /** Key slots (key groups, or one slot for groups longer than a tile) of a tile, and the tokens of one. */
 function slots(c: Pick<SguAttentionConfig, 'keys' | 'subgroupSize' | 'tpt'>): { n: number; tokens: number } {
-  const TT = sguTileTokens(c.subgroupSize, c.tpt);
+  const TT = sgTileTokens(c.subgroupSize, c.tpt);
   const gk = c.keys.groupSize;
   return gk >= TT ? { n: 1, tokens: TT } : { n: TT / gk, tokens: gk };
 }

@@ -29,7 +29,6 @@ import {
   sguAttentionKey,
   sguAttentionWgsl,
   sguSharedBytes,
-  sguTileTokens,
   sguUnsupported,
   sguValueGroups,
   sguValueGroupsUnsupported,
@@ -378,13 +377,7 @@ export class DecodeAttention implements Disposable {
         throw new InvalidArgumentError(
           'tuning.sgAccShared needs f16 arithmetic (arithmetic: "f16" on a device with shader-f16)',
         );
-      if (
-        this.#sg.kflush !== undefined &&
-        (!Number.isInteger(this.#sg.kflush) || this.#sg.kflush < 1 || (headDim / 2) % this.#sg.kflush !== 0)
-      )
-        throw new InvalidArgumentError(
-          `tuning.kflush must divide headDim / 2 = ${headDim / 2}, got ${this.#sg.kflush}`,
-        );
+      checkKflush(this.#sg.kflush, headDim);
       if (this.#sg.vcoop) {
         const whyC = sgVcoopUnsupported(this.#sg);
         if (whyC)
@@ -605,10 +598,6 @@ export class DecodeAttention implements Disposable {
 }
 
 /**
- * Tiles per workgroup of the token-parallel and subgroup kernels: `asked`, or about 1024 workgroups
- * with at most 64 chunks per sequence and head.
- */
-/**
  * The subgroup kernel over uniform K/V (`kernel: 'subgroup'` with uniform keys or values): its
  * configuration, tiles per chunk and chunks, or a typed error naming what cannot run.
  */
@@ -654,11 +643,7 @@ function sguPlan(
     throw new InvalidArgumentError(
       `tuning.sgVbatch must divide the ${SG / vgroups} tokens of a value token group, got ${vbatch}`,
     );
-  if (
-    t.kflush !== undefined &&
-    (!Number.isInteger(t.kflush) || t.kflush < 1 || (headDim / 2) % t.kflush !== 0)
-  )
-    throw new InvalidArgumentError(`tuning.kflush must divide headDim / 2 = ${headDim / 2}, got ${t.kflush}`);
+  checkKflush(t.kflush, headDim);
   const cfg: SguAttentionConfig = {
     headDim,
     group: queryHeads / kvHeads,
@@ -678,11 +663,21 @@ function sguPlan(
       'webgpu',
       `${what} needs ${shared} B of workgroup memory (device: ${ctx.limits.maxComputeWorkgroupStorageSize})`,
     );
-  const tilesTotal = Math.ceil(tokens / sguTileTokens(SG, tpt));
+  const tilesTotal = Math.ceil(tokens / sgTileTokens(SG, tpt));
   const tiles = chunkTiles(options.tilesPerChunk, batch * kvHeads, tilesTotal);
   return { cfg, tiles, nChunks: Math.ceil(tilesTotal / tiles) };
 }
 
+/** `tuning.kflush` of the subgroup kernels, where given: code pairs per f16 partial score, dividing headDim / 2. */
+function checkKflush(kflush: number | undefined, headDim: number): void {
+  if (kflush !== undefined && (!Number.isInteger(kflush) || kflush < 1 || (headDim / 2) % kflush !== 0))
+    throw new InvalidArgumentError(`tuning.kflush must divide headDim / 2 = ${headDim / 2}, got ${kflush}`);
+}
+
+/**
+ * Tiles per workgroup of the token-parallel and subgroup kernels: `asked`, or about 1024 workgroups
+ * with at most 64 chunks per sequence and head.
+ */
 function chunkTiles(asked: number | undefined, rows: number, tilesTotal: number): number {
   let tiles = asked ?? Math.max(1, Math.ceil((rows * tilesTotal) / 1024));
   if (asked === undefined && Math.ceil(tilesTotal / tiles) > 64) tiles = Math.ceil(tilesTotal / 64);
