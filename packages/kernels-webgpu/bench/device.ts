@@ -353,10 +353,11 @@ async function checks(ctx: GpuContext): Promise<void> {
       [false, false, true],
     ] as const) {
       if (groups && m.kernel !== 'subgroup') continue;
-      // the subgroup kernel over uniform K/V: 8 value token groups (2 code words per invocation), key flushes of 8
+      // the subgroup kernel over uniform K/V: 2 value token groups (one half-word of 2-bit values per
+      // invocation) in batches of 4; its 1-token row below: 8 groups (2 code words), key flushes of 8
       const uniformSg = m.kernel === 'subgroup' && m.k.kind === 'uniform';
       const groupTuning = uniformSg
-        ? { sgVgroups: 8, kflush: 8 }
+        ? { sgVgroups: 2, sgVbatch: 4 }
         : {
             sgVgroups: 4,
             modIndex: true,
@@ -397,6 +398,7 @@ async function checks(ctx: GpuContext): Promise<void> {
                 tuning: {
                   vunroll: true,
                   ...(m.kernel === 'subgroup' && !uniformSg ? { sgVcoop: true } : {}),
+                  ...(uniformSg ? { sgVgroups: 8, kflush: 8 } : {}),
                 },
               }
             : {}),

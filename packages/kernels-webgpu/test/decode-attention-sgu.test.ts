@@ -57,7 +57,12 @@ describe('subgroup-private decode attention over uniform K/V: what it reads and 
     // 1-bit values in groups of 16 channels: 32 channels per invocation would span two groups
     expect(sguValueGroups(uni(1, 'token', 16), 128, 32)).toBeNull();
     expect(sguValueGroupsUnsupported(uni(2, 'token', 128), 128, 32, 3)).toMatch(/3 value token groups/);
-    expect(sguValueGroupsUnsupported(uni(2, 'token', 128), 128, 32, 2)).toMatch(/not whole words/);
+    // one half-word per invocation (8 channels of 2 bits) is readable, but only where asked for
+    expect(sguValueGroupsUnsupported(uni(2, 'token', 128), 128, 32, 2)).toBeNull();
+    expect(sguValueGroupsUnsupported(uni(4, 'token', 128), 128, 32, 1)).toBeNull();
+    expect(sguValueGroupsUnsupported(uni(2, 'token', 128), 128, 32, 1)).toMatch(
+      /4 channels of 2 bits per invocation are neither whole words nor one half-word/,
+    );
     expect(sguValueGroupsUnsupported(uni(2, 'token', 16), 128, 32, 8)).toMatch(/vs value groups of 16/);
   });
 
@@ -119,7 +124,15 @@ describe('subgroup-private decode attention over uniform K/V: what it reads and 
     expect(keys.size).toBe(6);
     expect(() => sguAttentionWgsl({ ...c, vbatch: 3 })).toThrow(/vbatch 3/);
     expect(() => sguAttentionWgsl({ ...c, kflush: 5 })).toThrow(/flushes of 5/);
-    expect(() => sguAttentionWgsl({ ...c, vgroups: 2 })).toThrow(/not whole words/);
+    expect(() => sguAttentionWgsl({ ...c, vgroups: 1 })).toThrow(/neither whole words/);
+    // half-word invocations: 8 channels of 2 bits, the word shifted by the invocation's half, 4 code pairs
+    const half = sguAttentionWgsl({ ...c, vgroups: 2 });
+    expect(half).toContain('let vhs = (vcg * 16u) & 31u;');
+    expect(half).toContain('let vz0 = va0_0 >> vhs; let vy0 = (vz0 & 0xffu) | ((vz0 << 8u) & 0xff0000u);');
+    expect(half.match(/let vx0_0_\d = /g)).toHaveLength(2 * 4);
+    expect(half).not.toContain('vx0_0_4');
+    expect(half).not.toContain('acc8_0');
+    expect(sguAttentionWgsl(c)).not.toContain('vhs');
     expect(() => sguAttentionWgsl({ ...c, tpt: 3 })).toThrow();
     expect(() =>
       sguAttentionWgsl({ ...c, keys: uni(1, 'channel', 32), kvec: true, headDim: 64, vgroups: 8, vbatch: 4 }),

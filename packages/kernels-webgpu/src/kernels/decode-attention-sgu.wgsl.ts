@@ -15,7 +15,8 @@
  *   weights, summed in f16 over `kflush` pairs and then into the f32 score;
  * - **softmax**: per subgroup, as in the HIGGS subgroup kernel;
  * - **values**: value token groups of SG / TG invocations, each invocation owning VC = D·TG / SG channels
- *   (whole code words, inside one value group) of every TG-th token; the weight p of each token comes from
+ *   (whole code words, or one half-word shared by two invocations, inside one value group) of every TG-th
+ *   token; the weight p of each token comes from
  *   the invocation that scored it (`subgroupShuffle`, f32), times the token's value scale over a power of
  *   two above the batch's largest scale, in f16; the scale's offsets `p·min` go to a per-invocation f32 sum
  *   added to its channels after the loop.
@@ -117,21 +118,29 @@ export function sguValueGroupsUnsupported(
     return `${TG} value token groups (a power of two dividing the subgroup size ${subgroupSize})`;
   const VC = (headDim * TG) / subgroupSize;
   if (!Number.isInteger(VC) || VC < 2) return `${TG} value token groups with headDim ${headDim}`;
-  if ((VC * values.bits) % 32 !== 0)
-    return `${TG} value token groups: ${VC} channels of ${values.bits} bits per invocation are not whole words`;
+  if ((VC * values.bits) % 32 !== 0 && VC * values.bits !== 16)
+    return `${TG} value token groups: ${VC} channels of ${values.bits} bits per invocation are neither whole words nor one half-word`;
   if (values.groupSize % VC !== 0)
     return `${TG} value token groups: ${VC} channels per invocation vs value groups of ${values.groupSize}`;
   return null;
 }
 
-/** The fewest value token groups whose channels per invocation are whole code words in one value group (null: none). */
+/**
+ * The fewest value token groups whose channels per invocation are whole code words in one value group
+ * (null: none). Half-word invocations (one group fewer, half the value registers) are read only where
+ * `tuning.sgVgroups` asks for them.
+ */
 export function sguValueGroups(
   values: UniformTileFormat,
   headDim: number,
   subgroupSize: number,
 ): number | null {
   for (let TG = 1; TG <= subgroupSize; TG *= 2)
-    if (sguValueGroupsUnsupported(values, headDim, subgroupSize, TG) === null) return TG;
+    if (
+      sguValueGroupsUnsupported(values, headDim, subgroupSize, TG) === null &&
+      (((headDim * TG) / subgroupSize) * values.bits) % 32 === 0
+    )
+      return TG;
   return null;
 }
 
@@ -206,7 +215,9 @@ export function sguAttentionWgsl(c: SguAttentionConfig): string {
   const kRowWords = (C * kb) / 32;
   const vRowWords = (C * vb) / 32;
   const VC = D / CG;
-  const NWV = (VC * vb) / 32;
+  // one half-word per invocation: its word shifted by vhs, the two bytes spread over the f16 halves
+  const vHalfWord = VC * vb === 16;
+  const NWV = vHalfWord ? 1 : (VC * vb) / 32;
   const vcg = TG > 1 ? 'vcg' : 'lane';
   if (c.kvec && kHeadWords % 4 !== 0)
     throw new Error(`sguAttentionWgsl: kvec with ${kHeadWords}-word head rows`);
@@ -355,12 +366,16 @@ export function sguAttentionWgsl(c: SguAttentionConfig): string {
   );
 
   // ---- values: VC channels of every TG-th token of the subgroup's SG ---------------------------
-  const pairs = range(NWV).flatMap((w) =>
-    range(vHalf).map((j) => {
-      const [lo, hi] = f16PairChannels(w * vHalf + j, vb);
-      return { id: `${w}_${j}`, w, j, lo, hi };
-    }),
-  );
+  // half-word: pair j is codes j and j + VC/2 of the half-word (its first byte in the low f16, the second
+  // in the high one)
+  const pairs = vHalfWord
+    ? range(VC / 2).map((j) => ({ id: `0_${j}`, w: 0, j, lo: j, hi: j + VC / 2 }))
+    : range(NWV).flatMap((w) =>
+        range(vHalf).map((j) => {
+          const [lo, hi] = f16PairChannels(w * vHalf + j, vb);
+          return { id: `${w}_${j}`, w, j, lo, hi };
+        }),
+      );
   for (const tp of range(TPT)) {
     L.push(`    for (var i0 = 0u; i0 < ${CG}u; i0 = i0 + ${VB}u) {`);
     const tok = (i: number) => (TG > 1 ? `(i0 + ${i}u) * ${TG}u + vtg` : `i0 + ${i}u`);
@@ -370,6 +385,10 @@ export function sguAttentionWgsl(c: SguAttentionConfig): string {
       L.push(`      let vti${i} = vt${i} % ${vf.blockTokens}u;`);
       L.push(`      let vw${i} = vbase${i} + ${vf.nGroups}u + vti${i} * ${vRowWords}u + vwo;`);
       for (const k of range(NWV)) L.push(`      let va${i}_${k} = vbuf[vw${i} + ${k}u];`);
+      if (vHalfWord)
+        L.push(
+          `      let vz${i} = va${i}_0 >> vhs; let vy${i} = (vz${i} & 0xffu) | ((vz${i} << 8u) & 0xff0000u);`,
+        );
       L.push(`      let vg${i} = 2u * vbase${i} + vti${i} * ${C / vf.groupSize}u + vgo;`);
       L.push(
         `      let vs${i} = half_v(vg${i}) * ${v2b}; let vm${i} = half_v(vg${i} + ${vf.nGroups}u) + ${vc1} * vs${i};`,
@@ -391,7 +410,7 @@ export function sguAttentionWgsl(c: SguAttentionConfig): string {
         );
       }
       for (const { id, w, j } of pairs) {
-        L.push(`      let vx${i}_${id} = ${f16Pair(`va${i}_${w}`, j, vb, true)};`);
+        L.push(`      let vx${i}_${id} = ${f16Pair(vHalfWord ? `vy${i}` : `va${i}_${w}`, j, vb, true)};`);
         for (let h = 0; h < G; h++)
           L.push(`      ah${id}_${h} = fma(vx${i}_${id}, vec2<f16>(${comp(`wh${i}_`, h)}), ah${id}_${h});`);
       }
@@ -429,7 +448,12 @@ ${sgEntryWgsl(D, G, SG)}
 ${TG > 1 ? `  let vcg = lane % ${CG}u; let vtg = lane / ${CG}u;\n` : ''}  // this invocation's value code words and value group within a token row
   let vwo = (hk * ${D}u + ${vcg} * ${VC}u) * ${vb}u / 32u;
   let vgo = (hk * ${D}u + ${vcg} * ${VC}u) / ${vf.groupSize}u;
-${U.map((u) => `  var m${u} = ${neg}; var l${u} = ${zero}; var vbs${u} = ${zero};`).join('\n')}
+${
+  vHalfWord
+    ? `  let vhs = (${vcg} * ${VC * vb}u) & 31u;
+`
+    : ''
+}${U.map((u) => `  var m${u} = ${neg}; var l${u} = ${zero}; var vbs${u} = ${zero};`).join('\n')}
 ${range(VC)
   .map((ch) => U.map((u) => `  var acc${ch}_${u} = ${zero};`).join(' '))
   .join('\n')}
