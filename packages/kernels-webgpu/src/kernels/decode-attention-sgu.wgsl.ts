@@ -127,7 +127,7 @@ export function sguValueGroupsUnsupported(
 
 /**
  * The fewest value token groups whose channels per invocation are whole code words in one value group
- * (null: none). Half-word invocations (one group fewer, half the value registers) are read only where
+ * (null: none). Half-word invocations (half as many groups, half the value registers) are read only where
  * `tuning.sgVgroups` asks for them.
  */
 export function sguValueGroups(

@@ -135,7 +135,10 @@ export interface DecodeAttentionOptions {
      * subgroup kernel: value token groups (a power of two dividing the subgroup size; default 2 where the
      * subgroup has at least 16 invocations, the loads are not cooperative and `sgVbatch` allows, else 1): the
      * value phase's invocations form this many groups, each taking every so-many-th token of a tile with
-     * proportionally more channels, so that one load reads that many whole value head rows
+     * proportionally more channels, so that one load reads that many whole value head rows. Over uniform
+     * K/V the default is the fewest groups whose channels per invocation are whole code words
+     * (`sguValueGroups`: 4 for 2-bit values at head dim 128 on subgroups of 32); half as many, where
+     * that leaves each invocation one half-word (2 for those values), halves the value registers
      */
     readonly sgVgroups?: number;
     /**
