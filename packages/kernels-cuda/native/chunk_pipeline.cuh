@@ -45,7 +45,13 @@ struct ChunkPipeline {
 // lanes on consecutive pieces of a row. Each lane's piece offsets (source and destination) are computed
 // once, in init(), so that issuing a chunk's copies costs one 64-bit add per piece instead of the
 // row/column arithmetic (64-bit multiplies) of every piece in every chunk.
-template <int ROWS, int ROW>
+// RowOf (optional): the source row whose bytes go to destination row slot s, RowOf::row(s), a permutation of
+// [0, ROWS); shared memory is still written piece after piece (the same destination offsets), only the source
+// rows are taken in another order. The default, RowIdentity, is the plain copy.
+struct RowIdentity {
+  __device__ __forceinline__ static int row(int s) { return s; }
+};
+template <int ROWS, int ROW, class RowOf = RowIdentity>
 struct RowCopies {
   static constexpr int W = ROW % 16 == 0 ? 16 : 8;
   static constexpr int N = ROWS * ROW / W / 32;  // pieces per lane
@@ -55,7 +61,7 @@ struct RowCopies {
 #pragma unroll
     for (int i = 0; i < N; i++) {
       const int x = lane + 32 * i, row = x / (ROW / W), col = x % (ROW / W);
-      src[i] = row * srcStride + col * W;
+      src[i] = RowOf::row(row) * srcStride + col * W;
       dst[i] = row * ROW + col * W;
     }
   }

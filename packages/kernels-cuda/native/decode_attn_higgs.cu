@@ -74,6 +74,32 @@ using namespace kvq;
 #ifndef KVQ_HIGGS_EARLY
 #define KVQ_HIGGS_EARLY 1  // issue the first chunk's copies before the query rotation (0: after it, for A/B runs)
 #endif
+// 1 (default; 0 for A/B runs): conflict-free staging without padding. The chunk's code rows are stored in shared memory in
+// a permuted row order (RowCopies with a RowOf; the copies still write piece after piece): 40-byte key rows
+// (5-bit key pair codes: aqua-2.5) so that the 8 rows g + 8i of one slice load land at slots 2g + c (banks
+// 20g + 0, 2, 5, 7: a permutation of the 32 banks; 2-way conflicts before), and, in the head-pair kernels,
+// 32-byte value rows (4-bit value pair codes) so that rows 8ks + 2r (+ 1) of one load take 4 different bank
+// quarters (2-way conflicts before). Aimed at the ~3.3 M bank-conflict wavefronts (of 32 M shared wavefronts,
+// aqua-2.5 B=16 32k; kvq-2 1.7 M) without the 48-byte padding that was tried (that one made the stages larger).
+// Same stage size and copies; sm_90 SASS of aqua-2.5's head-pair kernel: 730 instructions per warp chunk
+// instead of 721 (the row order costs a few LOP3s), no change in registers (95) or in the LDS count.
+// (A variant that also stored the scale words for one 16-byte load per lane made nvcc keep the lookup
+// table's base in a plain register, +100 IMADs per chunk: dropped.)
+// Measured with KVQ_HIGGS_PIN_COPIES below (bench/results/h100-2026-12-07-s20-ab-*: H100, GPU-alone ms, one
+// call, all four builds): aqua-2.5 16 × 32k 0.1965 → 0.1910, 16 × 128k 0.6746 → 0.6492, 1 × 128k 0.0624 →
+// 0.0601; kvq-2 16 × 128k 0.5767 → 0.5685; the uniform formats (other kernels) unchanged.
+#ifndef KVQ_HIGGS_SWZ
+#define KVQ_HIGGS_SWZ 1
+#endif
+// 1 (default; 0 for A/B runs): the per-lane cp.async offsets (RowCopies src/dst) are made opaque to the compiler after
+// they are computed once per block, so that it keeps them in registers instead of recomputing them from the
+// thread index in every chunk (the default sm_90 build spends ~117 of aqua-2.5's ~721 instructions per warp
+// chunk on issuing the next chunk's copies, much of it that recomputation). Holds 14 more values (aqua-2.5:
+// 5 + 2 pieces × src/dst) under the 5-blocks-per-SM bound; sm_90, aqua-2.5's head-pair kernel: 96 registers
+// instead of 95, no spills, 710 instructions per warp chunk instead of 721 (nvcc still recomputes part).
+#ifndef KVQ_HIGGS_PIN_COPIES
+#define KVQ_HIGGS_PIN_COPIES 1
+#endif
 
 namespace {
 
@@ -132,6 +158,37 @@ struct Codes : Slice<NBITS> {
       return this->template code4<CB>(j);
     }
   }
+};
+
+// KVQ_HIGGS_SWZ's row orders (slot s of the stage holds source row row(s); slot(t) is the inverse).
+// Key rows of 40 bytes: t = a + 8b + 16c (a < 8) at slot 2a + 16b + c.
+struct KeySlots40 {
+  __host__ __device__ static constexpr int row(int s) { return ((s >> 1) & 7) + 8 * (s >> 4) + 16 * (s & 1); }
+  __host__ __device__ static constexpr int slot(int t) { return 2 * (t & 7) + 16 * ((t >> 3) & 1) + (t >> 4); }
+};
+// Value rows of 32 bytes, within each group of 8: row 8q + 2u + v at slot 8q + 4v + u (the loads use the slots
+// 8ks + r, 8ks + 4 + r of rows 8ks + 2r, 8ks + 2r + 1 directly).
+struct ValueSlots32 {
+  __host__ __device__ static constexpr int row(int s) { return (s & ~7) | ((s & 3) << 1) | ((s >> 2) & 1); }
+  __host__ __device__ static constexpr int slot(int t) { return (t & ~7) | ((t & 1) << 2) | ((t >> 1) & 3); }
+};
+template <class S>
+constexpr bool slots_ok() {  // row() and slot() are inverse permutations of the chunk's TCH rows
+  for (int t = 0; t < TCH; t++)
+    if (S::slot(t) < 0 || S::slot(t) >= TCH || S::row(S::slot(t)) != t) return false;
+  return true;
+}
+static_assert(slots_ok<KeySlots40>() && slots_ok<ValueSlots32>(), "KVQ_HIGGS_SWZ row orders");
+static_assert(ValueSlots32::slot(2) == 1 && ValueSlots32::slot(3) == 5 && ValueSlots32::slot(14) == 11 &&
+                  ValueSlots32::slot(15) == 15,
+              "value rows 8ks + 2r (+ 1) at slots 8ks + r (+ 4)");
+template <bool B, class T, class F>
+struct PickT {
+  using type = T;
+};
+template <class T, class F>
+struct PickT<false, T, F> {
+  using type = F;
 };
 
 // Per-warp staging of a 32-token chunk of one KV head: for each of NK key layers key codes [32][KROW] and
@@ -211,10 +268,18 @@ __global__ void __launch_bounds__(32 * NW, NW != NWARP ? KVQ_HIGGS_WIDE_MIN_BLOC
   uint8_t* const wbuf = smem + warp * SB;
   const int stride = NW * TCH;
   const uint32_t rowK = Hkv * S_::KROW, rowV = Hkv * S_::VROW;  // bytes per token of a block's codes
-  RowCopies<TCH, S_::KROW> kcopy;
-  RowCopies<TCH, S_::VROW> vcopy;
+  // KVQ_HIGGS_SWZ: permuted key rows (5-bit key codes) and value rows (head pairs, 4-bit value codes)
+  constexpr bool SWK = KVQ_HIGGS_SWZ && CBK == 5, SWV = KVQ_HIGGS_SWZ && HP && CBV == 4;
+  RowCopies<TCH, S_::KROW, typename PickT<SWK, KeySlots40, RowIdentity>::type> kcopy;
+  RowCopies<TCH, S_::VROW, typename PickT<SWV, ValueSlots32, RowIdentity>::type> vcopy;
   kcopy.init(lane, rowK);
   vcopy.init(lane, rowV);
+#if KVQ_HIGGS_PIN_COPIES
+#pragma unroll
+  for (int i = 0; i < decltype(kcopy)::N; i++) asm volatile("" : "+r"(kcopy.src[i]), "+r"(kcopy.dst[i]));
+#pragma unroll
+  for (int i = 0; i < decltype(vcopy)::N; i++) asm volatile("" : "+r"(vcopy.src[i]), "+r"(vcopy.dst[i]));
+#endif
 
   auto issue = [&](int t, int page_, int st) {
     const size_t po = (size_t)page_ * pageBytes;
@@ -337,7 +402,8 @@ __global__ void __launch_bounds__(32 * NW, NW != NWARP ? KVQ_HIGGS_WIDE_MIN_BLOC
       for (int mt = 0; mt < 2; mt++) acc[mt][0] = acc[mt][1] = acc[mt][2] = acc[mt][3] = 0.f;
       Codes<16 * CBK, CBK> ks[4];  // tokens g + 8i
 #pragma unroll
-      for (int i = 0; i < 4; i++) ks[i].load(sb + S_::KCODE + j * S_::KHOP + (g + 8 * i) * S_::KROW, 16 * r * CBK);
+      for (int i = 0; i < 4; i++)
+        ks[i].load(sb + S_::KCODE + j * S_::KHOP + (SWK ? KeySlots40::slot(g + 8 * i) : g + 8 * i) * S_::KROW, 16 * r * CBK);
 #pragma unroll
       for (int k = 0; k < 8; k++) {
         const uint2 bk = b(k);
@@ -422,8 +488,9 @@ __global__ void __launch_bounds__(32 * NW, NW != NWARP ? KVQ_HIGGS_WIDE_MIN_BLOC
 #pragma unroll
         for (int ks = 0; ks < 4; ks++) {
           Codes<8 * CBV, CBV> v0, v1;
-          v0.load(sb + S_::VCODE + j * S_::VHOP + (8 * ks + 2 * r) * S_::VROW, 8 * g * CBV);
-          v1.load(sb + S_::VCODE + j * S_::VHOP + (8 * ks + 2 * r + 1) * S_::VROW, 8 * g * CBV);
+          // (SWV: rows 8ks + 2r and 8ks + 2r + 1 are at slots 8ks + r and 8ks + 4 + r)
+          v0.load(sb + S_::VCODE + j * S_::VHOP + (SWV ? 8 * ks + r : 8 * ks + 2 * r) * S_::VROW, 8 * g * CBV);
+          v1.load(sb + S_::VCODE + j * S_::VHOP + (SWV ? 8 * ks + 4 + r : 8 * ks + 2 * r + 1) * S_::VROW, 8 * g * CBV);
 #pragma unroll
           for (int pt = 0; pt < 4; pt++) {
             const uint32_t a0 = *(const uint32_t*)(lv + v0.at(2 * pt));
