@@ -45,9 +45,10 @@ export const METHODS: BenchMethod[] = [
   { name: 'kivi-2 lane', k: u(2, 'channel', 128), v: u(2, 'token', 128), kernel: 'lane' },
   // the int8 subgroup-matrix kernel (where the device has it)
   { name: 'kivi-2 mma', k: u(2, 'channel', 128), v: u(2, 'token', 128), kernel: 'mma' },
-  { name: 'kivi-2 f16', k: u(2, 'channel', 128), v: u(2, 'token', 128), f16: true },
+  // (token-parallel asked for: DecodeAttention's default is the subgroup kernel for large f16 steps)
+  { name: 'kivi-2 f16', k: u(2, 'channel', 128), v: u(2, 'token', 128), kernel: 'token', f16: true },
   { name: 'k4v2', k: u(4, 'channel', 128), v: u(2, 'token', 128) },
-  { name: 'k4v2 f16', k: u(4, 'channel', 128), v: u(2, 'token', 128), f16: true },
+  { name: 'k4v2 f16', k: u(4, 'channel', 128), v: u(2, 'token', 128), kernel: 'token', f16: true },
   { name: 'k4v2 mma', k: u(4, 'channel', 128), v: u(2, 'token', 128), kernel: 'mma' },
   { name: 'k3v2', k: u(3, 'channel', 128), v: u(2, 'token', 128) },
   // aqua-2.5's predicted layers (HIGGS residuals K 2.5-bit / V 2-bit 2-D grids) and kvq-2's most common width
@@ -59,12 +60,14 @@ export const METHODS: BenchMethod[] = [
   // DecodeAttention's own choice (the subgroup kernel from B·kvHeads·tokens ≥ 2^19, else token-parallel)
   { name: 'aqua-2.5 f16 default', k: higgs(2.5, 0x6b), v: higgs(2, 0x76), f16: true },
   { name: 'kvq-2 K2/V2 f16 default', k: higgs(2, 0x6b), v: higgs(2, 0x76), f16: true },
+  { name: 'kivi-2 f16 default', k: u(2, 'channel', 128), v: u(2, 'token', 128), f16: true },
+  { name: 'k4v2 f16 default', k: u(4, 'channel', 128), v: u(2, 'token', 128), f16: true },
   // the subgroup-private kernel (f32, no workgroup barriers in the tile loop)
   { name: 'aqua-2.5 sg', k: higgs(2.5, 0x6b), v: higgs(2, 0x76), kernel: 'subgroup' },
   { name: 'kvq-2 K2/V2 sg', k: higgs(2, 0x6b), v: higgs(2, 0x76), kernel: 'subgroup' },
   { name: 'aqua-2.5 sg f16', k: higgs(2.5, 0x6b), v: higgs(2, 0x76), kernel: 'subgroup', f16: true },
   { name: 'kvq-2 K2/V2 sg f16', k: higgs(2, 0x6b), v: higgs(2, 0x76), kernel: 'subgroup', f16: true },
-  // the subgroup kernel over uniform K/V (packed f16 only; asked for, not yet a default)
+  // the subgroup kernel over uniform K/V (packed f16 only; the default for large f16 steps)
   { name: 'kivi-2 sg f16', k: u(2, 'channel', 128), v: u(2, 'token', 128), kernel: 'subgroup', f16: true },
   { name: 'k4v2 sg f16', k: u(4, 'channel', 128), v: u(2, 'token', 128), kernel: 'subgroup', f16: true },
 ];

@@ -210,6 +210,19 @@ describe('subgroupKernelByDefault: when DecodeAttention picks the subgroup kerne
     expect(subgroupKernelByDefault({ ...big, keys: uniform })).toBe(false);
     expect(subgroupKernelByDefault({ ...big, values: higgs(4, 64) })).toBe(false);
   });
+  it('uniform K/V (kivi-2, k4v2) on the same steps, where the uniform subgroup kernel reads them', () => {
+    const values: KvTileFormat = { ...uniform, axis: 'token', nGroups: 8 };
+    const u = { ...big, keys: uniform, values, channels: 1024 };
+    expect(subgroupKernelByDefault(u)).toBe(true);
+    expect(subgroupKernelByDefault({ ...u, keys: { ...uniform, bits: 4 } })).toBe(true);
+    expect(subgroupKernelByDefault({ ...u, work: (1 << 19) - 1 })).toBe(false);
+    expect(subgroupKernelByDefault({ ...u, f16Keys: false })).toBe(false);
+    expect(subgroupKernelByDefault({ ...u, subgroupSizes: [8, 8] })).toBe(false);
+    // 3-bit keys, token-axis keys, value groups that do not divide the channels: not read
+    expect(subgroupKernelByDefault({ ...u, keys: { ...uniform, bits: 3 } })).toBe(false);
+    expect(subgroupKernelByDefault({ ...u, keys: { ...uniform, axis: 'token' } })).toBe(false);
+    expect(subgroupKernelByDefault({ ...u, channels: 1000 })).toBe(false);
+  });
 });
 
 const p = await probe();

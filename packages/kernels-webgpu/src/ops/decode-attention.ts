@@ -89,7 +89,7 @@ export interface DecodeAttentionOptions {
    * values on large steps in packed f16 (see {@link subgroupKernelByDefault}), else when asked for;
    * with channel-axis uniform keys and token-axis uniform values of 1, 2, 4 or 8 bits it runs packed f16
    * only, folding each key group's scales into the query once per tile (one workgroup barrier per tile;
-   * see `decode-attention-sgu.wgsl.ts`; only when asked for, not yet timed on a GPU);
+   * see `decode-attention-sgu.wgsl.ts`), by default on the same large f16 steps;
    * default otherwise: token-parallel wherever it reads the formats, else lane.
    */
   readonly kernel?: 'mma' | 'token' | 'lane' | 'subgroup';
@@ -253,7 +253,17 @@ export class DecodeAttention implements Disposable {
         f16Keys: f16.keys,
         subgroups: ctx.features.subgroups,
         subgroupSizes: ctx.features.subgroupSizes,
-      });
+        channels: kvHeads * headDim,
+      }) &&
+      // uniform K/V: where the default build's workgroup memory fits the device
+      (keys.kind !== 'uniform' ||
+        sguSharedBytes({
+          headDim,
+          group: G,
+          keys: keys as SguAttentionConfig['keys'],
+          subgroupSize: ctx.features.subgroupSizes![0],
+          tpt: options.tokensPerThread ?? 2,
+        }) <= ctx.limits.maxComputeWorkgroupStorageSize);
     if (options.kernel === 'mma') {
       if (options.noSubgroups)
         throw new InvalidArgumentError("kernel 'mma' needs subgroups (noSubgroups was set)");
@@ -287,7 +297,10 @@ export class DecodeAttention implements Disposable {
         // 1.08 → 0.97 ms, 1 × 32k 0.175 → 0.148 ms
         prefetch: options.tuning?.prefetch ?? true,
       };
-    } else if (options.kernel === 'subgroup' && (keys.kind === 'uniform' || values.kind === 'uniform')) {
+    } else if (
+      (options.kernel === 'subgroup' && (keys.kind === 'uniform' || values.kind === 'uniform')) ||
+      (sgDefault && keys.kind === 'uniform')
+    ) {
       const plan = sguPlan(ctx, shape, keys, values, options);
       this.kernel = 'subgroup';
       this.subgroups = true;
@@ -641,7 +654,9 @@ function sguPlan(
   const vgroups = t.sgVgroups ?? sguValueGroups(vf, headDim, SG)!;
   const whyG = sguValueGroupsUnsupported(vf, headDim, SG, vgroups);
   if (whyG !== null) throw new InvalidArgumentError(`tuning.sgVgroups: ${whyG}`);
-  const vbatch = t.sgVbatch ?? Math.min(8, SG / vgroups);
+  // value batches of 4 tokens: on an H100 (bench/results/h100-2026-12-07-s20-ab2*) 16 × 32k kivi-2 0.5582 →
+  // 0.5257 ms and k4v2 0.5762 → 0.5449 ms against batches of 8 (164 registers instead of 240)
+  const vbatch = t.sgVbatch ?? Math.min(4, SG / vgroups);
   if (!Number.isInteger(vbatch) || vbatch < 1 || (SG / vgroups) % vbatch !== 0)
     throw new InvalidArgumentError(
       `tuning.sgVbatch must divide the ${SG / vgroups} tokens of a value token group, got ${vbatch}`,
@@ -739,12 +754,17 @@ function keyRowsVec4(f: KvTileFormat, C: number, D: number): boolean {
 }
 
 /**
- * Whether {@link DecodeAttention} picks the subgroup-private kernel when no `kernel` is asked for: HIGGS
- * keys and values it reads, subgroups of one fixed size of at least 16 invocations (where its default
- * value token groups apply), packed-f16 keys, and B·kvHeads·tokens ≥ 2^19. Measured on an H100
- * (bench/results/h100-2026-12-07-s17-final2*, f16): 16 × 4k aqua-2.5 0.1177 → 0.0924 ms and kvq-2 0.1032 →
- * 0.0883 ms, 16 × 32k 0.5282 → 0.4187 and 0.4304 → 0.4046 ms against the token-parallel kernel; at
- * 1 × 32k (2^18) kvq-2 0.0860 against 0.0916 ms, so smaller steps keep the token-parallel kernel.
+ * Whether {@link DecodeAttention} picks the subgroup-private kernel when no `kernel` is asked for: keys and
+ * values it reads (HIGGS, or channel-axis uniform keys with token-axis uniform values), subgroups of one
+ * fixed size of at least 16 invocations (where its default value token groups apply), packed-f16 keys, and
+ * B·kvHeads·tokens ≥ 2^19. Measured on an H100 against the token-parallel kernel, f16:
+ * - HIGGS (bench/results/h100-2026-12-07-s17-final2*): 16 × 4k aqua-2.5 0.1177 → 0.0924 ms and kvq-2
+ *   0.1032 → 0.0883 ms, 16 × 32k 0.5282 → 0.4187 and 0.4304 → 0.4046 ms; at 1 × 32k (2^18) kvq-2 0.0860
+ *   against 0.0916 ms, so smaller steps keep the token-parallel kernel;
+ * - uniform, value batches of 4 (bench/results/h100-2026-12-07-s20-ab2*, two rounds): 16 × 4k kivi-2
+ *   0.1074 / 0.1055 → 0.0981 / 0.0986 ms and k4v2 0.1080 / 0.1090 → 0.0988 / 0.0987 ms, 16 × 32k kivi-2
+ *   0.5343 / 0.5347 → 0.5257 / 0.5244 ms and k4v2 0.5576 / 0.5563 → 0.5449 / 0.5458 ms.
+ * `channels` (kvHeads · headDim), where given, is checked against uniform value groups.
  */
 export function subgroupKernelByDefault(a: {
   readonly keys: KvTileFormat;
@@ -756,9 +776,17 @@ export function subgroupKernelByDefault(a: {
   readonly f16Keys: boolean;
   readonly subgroups: boolean;
   readonly subgroupSizes: readonly [number, number] | null;
+  readonly channels?: number;
 }): boolean {
   if (!a.subgroups || !a.f16Keys || a.work < 1 << 19) return false;
   if (!a.subgroupSizes || a.subgroupSizes[0] !== a.subgroupSizes[1] || a.subgroupSizes[0] < 16) return false;
+  if (a.keys.kind === 'uniform' && a.values.kind === 'uniform')
+    return (
+      sguUnsupported(a.keys, a.values, a.headDim, a.subgroupSizes, {
+        tpt: 2,
+        ...(a.channels !== undefined ? { channels: a.channels } : {}),
+      }) === null
+    );
   return sgUnsupported(a.keys, a.values, a.headDim, a.subgroupSizes) === null;
 }
 
