@@ -345,7 +345,7 @@ async function checks(ctx: GpuContext): Promise<void> {
     if (m.f16 && !ctx.features.shaderF16) continue;
     // `unrolled`: the configuration the large shapes get by default (1 token/thread, values unrolled);
     // `groups`: the subgroup kernel with 4 value token groups, codes cut by %, key rows loaded a tile ahead
-    // (and, for aqua-2.5's 10-word key rows, sgKpair; with f16, sgAccShared and kflush 8)
+    // (and, for aqua-2.5's 10-word key rows, sgKpair; with f16, kflush 8)
     for (const [noSubgroups, unrolled, groups] of [
       [false, false, false],
       [true, false, false],
@@ -363,8 +363,8 @@ async function checks(ctx: GpuContext): Promise<void> {
             modIndex: true,
             sgKprefetch: true,
             ...(m.name.startsWith('aqua-2.5') ? { sgKpair: true } : {}),
-            // f16: value accumulators in workgroup memory, key partial sums flushed every 8 pairs
-            ...(m.f16 ? { sgAccShared: true, kflush: 8 } : {}),
+            // f16: key partial sums flushed every 8 pairs
+            ...(m.f16 ? { kflush: 8 } : {}),
           };
       if (unrolled && (m.kernel === 'lane' || m.name === 'fp16' || m.name === 'fp8')) continue;
       // the subgroup kernel needs subgroups; its `unrolled` row is its 1-token-per-thread build

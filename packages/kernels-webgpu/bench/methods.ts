@@ -86,8 +86,7 @@ export interface BenchVariant {
  * tokens (b4), tokens per thread (t1), channels per thread (c8), tiles per chunk (w16), loads at the
  * start of the tile (e), probes (p1); subgroup kernel: cooperative value loads (c alone), value token
  * groups (g4), value batches (b16), 8-byte aligned key rows as vec4 (v; v0 off); HIGGS codes cut by %
- * (m; m0 off), the next tile's key rows loaded during this one (n; n0 off), f16 value accumulators in
- * workgroup memory (a; a0 off).
+ * (m; m0 off), the next tile's key rows loaded during this one (n; n0 off).
  */
 export function parseVariant(letters: string, kernel: DecodeAttentionOptions['kernel']): BenchVariant {
   const x: BenchVariant = { noSubgroups: false, optional: true };
@@ -104,7 +103,6 @@ export function parseVariant(letters: string, kernel: DecodeAttentionOptions['ke
     else if ((k === 'v' || k === 'v0') && kernel === 'subgroup') tune.sgKpair = k === 'v';
     else if (k === 'm' || k === 'm0') tune.modIndex = k === 'm';
     else if ((k === 'n' || k === 'n0') && kernel === 'subgroup') tune.sgKprefetch = k === 'n';
-    else if ((k === 'a' || k === 'a0') && kernel === 'subgroup') tune.sgAccShared = k === 'a';
     else if (k[0] === 'k' || k[0] === 'b' || k[0] === 'c')
       tune[{ k: 'kflush', b: 'vbatch', c: 'cpt' }[k[0] as 'k' | 'b' | 'c']] = n;
     else throw new Error(`unknown variant letter ${JSON.stringify(k)} in ${JSON.stringify(letters)}`);

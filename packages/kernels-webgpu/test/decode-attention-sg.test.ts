@@ -159,23 +159,6 @@ describe('subgroup-private decode attention: what it reads and its code (no GPU)
     expect(wloop.match(/ {4}kn[01]_\d+ = kbuf\[/g)).toHaveLength(2 * 10);
     expect(wloop).toContain(`min(t1 + ${SG_SUBGROUPS * 64}u, p.N - 1u)`);
     expect(sgAttentionKey({ ...c, kprefetch: true })).not.toBe(sgAttentionKey(c));
-    // f16 value accumulators in workgroup memory: no accumulator registers in the loop, each token group's
-    // sums added into this invocation's slots (the first rescaled by the tile's correction), read back after it
-    const as = sgAttentionWgsl({ ...c, f16: true, vgroups: 2, accShared: true });
-    expect(as).toContain(`var<workgroup> vacc: array<vec4f, ${8 * SG_SUBGROUPS * 32}>;`);
-    const aloop = as.slice(as.indexOf('for (var tile'), as.indexOf('subgroupAdd('));
-    expect(aloop).not.toMatch(/acc\d+_0 = acc/);
-    expect(aloop).toContain(`vacc[${7 * 128}u + li] = fma(vec4f(`);
-    expect(aloop.match(/\), vec4f\(vscb\), vacc\[\d+u \+ li\] \* al0\);/g)).toHaveLength(8);
-    expect(aloop.match(/\), vec4f\(vscb\), vacc\[\d+u \+ li\]\);/g)).toHaveLength(8);
-    expect(as.slice(as.indexOf('for (var tile'))).toContain(`var acc7_0 = vacc[${7 * 128}u + li];`);
-    expect(
-      sgSharedBytes({ ...c, f16: true, vgroups: 2, accShared: true }) - sgSharedBytes({ ...c, f16: true }),
-    ).toBe(4 * SG_SUBGROUPS * 128 * 4 * 2);
-    expect(sgAttentionKey({ ...c, f16: true, accShared: true })).not.toBe(
-      sgAttentionKey({ ...c, f16: true }),
-    );
-    expect(() => sgAttentionWgsl({ ...c, accShared: true })).toThrow(/accShared needs f16/);
     // f16 key partial sums flushed every kflush pairs
     const k8 = sgAttentionWgsl({ ...c, f16: true, kflush: 8 });
     expect(k8.match(/var ha0_0 = /g)).toHaveLength(64 / 8);
@@ -261,9 +244,6 @@ describe.skipIf(!p.ok)(title('subgroup-private decode attention: typed errors on
       expect(
         () => new DecodeAttention(ctx, shape, k, k, { kernel: 'subgroup', tuning: { sgKpair: true } }),
       ).toThrow(/sgKpair/);
-      expect(
-        () => new DecodeAttention(ctx, shape, k, k, { kernel: 'subgroup', tuning: { sgAccShared: true } }),
-      ).toThrow(/sgAccShared needs f16/);
       expect(
         () => new DecodeAttention(ctx, shape, k, k, { kernel: 'subgroup', tuning: { kflush: 5 } }),
       ).toThrow(/kflush must divide headDim \/ 2 = 32, got 5/);

@@ -170,12 +170,7 @@ describe.skipIf(!p.ok)(
         );
         return;
       }
-      for (const tuning of [
-        { sgAccShared: true },
-        { sgKprefetch: true },
-        { sgVcoop: true },
-        { modIndex: true },
-      ])
+      for (const tuning of [{ sgKprefetch: true }, { sgVcoop: true }, { modIndex: true }])
         expect(() => new DecodeAttention(ctx, shape, k, v, { kernel: 'subgroup', tuning })).toThrow(
           /applies to HIGGS K\/V only/,
         );

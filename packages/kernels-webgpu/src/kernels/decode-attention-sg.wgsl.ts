@@ -100,12 +100,6 @@ export interface SgAttentionConfig {
    * drops the grid lookups' bounds clamps; `DecodeAttention` turns it on unless `tuning.modIndex` is false
    */
   readonly modIndex?: boolean;
-  /**
-   * f16 only: the f32 value accumulators kept in workgroup memory (each invocation its own slots) instead of
-   * registers; the f16 sums of each token group are added into them once per tile (rescaled there by the
-   * tile's softmax correction), which frees D·G·TG / SG loop-carried registers per invocation
-   */
-  readonly accShared?: boolean;
   /** f16 keys: code pairs per f16 partial score (divides D / 2; default {@link SG_F16_KFLUSH}) */
   readonly kflush?: number;
 }
@@ -296,29 +290,20 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
 export function sgAttentionKey(c: SgAttentionConfig): string {
   const f = (x: HiggsTileFormat) =>
     `h${x.dim}:${x.bits}:${x.codeBits}:${x.block}b${x.blockTokens}w${x.blockWords}`;
-  const extra = `${c.accShared ? ':as' : ''}${c.kflush && c.kflush !== SG_F16_KFLUSH ? `:kf${c.kflush}` : ''}`;
+  const extra = c.kflush && c.kflush !== SG_F16_KFLUSH ? `:kf${c.kflush}` : '';
   return `dattn-sg:${c.headDim}:${c.group}:${f(c.keys)}:${f(c.values)}:${c.channels}:s${c.subgroupSize}:t${c.tpt}:b${c.vbatch}:${c.kvec ? 'v' : c.kpair ? 'p' : 's'}:${c.f16 ? 'h' : 'f'}:p${c.probe ?? 0}${c.vcoop ? ':vc' : ''}${(c.vgroups ?? 1) > 1 ? `:g${c.vgroups}` : ''}${c.modIndex ? ':m' : ''}${c.kprefetch ? ':kp' : ''}${extra}`;
 }
 
 /** Workgroup memory of the kernel (bytes). */
 export function sgSharedBytes(
-  c: Pick<SgAttentionConfig, 'headDim' | 'group' | 'keys' | 'values' | 'f16' | 'accShared' | 'vgroups'>,
+  c: Pick<SgAttentionConfig, 'headDim' | 'group' | 'keys' | 'values' | 'f16'>,
 ): number {
   const D = c.headDim;
   const G = c.group;
-  // accumulators in workgroup memory: D·TG channels × G heads over the subgroup's SG invocations, for each subgroup
-  const acc = c.accShared ? SG_SUBGROUPS * D * G * (c.vgroups ?? 1) : 0;
   // f16: the packed query pairs, its maximum, and the grids once more as packed pairs
   const f16 = c.f16 ? (D / 2) * G + 1 + (1 << c.keys.codeBits) + (1 << c.values.codeBits) : 0;
   return (
-    4 *
-    (2 * D * G +
-      (2 << c.keys.codeBits) +
-      (2 << c.values.codeBits) +
-      SG_SUBGROUPS * G * (D + 2) +
-      1 +
-      f16 +
-      acc)
+    4 * (2 * D * G + (2 << c.keys.codeBits) + (2 << c.values.codeBits) + SG_SUBGROUPS * G * (D + 2) + 1 + f16)
   );
 }
 
@@ -388,10 +373,6 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
   const KF = c.kflush ?? SG_F16_KFLUSH;
   if (h16 && (!Number.isInteger(KF) || KF < 1 || (D / 2) % KF !== 0))
     throw new Error(`sgAttentionWgsl: ${D / 2} key pairs vs flushes of ${KF}`);
-  const AS = !!c.accShared;
-  if (AS && !h16) throw new Error('sgAttentionWgsl: accShared needs f16 arithmetic');
-  // accumulator (ch, u) of this invocation in workgroup memory
-  const vaccAt = (ch: number, u: number) => `vacc[${(ch * NU + u) * WG}u + li]`;
   const NHW = Math.ceil(G / 2);
 
   const L: string[] = [];
@@ -494,8 +475,7 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
   L.push(
     ...sgSoftmaxWgsl(TPT, NU, (u) => [
       ...(h16 ? [] : range(TPT).map((tp) => `    let w${tp}_${u} = e${tp}_${u} * vsc${tp};`)),
-      // (accumulators in workgroup memory: rescaled where the first token group is added)
-      ...(AS ? [] : range(VC).map((ch) => `    acc${ch}_${u} = acc${ch}_${u} * al${u};`)),
+      ...range(VC).map((ch) => `    acc${ch}_${u} = acc${ch}_${u} * al${u};`),
     ]),
   );
   if (h16) {
@@ -594,9 +574,6 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
           range(PPL).map((j) => ({ id: `${j}`, lo: 2 * j, hi: 2 * j + 1 })),
           G,
           '    ',
-          AS
-            ? { dst: vaccAt, src: (ch, u) => (tp === 0 ? `${vaccAt(ch, u)} * al${u}` : vaccAt(ch, u)) }
-            : undefined,
         ),
       );
       L.push('    }');
@@ -605,7 +582,6 @@ export function sgAttentionWgsl(c: SgAttentionConfig): string {
 
   // ---- epilogue: merge the subgroups ------------------------------------------------------------
   const E: string[] = [];
-  if (AS) for (const ch of range(VC)) for (const u of U) E.push(`  var acc${ch}_${u} = ${vaccAt(ch, u)};`);
   E.push(...sgMergeWgsl({ headDim: D, group: G, subgroupSize: SG, vgroups: TG }));
 
   // f16: the rotated query as packed pairs over a power of two above its largest element (kqsc), the grids packed
@@ -644,7 +620,7 @@ var<workgroup> tabV16: array<u32, ${1 << vcb}>;`
     : ''
 }
 var<workgroup> mred: array<f32, ${NSG * G * 2}>;
-var<workgroup> racc: array<f32, ${NSG * G * D}>;${AS ? `\nvar<workgroup> vacc: array<${unit}, ${VC * NU * WG}>;` : ''}
+var<workgroup> racc: array<f32, ${NSG * G * D}>;
 var<workgroup> nsg: atomic<u32>;
 ${sgEntryWgsl(D, G, SG)}
   // ---- prologue: the rotated query (scale and signs folded in), the grids -----------------------
@@ -665,9 +641,7 @@ ${c.vcoop ? `  let vwl = vbit >> 5u; let cvj = lane / ${W}u; let cvw = lane % ${
 ${aligned ? '' : '  let vsh = vbit & 31u;'}
 ${U.map((u) => `  var m${u} = ${neg}; var l${u} = ${zero};`).join('\n')}
 ${range(VC)
-  .map((ch) =>
-    U.map((u) => (AS ? `  ${vaccAt(ch, u)} = ${zero};` : `  var acc${ch}_${u} = ${zero};`)).join(' '),
-  )
+  .map((ch) => U.map((u) => `  var acc${ch}_${u} = ${zero};`).join(' '))
   .join('\n')}
   var sink = 0u;${K0.map((l) => `\n${l.slice(2)}`).join('')}
   for (var tile = 0u; tile < p.tiles; tile = tile + 1u) {

@@ -145,22 +145,15 @@ export function f16ScoreFlush(
 /**
  * WGSL lines adding f16 value sums `ah{id}_{h}` (`vec2<f16>`: channels lo and hi of pair `id`, query
  * head h) into the f32 accumulators `acc{channel}_{u}` (vec4f per 4 heads when G % 4 = 0, else f32
- * per head), times `vscb`; with `at`, into `at.dst(channel, u)` from `at.src(channel, u)` instead
- * (the subgroup kernel's accumulators in workgroup memory). Shared by the token-parallel and subgroup kernels.
+ * per head), times `vscb`. Shared by the token-parallel and subgroup kernels.
  */
 export function f16AccFlush(
   pairs: readonly { readonly id: string; readonly lo: number; readonly hi: number }[],
   G: number,
   indent: string,
-  at?: {
-    readonly dst: (ch: number, u: number) => string;
-    readonly src: (ch: number, u: number) => string;
-  },
 ): string[] {
   const G4 = G % 4 === 0;
   const L: string[] = [];
-  const dst = at?.dst ?? ((ch: number, u: number) => `acc${ch}_${u}`);
-  const src = at?.src ?? dst;
   for (const { id, lo, hi } of pairs)
     for (const [ch, comp2] of [
       [lo, 'x'],
@@ -169,10 +162,10 @@ export function f16AccFlush(
       for (const u of range(G4 ? G / 4 : G))
         L.push(
           G4
-            ? `${indent}${dst(ch, u)} = fma(vec4f(${range(4)
+            ? `${indent}acc${ch}_${u} = fma(vec4f(${range(4)
                 .map((k) => `f32(ah${id}_${4 * u + k}.${comp2})`)
-                .join(', ')}), vec4f(vscb), ${src(ch, u)});`
-            : `${indent}${dst(ch, u)} = fma(f32(ah${id}_${u}.${comp2}), vscb, ${src(ch, u)});`,
+                .join(', ')}), vec4f(vscb), acc${ch}_${u});`
+            : `${indent}acc${ch}_${u} = fma(f32(ah${id}_${u}.${comp2}), vscb, acc${ch}_${u});`,
         );
   return L;
 }

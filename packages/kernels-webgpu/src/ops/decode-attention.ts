@@ -114,7 +114,7 @@ export interface DecodeAttentionOptions {
    * token-parallel kernel: code-generation knobs (see `TpAttentionConfig`): `vunroll` (default
    * from batch·kvHeads·tokens ≥ 2^18), `vbatch`, `lazy`, `dbuf` (off; measured no faster on the
    * H100) and `probe` (benchmarks only: wrong results on purpose); mma kernel: `prefetch` (default
-   * on) and `probe` (see `MmaAttentionConfig`); subgroup kernel: `sgVbatch`, `sgVcoop`, `sgVgroups`, `sgKpair`, `sgKprefetch`, `sgAccShared`, `kflush` and `probe` (see
+   * on) and `probe` (see `MmaAttentionConfig`); subgroup kernel: `sgVbatch`, `sgVcoop`, `sgVgroups`, `sgKpair`, `sgKprefetch`, `kflush` and `probe` (see
    * `SgAttentionConfig`)
    */
   readonly tuning?: {
@@ -152,11 +152,6 @@ export interface DecodeAttentionOptions {
      * (loop-carried registers; default on)
      */
     readonly sgKprefetch?: boolean;
-    /**
-     * subgroup kernel, f16 arithmetic: the f32 value accumulators in workgroup memory instead of registers
-     * (fewer registers per invocation; the f16 sums are added into them once per tile; default off)
-     */
-    readonly sgAccShared?: boolean;
     /**
      * token-parallel and subgroup kernels: HIGGS pair codes cut out by `% 2^bits` instead of a mask, so
      * Tint's integer range analysis drops the bounds clamp of the grid lookups (default: on for the
@@ -386,13 +381,10 @@ export class DecodeAttention implements Disposable {
         // on an H100 (bench/results/h100-2026-12-07-s18-*) 16 × 32k f16 aqua-2.5 0.4203 → 0.3967 ms, kvq-2
         // 0.4019 → 0.3990 ms; 16 × 4k 0.0948 → 0.0958 and 0.0929 → 0.0898 ms
         ...((options.tuning?.sgKprefetch ?? true) ? { kprefetch: true } : {}),
-        ...(options.tuning?.sgAccShared ? { accShared: true } : {}),
+        // (f32 value accumulators in workgroup memory instead of registers were about 1.9× slower on an H100,
+        // bench/results/h100-2026-12-07-s20-ab-bench.txt: 16 × 32k f16 aqua-2.5 0.3984 → 0.7591 ms; removed)
         ...(options.tuning?.kflush !== undefined ? { kflush: options.tuning.kflush } : {}),
       };
-      if (this.#sg.accShared && !sgF16)
-        throw new InvalidArgumentError(
-          'tuning.sgAccShared needs f16 arithmetic (arithmetic: "f16" on a device with shader-f16)',
-        );
       checkKflush(this.#sg.kflush, headDim);
       if (this.#sg.vcoop) {
         const whyC = sgVcoopUnsupported(this.#sg);
@@ -638,7 +630,6 @@ function sguPlan(
     ['sgVcoop', t.sgVcoop],
     ['sgKpair', t.sgKpair],
     ['sgKprefetch', t.sgKprefetch],
-    ['sgAccShared', t.sgAccShared],
     ['modIndex', t.modIndex],
   ] as const)
     if (on) throw new InvalidArgumentError(`tuning.${name} applies to HIGGS K/V only (${what})`);
