@@ -133,17 +133,6 @@ describe('subgroup-private decode attention over uniform K/V: what it reads and 
     expect(half).not.toContain('vx0_0_4');
     expect(half).not.toContain('acc8_0');
     expect(sguAttentionWgsl(c)).not.toContain('vhs');
-    // the next tile's key scales loaded after the fold (kivi-2/g128: 2 slots of 128 tokens per 256-token tile)
-    const c128 = { ...c, keys: uni(2, 'channel', 128) };
-    const pf = sguAttentionWgsl({ ...c128, fprefetch: true });
-    expect(pf).toContain('let nt = min(tstart + 256u + sl * 128u, p.N - 1u);');
-    expect(pf).toContain('let pt = min(chunk * p.tiles * 256u + sl * 128u, p.N - 1u);');
-    expect(pf).toContain('let fsa0 = xsa0 * 4.0;');
-    expect(pf.slice(pf.indexOf('for (var tile')).match(/half_k\(ng \+/g)).toHaveLength(2 * 4);
-    expect(sguAttentionWgsl(c128)).not.toContain('xsa0');
-    expect(sguAttentionKey({ ...c128, fprefetch: true })).not.toBe(sguAttentionKey(c128));
-    // 8 slots of 32 tokens per tile: more than one per subgroup
-    expect(() => sguAttentionWgsl({ ...c, fprefetch: true })).toThrow(/fprefetch with 8 key slots/);
     expect(() => sguAttentionWgsl({ ...c, tpt: 3 })).toThrow();
     expect(() =>
       sguAttentionWgsl({ ...c, keys: uni(1, 'channel', 32), kvec: true, headDim: 64, vgroups: 8, vbatch: 4 }),
@@ -181,7 +170,7 @@ describe.skipIf(!p.ok)(
         );
         return;
       }
-      for (const tuning of [{ sgVcoop: true }, { modIndex: true }])
+      for (const tuning of [{ sgKprefetch: true }, { sgVcoop: true }, { modIndex: true }])
         expect(() => new DecodeAttention(ctx, shape, k, v, { kernel: 'subgroup', tuning })).toThrow(
           /applies to HIGGS K\/V only/,
         );
@@ -194,17 +183,6 @@ describe.skipIf(!p.ok)(
       expect(() => new DecodeAttention(ctx, shape, k, v, { kernel: 'subgroup', tokensPerThread: 3 })).toThrow(
         InvalidArgumentError,
       );
-      // loading the next tile's key scales ahead needs at most one key group per subgroup and tile
-      const k8: UniformTileFormat = {
-        ...uni(2, 'channel', 8),
-        nGroups: 1024,
-        blockWords: 1024 + (128 * 64 * 2) / 32,
-      };
-      const tile = SG_SUBGROUPS * ctx.features.subgroupSizes![0] * 2;
-      if (tile / 8 > SG_SUBGROUPS)
-        expect(
-          () => new DecodeAttention(ctx, shape, k8, v, { kernel: 'subgroup', tuning: { sgKprefetch: true } }),
-        ).toThrow(/sgKprefetch over uniform K\/V needs at most 4 key groups per tile/);
       expect(() => new DecodeAttention(ctx, shape, uni(3, 'channel', 32), v, { kernel: 'subgroup' })).toThrow(
         UnsupportedOpError,
       );

@@ -68,11 +68,6 @@ export interface SguAttentionConfig {
   readonly kvec: boolean;
   /** code pairs per f16 partial score (divides headDim / 2; default {@link SG_F16_KFLUSH}) */
   readonly kflush?: number;
-  /**
-   * the next tile's key group scales and mins loaded right after this tile's fold, so that their latency
-   * hides behind this tile's keys and values (one key slot per subgroup at most: slots ≤ SG_SUBGROUPS)
-   */
-  readonly fprefetch?: boolean;
 }
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -153,14 +148,11 @@ export function sguValueGroups(
 export function sguAttentionKey(c: SguAttentionConfig): string {
   const f = (x: UniformTileFormat) =>
     `u${x.bits}${x.axis[0]}${x.groupSize}b${x.blockTokens}w${x.blockWords}g${x.nGroups}`;
-  return `dattn-sgu:${c.headDim}:${c.group}:${f(c.keys)}:${f(c.values)}:${c.channels}:s${c.subgroupSize}:t${c.tpt}:g${c.vgroups}:b${c.vbatch}:${c.kvec ? 'v' : 's'}:kf${c.kflush ?? SG_F16_KFLUSH}${c.fprefetch ? ':fp' : ''}`;
+  return `dattn-sgu:${c.headDim}:${c.group}:${f(c.keys)}:${f(c.values)}:${c.channels}:s${c.subgroupSize}:t${c.tpt}:g${c.vgroups}:b${c.vbatch}:${c.kvec ? 'v' : 's'}:kf${c.kflush ?? SG_F16_KFLUSH}`;
 }
 
 /** Key slots (key groups, or one slot for groups longer than a tile) of a tile, and the tokens of one. */
-export function sguKeySlots(c: Pick<SguAttentionConfig, 'keys' | 'subgroupSize' | 'tpt'>): {
-  n: number;
-  tokens: number;
-} {
+function slots(c: Pick<SguAttentionConfig, 'keys' | 'subgroupSize' | 'tpt'>): { n: number; tokens: number } {
   const TT = sgTileTokens(c.subgroupSize, c.tpt);
   const gk = c.keys.groupSize;
   return gk >= TT ? { n: 1, tokens: TT } : { n: TT / gk, tokens: gk };
@@ -172,7 +164,7 @@ export function sguSharedBytes(
 ): number {
   const D = c.headDim;
   const G = c.group;
-  const NKG = sguKeySlots(c).n;
+  const NKG = slots(c).n;
   // the query, two parities of folded f16 pairs, biases and scales, then the subgroups' partial results
   return 4 * (D * G + 2 * NKG * (D / 2) * G + 2 * NKG * G + 2 * NKG + SG_SUBGROUPS * G * (D + 2) + 1);
 }
@@ -214,7 +206,7 @@ export function sguAttentionWgsl(c: SguAttentionConfig): string {
   const zero = G4 ? 'vec4f(0.0)' : '0.0';
   const neg = G4 ? 'vec4f(NEG)' : 'NEG';
   const comp = (v: string, h: number) => (G4 ? `${v}${h >> 2}[${h & 3}]` : `${v}${h}`);
-  const { n: NKG, tokens: slotTokens } = sguKeySlots(c);
+  const { n: NKG, tokens: slotTokens } = slots(c);
   const kb = kf.bits;
   const vb = vf.bits;
   const kHalf = 16 / kb;
@@ -242,44 +234,23 @@ export function sguAttentionWgsl(c: SguAttentionConfig): string {
   // of tile i + 1, which every subgroup reaches after its last read of tile i.
   const F: string[] = [];
   const FR = Math.ceil(NP / SG);
-  const PF = c.fprefetch === true;
-  if (PF && NKG > NSG)
-    throw new Error(`sguAttentionWgsl: fprefetch with ${NKG} key slots per tile (at most ${NSG})`);
-  // the scale and min of pair pr's channels da, db in key group row g (fprefetch: into loop-carried registers)
-  const scaleLoads = (g: string, r: number, dst: (x: string) => string) => [
-    `${dst('sa')} = half_k(${g} + da${r}); ${dst('sb')} = half_k(${g} + db${r});`,
-    `${dst('ma')} = half_k(${g} + ${kf.nGroups}u + da${r}); ${dst('mb')} = half_k(${g} + ${kf.nGroups}u + db${r});`,
-  ];
-  const slotRow = (t: string, v: string) => [
-    `      let ${v}t = min(${t} + sl * ${slotTokens}u, p.N - 1u);`,
-    `      let ${v}base = 2u * (b * p.nBlocksK + ${v}t / ${kf.blockTokens}u) * ${kf.blockWords}u;`,
-    `      let ${v}g = ${v}base + ((${v}t % ${kf.blockTokens}u) / ${kf.groupSize}u) * ${C}u + hk * ${D}u;`,
-  ];
-  F.push(
-    PF
-      ? `    if (sid < ${NKG}u) { let sl = sid;`
-      : `    for (var sl = sid; sl < ${NKG}u; sl = sl + ${NSG}u) {`,
-  );
-  if (!PF) F.push(...slotRow('tstart', 'f'));
+  F.push(`    for (var sl = sid; sl < ${NKG}u; sl = sl + ${NSG}u) {`);
+  F.push(`      let ft = min(tstart + sl * ${slotTokens}u, p.N - 1u);`);
+  F.push(`      let fbase = 2u * (b * p.nBlocksK + ft / ${kf.blockTokens}u) * ${kf.blockWords}u;`);
+  F.push(`      let fg = fbase + ((ft % ${kf.blockTokens}u) / ${kf.groupSize}u) * ${C}u + hk * ${D}u;`);
   F.push('      var fm = 0.0;');
   for (const u of U) F.push(`      var fb${u} = ${zero};`);
   for (const r of range(FR)) {
     const full = (r + 1) * SG <= NP;
     // pair pr (channels da, db as f16Pair lays them out) of this invocation
-    if (!PF)
-      F.push(`      let pr${r} = ${full ? `lane + ${r * SG}u` : `min(lane + ${r * SG}u, ${NP - 1}u)`};`);
+    F.push(`      let pr${r} = ${full ? `lane + ${r * SG}u` : `min(lane + ${r * SG}u, ${NP - 1}u)`};`);
     if (!full) F.push(`      let ok${r} = lane + ${r * SG}u < ${NP}u;`);
-    if (!PF)
-      F.push(
-        `      let da${r} = (pr${r} / ${kHalf}u) * ${2 * kHalf}u + pr${r} % ${kHalf}u; let db${r} = da${r} + ${kHalf}u;`,
-      );
-    if (PF) F.push(`      let fsa${r} = xsa${r} * ${k2b}; let fsb${r} = xsb${r} * ${k2b};`);
-    else
-      F.push(`      let fsa${r} = half_k(fg + da${r}) * ${k2b}; let fsb${r} = half_k(fg + db${r}) * ${k2b};`);
     F.push(
-      PF
-        ? `      let fma${r} = xma${r} + ${kc1} * fsa${r}; let fmb${r} = xmb${r} + ${kc1} * fsb${r};`
-        : `      let fma${r} = half_k(fg + ${kf.nGroups}u + da${r}) + ${kc1} * fsa${r}; let fmb${r} = half_k(fg + ${kf.nGroups}u + db${r}) + ${kc1} * fsb${r};`,
+      `      let da${r} = (pr${r} / ${kHalf}u) * ${2 * kHalf}u + pr${r} % ${kHalf}u; let db${r} = da${r} + ${kHalf}u;`,
+    );
+    F.push(`      let fsa${r} = half_k(fg + da${r}) * ${k2b}; let fsb${r} = half_k(fg + db${r}) * ${k2b};`);
+    F.push(
+      `      let fma${r} = half_k(fg + ${kf.nGroups}u + da${r}) + ${kc1} * fsa${r}; let fmb${r} = half_k(fg + ${kf.nGroups}u + db${r}) + ${kc1} * fsb${r};`,
     );
     for (const u of U) {
       const qa = G4
@@ -322,31 +293,8 @@ export function sguAttentionWgsl(c: SguAttentionConfig): string {
   for (const u of U) F.push(`        kbias[(par * ${NKG}u + sl) * ${NU}u + ${u}u] = fbs${u};`);
   F.push(`        kqsc[par * ${NKG}u + sl] = ldexp(1.0, fe);`);
   F.push('      }');
-  if (PF) {
-    // the next tile's scales and mins, consumed by its fold after this tile's keys and values
-    F.push(...slotRow(`tstart + ${TT}u`, 'n'));
-    for (const r of range(FR)) for (const l of scaleLoads('ng', r, (x) => `x${x}${r}`)) F.push(`      ${l}`);
-  }
   F.push('    }');
   F.push('    workgroupBarrier();');
-
-  // fprefetch: this invocation's key pairs (lane constants) and the first tile's scales and mins
-  function prefetchPrologue(): string {
-    const P: string[] = [];
-    for (const r of range(FR)) {
-      const full = (r + 1) * SG <= NP;
-      P.push(`  let pr${r} = ${full ? `lane + ${r * SG}u` : `min(lane + ${r * SG}u, ${NP - 1}u)`};`);
-      P.push(
-        `  let da${r} = (pr${r} / ${kHalf}u) * ${2 * kHalf}u + pr${r} % ${kHalf}u; let db${r} = da${r} + ${kHalf}u;`,
-      );
-      P.push(`  var xsa${r} = 0.0; var xsb${r} = 0.0; var xma${r} = 0.0; var xmb${r} = 0.0;`);
-    }
-    P.push(`  if (sid < ${NKG}u) { let sl = sid;`);
-    P.push(...slotRow(`chunk * p.tiles * ${TT}u`, 'p').map((l) => l.slice(2)));
-    for (const r of range(FR)) for (const l of scaleLoads('pg', r, (x) => `x${x}${r}`)) P.push(`    ${l}`);
-    P.push('  }');
-    return P.join('\n');
-  }
 
   // ---- keys: TPT tokens per invocation ---------------------------------------------------------
   const L: string[] = [];
@@ -505,7 +453,7 @@ ${
     ? `  let vhs = (${vcg} * ${VC * vb}u) & 31u;
 `
     : ''
-}${U.map((u) => `  var m${u} = ${neg}; var l${u} = ${zero}; var vbs${u} = ${zero};`).join('\n')}${PF ? `\n${prefetchPrologue()}` : ''}
+}${U.map((u) => `  var m${u} = ${neg}; var l${u} = ${zero}; var vbs${u} = ${zero};`).join('\n')}
 ${range(VC)
   .map((ch) => U.map((u) => `  var acc${ch}_${u} = ${zero};`).join(' '))
   .join('\n')}

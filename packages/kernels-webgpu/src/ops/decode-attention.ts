@@ -15,7 +15,6 @@ import {
   mmaUnsupported,
 } from '../kernels/decode-attention-mma.wgsl.js';
 import {
-  SG_SUBGROUPS,
   type SgAttentionConfig,
   sgAttentionKey,
   sgAttentionWgsl,
@@ -29,7 +28,6 @@ import {
   type SguAttentionConfig,
   sguAttentionKey,
   sguAttentionWgsl,
-  sguKeySlots,
   sguSharedBytes,
   sguUnsupported,
   sguValueGroups,
@@ -151,8 +149,7 @@ export interface DecodeAttentionOptions {
     readonly sgKpair?: boolean;
     /**
      * subgroup kernel: each invocation loads the next tile's key rows while it computes this one
-     * (loop-carried registers; default on); over uniform K/V: the next tile's key group scales and mins,
-     * loaded right after this tile's fold (at most one key group per subgroup and tile; default off)
+     * (loop-carried registers; default on)
      */
     readonly sgKprefetch?: boolean;
     /**
@@ -632,6 +629,7 @@ function sguPlan(
   for (const [name, on] of [
     ['sgVcoop', t.sgVcoop],
     ['sgKpair', t.sgKpair],
+    ['sgKprefetch', t.sgKprefetch],
     ['modIndex', t.modIndex],
   ] as const)
     if (on) throw new InvalidArgumentError(`tuning.${name} applies to HIGGS K/V only (${what})`);
@@ -667,13 +665,7 @@ function sguPlan(
     vbatch,
     kvec: keyRowsVec4(keys, C, headDim),
     ...(t.kflush !== undefined ? { kflush: t.kflush } : {}),
-    ...(t.sgKprefetch ? { fprefetch: true } : {}),
   };
-  const nSlots = sguKeySlots(cfg).n;
-  if (cfg.fprefetch && nSlots > SG_SUBGROUPS)
-    throw new InvalidArgumentError(
-      `tuning.sgKprefetch over uniform K/V needs at most ${SG_SUBGROUPS} key groups per tile, got ${nSlots} (key groups of ${cfg.keys.groupSize} tokens)`,
-    );
   const shared = sguSharedBytes(cfg);
   if (shared > ctx.limits.maxComputeWorkgroupStorageSize)
     throw new UnsupportedOpError(
