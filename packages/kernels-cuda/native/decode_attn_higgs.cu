@@ -22,6 +22,7 @@
 #include <cuda_fp16.h>
 #include <math.h>
 #include <stdint.h>
+#include <type_traits>
 #include "check.cuh"
 #include "kvq_cuda.h"
 #include "mma_sync.cuh"
@@ -182,14 +183,6 @@ static_assert(slots_ok<KeySlots40>() && slots_ok<ValueSlots32>(), "KVQ_HIGGS_SWZ
 static_assert(ValueSlots32::slot(2) == 1 && ValueSlots32::slot(3) == 5 && ValueSlots32::slot(14) == 11 &&
                   ValueSlots32::slot(15) == 15,
               "value rows 8ks + 2r (+ 1) at slots 8ks + r (+ 4)");
-template <bool B, class T, class F>
-struct PickT {
-  using type = T;
-};
-template <class T, class F>
-struct PickT<false, T, F> {
-  using type = F;
-};
 
 // Per-warp staging of a 32-token chunk of one KV head: for each of NK key layers key codes [32][KROW] and
 // key scale words [32], then for each of NV value layers value codes [32][VROW] and value scale words [32]
@@ -270,8 +263,8 @@ __global__ void __launch_bounds__(32 * NW, NW != NWARP ? KVQ_HIGGS_WIDE_MIN_BLOC
   const uint32_t rowK = Hkv * S_::KROW, rowV = Hkv * S_::VROW;  // bytes per token of a block's codes
   // KVQ_HIGGS_SWZ: permuted key rows (5-bit key codes) and value rows (head pairs, 4-bit value codes)
   constexpr bool SWK = KVQ_HIGGS_SWZ && CBK == 5, SWV = KVQ_HIGGS_SWZ && HP && CBV == 4;
-  RowCopies<TCH, S_::KROW, typename PickT<SWK, KeySlots40, RowIdentity>::type> kcopy;
-  RowCopies<TCH, S_::VROW, typename PickT<SWV, ValueSlots32, RowIdentity>::type> vcopy;
+  RowCopies<TCH, S_::KROW, std::conditional_t<SWK, KeySlots40, RowIdentity>> kcopy;
+  RowCopies<TCH, S_::VROW, std::conditional_t<SWV, ValueSlots32, RowIdentity>> vcopy;
   kcopy.init(lane, rowK);
   vcopy.init(lane, rowV);
 #if KVQ_HIGGS_PIN_COPIES
