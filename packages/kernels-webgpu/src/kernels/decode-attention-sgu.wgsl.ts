@@ -116,13 +116,29 @@ export function sguValueGroupsUnsupported(
 ): string | null {
   if (!Number.isInteger(TG) || TG < 1 || (TG & (TG - 1)) !== 0 || subgroupSize % TG !== 0)
     return `${TG} value token groups (a power of two dividing the subgroup size ${subgroupSize})`;
-  const VC = (headDim * TG) / subgroupSize;
+  const { channels: VC, halfWord } = sguValueSlice(headDim, subgroupSize, TG, values.bits);
   if (!Number.isInteger(VC) || VC < 2) return `${TG} value token groups with headDim ${headDim}`;
-  if ((VC * values.bits) % 32 !== 0 && VC * values.bits !== 16)
+  if ((VC * values.bits) % 32 !== 0 && !halfWord)
     return `${TG} value token groups: ${VC} channels of ${values.bits} bits per invocation are neither whole words nor one half-word`;
   if (values.groupSize % VC !== 0)
     return `${TG} value token groups: ${VC} channels per invocation vs value groups of ${values.groupSize}`;
   return null;
+}
+
+/**
+ * What one invocation of the value phase reads with `TG` value token groups: `channels` (headDim·TG /
+ * subgroupSize) channels of `bits` bits each, as `words` whole code words or, where they fill 16 bits,
+ * one half-word (`halfWord`, words 1). Valid where {@link sguValueGroupsUnsupported} says so.
+ */
+export function sguValueSlice(
+  headDim: number,
+  subgroupSize: number,
+  TG: number,
+  bits: number,
+): { channels: number; halfWord: boolean; words: number } {
+  const channels = (headDim * TG) / subgroupSize;
+  const halfWord = channels * bits === 16;
+  return { channels, halfWord, words: halfWord ? 1 : (channels * bits) / 32 };
 }
 
 /**
@@ -138,7 +154,7 @@ export function sguValueGroups(
   for (let TG = 1; TG <= subgroupSize; TG *= 2)
     if (
       sguValueGroupsUnsupported(values, headDim, subgroupSize, TG) === null &&
-      (((headDim * TG) / subgroupSize) * values.bits) % 32 === 0
+      !sguValueSlice(headDim, subgroupSize, TG, values.bits).halfWord
     )
       return TG;
   return null;
@@ -214,10 +230,8 @@ export function sguAttentionWgsl(c: SguAttentionConfig): string {
   const kHeadWords = (D * kb) / 32;
   const kRowWords = (C * kb) / 32;
   const vRowWords = (C * vb) / 32;
-  const VC = D / CG;
-  // one half-word per invocation: its word shifted by vhs, the two bytes spread over the f16 halves
-  const vHalfWord = VC * vb === 16;
-  const NWV = vHalfWord ? 1 : (VC * vb) / 32;
+  // one half-word per invocation (vHalfWord): its word shifted by vhs, the two bytes spread over the f16 halves
+  const { channels: VC, halfWord: vHalfWord, words: NWV } = sguValueSlice(D, SG, TG, vb);
   const vcg = TG > 1 ? 'vcg' : 'lane';
   if (c.kvec && kHeadWords % 4 !== 0)
     throw new Error(`sguAttentionWgsl: kvec with ${kHeadWords}-word head rows`);
