@@ -233,9 +233,7 @@ export function sgMergeWgsl(c: {
   if (TG > 1) E.push('  if (vtg == 0u) {');
   for (const h of range(G))
     for (const ch of range(VC))
-      E.push(
-        `  racc[(sid * ${G}u + ${h}u) * ${D}u + ${vcg} * ${VC}u + ${ch}u] = ${G4 ? `acc${ch}_${h >> 2}[${h & 3}]` : `acc${ch}_${h}`};`,
-      );
+      E.push(`  racc[(sid * ${G}u + ${h}u) * ${D}u + ${vcg} * ${VC}u + ${ch}u] = ${comp(`acc${ch}_`, h)};`);
   if (TG > 1) E.push('  }');
   E.push('  workgroupBarrier();');
   E.push(`  for (var h = 0u; h < ${G}u; h = h + 1u) {`);
