@@ -33,7 +33,7 @@ using namespace kvq;
 #ifndef KVQ_STAGES
 #define KVQ_STAGES 2  // chunk stages per warp in shared memory (cp.async pipeline depth)
 #endif
-#define TCH 32  // tokens per warp chunk
+#define TCH 32  // tokens per warp chunk (one per lane in the VF kernels' value-scale copies)
 #ifndef KVQ_MMA_MIN_BLOCKS
 #define KVQ_MMA_MIN_BLOCKS 2  // blocks per SM the register allocation aims for (VF kernels: 3, see below)
 #endif
@@ -118,10 +118,11 @@ __device__ __forceinline__ void key_pair_dims(int p, int& lo, int& hi) {
 }
 
 // One warp's staging buffer for a 32-token chunk of one KV head (bytes): key codes [32][KROW], key
-// scales and mins [128] fp16 each, value codes [32][VROW], value scales and mins [32][VSLOT].
-template <int BK, int BV>
+// scales and mins [128] fp16 each, value codes [32][VROW], value scales and mins [32][VSLOT]: VSLOT 16 holds
+// up to 8 value groups per token and head, 4 the aligned pair that holds the one scale of the VF kernels.
+template <int BK, int BV, int VSLOT_ = 16>
 struct Stage {
-  static constexpr int KROW = D * BK / 8, VROW = D * BV / 8, VSLOT = 16;
+  static constexpr int KROW = D * BK / 8, VROW = D * BV / 8, VSLOT = VSLOT_;
   static constexpr int KCODE = 0, KSC = KCODE + TCH * KROW, KMN = KSC + 2 * D, VCODE = KMN + 2 * D,
                        VSC = VCODE + TCH * VROW, VMN = VSC + TCH * VSLOT, BYTES = VMN + TCH * VSLOT;
 };
@@ -182,7 +183,7 @@ __global__ void __launch_bounds__(128, WIDE ? KVQ_MMA_WIDE_MIN_BLOCKS : VF ? KVQ
 
   // Per-warp staging in shared memory (STAGES chunks), filled with cp.async STAGES − 1 chunks ahead, so
   // the loads of the next chunks are in flight while chunk i is computed. nS = value scales per token and head.
-  using S_ = Stage<BK, BV>;
+  using S_ = Stage<BK, BV, VF ? 4 : 16>;
   // KVQ_STAGES, or 2 where that many stages would not fit in 40 KB of static shared memory
   constexpr int STAGES = NWARP * KVQ_STAGES * S_::BYTES <= 40960 ? KVQ_STAGES : 2;
   constexpr int SB = STAGES * S_::BYTES;
@@ -255,7 +256,9 @@ __global__ void __launch_bounds__(128, WIDE ? KVQ_MMA_WIDE_MIN_BLOCKS : VF ? KVQ
         cp_async16(sb + S_::KCODE + row * S_::KROW + col * 16, kcodes + (size_t)row * C * BK / 8 + col * 16);
       }
     }
-    {
+    // the key group's scales and mins; GR: only into a group's first chunk, the one whose stage the fold
+    // below reads them from
+    if (!GR || gd.mod(tp0) == 0) {
       const __half* src = (const __half*)pg + (lane < 16 ? 0 : GK) + (size_t)tg * C + kh * D + 8 * (lane & 15);
       cp_async16(sb + (lane < 16 ? S_::KSC : S_::KMN) + 16 * (lane & 15), src);
     }
@@ -271,12 +274,21 @@ __global__ void __launch_bounds__(128, WIDE ? KVQ_MMA_WIDE_MIN_BLOCKS : VF ? KVQ
       }
     }
     const __half* vsc = (const __half*)vblk;
-    for (int x = lane; x < (2 * TCH) << wsh; x += 32) {
-      const int which = x >> (5 + wsh), rest = x & ((TCH << wsh) - 1), tok = rest >> wsh,
-                w = rest & ((1 << wsh) - 1);
-      int idx = (tp0 + tok) * cg + kvg;
-      if (nS == 1) idx &= ~1;  // 4-byte aligned pair holding the one scale
-      cp_async4(sb + (which ? S_::VMN : S_::VSC) + tok * S_::VSLOT + 4 * w, vsc + (which ? GV : 0) + idx + 2 * w);
+    if constexpr (VF) {
+      static_assert(TCH == 32, "one token per lane");
+      // one value scale per token and head: lane = token, the 4-byte aligned pair holding its scale and
+      // the one holding its min (the loop below with nS = 1, unrolled)
+      const int idx = ((tp0 + lane) * cg + kvg) & ~1;
+      cp_async4(sb + S_::VSC + lane * S_::VSLOT, vsc + idx);
+      cp_async4(sb + S_::VMN + lane * S_::VSLOT, vsc + GV + idx);
+    } else {
+      for (int x = lane; x < (2 * TCH) << wsh; x += 32) {
+        const int which = x >> (5 + wsh), rest = x & ((TCH << wsh) - 1), tok = rest >> wsh,
+                  w = rest & ((1 << wsh) - 1);
+        int idx = (tp0 + tok) * cg + kvg;
+        if (nS == 1) idx &= ~1;  // 4-byte aligned pair holding the one scale
+        cp_async4(sb + (which ? S_::VMN : S_::VSC) + tok * S_::VSLOT + 4 * w, vsc + (which ? GV : 0) + idx + 2 * w);
+      }
     }
   };
 
