@@ -18,6 +18,7 @@ import {
   type SgAttentionConfig,
   sgAttentionKey,
   sgAttentionWgsl,
+  sgFixedSizeUnsupported,
   sgSharedBytes,
   sgTileTokens,
   sgUnsupported,
@@ -770,7 +771,7 @@ export function subgroupKernelByDefault(a: {
   readonly channels?: number;
 }): boolean {
   if (!a.subgroups || !a.f16Keys || a.work < 1 << 19) return false;
-  if (!a.subgroupSizes || a.subgroupSizes[0] !== a.subgroupSizes[1] || a.subgroupSizes[0] < 16) return false;
+  if (sgFixedSizeUnsupported(a.subgroupSizes) !== null || a.subgroupSizes![0] < 16) return false;
   if (a.keys.kind === 'uniform' && a.values.kind === 'uniform')
     return (
       sguUnsupported(a.keys, a.values, a.headDim, a.subgroupSizes, {
