@@ -33,6 +33,15 @@ using namespace kvq;
 #ifndef KVQ_STAGES
 #define KVQ_STAGES 2  // chunk stages per warp in shared memory (cp.async pipeline depth)
 #endif
+#ifndef KVQ_VF_VSLOT
+#define KVQ_VF_VSLOT 4  // bytes per token of the VF kernels' staged value scales (and mins): 4, or 16 as before
+#endif
+#ifndef KVQ_KSC_ALWAYS
+#define KVQ_KSC_ALWAYS 0  // 1: the GR kernels copy key scales into every chunk's stage, as before
+#endif
+#ifndef KVQ_WIDE_POW2
+#define KVQ_WIDE_POW2 0  // 1: the WIDE kernel runs only where page and key-group sizes are powers of two
+#endif
 #define TCH 32  // tokens per warp chunk (one per lane in the VF kernels' value-scale copies)
 #ifndef KVQ_MMA_MIN_BLOCKS
 #define KVQ_MMA_MIN_BLOCKS 2  // blocks per SM the register allocation aims for (VF kernels: 3, see below)
@@ -146,6 +155,10 @@ __global__ void __launch_bounds__(128, WIDE ? KVQ_MMA_WIDE_MIN_BLOCKS : VF ? KVQ
                                                             float scaleLog2, int gsK, int gsV, size_t keyBytes,
                                                             size_t pageBytes, PowDiv pd, PowDiv gd) {
   KVQ_PDL_TRIGGER();
+  if constexpr (WIDE && KVQ_WIDE_POW2) {  // launched only so: the page and group arithmetic are shifts
+    __builtin_assume(pd.shift >= 0);
+    __builtin_assume(gd.shift >= 0);
+  }
   // blockIdx.x = split · Hkv + kh: the blocks of one split of all KV heads run side by side, so the heads'
   // interleaved rows of each page ([token][head][codes]) are read by concurrent blocks
   const int split = blockIdx.x / Hkv, kh = blockIdx.x - split * Hkv, b = blockIdx.z;
@@ -183,7 +196,7 @@ __global__ void __launch_bounds__(128, WIDE ? KVQ_MMA_WIDE_MIN_BLOCKS : VF ? KVQ
 
   // Per-warp staging in shared memory (STAGES chunks), filled with cp.async STAGES − 1 chunks ahead, so
   // the loads of the next chunks are in flight while chunk i is computed. nS = value scales per token and head.
-  using S_ = Stage<BK, BV, VF ? 4 : 16>;
+  using S_ = Stage<BK, BV, VF ? KVQ_VF_VSLOT : 16>;
   // KVQ_STAGES, or 2 where that many stages would not fit in 40 KB of static shared memory
   constexpr int STAGES = NWARP * KVQ_STAGES * S_::BYTES <= 40960 ? KVQ_STAGES : 2;
   constexpr int SB = STAGES * S_::BYTES;
@@ -258,7 +271,7 @@ __global__ void __launch_bounds__(128, WIDE ? KVQ_MMA_WIDE_MIN_BLOCKS : VF ? KVQ
     }
     // the key group's scales and mins; GR: only into a group's first chunk, the one whose stage the fold
     // below reads them from
-    if (!GR || gd.mod(tp0) == 0) {
+    if (KVQ_KSC_ALWAYS || !GR || gd.mod(tp0) == 0) {
       const __half* src = (const __half*)pg + (lane < 16 ? 0 : GK) + (size_t)tg * C + kh * D + 8 * (lane & 15);
       cp_async16(sb + (lane < 16 ? S_::KSC : S_::KMN) + 16 * (lane & 15), src);
     }
@@ -667,7 +680,7 @@ extern "C" int kvq_launch_decode_uniform_mma(const uint16_t* q, const uint8_t* p
   if (bitsK == 2 && bitsV == 2 && G <= 4 && vf && gr) {
     int sms = 0;
     KVQ_CUDA_TRY(kvq_sm_count(&sms));
-    wide = (long long)grid.x * B > 3LL * sms;
+    wide = (long long)grid.x * B > 3LL * sms && (!KVQ_WIDE_POW2 || (pow_div(P).shift >= 0 && pow_div(gsK).shift >= 0));
   }
 #define KVQ_M(BK_, BV_)                                                                                         \
   if (bitsK == BK_ && bitsV == BV_) {                                                                            \

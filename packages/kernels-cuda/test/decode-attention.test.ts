@@ -64,6 +64,9 @@ const cases: Case[] = [
   // 32 KV heads: at splitPages 1 the grid has 3 × 8 × 32 = 768 blocks, more than 3 per SM up to 256 SMs,
   // so kivi-2/g128 runs its 4-blocks-per-SM build there (and the 3-per-SM one at the larger splits)
   { layout: { ...L(u(2, 128, 2, 128), 128), kvHeads: 32 }, group: 4, kernel: 'tensor-core' },
+  // the same grid with pages of 192 tokens and key groups of 96 (not powers of two: page and group indices
+  // by division)
+  { layout: { ...L(u(2, 96, 2, 128), 192), kvHeads: 32 }, group: 4, kernel: 'tensor-core' },
   { layout: L(u(2, 32, 2, 8), 64), group: 4, kernel: 'auto' }, // value groups of 8: scalar kernel
   ...higgsCases(),
 ];
