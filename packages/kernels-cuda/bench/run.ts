@@ -297,9 +297,11 @@ const sweepFormats =
 const envList = (v: string | undefined, dflt: number[]) => (v ? v.split(',').map(Number) : dflt);
 const sweepBatches = envList(process.env.KVQ_BENCH_SWEEP_BATCH, [1, 16]);
 const sweepSplits = envList(process.env.KVQ_BENCH_SWEEP_SPLITS, [4, 8, 16, 32, 64]);
+// KVQ_BENCH_SWEEP_CTX: the contexts swept (default 32768,131072), e.g. one shape for a profiler
+const sweepContexts = envList(process.env.KVQ_BENCH_SWEEP_CTX, [32768, 131072]);
 for (const [name, format, kernel] of formats.filter(([n]) => sweepFormats.includes(n)))
   for (const B of sweepBatches)
-    for (const ctx of [32768, 131072])
+    for (const ctx of sweepContexts)
       for (const sp of sweepSplits) measure(name, format, kernel, B, ctx, sweep, sp);
 results.splitSweep = sweep;
 
