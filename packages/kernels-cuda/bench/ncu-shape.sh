@@ -6,11 +6,11 @@
 # split combine (`k_split_combine`), with the clocks left alone (--clock-control none), through the
 # bench's split sweep (KVQ_BENCH_SWEEP=FORMAT, one batch, context and split). SECTIONS: ncu section
 # names, space-separated (default: SpeedOfLight Occupancy LaunchStats SchedulerStats WarpStateStats
-# MemoryWorkloadAnalysis). The report, as text, goes to OUTFILE.
+# MemoryWorkloadAnalysis InstructionStats). The report, as text, goes to OUTFILE.
 set -e
 out=${1:?usage: ncu-shape.sh OUTFILE FORMAT B CTX SPLIT [SECTIONS]}
 format=${2:?format} B=${3:?batch} ctx=${4:?context} split=${5:?split}
-sections=${6:-SpeedOfLight Occupancy LaunchStats SchedulerStats WarpStateStats MemoryWorkloadAnalysis}
+sections=${6:-SpeedOfLight Occupancy LaunchStats SchedulerStats WarpStateStats MemoryWorkloadAnalysis InstructionStats}
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 args=""
@@ -20,4 +20,4 @@ KVQ_BENCH_PARTS=none KVQ_BENCH_SWEEP="$format" KVQ_BENCH_SWEEP_BATCH="$B" KVQ_BE
   KVQ_BENCH_SWEEP_SPLITS="$split" ncu --clock-control none -k 'regex:k_decode|k_split_combine' \
   --launch-skip "${KVQ_NCU_SKIP:-20}" --launch-count 2 $args node bench/dist/run.mjs "" /tmp/kvq-ncu-shape.json \
   > "$out" 2>&1
-grep -E 'k_decode|k_split|Duration|Issue Slots Busy|No Eligible|Active Warps Per Scheduler|Eligible Warps|Achieved Occupancy|DRAM Throughput|Memory Throughput|Compute \(SM\) Throughput|Registers Per|Warp Cycles Per Issued' "$out" || tail -20 "$out"
+grep -E 'k_decode|k_split|Duration|Issue Slots Busy|No Eligible|Active Warps Per Scheduler|Eligible Warps|Achieved Occupancy|DRAM Throughput|Memory Throughput|Compute \(SM\) Throughput|Registers Per|Warp Cycles Per Issued|Executed Instructions ' "$out" || tail -20 "$out"
