@@ -10,6 +10,7 @@
 #       GPU tests of each variant, PyTorch's SDPA, then the attention bench of each variant (both
 #       timings: from an idle GPU and the GPU alone), packed into OUT/ab.tgz (<variant>.{json,txt},
 #       tests-<variant>.txt, torch.json, sweep-<variant>.txt); a table last. KVQ_AB_FORMATS: the formats timed;
+#       KVQ_AB_TEST_VARIANTS: the variants whose GPU tests run (space-separated; default all, ~40 s each);
 #       the split sweep of the first variant (or of KVQ_AB_SWEEP_VARIANTS, space-separated):
 #       KVQ_AB_SWEEP=0 (off), KVQ_AB_SWEEP_FORMATS,
 #       KVQ_AB_SWEEP_BATCH (one batch size, default 1), KVQ_AB_SWEEP_SPLITS (pages per block).
@@ -19,7 +20,8 @@
 # bound as the one for small grids). Other flags: KVQ_HIGGS_EARLY=0 the HIGGS kernel issuing its first
 # chunk's copies after the query rotation;
 # KVQ_PDL=0 a plain launch of the split combine instead of a programmatic dependent one; KVQ_STAGES the
-# cp.async chunk stages per warp. The 2026-12-07 15:00 A/B (bench/results/h100-2026-12-07-s16-ab-*) had
+# cp.async chunk stages per warp (uniform kernels: with KVQ_MMA_STAGE_CAP=49152, else 3 stages fit none of
+# them); KVQ_WIDE_POW2=1, KVQ_VF_VSLOT=16, KVQ_KSC_ALWAYS=1 (README, "Bench": the next A/B). The 2026-12-07 15:00 A/B (bench/results/h100-2026-12-07-s16-ab-*) had
 # KVQ_HIGGS_WIDE=1, KVQ_HIGGS_SHFL_QROT=1 and KVQ_COMBINE_ONEPASS=1, since then the default and removed
 # (README, "The decode-attention kernels"). The first 2026-12-07 A/B (bench/results/h100-2026-12-07-ab-*) also had
 # KVQ_GROUP_RUNS=1, since then chosen at launch, and KVQ_SPLIT_COMBINE=0 (the first split combine, since
@@ -72,7 +74,8 @@ run)
   # stay inside one device call: nothing new starts after KVQ_AB_BUDGET seconds (default 400)
   t0=$(date +%s) budget=${KVQ_AB_BUDGET:-400}
   left() { [ $(( $(date +%s) - t0 )) -lt "$1" ]; }
-  for n in $names; do
+  # GPU tests of every variant, or of those named in KVQ_AB_TEST_VARIANTS (space-separated; about 40 s each)
+  for n in ${KVQ_AB_TEST_VARIANTS:-$names}; do
     left $((budget / 3)) || { echo "skipped (time)" > "$R/tests-$n.txt"; continue; }
     KVQ_CUDA_ADDON=$A/$n.node timeout 180 node bench/dist/gpu-tests.mjs > "$R/tests-$n.txt" 2>&1 || true
   done
@@ -88,7 +91,7 @@ run)
       KVQ_BENCH_SWEEP_BATCH="$sweepBatch" KVQ_BENCH_SWEEP_SPLITS="$sweepSplits" timeout 120 node bench/dist/run.mjs "" "$R/sweep-$n.json" > "$R/sweep-$n.txt" 2>&1 || true
   done
   cat "$R/gpu.txt"
-  for n in $names; do printf '%s: ' "$n"; grep "GPU TESTS" "$R/tests-$n.txt" || echo 'no test summary'; done
+  for n in $names; do printf '%s: ' "$n"; grep -s "GPU TESTS" "$R/tests-$n.txt" || echo 'no test summary (not run: KVQ_AB_TEST_VARIANTS, or time)'; done
   for n in $names; do echo "== $n"; grep '^attn' "$R/$n.txt" | sed 's/, [0-9]* GB.s//;s/^attn //'; done
   for f in "$R"/sweep-*.txt; do
     [ -f "$f" ] || continue

@@ -33,6 +33,9 @@ using namespace kvq;
 #ifndef KVQ_STAGES
 #define KVQ_STAGES 2  // chunk stages per warp in shared memory (cp.async pipeline depth)
 #endif
+#ifndef KVQ_MMA_STAGE_CAP
+#define KVQ_MMA_STAGE_CAP 40960  // the most static shared memory a block's KVQ_STAGES stages may take (≤ 49152)
+#endif
 #ifndef KVQ_VF_VSLOT
 #define KVQ_VF_VSLOT 4  // bytes per token of the VF kernels' staged value scales (and mins): 4, or 16 as before
 #endif
@@ -197,8 +200,10 @@ __global__ void __launch_bounds__(128, WIDE ? KVQ_MMA_WIDE_MIN_BLOCKS : VF ? KVQ
   // Per-warp staging in shared memory (STAGES chunks), filled with cp.async STAGES − 1 chunks ahead, so
   // the loads of the next chunks are in flight while chunk i is computed. nS = value scales per token and head.
   using S_ = Stage<BK, BV, VF ? KVQ_VF_VSLOT : 16>;
-  // KVQ_STAGES, or 2 where that many stages would not fit in 40 KB of static shared memory
-  constexpr int STAGES = NWARP * KVQ_STAGES * S_::BYTES <= 40960 ? KVQ_STAGES : 2;
+  // KVQ_STAGES, or 2 where that many stages would not fit in KVQ_MMA_STAGE_CAP bytes of static shared memory
+  // (40 KB: with the default 2 stages every kernel fits; KVQ_STAGES=3 with 40 KB gave the VF kernels, whose
+  // stages were 3584 bytes before 2026-12-08, only 2 — the "st3" build of 2026-12-07 ran them unchanged)
+  constexpr int STAGES = NWARP * KVQ_STAGES * S_::BYTES <= KVQ_MMA_STAGE_CAP ? KVQ_STAGES : 2;
   constexpr int SB = STAGES * S_::BYTES;
   constexpr int MERGE = NWARP * 8 * D * 4 + 2 * NWARP * 8 * 4;
   __shared__ __align__(16) uint8_t smem[(NWARP * SB > MERGE ? NWARP * SB : MERGE)];
