@@ -5,7 +5,7 @@ export type ProgressMode = 'bar' | 'lines' | 'off';
 
 /**
  * The progress mode of a command: a bar when stderr is a terminal; `lines` (plain lines) when it is
- * a pipe and the command asked for them (the long ones: calibrate, bench); nothing with
+ * a pipe and the command asked for them (the long ones: eval, calibrate, bench); nothing with
  * `--no-progress` or `--json` on stdout (which scripts parse).
  */
 export function progressMode(opts: {

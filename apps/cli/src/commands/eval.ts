@@ -189,7 +189,10 @@ export async function runEval(opts: EvalCommandOptions): Promise<EvalReport> {
   if (windows.length === 0)
     throw new CliError(`the text ${textPath} has fewer than 2 tokens`, 'pass a longer --text', EXIT.input);
 
-  const bar = evalProgress(progressMode({ progress: opts.progress, jsonStdout: jsonOnStdout(opts.json) }));
+  // in a pipe (CI logs, `| tee`), a plain line every 2 s: the default run takes minutes
+  const bar = evalProgress(
+    progressMode({ progress: opts.progress, jsonStdout: jsonOnStdout(opts.json), linesWhenPiped: true }),
+  );
   let results: Awaited<ReturnType<typeof evaluateCaches>>;
   try {
     results = await evaluateCaches({
