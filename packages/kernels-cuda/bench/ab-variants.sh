@@ -11,6 +11,8 @@
 #       timings: from an idle GPU and the GPU alone), packed into OUT/ab.tgz (<variant>.{json,txt},
 #       tests-<variant>.txt, torch.json, sweep-<variant>.txt); a table last. KVQ_AB_FORMATS: the formats timed;
 #       KVQ_AB_TEST_VARIANTS: the variants whose GPU tests run (space-separated; default all, ~40 s each);
+#       KVQ_AB_NCU="format|B|ctx|split;…": Nsight Compute on those shapes after the bench (bench/ncu-shape.sh,
+#       variant KVQ_AB_NCU_VARIANT or the first), ncu-<i>.txt;
 #       the split sweep of the first variant (or of KVQ_AB_SWEEP_VARIANTS, space-separated):
 #       KVQ_AB_SWEEP=0 (off), KVQ_AB_SWEEP_FORMATS,
 #       KVQ_AB_SWEEP_BATCH (one batch size, default 1), KVQ_AB_SWEEP_SPLITS (pages per block).
@@ -90,12 +92,27 @@ run)
     KVQ_CUDA_ADDON=$A/$n.node KVQ_BENCH_PARTS=none KVQ_BENCH_SWEEP="$sweepFormats" \
       KVQ_BENCH_SWEEP_BATCH="$sweepBatch" KVQ_BENCH_SWEEP_SPLITS="$sweepSplits" timeout 120 node bench/dist/run.mjs "" "$R/sweep-$n.json" > "$R/sweep-$n.txt" 2>&1 || true
   done
+  # Nsight Compute on single shapes (KVQ_AB_NCU="format|B|ctx|split;…", with the variant KVQ_AB_NCU_VARIANT,
+  # default the first): bench/ncu-shape.sh's report of each into ncu-<i>.txt
+  i=0
+  echo "${KVQ_AB_NCU:-}" | tr ';' '\n' | while IFS='|' read -r f b c sp; do
+    [ -n "$f" ] || continue
+    i=$((i + 1))
+    left "$((budget + 60))" || { echo "skipped (time)" > "$R/ncu-$i.txt"; continue; }
+    echo "$f, B=$b, ctx=$c, split=$sp" > "$R/ncu-$i-summary.txt"
+    KVQ_CUDA_ADDON=$A/${KVQ_AB_NCU_VARIANT:-$first}.node timeout 90 sh bench/ncu-shape.sh "$R/ncu-$i.txt" "$f" "$b" "$c" "$sp" \
+      >> "$R/ncu-$i-summary.txt" 2>&1 || true
+  done
   cat "$R/gpu.txt"
   for n in $names; do printf '%s: ' "$n"; grep -s "GPU TESTS" "$R/tests-$n.txt" || echo 'no test summary (not run: KVQ_AB_TEST_VARIANTS, or time)'; done
   for n in $names; do echo "== $n"; grep '^attn' "$R/$n.txt" | sed 's/, [0-9]* GB.s//;s/^attn //'; done
   for f in "$R"/sweep-*.txt; do
     [ -f "$f" ] || continue
     n=${f##*/sweep-}; echo "== sweep (${n%.txt}, B=$sweepBatch)"; grep '^attn' "$f" | sed 's/, [0-9]* GB.s//;s/^attn //'
+  done
+  for f in "$R"/ncu-*-summary.txt; do
+    [ -f "$f" ] || continue
+    echo "== ncu $(head -1 "$f")"; sed -n '2,$s/^ *//p' "$f" | cut -c1-100
   done
   tar -czf "$OUT/ab.tgz" -C "$R" .
   ;;

@@ -19,5 +19,5 @@ for s in $sections; do args="$args --section $s"; done
 KVQ_BENCH_PARTS=none KVQ_BENCH_SWEEP="$format" KVQ_BENCH_SWEEP_BATCH="$B" KVQ_BENCH_SWEEP_CTX="$ctx" \
   KVQ_BENCH_SWEEP_SPLITS="$split" ncu --clock-control none -k 'regex:k_decode|k_split_combine' \
   --launch-skip "${KVQ_NCU_SKIP:-20}" --launch-count 2 $args node bench/dist/run.mjs "" /tmp/kvq-ncu-shape.json \
-  > "$out" 2>&1
+  > "$out" 2>&1 || { echo "ncu-shape.sh: ncu failed:"; tail -5 "$out"; exit 1; }
 grep -E 'k_decode|k_split|Duration|Issue Slots Busy|No Eligible|Active Warps Per Scheduler|Eligible Warps|Achieved Occupancy|DRAM Throughput|Memory Throughput|Compute \(SM\) Throughput|Registers Per|Warp Cycles Per Issued|Executed Instructions ' "$out" || tail -20 "$out"
