@@ -42,6 +42,9 @@ using namespace kvq;
 #ifndef KVQ_KSC_ALWAYS
 #define KVQ_KSC_ALWAYS 0  // 1: the GR kernels copy key scales into every chunk's stage, as before
 #endif
+#ifndef KVQ_T64
+#define KVQ_T64 0  // 1: the 3-blocks-per-SM kivi-2/g128 kernel (batch 1) walks 64-token chunks (see T64 below)
+#endif
 #ifndef KVQ_WIDE_POW2
 #define KVQ_WIDE_POW2 0  // 1: the WIDE kernel runs only where page and key-group sizes are powers of two
 #endif
@@ -132,11 +135,11 @@ __device__ __forceinline__ void key_pair_dims(int p, int& lo, int& hi) {
 // One warp's staging buffer for a 32-token chunk of one KV head (bytes): key codes [32][KROW], key
 // scales and mins [128] fp16 each, value codes [32][VROW], value scales and mins [32][VSLOT]: VSLOT 16 holds
 // up to 8 value groups per token and head, 4 the aligned pair that holds the one scale of the VF kernels.
-template <int BK, int BV, int VSLOT_ = 16>
+template <int BK, int BV, int VSLOT_ = 16, int TOK = TCH>
 struct Stage {
   static constexpr int KROW = D * BK / 8, VROW = D * BV / 8, VSLOT = VSLOT_;
-  static constexpr int KCODE = 0, KSC = KCODE + TCH * KROW, KMN = KSC + 2 * D, VCODE = KMN + 2 * D,
-                       VSC = VCODE + TCH * VROW, VMN = VSC + TCH * VSLOT, BYTES = VMN + TCH * VSLOT;
+  static constexpr int KCODE = 0, KSC = KCODE + TOK * KROW, KMN = KSC + 2 * D, VCODE = KMN + 2 * D,
+                       VSC = VCODE + TOK * VROW, VMN = VSC + TOK * VSLOT, BYTES = VMN + TOK * VSLOT;
 };
 
 // HP ("head pairs", G ≤ 4): the score MMA's 8 columns hold each query head twice (column n = head n / 2)
@@ -151,13 +154,19 @@ struct Stage {
 // bench/results/h100-2026-12-07-ab-*), it took kivi-2/g128 at 16 × 32k from 0.196 to 0.187 ms, and slowed
 // groups of one chunk (kivi-2, g32) by 9% though it walks them in the same order, so it is used only where
 // a group spans several chunks.
-template <int BK, int BV, bool HP, bool VF, bool GR, bool WIDE = false>
+// T64 (KVQ_T64, the 3-blocks-per-SM build of the kivi-2/g128 kernel only): each warp walks 64-token chunks
+// (NT = 2 tiles of 32 tokens) instead of 32, so that twice the bytes are in flight per warp (one chunk ahead)
+// and the per-chunk work (page index and copy addresses, softmax maxima and shuffles, σ, the accumulator's
+// rescale) is paid once per 64 tokens; key groups and pages must be multiples of 64 tokens (the launcher checks).
+template <int BK, int BV, bool HP, bool VF, bool GR, bool WIDE = false, bool T64 = false>
 __global__ void __launch_bounds__(128, WIDE ? KVQ_MMA_WIDE_MIN_BLOCKS : VF ? KVQ_MMA_VF_MIN_BLOCKS : KVQ_MMA_MIN_BLOCKS) k_decode_uniform_mma(const uint16_t* q, const uint8_t* pool, const int* pageTable,
                                                             const int* lens, float* partial, int G, int Hq, int Hkv,
                                                             int maxPages, int P, int splitPages, int maxSplits,
                                                             float scaleLog2, int gsK, int gsV, size_t keyBytes,
                                                             size_t pageBytes, PowDiv pd, PowDiv gd) {
   KVQ_PDL_TRIGGER();
+  static_assert(!T64 || (HP && VF && GR && !WIDE && BK == 2 && BV == 2), "T64: the batch-1 kivi-2/g128 kernel only");
+  constexpr int CT = T64 ? 64 : TCH, NT = CT / 32;  // tokens per chunk, 32-token tiles per chunk
   if constexpr (WIDE && KVQ_WIDE_POW2) {  // launched only so: the page and group arithmetic are shifts
     __builtin_assume(pd.shift >= 0);
     __builtin_assume(gd.shift >= 0);
@@ -199,7 +208,7 @@ __global__ void __launch_bounds__(128, WIDE ? KVQ_MMA_WIDE_MIN_BLOCKS : VF ? KVQ
 
   // Per-warp staging in shared memory (STAGES chunks), filled with cp.async STAGES − 1 chunks ahead, so
   // the loads of the next chunks are in flight while chunk i is computed. nS = value scales per token and head.
-  using S_ = Stage<BK, BV, VF ? KVQ_VF_VSLOT : 16>;
+  using S_ = Stage<BK, BV, VF ? KVQ_VF_VSLOT : 16, CT>;
   // KVQ_STAGES, or 2 where that many stages would not fit in KVQ_MMA_STAGE_CAP bytes of static shared memory
   // (40 KB: with the default 2 stages every kernel fits; KVQ_STAGES=3 with 40 KB gave the VF kernels, whose
   // stages were 3584 bytes before 2026-12-08, only 2 — the "st3" build of 2026-12-07 ran them unchanged)
@@ -224,12 +233,12 @@ __global__ void __launch_bounds__(128, WIDE ? KVQ_MMA_WIDE_MIN_BLOCKS : VF ? KVQ
   // value scales / mins of the lane's score-layout tokens 16mt + g + 8hi (index 2mt + hi), 0 for masked
   // tokens (whose scale may be garbage); σ moves to this chunk's largest scale (kept when all are 0):
   // inv = 1/σ, ratio = σ_old/σ
-  auto chunk_value_scales = [&](const uint8_t* sb, int t0, int tp0, float(&vs)[4], float(&vm)[4], float& inv,
-                                float& ratio) {
+  auto chunk_value_scales = [&](const uint8_t* sb, int t0, int tp0, float(&vs)[4 * NT], float(&vm)[4 * NT],
+                                float& inv, float& ratio) {
     const int vh = (tp0 * cg + kvg) & 1;  // the scale's half within its copied pair, per token parity
     float mx = 0.f;
 #pragma unroll
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 4 * NT; i++) {
       const int tl = 16 * (i >> 1) + g + 8 * (i & 1), hh = (vh + tl * cg) & 1;
       const bool in = t0 + tl < end;
       vs[i] = in ? __half2float(((const __half*)(sb + S_::VSC + tl * S_::VSLOT))[hh]) : 0.f;
@@ -255,8 +264,8 @@ __global__ void __launch_bounds__(128, WIDE ? KVQ_MMA_WIDE_MIN_BLOCKS : VF ? KVQ
   // (kernels with 4-bit keys: per piece, as before RowCopies — they ran 2–3% slower with it at B=16 128k in
   // the 2026-12-07 A/Bs, k4v2 and k4v2/g128, while those with 2-bit keys ran 2–5% faster)
   constexpr bool ROWCOPIES = BK == 2;
-  RowCopies<TCH, S_::KROW> kcopy;
-  RowCopies<TCH, S_::VROW> vcopy;
+  RowCopies<CT, S_::KROW> kcopy;
+  RowCopies<CT, S_::VROW> vcopy;
   kcopy.init(lane, C * BK / 8);
   vcopy.init(lane, C * BV / 8);
   // issue the copies of the chunk at t into stage st (page index pg_)
@@ -269,7 +278,7 @@ __global__ void __launch_bounds__(128, WIDE ? KVQ_MMA_WIDE_MIN_BLOCKS : VF ? KVQ
     } else {
       const uint8_t* kcodes = pg + (size_t)GK * 4 + ((size_t)tp0 * C + kh * D) * BK / 8;
 #pragma unroll
-      for (int x = lane; x < TCH * S_::KROW / 16; x += 32) {
+      for (int x = lane; x < CT * S_::KROW / 16; x += 32) {
         const int row = x / (S_::KROW / 16), col = x % (S_::KROW / 16);
         cp_async16(sb + S_::KCODE + row * S_::KROW + col * 16, kcodes + (size_t)row * C * BK / 8 + col * 16);
       }
@@ -286,22 +295,25 @@ __global__ void __launch_bounds__(128, WIDE ? KVQ_MMA_WIDE_MIN_BLOCKS : VF ? KVQ
     } else {
       const uint8_t* vcodes = vblk + (size_t)GV * 4 + ((size_t)tp0 * C + kh * D) * BV / 8;
 #pragma unroll
-      for (int x = lane; x < TCH * S_::VROW / 16; x += 32) {
+      for (int x = lane; x < CT * S_::VROW / 16; x += 32) {
         const int row = x / (S_::VROW / 16), col = x % (S_::VROW / 16);
         cp_async16(sb + S_::VCODE + row * S_::VROW + col * 16, vcodes + (size_t)row * C * BV / 8 + col * 16);
       }
     }
     const __half* vsc = (const __half*)vblk;
     if constexpr (VF) {
-      static_assert(TCH == 32, "one token per lane");
-      // one value scale per token and head: lane = token, the 4-byte aligned pair holding its scale and
-      // the one holding its min (the loop below with nS = 1, unrolled)
-      const int idx = ((tp0 + lane) * cg + kvg) & ~1;
-      cp_async4(sb + S_::VSC + lane * S_::VSLOT, vsc + idx);
-      cp_async4(sb + S_::VMN + lane * S_::VSLOT, vsc + GV + idx);
+      static_assert(TCH == 32, "one token per lane and tile");
+      // one value scale per token and head: lane = token (of each 32-token tile), the 4-byte aligned pair
+      // holding its scale and the one holding its min (the loop below with nS = 1, unrolled)
+#pragma unroll
+      for (int i = 0; i < NT; i++) {
+        const int tok = lane + 32 * i, idx = ((tp0 + tok) * cg + kvg) & ~1;
+        cp_async4(sb + S_::VSC + tok * S_::VSLOT, vsc + idx);
+        cp_async4(sb + S_::VMN + tok * S_::VSLOT, vsc + GV + idx);
+      }
     } else {
-      for (int x = lane; x < (2 * TCH) << wsh; x += 32) {
-        const int which = x >> (5 + wsh), rest = x & ((TCH << wsh) - 1), tok = rest >> wsh,
+      for (int x = lane; x < (2 * CT) << wsh; x += 32) {
+        const int which = x >> (5 + wsh), rest = x & ((CT << wsh) - 1), tok = rest >> wsh,
                   w = rest & ((1 << wsh) - 1);
         int idx = (tp0 + tok) * cg + kvg;
         if (nS == 1) idx &= ~1;  // 4-byte aligned pair holding the one scale
@@ -314,13 +326,13 @@ __global__ void __launch_bounds__(128, WIDE ? KVQ_MMA_WIDE_MIN_BLOCKS : VF ? KVQ
   // split), so the key group's fold into the query below is computed once per group, not once per chunk
   auto next = [&](int t) {
     if constexpr (GR) {
-      t += TCH;
+      t += CT;
       return gd.mod(t) == 0 ? t + (NWARP - 1) * gsK : t;
     } else {
-      return t + NWARP * TCH;
+      return t + NWARP * CT;
     }
   };
-  const int first = start + warp * (GR ? gsK : TCH);
+  const int first = start + warp * (GR ? gsK : CT);
   int st = 0;
   const int* const pageRow = pageTable + (size_t)b * maxPages;
   ChunkPipeline<STAGES> pipe;  // STAGES − 1 chunks in flight ahead of chunk t0
@@ -372,30 +384,31 @@ __global__ void __launch_bounds__(128, WIDE ? KVQ_MMA_WIDE_MIN_BLOCKS : VF ? KVQ
         }
       }
     }
-    // scores S = K·Qᵀ: 2 tiles of 16 tokens (rows) × 8 heads; lane holds tokens 16mt + g (+8), heads 2r, 2r + 1
+    // scores S = K·Qᵀ: 2·NT tiles of 16 tokens (rows) × 8 heads; lane holds tokens 16mt + g (+8), heads 2r, 2r + 1
     // VF: the A operand is codes2_biased (one LOP3 per pair, no subtract), and the scores start from minus
     // the codes' bias Σ q·scale·2^(10−s'), which one more MMA per k-step computes from the bias alone (every
     // row the same, columns as the scores'). (Without VF the same saves nothing in the SASS: codes2.)
-    float c[2][4];
+    float c[2 * NT][4];
     if constexpr (!VF) {
 #pragma unroll
-      for (int mt = 0; mt < 2; mt++) c[mt][0] = c[mt][1] = c[mt][2] = c[mt][3] = 0.f;
+      for (int mt = 0; mt < 2 * NT; mt++) c[mt][0] = c[mt][1] = c[mt][2] = c[mt][3] = 0.f;
     } else {
 #pragma unroll
-      for (int mt = 0; mt < 2; mt++) {
+      for (int mt = 0; mt < 2 * NT; mt++) {
         c[mt][0] = -ce[0]; c[mt][1] = -ce[1]; c[mt][2] = -ce[2]; c[mt][3] = -ce[3];
       }
     }
     {
-      uint32_t kw[4][BK];  // tokens g + 8i, channels [32r, 32r + 32)
+      uint32_t kw[4 * NT][BK];  // tokens g + 8i, channels [32r, 32r + 32)
 #pragma unroll
-      for (int i = 0; i < 4; i++) load_kwords<BK>(sb + S_::KCODE + (g + 8 * i) * S_::KROW + 32 * r * BK / 8, kw[i]);
+      for (int i = 0; i < 4 * NT; i++)
+        load_kwords<BK>(sb + S_::KCODE + (g + 8 * i) * S_::KROW + 32 * r * BK / 8, kw[i]);
 #pragma unroll
       for (int k = 0; k < 8; k++) {
         constexpr int per = 16 / BK;
         const int p0 = 2 * k, p1 = 2 * k + 1;
 #pragma unroll
-        for (int mt = 0; mt < 2; mt++) {
+        for (int mt = 0; mt < 2 * NT; mt++) {
           const int s0 = (p0 % per) * BK, s1 = (p1 % per) * BK;
           uint32_t a0, a1, a2, a3;
           if constexpr (VF) {
@@ -415,9 +428,9 @@ __global__ void __launch_bounds__(128, WIDE ? KVQ_MMA_WIDE_MIN_BLOCKS : VF ? KVQ
     }
     // scores in log2 units, −inf for masked tokens: s[mt][e] is token 16mt + g (+ 8 for e ≥ 2), column
     // 2r + (e & 1)
-    float s[2][4];
+    float s[2 * NT][4];
 #pragma unroll
-    for (int mt = 0; mt < 2; mt++)
+    for (int mt = 0; mt < 2 * NT; mt++)
 #pragma unroll
       for (int e = 0; e < 4; e++) {
         const int t = t0 + 16 * mt + g + 8 * (e >> 1);
@@ -425,16 +438,21 @@ __global__ void __launch_bounds__(128, WIDE ? KVQ_MMA_WIDE_MIN_BLOCKS : VF ? KVQ
       }
     if constexpr (HP) {
       // columns 2r and 2r + 1 both hold head r: s[mt][0] (= s[mt][1]) is token 16mt + g, s[mt][2] token + 8
-      float corr;
-      const float base = softmax_step(m[0], s[0][0], s[0][2], s[1][0], s[1][2], corr);
-      float vs[4], vm[4], inv = 1.f, ratio = 1.f;  // VF: value scales / mins of tokens 16mt + g + 8hi
+      float corr, sx[4] = {s[0][0], s[0][2], s[1][0], s[1][2]};  // T64: the larger of each two tiles' scores
+#pragma unroll
+      for (int mt = 2; mt < 2 * NT; mt++) {
+        sx[2 * (mt & 1)] = fmaxf(sx[2 * (mt & 1)], s[mt][0]);
+        sx[2 * (mt & 1) + 1] = fmaxf(sx[2 * (mt & 1) + 1], s[mt][2]);
+      }
+      const float base = softmax_step(m[0], sx[0], sx[1], sx[2], sx[3], corr);
+      float vs[4 * NT], vm[4 * NT], inv = 1.f, ratio = 1.f;  // VF: value scales / mins of tokens 16mt + g + 8hi
       if constexpr (VF) chunk_value_scales(sb, t0, tp0, vs, vm, inv, ratio);
       // P of the 8 tokens T = 8·ks of step ks = 2mt + hi, transposed: lane (g, r) gets head g / 2 at
       // tokens T + 2r (τ = r) and T + 2r + 1 (τ = r + 4), placed at j' = g & 1
-      uint32_t pb[4][2];
+      uint32_t pb[4 * NT][2];
       float ps = 0.f, pe = 0.f, pm = 0.f;
 #pragma unroll
-      for (int mt = 0; mt < 2; mt++)
+      for (int mt = 0; mt < 2 * NT; mt++)
 #pragma unroll
         for (int hi = 0; hi < 2; hi++) {
           const float p = ex2(s[mt][2 * hi] - base);  // 0 for masked tokens
@@ -458,7 +476,7 @@ __global__ void __launch_bounds__(128, WIDE ? KVQ_MMA_WIDE_MIN_BLOCKS : VF ? KVQ
       const int vh = nS == 1 ? ((tp0 * cg + kvg) & 1) : vh0;
       constexpr int per = 16 / BV;  // codes per 16-bit half
 #pragma unroll
-      for (int ks = 0; ks < 4; ks++) {
+      for (int ks = 0; ks < 4 * NT; ks++) {
         uint32_t x[2][BV / 2];  // tokens T + 2r + u: halves (channels c, c + 8 of each pair) per word
         __half2 s2[2], m2[2];   // !VF: the tokens' value scales and mins
 #pragma unroll
@@ -668,6 +686,16 @@ extern "C" int kvq_decode_attn_uniform_mma_ok(int G, int P, int gsK, int bitsK, 
           (bitsK == 2 && bitsV == 4));
 }
 
+// The 3-blocks-per-SM head-pair, value-folded, group-run kernel of widths BK/BV; with KVQ_T64 its 64-token-chunk
+// build where there is one (kivi-2/g128)
+template <int BK, int BV>
+static auto vf_group_kernel(bool t64) {
+  if constexpr (BK == 2 && BV == 2 && KVQ_T64)
+    return t64 ? k_decode_uniform_mma<2, 2, true, true, true, false, true> : k_decode_uniform_mma<2, 2, true, true, true>;
+  else
+    return k_decode_uniform_mma<BK, BV, true, true, true>;
+}
+
 // Launches the tensor-core kernel; the caller (decode_attn.cu) validated the arguments, checked
 // kvq_decode_attn_uniform_mma_ok, and runs the split combine afterwards.
 extern "C" int kvq_launch_decode_uniform_mma(const uint16_t* q, const uint8_t* pool, const int* pageTable,
@@ -687,10 +715,12 @@ extern "C" int kvq_launch_decode_uniform_mma(const uint16_t* q, const uint8_t* p
     KVQ_CUDA_TRY(kvq_sm_count(&sms));
     wide = (long long)grid.x * B > 3LL * sms && (!KVQ_WIDE_POW2 || (pow_div(P).shift >= 0 && pow_div(gsK).shift >= 0));
   }
+  // KVQ_T64: the other kivi-2/g128 grids walk 64-token chunks where pages and key groups are multiples of 64
+  const bool t64 = KVQ_T64 && bitsK == 2 && bitsV == 2 && G <= 4 && vf && gr && !wide && P % 64 == 0 && gsK % 64 == 0;
 #define KVQ_M(BK_, BV_)                                                                                         \
   if (bitsK == BK_ && bitsV == BV_) {                                                                            \
     auto k_ = gr ? (G <= 4 ? (vf ? (wide ? k_decode_uniform_mma<BK_, BV_, true, true, true, BK_ == 2 && BV_ == 2> \
-                                                               : k_decode_uniform_mma<BK_, BV_, true, true, true>) \
+                                                               : vf_group_kernel<BK_, BV_>(t64)) \
                                   : k_decode_uniform_mma<BK_, BV_, true, false, true>) \
                            : (vf ? k_decode_uniform_mma<BK_, BV_, false, true, true> : k_decode_uniform_mma<BK_, BV_, false, false, true>)) \
                  : (G <= 4 ? (vf ? k_decode_uniform_mma<BK_, BV_, true, true, false> : k_decode_uniform_mma<BK_, BV_, true, false, false>) \

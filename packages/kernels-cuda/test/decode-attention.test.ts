@@ -67,6 +67,10 @@ const cases: Case[] = [
   // the same grid with pages of 192 tokens and key groups of 96 (not powers of two: page and group indices
   // by division)
   { layout: { ...L(u(2, 96, 2, 128), 192), kvHeads: 32 }, group: 4, kernel: 'tensor-core' },
+  // key groups of 64 tokens on pages of 64 and of 192 (built with KVQ_T64, the batch-1 kivi-2/g128 kernel's
+  // 64-token chunks are then one key group each, and page indices of 192-token pages come by division)
+  { layout: L(u(2, 64, 2, 128), 64), group: 2, kernel: 'tensor-core' },
+  { layout: L(u(2, 64, 2, 128), 192), group: 4, kernel: 'tensor-core' },
   { layout: L(u(2, 32, 2, 8), 64), group: 4, kernel: 'auto' }, // value groups of 8: scalar kernel
   ...higgsCases(),
 ];
