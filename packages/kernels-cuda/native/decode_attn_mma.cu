@@ -43,7 +43,8 @@ using namespace kvq;
 #define KVQ_KSC_ALWAYS 0  // 1: the GR kernels copy key scales into every chunk's stage, as before
 #endif
 #ifndef KVQ_T64
-#define KVQ_T64 0  // 1: the 3-blocks-per-SM kivi-2/g128 kernel (batch 1) walks 64-token chunks (see T64 below)
+#define KVQ_T64 0  // 1: the 3-blocks-per-SM kivi-2/g128 kernel (batch 1) walks 64-token chunks (see T64 below);
+                   // 2: and runs instead of the 4-blocks-per-SM one on large grids too
 #endif
 #ifndef KVQ_WIDE_POW2
 #define KVQ_WIDE_POW2 0  // 1: the WIDE kernel runs only where page and key-group sizes are powers of two
@@ -715,8 +716,11 @@ extern "C" int kvq_launch_decode_uniform_mma(const uint16_t* q, const uint8_t* p
     KVQ_CUDA_TRY(kvq_sm_count(&sms));
     wide = (long long)grid.x * B > 3LL * sms && (!KVQ_WIDE_POW2 || (pow_div(P).shift >= 0 && pow_div(gsK).shift >= 0));
   }
-  // KVQ_T64: the other kivi-2/g128 grids walk 64-token chunks where pages and key groups are multiples of 64
-  const bool t64 = KVQ_T64 && bitsK == 2 && bitsV == 2 && G <= 4 && vf && gr && !wide && P % 64 == 0 && gsK % 64 == 0;
+  // KVQ_T64: the other kivi-2/g128 grids walk 64-token chunks where pages and key groups are multiples of 64;
+  // KVQ_T64=2: every grid (the 64-token kernel at 3 blocks per SM instead of the 4-blocks-per-SM one)
+  const bool t64ok = bitsK == 2 && bitsV == 2 && G <= 4 && vf && gr && P % 64 == 0 && gsK % 64 == 0;
+  if (KVQ_T64 == 2 && t64ok) wide = false;
+  const bool t64 = KVQ_T64 && t64ok && !wide;
 #define KVQ_M(BK_, BV_)                                                                                         \
   if (bitsK == BK_ && bitsV == BV_) {                                                                            \
     auto k_ = gr ? (G <= 4 ? (vf ? (wide ? k_decode_uniform_mma<BK_, BV_, true, true, true, BK_ == 2 && BV_ == 2> \
