@@ -133,8 +133,9 @@ __device__ __forceinline__ void key_pair_dims(int p, int& lo, int& hi) {
   hi = lo + per;
 }
 
-// One warp's staging buffer for a 32-token chunk of one KV head (bytes): key codes [32][KROW], key
-// scales and mins [128] fp16 each, value codes [32][VROW], value scales and mins [32][VSLOT]: VSLOT 16 holds
+// One warp's staging buffer for a chunk of TOK tokens (32; 64 in the T64 kernel) of one KV head (bytes): key
+// codes [TOK][KROW], key scales and mins [128] fp16 each, value codes [TOK][VROW], value scales and mins
+// [TOK][VSLOT]: VSLOT 16 holds
 // up to 8 value groups per token and head, 4 the aligned pair that holds the one scale of the VF kernels.
 template <int BK, int BV, int VSLOT_ = 16, int TOK = TCH>
 struct Stage {
