@@ -44,7 +44,9 @@ using namespace kvq;
 #endif
 #ifndef KVQ_T64
 #define KVQ_T64 0  // 1: the 3-blocks-per-SM kivi-2/g128 kernel (batch 1) walks 64-token chunks (see T64 below);
-                   // 2: and runs instead of the 4-blocks-per-SM one on large grids too
+                   // 2: and runs instead of the 4-blocks-per-SM one on large grids too; 3: both kernels
+                   // walk 64-token chunks (the 4-blocks-per-SM one then spills 11 query registers, reloaded
+                   // once per key group)
 #endif
 #ifndef KVQ_WIDE_POW2
 #define KVQ_WIDE_POW2 0  // 1: the WIDE kernel runs only where page and key-group sizes are powers of two
@@ -156,7 +158,7 @@ struct Stage {
 // bench/results/h100-2026-12-07-ab-*), it took kivi-2/g128 at 16 × 32k from 0.196 to 0.187 ms, and slowed
 // groups of one chunk (kivi-2, g32) by 9% though it walks them in the same order, so it is used only where
 // a group spans several chunks.
-// T64 (KVQ_T64, the 3-blocks-per-SM build of the kivi-2/g128 kernel only): each warp walks 64-token chunks
+// T64 (KVQ_T64, the kivi-2/g128 kernels only): each warp walks 64-token chunks
 // (NT = 2 tiles of 32 tokens) instead of 32, so that twice the bytes are in flight per warp (one chunk ahead)
 // and the per-chunk work (page index and copy addresses, softmax maxima and shuffles, σ, the accumulator's
 // rescale) is paid once per 64 tokens; key groups and pages must be multiples of 64 tokens (the launcher checks).
@@ -167,7 +169,7 @@ __global__ void __launch_bounds__(128, WIDE ? KVQ_MMA_WIDE_MIN_BLOCKS : VF ? KVQ
                                                             float scaleLog2, int gsK, int gsV, size_t keyBytes,
                                                             size_t pageBytes, PowDiv pd, PowDiv gd) {
   KVQ_PDL_TRIGGER();
-  static_assert(!T64 || (HP && VF && GR && !WIDE && BK == 2 && BV == 2), "T64: the batch-1 kivi-2/g128 kernel only");
+  static_assert(!T64 || (HP && VF && GR && BK == 2 && BV == 2), "T64: the kivi-2/g128 kernels only");
   constexpr int CT = T64 ? 64 : TCH, NT = CT / 32;  // tokens per chunk, 32-token tiles per chunk
   if constexpr (WIDE && KVQ_WIDE_POW2) {  // launched only so: the page and group arithmetic are shifts
     __builtin_assume(pd.shift >= 0);
@@ -697,6 +699,15 @@ static auto vf_group_kernel(bool t64) {
   else
     return k_decode_uniform_mma<BK, BV, true, true, true>;
 }
+// its 4-blocks-per-SM build (kivi-2/g128 only; the launcher never picks it for other widths); with KVQ_T64=3
+// the 64-token-chunk one where pages and key groups allow
+template <int BK, int BV>
+static auto wide_group_kernel(bool t64) {
+  if constexpr (BK == 2 && BV == 2 && KVQ_T64 == 3)
+    return t64 ? k_decode_uniform_mma<2, 2, true, true, true, true, true> : k_decode_uniform_mma<2, 2, true, true, true, true>;
+  else
+    return k_decode_uniform_mma<BK, BV, true, true, true, BK == 2 && BV == 2>;
+}
 
 // Launches the tensor-core kernel; the caller (decode_attn.cu) validated the arguments, checked
 // kvq_decode_attn_uniform_mma_ok, and runs the split combine afterwards.
@@ -717,15 +728,14 @@ extern "C" int kvq_launch_decode_uniform_mma(const uint16_t* q, const uint8_t* p
     KVQ_CUDA_TRY(kvq_sm_count(&sms));
     wide = (long long)grid.x * B > 3LL * sms && (!KVQ_WIDE_POW2 || (pow_div(P).shift >= 0 && pow_div(gsK).shift >= 0));
   }
-  // KVQ_T64: the other kivi-2/g128 grids walk 64-token chunks where pages and key groups are multiples of 64;
-  // KVQ_T64=2: every grid (the 64-token kernel at 3 blocks per SM instead of the 4-blocks-per-SM one)
+  // KVQ_T64: the batch-1 kivi-2/g128 kernel walks 64-token chunks where pages and key groups are multiples of 64;
+  // KVQ_T64=2: on every grid (at 3 blocks per SM instead of the 4-blocks-per-SM kernel); 3: both kernels do
   const bool t64ok = bitsK == 2 && bitsV == 2 && G <= 4 && vf && gr && P % 64 == 0 && gsK % 64 == 0;
   if (KVQ_T64 == 2 && t64ok) wide = false;
-  const bool t64 = KVQ_T64 && t64ok && !wide;
+  const bool t64 = KVQ_T64 && t64ok && (!wide || KVQ_T64 == 3);
 #define KVQ_M(BK_, BV_)                                                                                         \
   if (bitsK == BK_ && bitsV == BV_) {                                                                            \
-    auto k_ = gr ? (G <= 4 ? (vf ? (wide ? k_decode_uniform_mma<BK_, BV_, true, true, true, BK_ == 2 && BV_ == 2> \
-                                                               : vf_group_kernel<BK_, BV_>(t64)) \
+    auto k_ = gr ? (G <= 4 ? (vf ? (wide ? wide_group_kernel<BK_, BV_>(t64) : vf_group_kernel<BK_, BV_>(t64)) \
                                   : k_decode_uniform_mma<BK_, BV_, true, false, true>) \
                            : (vf ? k_decode_uniform_mma<BK_, BV_, false, true, true> : k_decode_uniform_mma<BK_, BV_, false, false, true>)) \
                  : (G <= 4 ? (vf ? k_decode_uniform_mma<BK_, BV_, true, true, false> : k_decode_uniform_mma<BK_, BV_, true, false, false>) \

@@ -71,6 +71,8 @@ const cases: Case[] = [
   // 64-token chunks are then one key group each, and page indices of 192-token pages come by division)
   { layout: L(u(2, 64, 2, 128), 64), group: 2, kernel: 'tensor-core' },
   { layout: L(u(2, 64, 2, 128), 192), group: 4, kernel: 'tensor-core' },
+  // …and on a grid of more than 3 blocks per SM (32 KV heads; with KVQ_T64=3 the 4-blocks-per-SM kernel's)
+  { layout: { ...L(u(2, 64, 2, 128), 192), kvHeads: 32 }, group: 4, kernel: 'tensor-core' },
   { layout: L(u(2, 32, 2, 8), 64), group: 4, kernel: 'auto' }, // value groups of 8: scalar kernel
   ...higgsCases(),
 ];
