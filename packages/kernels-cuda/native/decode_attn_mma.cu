@@ -137,8 +137,8 @@ __device__ __forceinline__ void key_pair_dims(int p, int& lo, int& hi) {
 
 // One warp's staging buffer for a chunk of TOK tokens (32; 64 in the T64 kernel) of one KV head (bytes): key
 // codes [TOK][KROW], key scales and mins [128] fp16 each, value codes [TOK][VROW], value scales and mins
-// [TOK][VSLOT]: VSLOT 16 holds
-// up to 8 value groups per token and head, 4 the aligned pair that holds the one scale of the VF kernels.
+// [TOK][VSLOT]: VSLOT 16 holds up to 8 value groups per token and head, 4 the aligned pair that holds the one
+// scale of the VF kernels.
 template <int BK, int BV, int VSLOT_ = 16, int TOK = TCH>
 struct Stage {
   static constexpr int KROW = D * BK / 8, VROW = D * BV / 8, VSLOT = VSLOT_;
@@ -722,15 +722,16 @@ extern "C" int kvq_launch_decode_uniform_mma(const uint16_t* q, const uint8_t* p
   // the kivi-2/g128 kernel (2-bit keys and values, head pairs, key-group runs, folded value scales) has a
   // 4-blocks-per-SM build for grids of more blocks than the 3-per-SM one holds at once; only its launches
   // ask for the SM count
+  const bool kivi2g128 = bitsK == 2 && bitsV == 2 && G <= 4 && vf && gr;
   bool wide = false;
-  if (bitsK == 2 && bitsV == 2 && G <= 4 && vf && gr) {
+  if (kivi2g128) {
     int sms = 0;
     KVQ_CUDA_TRY(kvq_sm_count(&sms));
     wide = (long long)grid.x * B > 3LL * sms && (!KVQ_WIDE_POW2 || (pow_div(P).shift >= 0 && pow_div(gsK).shift >= 0));
   }
   // KVQ_T64: the batch-1 kivi-2/g128 kernel walks 64-token chunks where pages and key groups are multiples of 64;
   // KVQ_T64=2: on every grid (at 3 blocks per SM instead of the 4-blocks-per-SM kernel); 3: both kernels do
-  const bool t64ok = bitsK == 2 && bitsV == 2 && G <= 4 && vf && gr && P % 64 == 0 && gsK % 64 == 0;
+  const bool t64ok = kivi2g128 && P % 64 == 0 && gsK % 64 == 0;
   if (KVQ_T64 == 2 && t64ok) wide = false;
   const bool t64 = KVQ_T64 && t64ok && (!wide || KVQ_T64 == 3);
 #define KVQ_M(BK_, BV_)                                                                                         \
